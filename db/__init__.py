@@ -1,0 +1,1 @@
+"""The queue. Outlast's state lives in Postgres and every transition is a statement here."""

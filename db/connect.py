@@ -1,0 +1,53 @@
+"""Connections to Postgres: one pool shape for every process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+Row = dict[str, Any]
+
+
+async def open_pool(
+    url: str, *, min_size: int = 1, max_size: int = 10
+) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
+    """An autocommit pool with dict rows. Statements that must be atomic are single statements
+    (CTEs) or run inside an explicit `conn.transaction()`."""
+    pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        connection_class=AsyncConnection[DictRow],
+        open=False,
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool
+
+
+async def connect(url: str) -> AsyncConnection[DictRow]:
+    """A dedicated autocommit connection (heartbeat, LISTEN)."""
+    return await AsyncConnection.connect(url, autocommit=True, row_factory=dict_row)
+
+
+Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
+Db = Pool | AsyncConnection[DictRow]
+
+
+async def fetch_all(db: Db, statement: str, params: dict[str, Any]) -> list[Row]:
+    """Run one named statement (db.sql.query) on a pool or a connection; all rows."""
+    from db.sql import query
+
+    if isinstance(db, AsyncConnectionPool):
+        async with db.connection() as conn:
+            return await fetch_all(conn, statement, params)
+    cur = await db.execute(query(statement), params)
+    return await cur.fetchall() if cur.description else []
+
+
+async def fetch_one(db: Db, statement: str, params: dict[str, Any]) -> Row | None:
+    rows = await fetch_all(db, statement, params)
+    return rows[0] if rows else None

@@ -1,0 +1,119 @@
+"""Dead letters: list, group, inspect, redrive (one, or by filter with a dry run and a cap)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from db.connect import Db, Row, fetch_all, fetch_one
+from db.errors import Conflict, NotFound
+
+RedriveMode = Literal["last_checkpoint", "scratch", "checkpoint"]
+
+
+@dataclass(frozen=True)
+class Filter:
+    graph: str | None = None
+    error_type: str | None = None
+    task_id: uuid.UUID | None = None
+    include_redriven: bool = False
+
+
+async def list_(
+    db: Db, where: Filter, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+) -> list[Row]:
+    return await fetch_all(
+        db,
+        "dead_letter_list",
+        {
+            "graph": where.graph,
+            "error_type": where.error_type,
+            "task_id": where.task_id,
+            "include_redriven": where.include_redriven,
+            "after_created_at": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": limit,
+        },
+    )
+
+
+async def get(db: Db, dead_letter_id: uuid.UUID) -> Row:
+    row = await fetch_one(db, "dead_letter_get", {"dead_letter_id": dead_letter_id})
+    if row is None:
+        raise NotFound("dead letter", dead_letter_id)
+    return row
+
+
+async def groups(db: Db) -> list[Row]:
+    return await fetch_all(db, "dead_letter_groups", {})
+
+
+async def _redrive(
+    db: Db,
+    *,
+    dead_letter_id: uuid.UUID | None,
+    where: Filter,
+    limit: int,
+    mode: RedriveMode,
+    checkpoint_id: str | None,
+    max_attempts: int | None,
+) -> list[Row]:
+    return await fetch_all(
+        db,
+        "dead_letter_redrive",
+        {
+            "dead_letter_id": dead_letter_id,
+            "graph": where.graph,
+            "error_type": where.error_type,
+            "limit": limit,
+            "mode": mode,
+            "checkpoint_id": checkpoint_id,
+            "max_attempts": max_attempts,
+        },
+    )
+
+
+async def redrive_one(
+    db: Db,
+    dead_letter_id: uuid.UUID,
+    *,
+    mode: RedriveMode = "last_checkpoint",
+    checkpoint_id: str | None = None,
+    max_attempts: int | None = None,
+) -> Row:
+    """Queue the dead letter's task again. Conflict if it was already redriven (exactly one of
+    two concurrent redrives wins)."""
+    rows = await _redrive(
+        db,
+        dead_letter_id=dead_letter_id,
+        where=Filter(),
+        limit=1,
+        mode=mode,
+        checkpoint_id=checkpoint_id,
+        max_attempts=max_attempts,
+    )
+    if rows:
+        return rows[0]
+    current = await get(db, dead_letter_id)
+    raise Conflict(f"dead letter {dead_letter_id} was already redriven at {current['redriven_at']}")
+
+
+async def redrive_many(
+    db: Db,
+    where: Filter,
+    *,
+    limit: int,
+    mode: Literal["last_checkpoint", "scratch"] = "last_checkpoint",
+    max_attempts: int | None = None,
+) -> list[Row]:
+    return await _redrive(
+        db,
+        dead_letter_id=None,
+        where=where,
+        limit=limit,
+        mode=mode,
+        checkpoint_id=None,
+        max_attempts=max_attempts,
+    )

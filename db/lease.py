@@ -1,0 +1,86 @@
+"""The lease a worker holds on a task: claim, heartbeat, release, and the fence every worker
+write opens with. Semantics: a claim raises the task's `lease_epoch`; a worker write commits only
+if the task is still running under that epoch with an unexpired lease (by the database clock)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
+
+from db.connect import Db, fetch_all, fetch_one
+from db.errors import LeaseLost
+from db.sql import query
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A task a worker now holds, and the epoch its writes must carry."""
+
+    task_id: uuid.UUID
+    graph: str
+    input: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    epoch: int
+    resume_checkpoint_id: str | None
+    timeout_s: int | None
+
+
+async def claim_many(db: Db, worker_id: uuid.UUID, *, limit: int, ttl_s: float) -> list[Claim]:
+    rows = await fetch_all(
+        db, "task_claim_many", {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s}
+    )
+    return [
+        Claim(
+            task_id=r["id"],
+            graph=r["graph"],
+            input=r["input"],
+            attempt=r["attempts"],
+            max_attempts=r["max_attempts"],
+            epoch=r["lease_epoch"],
+            resume_checkpoint_id=r["resume_checkpoint_id"],
+            timeout_s=r["timeout_s"],
+        )
+        for r in rows
+    ]
+
+
+async def heartbeat(
+    db: Db, worker_id: uuid.UUID, held: dict[uuid.UUID, int], *, ttl_s: float
+) -> dict[uuid.UUID, bool]:
+    """Extend the leases in `held` (task id -> epoch). Returns task id -> cancel requested, for
+    the tasks still held; any task missing from the answer is lost."""
+    rows = await fetch_all(
+        db,
+        "lease_heartbeat",
+        {
+            "worker_id": worker_id,
+            "task_ids": list(held),
+            "epochs": list(held.values()),
+            "ttl_s": ttl_s,
+        },
+    )
+    return {r["id"]: r["cancel_requested"] for r in rows}
+
+
+async def fence(
+    conn: AsyncConnection[DictRow], task_id: uuid.UUID, epoch: int, *, consume_resume: bool = False
+) -> None:
+    """Inside an open transaction: lock the task row if the lease is still ours, else LeaseLost.
+    With `consume_resume`, also clear the task's resume point (the fork is now the head)."""
+    statement = "lease_fence_resume" if consume_resume else "lease_fence"
+    cur = await conn.execute(query(statement), {"task_id": task_id, "epoch": epoch})
+    if await cur.fetchone() is None:
+        raise LeaseLost(task_id, epoch)
+
+
+async def release(db: Db, worker_id: uuid.UUID, task_id: uuid.UUID, epoch: int) -> bool:
+    """Give the task back (graceful shutdown). False when the lease was already gone."""
+    row = await fetch_one(
+        db, "task_release", {"worker_id": worker_id, "task_id": task_id, "epoch": epoch}
+    )
+    return row is not None

@@ -1,0 +1,192 @@
+"""SQLAlchemy models of Outlast's tables.
+
+They describe the schema for Alembic (`alembic check` compares them with a migrated database) and
+for plain CRUD. The queue's hot path does not go through them: it is SQL in db/queries/.
+LangGraph's checkpoint tables are not here; `langgraph-checkpoint-postgres` owns and migrates them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from db.states import TaskState
+
+NOW = text("clock_timestamp()")
+STATES_SQL = ", ".join(f"'{s.value}'" for s in TaskState)
+TERMINAL_SQL = "'completed', 'failed', 'cancelled'"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    graph: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text, server_default=text("'queued'"))
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    timeout_s: Mapped[int | None] = mapped_column(Integer)
+    lease_epoch: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    worker_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempt_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    resume_checkpoint_id: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    request_hash: Mapped[str | None] = mapped_column(Text)
+    input: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, server_default=text("'{}'::jsonb")
+    )
+    result: Mapped[Any | None] = mapped_column(JSONB)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+    __table_args__ = (
+        CheckConstraint(f"state IN ({STATES_SQL})", name="tasks_state_valid"),
+        CheckConstraint(
+            "(state = 'running') = (worker_id IS NOT NULL AND lease_expires_at IS NOT NULL)",
+            name="tasks_lease_iff_running",
+        ),
+        CheckConstraint(
+            f"(state IN ({TERMINAL_SQL})) = (finished_at IS NOT NULL)",
+            name="tasks_finished_iff_terminal",
+        ),
+        CheckConstraint("state <> 'failed' OR error IS NOT NULL", name="tasks_failed_has_error"),
+        CheckConstraint(
+            "state <> 'cancelled' OR cancel_requested", name="tasks_cancelled_was_requested"
+        ),
+        CheckConstraint(
+            "attempts >= 0 AND max_attempts BETWEEN 1 AND 1000", name="tasks_attempts_range"
+        ),
+        CheckConstraint("priority BETWEEN -100 AND 100", name="tasks_priority_range"),
+        CheckConstraint("timeout_s IS NULL OR timeout_s > 0", name="tasks_timeout_positive"),
+        # The claim reads this index in order: ready tasks, highest priority, oldest readiness.
+        Index(
+            "tasks_ready",
+            text("priority DESC"),
+            "run_at",
+            "id",
+            postgresql_where=text("state = 'queued'"),
+        ),
+        # The reaper's scan of leased tasks. Deliberately not on lease_expires_at: the heartbeat
+        # rewrites that column every few seconds and must stay a HOT update.
+        Index("tasks_running", "id", postgresql_where=text("state = 'running'")),
+        Index(
+            "tasks_idempotency_key",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index("tasks_created", "created_at", "id"),
+        Index("tasks_state_created", "state", "created_at", "id"),
+    )
+
+
+class TaskEvent(Base):
+    __tablename__ = "task_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    kind: Mapped[str] = mapped_column(Text)
+    from_state: Mapped[str | None] = mapped_column(Text)
+    to_state: Mapped[str | None] = mapped_column(Text)
+    lease_epoch: Mapped[int | None] = mapped_column(BigInteger)
+    worker_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+    __table_args__ = (Index("task_events_task", "task_id", "id"),)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
+    )
+    graph: Mapped[str] = mapped_column(Text)
+    error_type: Mapped[str] = mapped_column(Text)
+    error_message: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    attempt_history: Mapped[list[Any]] = mapped_column(JSONB)
+    last_checkpoint_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    redriven_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    redrive_mode: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "redrive_mode IS NULL OR redrive_mode IN ('last_checkpoint', 'scratch', 'checkpoint')",
+            name="dead_letters_redrive_mode_valid",
+        ),
+        CheckConstraint(
+            "(redriven_at IS NULL) = (redrive_mode IS NULL)", name="dead_letters_redrive_complete"
+        ),
+        # Exactly one open dead letter per task: a second insert for the same failure is refused.
+        Index(
+            "dead_letters_open_task",
+            "task_id",
+            unique=True,
+            postgresql_where=text("redriven_at IS NULL"),
+        ),
+        Index("dead_letters_created", "created_at", "id"),
+    )
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    hostname: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(Text, server_default=text("'running'"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    last_heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('running', 'stopping', 'stopped', 'lost')", name="workers_state_valid"
+        ),
+        CheckConstraint(
+            "(state = 'stopped') = (stopped_at IS NOT NULL)", name="workers_stopped_iff_stopped_at"
+        ),
+        Index("workers_started", "started_at", "id"),
+    )

@@ -1,0 +1,83 @@
+"""How an attempt ends, written by the worker that holds the lease. Every write here is fenced:
+zero rows means the lease is lost (LeaseLost) and nothing was written."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from db.connect import Db, fetch_one
+from db.errors import LeaseLost
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_s: float
+    max_s: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    type: str
+    message: str
+    traceback: str | None
+    retryable: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "message": self.message,
+            "traceback": self.traceback,
+            "retryable": self.retryable,
+        }
+
+
+async def complete(
+    db: Db, worker_id: uuid.UUID, task_id: uuid.UUID, epoch: int, result: Any
+) -> None:
+    row = await fetch_one(
+        db,
+        "task_complete",
+        {"worker_id": worker_id, "task_id": task_id, "epoch": epoch, "result": Jsonb(result)},
+    )
+    if row is None:
+        raise LeaseLost(task_id, epoch)
+
+
+async def fail(
+    db: Db,
+    worker_id: uuid.UUID,
+    task_id: uuid.UUID,
+    epoch: int,
+    failure: Failure,
+    policy: RetryPolicy,
+) -> tuple[str, datetime]:
+    """Retry later or fail for good (with its dead letter). Returns (new state, run_at)."""
+    row = await fetch_one(
+        db,
+        "task_fail",
+        {
+            "worker_id": worker_id,
+            "task_id": task_id,
+            "epoch": epoch,
+            "error": Jsonb(failure.as_json()),
+            "retryable": failure.retryable,
+            "retry_base_s": policy.base_s,
+            "retry_max_s": policy.max_s,
+        },
+    )
+    if row is None:
+        raise LeaseLost(task_id, epoch)
+    return row["state"], row["run_at"]
+
+
+async def cancel_ack(db: Db, worker_id: uuid.UUID, task_id: uuid.UUID, epoch: int) -> None:
+    row = await fetch_one(
+        db, "task_cancel_ack", {"worker_id": worker_id, "task_id": task_id, "epoch": epoch}
+    )
+    if row is None:
+        raise LeaseLost(task_id, epoch)

@@ -1,0 +1,110 @@
+-- The lease: claim, heartbeat, fence, release. Every statement here reads the database clock
+-- through outlast_now() (clock_timestamp(), unless a test moved its own session's clock).
+-- A worker write is fenced by one predicate everywhere: the task is running, under the epoch the
+-- worker claimed, and its lease has not expired. A lease, once expired, is dead.
+
+-- name: task_claim_many
+-- Claim up to :limit ready tasks for one worker; raise each task's epoch and attempts.
+-- SKIP LOCKED lets claimers pass each other's candidate rows instead of queueing on them; the
+-- ORDER BY matches the partial index tasks_ready so the scan stops after :limit rows. The outer
+-- UPDATE re-checks state in case a row changed between the scan and the lock.
+WITH now AS (
+    SELECT outlast_now() AS t
+), picked AS (
+    SELECT id
+    FROM tasks
+    WHERE state = 'queued' AND run_at <= (SELECT t FROM now)
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE tasks AS t
+    SET state = 'running',
+        lease_epoch = t.lease_epoch + 1,
+        attempts = t.attempts + 1,
+        worker_id = %(worker_id)s,
+        lease_expires_at = (SELECT t FROM now) + make_interval(secs => %(ttl_s)s),
+        attempt_started_at = (SELECT t FROM now),
+        started_at = coalesce(t.started_at, (SELECT t FROM now)),
+        updated_at = (SELECT t FROM now)
+    FROM picked
+    WHERE t.id = picked.id AND t.state = 'queued'
+    RETURNING t.id, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
+              t.resume_checkpoint_id, t.timeout_s, t.priority
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
+    SELECT id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
+    FROM claimed
+)
+SELECT * FROM claimed;
+
+-- name: lease_heartbeat
+-- Extend every live lease a worker holds, in one statement; return each task still held and
+-- whether its cancel was requested. A task missing from the answer is lost: stop it.
+-- No index covers lease_expires_at, so this is a HOT update.
+WITH now AS (
+    SELECT outlast_now() AS t
+), seen AS (
+    UPDATE workers
+    SET last_heartbeat_at = (SELECT t FROM now),
+        state = CASE WHEN state = 'lost' THEN 'running' ELSE state END
+    WHERE id = %(worker_id)s
+    RETURNING id
+)
+UPDATE tasks AS t
+SET lease_expires_at = (SELECT t FROM now) + make_interval(secs => %(ttl_s)s)
+FROM unnest(%(task_ids)s::uuid[], %(epochs)s::bigint[]) AS held (id, epoch)
+WHERE t.id = held.id
+  AND t.lease_epoch = held.epoch
+  AND t.state = 'running'
+  AND t.lease_expires_at > (SELECT t FROM now)
+RETURNING t.id, t.cancel_requested;
+
+-- name: lease_fence
+-- Open a fenced write: lock the task row FOR SHARE if this worker still holds its lease.
+-- Run first in the transaction of every checkpoint write; no row means the lease is lost and the
+-- transaction must roll back. The share lock makes a concurrent claim (which updates the row)
+-- wait until this write commits, so a write lands either wholly before a new claim or not at all.
+SELECT id
+FROM tasks
+WHERE id = %(task_id)s
+  AND lease_epoch = %(epoch)s
+  AND state = 'running'
+  AND lease_expires_at > outlast_now()
+FOR SHARE;
+
+-- name: lease_fence_resume
+-- As lease_fence, and consume the task's resume point: the first checkpoint written on a fork
+-- (redrive from a chosen checkpoint or from scratch) makes that fork the thread's head.
+UPDATE tasks
+SET resume_checkpoint_id = NULL
+WHERE id = %(task_id)s
+  AND lease_epoch = %(epoch)s
+  AND state = 'running'
+  AND lease_expires_at > outlast_now()
+RETURNING id;
+
+-- name: task_release
+-- Give a task back on graceful shutdown: queued again at once, the attempt not counted
+-- (the task did not fail; the worker left). Wakes idle workers.
+WITH released AS (
+    UPDATE tasks
+    SET state = 'queued',
+        attempts = attempts - 1,
+        worker_id = NULL,
+        lease_expires_at = NULL,
+        run_at = outlast_now(),
+        updated_at = outlast_now()
+    WHERE id = %(task_id)s
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > outlast_now()
+    RETURNING id, lease_epoch, attempts
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
+    SELECT id, 'released', 'running', 'queued', lease_epoch, %(worker_id)s, attempts + 1
+    FROM released
+)
+-- pg_notify in the final SELECT: an unreferenced SELECT CTE would never run. Postgres folds
+-- identical notifications of one transaction into one.
+SELECT id, pg_notify('outlast_tasks', 'released') AS notified FROM released;

@@ -1,0 +1,84 @@
+-- The reaper's statements. Each is batched (LIMIT :batch) and takes its rows FOR UPDATE SKIP
+-- LOCKED, so two reapers running at once split the work and never touch one row twice.
+
+-- name: lease_reap_expired
+-- Take back leases that expired (the worker died or froze) and attempts that overran timeout_s.
+-- Attempts are counted at claim, so a task whose worker keeps dying still runs out: with attempts
+-- left it is queued again at once (recovery is bounded by TTL + reaper interval); without, it
+-- fails and gets its dead letter here. A task whose cancel was requested is cancelled instead.
+-- The epoch is not raised: the task leaves `running`, which already fences the old holder.
+WITH now AS (
+    SELECT outlast_now() AS t
+), expired AS (
+    SELECT id, worker_id,
+           CASE WHEN timeout_s IS NOT NULL
+                     AND attempt_started_at + make_interval(secs => timeout_s) <= (SELECT t FROM now)
+                THEN 'timed_out' ELSE 'lease_expired' END AS reason
+    FROM tasks
+    WHERE state = 'running'
+      AND (lease_expires_at <= (SELECT t FROM now)
+           OR (timeout_s IS NOT NULL
+               AND attempt_started_at + make_interval(secs => timeout_s) <= (SELECT t FROM now)))
+    ORDER BY id
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE tasks AS t
+    SET state = CASE WHEN t.cancel_requested THEN 'cancelled'
+                     WHEN t.attempts < t.max_attempts THEN 'queued'
+                     ELSE 'failed' END,
+        run_at = (SELECT t FROM now),
+        worker_id = NULL,
+        lease_expires_at = NULL,
+        error = CASE WHEN t.cancel_requested THEN t.error
+                     ELSE jsonb_build_object(
+                         'type', CASE e.reason WHEN 'timed_out' THEN 'TaskTimeout'
+                                               ELSE 'LeaseExpired' END,
+                         'message', CASE e.reason
+                             WHEN 'timed_out' THEN format('attempt %%s ran past timeout_s=%%s',
+                                                          t.attempts, t.timeout_s)
+                             ELSE format('worker %%s stopped heartbeating during attempt %%s',
+                                         e.worker_id, t.attempts) END,
+                         'retryable', true) END,
+        finished_at = CASE WHEN t.cancel_requested OR t.attempts >= t.max_attempts
+                           THEN (SELECT t FROM now) END,
+        updated_at = (SELECT t FROM now)
+    FROM expired AS e
+    WHERE t.id = e.id AND t.state = 'running'
+    RETURNING t.id, t.state, t.graph, t.attempts, t.lease_epoch, t.error, e.worker_id, e.reason
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+                             detail)
+    SELECT id, reason, 'running', state, lease_epoch, worker_id, attempts,
+           jsonb_build_object('error', error)
+    FROM moved
+), dead AS (
+    INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,
+                              attempt_history, last_checkpoint_id)
+    SELECT m.id, m.graph, m.error->>'type', m.error->>'message', NULL, m.attempts,
+           outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
+               'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', m.reason,
+               'worker_id', m.worker_id, 'error', m.error)),
+           (SELECT checkpoint_id FROM checkpoints
+            WHERE thread_id = m.id::text AND checkpoint_ns = ''
+            ORDER BY checkpoint_id DESC LIMIT 1)
+    FROM moved AS m
+    WHERE m.state = 'failed'
+)
+SELECT id, state, reason, pg_notify('outlast_tasks', 'reaped') AS notified FROM moved;
+
+-- name: workers_mark_lost
+-- Workers silent for longer than :stale_s are marked lost (their leases expire on their own).
+-- A lost worker that comes back sets itself running again on its next heartbeat.
+UPDATE workers AS w
+SET state = 'lost'
+FROM (
+    SELECT id FROM workers
+    WHERE state IN ('running', 'stopping')
+      AND last_heartbeat_at < outlast_now() - make_interval(secs => %(stale_s)s)
+    ORDER BY id
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+) AS stale
+WHERE w.id = stale.id
+RETURNING w.id;

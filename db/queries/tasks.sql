@@ -1,0 +1,179 @@
+-- Tasks: submit, read, cancel, and the worker's fenced outcomes (complete, fail, cancel ack).
+-- Every state change is one statement that guards on the current state in its WHERE clause,
+-- appends its task_events row in the same statement, and answers with RETURNING.
+
+-- name: task_insert
+-- Submit one task. A repeated Idempotency-Key inserts nothing and returns no row; the caller then
+-- reads the existing task (task_get_by_idempotency_key). ON CONFLICT waits for a concurrent insert
+-- of the same key to commit, so the read that follows always finds it.
+WITH inserted AS (
+    INSERT INTO tasks (graph, input, metadata, priority, run_at, max_attempts, timeout_s,
+                       idempotency_key, request_hash)
+    VALUES (%(graph)s, %(input)s, %(metadata)s, %(priority)s,
+            coalesce(%(run_at)s, outlast_now()), %(max_attempts)s, %(timeout_s)s,
+            %(idempotency_key)s, %(request_hash)s)
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING *
+), events AS (
+    INSERT INTO task_events (task_id, kind, to_state, detail)
+    SELECT id, 'submitted', 'queued', jsonb_build_object('run_at', run_at) FROM inserted
+)
+SELECT inserted.*, pg_notify('outlast_tasks', 'submitted') AS notified FROM inserted;
+
+-- name: task_get_by_idempotency_key
+-- The task an Idempotency-Key already created.
+SELECT * FROM tasks WHERE idempotency_key = %(idempotency_key)s;
+
+-- name: task_get
+-- One task by id.
+SELECT * FROM tasks WHERE id = %(task_id)s;
+
+-- name: task_list
+-- Newest first, keyset-paginated on (created_at, id) so a page costs the same at any depth.
+SELECT *
+FROM tasks
+WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+  AND (%(graph)s::text IS NULL OR graph = %(graph)s::text)
+  AND (%(before_created_at)s::timestamptz IS NULL
+       OR (created_at, id) < (%(before_created_at)s::timestamptz, %(before_id)s::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: task_events_list
+-- A task's history, oldest first, paginated by event id.
+SELECT id, task_id, at, kind, from_state, to_state, lease_epoch, worker_id, attempt, detail
+FROM task_events
+WHERE task_id = %(task_id)s AND id > %(after_id)s
+ORDER BY id
+LIMIT %(limit)s;
+
+-- name: task_cancel
+-- Cancel a task. Queued or waiting: cancelled at once. Running: the flag is raised and the worker
+-- stops at its next node boundary (it sees the flag on its next heartbeat). The FOR UPDATE in
+-- `cur` only captures the state being left, for the event row; the guard is in the UPDATE.
+WITH now AS (
+    SELECT outlast_now() AS t
+), cur AS (
+    SELECT id, state FROM tasks WHERE id = %(task_id)s FOR UPDATE
+), moved AS (
+    UPDATE tasks AS t
+    SET cancel_requested = true,
+        state = CASE WHEN c.state = 'running' THEN 'running' ELSE 'cancelled' END,
+        finished_at = CASE WHEN c.state = 'running' THEN NULL ELSE (SELECT t FROM now) END,
+        updated_at = (SELECT t FROM now)
+    FROM cur AS c
+    WHERE t.id = c.id
+      AND t.state IN ('queued', 'running', 'waiting_for_approval', 'waiting_for_input', 'paused')
+      AND NOT t.cancel_requested
+    RETURNING t.*, c.state AS previous_state
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT id, CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'cancel_requested' END,
+           previous_state, state, lease_epoch, jsonb_build_object('reason', %(reason)s::text)
+    FROM moved
+)
+SELECT * FROM moved;
+
+-- name: task_cancel_ack
+-- The worker stopped a task whose cancel was requested: cancelled, lease released. Fenced.
+WITH now AS (
+    SELECT outlast_now() AS t
+), moved AS (
+    UPDATE tasks
+    SET state = 'cancelled',
+        worker_id = NULL,
+        lease_expires_at = NULL,
+        finished_at = (SELECT t FROM now),
+        updated_at = (SELECT t FROM now)
+    WHERE id = %(task_id)s
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > (SELECT t FROM now)
+      AND cancel_requested
+    RETURNING id, lease_epoch, attempts
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
+    SELECT id, 'cancelled', 'running', 'cancelled', lease_epoch, %(worker_id)s, attempts
+    FROM moved
+)
+SELECT id FROM moved;
+
+-- name: task_complete
+-- Record a task's result and finish it. Fenced: lands only under the lease the worker holds.
+WITH now AS (
+    SELECT outlast_now() AS t
+), moved AS (
+    UPDATE tasks
+    SET state = 'completed',
+        result = %(result)s,
+        error = NULL,
+        worker_id = NULL,
+        lease_expires_at = NULL,
+        finished_at = (SELECT t FROM now),
+        updated_at = (SELECT t FROM now)
+    WHERE id = %(task_id)s
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > (SELECT t FROM now)
+    RETURNING id, lease_epoch, attempts
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
+    SELECT id, 'completed', 'running', 'completed', lease_epoch, %(worker_id)s, attempts
+    FROM moved
+)
+SELECT id FROM moved;
+
+-- name: task_fail
+-- An attempt raised. Retry with exponential backoff and equal jitter (half fixed, half random)
+-- while attempts remain and the error is retryable; otherwise fail the task and write its dead
+-- letter in the same statement (the partial unique index allows one open dead letter per task).
+-- Fenced. `cur` locks the row and decides retry-or-fail once, so every CTE agrees.
+WITH now AS (
+    SELECT outlast_now() AS t
+), cur AS (
+    SELECT id, (%(retryable)s AND attempts < max_attempts) AS retry,
+           least(%(retry_max_s)s::float8,
+                 %(retry_base_s)s::float8 * power(2, greatest(attempts - 1, 0)))
+               * (0.5 + random() / 2) AS delay_s
+    FROM tasks
+    WHERE id = %(task_id)s
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > (SELECT t FROM now)
+    FOR UPDATE
+), moved AS (
+    UPDATE tasks AS t
+    SET state = CASE WHEN c.retry THEN 'queued' ELSE 'failed' END,
+        run_at = CASE WHEN c.retry
+                      THEN (SELECT t FROM now) + make_interval(secs => c.delay_s)
+                      ELSE t.run_at END,
+        worker_id = NULL,
+        lease_expires_at = NULL,
+        error = %(error)s,
+        finished_at = CASE WHEN c.retry THEN NULL ELSE (SELECT t FROM now) END,
+        updated_at = (SELECT t FROM now)
+    FROM cur AS c
+    WHERE t.id = c.id
+    RETURNING t.id, t.state, t.run_at, t.attempts, t.lease_epoch, t.graph, t.error
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+                             detail)
+    SELECT id, CASE WHEN state = 'queued' THEN 'retry_scheduled' ELSE 'failed' END,
+           'running', state, lease_epoch, %(worker_id)s, attempts,
+           jsonb_build_object('error', error - 'traceback',
+                              'retry_at', CASE WHEN state = 'queued' THEN run_at END)
+    FROM moved
+), dead AS (
+    INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,
+                              attempt_history, last_checkpoint_id)
+    SELECT m.id, m.graph, m.error->>'type', m.error->>'message', m.error->>'traceback', m.attempts,
+           outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
+               'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', 'failed',
+               'worker_id', %(worker_id)s::uuid, 'error', m.error - 'traceback')),
+           (SELECT checkpoint_id FROM checkpoints
+            WHERE thread_id = m.id::text AND checkpoint_ns = ''
+            ORDER BY checkpoint_id DESC LIMIT 1)
+    FROM moved AS m
+    WHERE m.state = 'failed'
+)
+SELECT id, state, run_at FROM moved;

@@ -1,0 +1,19 @@
+"""The reaper's statements: expired leases and overrun attempts, silent workers."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from db.connect import Db, fetch_all
+
+
+async def expired_leases(db: Db, *, batch: int) -> Counter[str]:
+    """Take back up to `batch` expired or timed-out attempts; count them by the state they went to
+    (`queued`, `failed`, `cancelled`)."""
+    rows = await fetch_all(db, "lease_reap_expired", {"batch": batch})
+    return Counter(r["state"] for r in rows)
+
+
+async def silent_workers(db: Db, *, stale_s: float, batch: int) -> int:
+    rows = await fetch_all(db, "workers_mark_lost", {"stale_s": stale_s, "batch": batch})
+    return len(rows)

@@ -1,0 +1,49 @@
+"""The task state machine, in Python. The same machine is a CHECK constraint in the migration and
+a diagram in docs/state-machine.md; tests/unit/test_state_machine.py keeps all three equal.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
+    WAITING_FOR_INPUT = "waiting_for_input"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL: frozenset[TaskState] = frozenset(
+    {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED}
+)
+WAITING: frozenset[TaskState] = frozenset(
+    {TaskState.WAITING_FOR_APPROVAL, TaskState.WAITING_FOR_INPUT, TaskState.PAUSED}
+)
+
+# Every allowed (from, to) pair, each named by the statement in db/queries/ that performs it.
+# A state never moves to itself; terminal states move only by redrive (failed -> queued).
+# The waiting states exist in the schema already; their transitions arrive with human-in-the-loop.
+TRANSITIONS: frozenset[tuple[TaskState, TaskState, str]] = frozenset(
+    {
+        (TaskState.QUEUED, TaskState.RUNNING, "task_claim_many"),
+        (TaskState.QUEUED, TaskState.CANCELLED, "task_cancel"),
+        (TaskState.RUNNING, TaskState.COMPLETED, "task_complete"),
+        (TaskState.RUNNING, TaskState.QUEUED, "task_fail"),
+        (TaskState.RUNNING, TaskState.FAILED, "task_fail"),
+        (TaskState.RUNNING, TaskState.QUEUED, "task_release"),
+        (TaskState.RUNNING, TaskState.CANCELLED, "task_cancel_ack"),
+        (TaskState.RUNNING, TaskState.QUEUED, "lease_reap_expired"),
+        (TaskState.RUNNING, TaskState.FAILED, "lease_reap_expired"),
+        (TaskState.RUNNING, TaskState.CANCELLED, "lease_reap_expired"),
+        (TaskState.FAILED, TaskState.QUEUED, "dead_letter_redrive"),
+    }
+)
+
+
+def allowed(source: TaskState, target: TaskState) -> bool:
+    return any(s == source and t == target for s, t, _ in TRANSITIONS)

@@ -1,0 +1,123 @@
+"""Tasks as the API sees them: submit, read, list, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from db.connect import Db, Row, fetch_all, fetch_one
+from db.errors import Conflict, IdempotencyMismatch, NotFound
+
+
+@dataclass(frozen=True)
+class NewTask:
+    graph: str
+    input: dict[str, Any]
+    max_attempts: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    run_at: datetime | None = None
+    timeout_s: int | None = None
+
+    def request_hash(self) -> str:
+        """A digest of what the submit asked for: tells a replay from a different request."""
+        body = json.dumps(
+            {
+                "graph": self.graph,
+                "input": self.input,
+                "metadata": self.metadata,
+                "priority": self.priority,
+                "run_at": self.run_at.isoformat() if self.run_at else None,
+                "max_attempts": self.max_attempts,
+                "timeout_s": self.timeout_s,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+async def insert(db: Db, task: NewTask, idempotency_key: str | None = None) -> tuple[Row, bool]:
+    """Submit `task`; return (row, created). With a key seen before: the earlier task and False,
+    or IdempotencyMismatch if that key was used for a different request."""
+    digest = task.request_hash()
+    params = {
+        "graph": task.graph,
+        "input": Jsonb(task.input),
+        "metadata": Jsonb(task.metadata),
+        "priority": task.priority,
+        "run_at": task.run_at,
+        "max_attempts": task.max_attempts,
+        "timeout_s": task.timeout_s,
+        "idempotency_key": idempotency_key,
+        "request_hash": digest,
+    }
+    row = await fetch_one(db, "task_insert", params)
+    if row is not None:
+        return row, True
+    existing = await fetch_one(
+        db, "task_get_by_idempotency_key", {"idempotency_key": idempotency_key}
+    )
+    if existing is None:  # the key's task was deleted between the two statements (retention)
+        raise Conflict(f"Idempotency-Key {idempotency_key!r} is being reused; retry")
+    if existing["request_hash"] != digest:
+        raise IdempotencyMismatch(
+            f"Idempotency-Key {idempotency_key!r} was already used with a different request body"
+        )
+    return existing, False
+
+
+async def get(db: Db, task_id: uuid.UUID) -> Row:
+    row = await fetch_one(db, "task_get", {"task_id": task_id})
+    if row is None:
+        raise NotFound("task", task_id)
+    return row
+
+
+async def list_(
+    db: Db,
+    *,
+    limit: int,
+    state: str | None = None,
+    graph: str | None = None,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Row]:
+    return await fetch_all(
+        db,
+        "task_list",
+        {
+            "state": state,
+            "graph": graph,
+            "before_created_at": before[0] if before else None,
+            "before_id": before[1] if before else None,
+            "limit": limit,
+        },
+    )
+
+
+async def events(db: Db, task_id: uuid.UUID, *, after_id: int, limit: int) -> list[Row]:
+    await get(db, task_id)
+    return await fetch_all(
+        db, "task_events_list", {"task_id": task_id, "after_id": after_id, "limit": limit}
+    )
+
+
+async def cancel(db: Db, task_id: uuid.UUID, reason: str | None = None) -> Row:
+    """Cancel at once, or (running) request the worker to stop at its next node boundary.
+    Raises NotFound, or Conflict when the task is finished or its cancel was already requested."""
+    row = await fetch_one(db, "task_cancel", {"task_id": task_id, "reason": reason})
+    if row is not None:
+        return row
+    current = await get(db, task_id)
+    if current["cancel_requested"] and current["state"] == "running":
+        raise Conflict(
+            "cancel was already requested; the task stops at its next node boundary",
+            state=current["state"],
+        )
+    raise Conflict(f"a {current['state']} task cannot be cancelled", state=current["state"])

@@ -1,0 +1,45 @@
+"""Worker process records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from db.connect import Db, Row, fetch_all, fetch_one
+
+
+async def register(
+    db: Db, worker_id: uuid.UUID, *, hostname: str, pid: int, concurrency: int
+) -> Row:
+    row = await fetch_one(
+        db,
+        "worker_register",
+        {"worker_id": worker_id, "hostname": hostname, "pid": pid, "concurrency": concurrency},
+    )
+    if row is None:  # INSERT ... RETURNING always answers; this guards the type
+        raise RuntimeError("worker_register returned no row")
+    return row
+
+
+async def set_state(db: Db, worker_id: uuid.UUID, state: Literal["stopping", "stopped"]) -> None:
+    await fetch_one(db, "worker_set_state", {"worker_id": worker_id, "state": state})
+
+
+async def list_(
+    db: Db,
+    *,
+    limit: int,
+    state: str | None = None,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Row]:
+    return await fetch_all(
+        db,
+        "worker_list",
+        {
+            "state": state,
+            "before_started_at": before[0] if before else None,
+            "before_id": before[1] if before else None,
+            "limit": limit,
+        },
+    )

@@ -1,0 +1,125 @@
+"""The `outlast` command: run the processes, manage the database, drive the stack and the API.
+
+    outlast api | worker | reaper            run one process in the foreground
+    outlast db migrate | start | stop | url  the database (embedded unless DATABASE_URL is set)
+    outlast stack start | stop | scale | status | logs   the whole local stack (make start ...)
+    outlast tasks ... / outlast dead-letters ...          the REST API, from the shell
+
+Bad input ends with a one-line message on stderr and exit code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from outlast import database
+from outlast.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(no_args_is_help=True, help="The database: migrate, start, stop, url.")
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:  # pydantic's ValidationError names the variable and the rule
+        typer.echo(f"outlast: bad configuration: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def api(
+    host: str | None = typer.Option(None, help="Bind address (OUTLAST_API_HOST)."),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Port (OUTLAST_API_PORT)."),
+) -> None:
+    """Run the REST API (and the console) in the foreground."""
+    import uvicorn
+
+    settings = _settings()
+    database.resolve_url(settings)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(
+    concurrency: int | None = typer.Option(
+        None, min=1, max=1000, help="Tasks run at once (OUTLAST_WORKER_CONCURRENCY)."
+    ),
+) -> None:
+    """Run one worker process in the foreground."""
+    from worker import process
+
+    process.main(_settings(), concurrency)
+
+
+@app.command()
+def reaper(
+    once: bool = typer.Option(False, help="Run one pass, print its counts, exit."),
+) -> None:
+    """Run the reaper in the foreground."""
+    from reaper import process
+
+    process.main(_settings(), once=once)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create or upgrade Outlast's tables and LangGraph's checkpoint tables."""
+    from db import migrate
+
+    migrate.upgrade(database.resolve_url(_settings()))
+    typer.echo("migrated")
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded Postgres (no-op when DATABASE_URL is set); print its URL."""
+    typer.echo(database.resolve_url(_settings()))
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded Postgres."""
+    settings = _settings()
+    if settings.database_url:
+        typer.echo("DATABASE_URL is set: the external server is not ours to stop")
+        return
+    stopped = database.embedded(settings).stop()
+    typer.echo("embedded postgres stopped" if stopped else "embedded postgres was not running")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL the processes use."""
+    typer.echo(database.resolve_url(_settings(), start=False))
+
+
+def _mount_optional() -> None:
+    """Sub-commands that live in their own modules."""
+    from outlast import client_commands, stack
+
+    app.add_typer(stack.app, name="stack")
+    app.add_typer(client_commands.tasks_app, name="tasks")
+    app.add_typer(client_commands.dead_letters_app, name="dead-letters")
+
+
+def main() -> None:
+    _mount_optional()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

