@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from db.connect import Db, Row, fetch_all
+from db.connect import Db, Row, fetch_all, fetch_one
 
 
 async def list_(
@@ -15,3 +15,11 @@ async def list_(
         "checkpoint_list",
         {"thread_id": str(task_id), "before_id": before_id, "limit": limit},
     )
+
+
+async def exists(db: Db, task_id: uuid.UUID, checkpoint_id: str) -> bool:
+    """True when `checkpoint_id` is a checkpoint of the task's own thread."""
+    row = await fetch_one(
+        db, "checkpoint_exists", {"thread_id": str(task_id), "checkpoint_id": checkpoint_id}
+    )
+    return bool(row and row["found"])

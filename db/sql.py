@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import LiteralString, cast
+from typing import LiteralString
 
 QUERY_DIR = Path(__file__).parent / "queries"
 _BLOCK = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -40,4 +40,5 @@ QUERIES = load()
 
 def query(name: str) -> LiteralString:
     """The statement named `name`; it comes from our own files, never from input."""
-    return cast(LiteralString, QUERIES[name])
+    statement: LiteralString = QUERIES[name]  # type: ignore[assignment,unused-ignore]
+    return statement

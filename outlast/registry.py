@@ -62,15 +62,21 @@ class Registry:
                 module = importlib.import_module(module_name)
                 self._loaded[name] = getattr(module, attribute)
             except (ImportError, AttributeError) as exc:
-                raise RegistryError(f"graph {name!r} ({self.paths[name]}) cannot be loaded: {exc}") from exc
+                raise RegistryError(
+                    f"graph {name!r} ({self.paths[name]}) cannot be loaded: {exc}"
+                ) from exc
         return self._loaded[name]
 
     def describe(self, name: str) -> dict[str, Any]:
         graph = self.load(name)
         compiled = graph.compile() if hasattr(graph, "compile") else graph
         nodes = [n for n in compiled.get_graph().nodes if not n.startswith("__")]
-        return {"name": name, "import_path": self.paths[name], "nodes": nodes,
-                "description": _module_doc(self.paths[name])}
+        return {
+            "name": name,
+            "import_path": self.paths[name],
+            "nodes": nodes,
+            "description": _module_doc(self.paths[name]),
+        }
 
 
 def _module_doc(path: str) -> str | None:

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     max_json_depth: PositiveInt = Field(32, description="Deepest JSON nesting accepted in a body.")
 
     worker_concurrency: PositiveInt = Field(8, description="Tasks one worker process runs at once.")
-    lease_ttl_s: PositiveFloat = Field(30.0, description="How long a claim lasts without heartbeat.")
+    lease_ttl_s: PositiveFloat = Field(
+        30.0, description="How long a claim lasts without heartbeat."
+    )
     heartbeat_interval_s: PositiveFloat | None = Field(
         None, description="Heartbeat period; unset means lease_ttl_s / 3."
     )

@@ -50,8 +50,10 @@ class FencedSaver(AsyncPostgresSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        # Record which claim wrote the checkpoint: history shows who wrote what after a crash.
+        stamped: Any = {**metadata, "outlast_epoch": self.epoch}
         async with self._fenced() as saver:
-            return await saver.aput(config, checkpoint, metadata, new_versions)
+            return await saver.aput(config, checkpoint, stamped, new_versions)
 
     async def aput_writes(
         self,

@@ -10,3 +10,13 @@ WHERE thread_id = %(thread_id)s
   AND (%(before_id)s::text IS NULL OR checkpoint_id < %(before_id)s::text)
 ORDER BY checkpoint_id DESC
 LIMIT %(limit)s;
+
+-- name: checkpoint_exists
+-- Whether :checkpoint_id is on the task's thread (root namespace): a redrive "from a chosen
+-- checkpoint" may only resume from that task's own history.
+SELECT EXISTS (
+    SELECT 1 FROM checkpoints
+    WHERE thread_id = %(thread_id)s
+      AND checkpoint_ns = ''
+      AND checkpoint_id = %(checkpoint_id)s
+) AS found;

@@ -1,8 +1,10 @@
 """Fails on demand, to show retries, dead letters and crash recovery.
 
-`input.fail_times` N: the `act` node raises on the first N attempts. `input.permanent`: it raises
-NonRetryable instead (dead-lettered at once). `input.crash_at` (a node name): on the first attempt
-the worker process kills itself with SIGKILL in that node. `input.delay_s` pauses in each node.
+`input.fail_times` N: the `act` node raises on the task's first N runs (runs count every claim
+and, unlike attempts, do not restart when a dead letter is redriven: a redrive after the "outage"
+succeeds). `input.permanent`: it raises NonRetryable instead (dead-lettered at once, no retry).
+`input.crash_at` (a node name): on the first run the worker process kills itself with SIGKILL in
+that node. `input.delay_s` pauses in each node.
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ async def _enter(node: str, state: FlakyState, config: RunnableConfig) -> int:
     delay = float(state.get("delay_s") or 0)
     if delay > 0:
         await asyncio.sleep(min(delay, 60.0))
-    attempt = task_context(config).attempt
-    if state.get("crash_at") == node and attempt == 1:
+    run = task_context(config).run
+    if state.get("crash_at") == node and run == 1:
         os.kill(os.getpid(), signal.SIGKILL)
-    return attempt
+    return run
 
 
 def _trail(state: FlakyState, entry: str) -> dict[str, Any]:
@@ -46,22 +48,22 @@ def _trail(state: FlakyState, entry: str) -> dict[str, Any]:
 
 
 async def prepare(state: FlakyState, config: RunnableConfig) -> dict[str, Any]:
-    attempt = await _enter("prepare", state, config)
-    return _trail(state, f"prepare@{attempt}")
+    run = await _enter("prepare", state, config)
+    return _trail(state, f"prepare@{run}")
 
 
 async def act(state: FlakyState, config: RunnableConfig) -> dict[str, Any]:
-    attempt = await _enter("act", state, config)
-    if attempt <= int(state.get("fail_times") or 0):
+    run = await _enter("act", state, config)
+    if run <= int(state.get("fail_times") or 0):
         if state.get("permanent"):
-            raise NonRetryable(f"act refused on attempt {attempt} (permanent)")
-        raise FlakyError(f"act failed on attempt {attempt} of the first {state['fail_times']}")
-    return _trail(state, f"act@{attempt}")
+            raise NonRetryable(f"act refused on run {run} (permanent)")
+        raise FlakyError(f"act failed on run {run}: set to fail the first {state['fail_times']}")
+    return _trail(state, f"act@{run}")
 
 
 async def finish(state: FlakyState, config: RunnableConfig) -> dict[str, Any]:
-    attempt = await _enter("finish", state, config)
-    return _trail(state, f"finish@{attempt}")
+    run = await _enter("finish", state, config)
+    return _trail(state, f"finish@{run}")
 
 
 graph: StateGraph[FlakyState] = StateGraph(FlakyState)

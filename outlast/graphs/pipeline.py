@@ -7,6 +7,7 @@ node, to watch a task move through a worker, or to kill one mid-run.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections import Counter
 from typing import Any, TypedDict
@@ -14,9 +15,11 @@ from typing import Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 
 STOPWORDS = frozenset(
-    """a an and are as at be but by for from has have he her his i in is it its not of on or
-    our she so that the their them there they this to was we were what when which who will with
-    you your""".split()
+    (  # noqa: SIM905 (a word list reads best as words)
+        "a an and are as at be but by for from has have he her his i in is it its not of on or "
+        "our she so that the their them there they this to was we were what when which who will "
+        "with you your"
+    ).split()
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z0-9']+")
@@ -93,6 +96,6 @@ graph: StateGraph[Document] = StateGraph(Document)
 for step in STEPS:
     graph.add_node(step.__name__, step)
 graph.add_edge(START, STEPS[0].__name__)
-for before, after in zip(STEPS, STEPS[1:], strict=False):
+for before, after in itertools.pairwise(STEPS):
     graph.add_edge(before.__name__, after.__name__)
 graph.add_edge(STEPS[-1].__name__, END)

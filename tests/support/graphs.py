@@ -5,6 +5,7 @@ nodes ran again after a crash."""
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,6 +38,6 @@ counted: StateGraph[CountedDocument] = StateGraph(CountedDocument)
 for step in pipeline.STEPS:
     counted.add_node(step.__name__, _counting(step))
 counted.add_edge(START, pipeline.STEPS[0].__name__)
-for before, after in zip(pipeline.STEPS, pipeline.STEPS[1:], strict=False):
+for before, after in itertools.pairwise(pipeline.STEPS):
     counted.add_edge(before.__name__, after.__name__)
 counted.add_edge(pipeline.STEPS[-1].__name__, END)

@@ -10,8 +10,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, *, interval: float = 0.05,
-               message: str = "condition") -> T:
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float,
+    *,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -22,8 +27,13 @@ def wait_until(predicate: Callable[[], T], timeout: float, *, interval: float = 
         time.sleep(interval)
 
 
-async def await_until(predicate: Callable[[], Awaitable[T]], timeout: float, *,
-                      interval: float = 0.05, message: str = "condition") -> T:
+async def await_until(
+    predicate: Callable[[], Awaitable[T]],
+    timeout: float,
+    *,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = await predicate()

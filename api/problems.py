@@ -1,0 +1,161 @@
+"""Every error the API answers, as RFC 9457 problem details (`application/problem+json`).
+
+A problem carries a stable `type` URI (clients branch on it, never on `title` or `detail`),
+`title`, `status` and `detail`; field-level failures add `errors`, a list of
+`{"field": "body.input.x", "rule": "...", "message": "..."}`.
+
+    type (under https://outlast.dev/problems/)   status   raised by
+    validation-error                              422      pydantic, a bad cursor, JSON guard
+    malformed-json                                400      the body is not JSON
+    unsupported-media-type                        415      a body that is not JSON
+    payload-too-large                             413      the body is over max_body_bytes
+    unknown-graph                                 422      submit names no registered graph
+    idempotency-mismatch                          422      db.errors.IdempotencyMismatch
+    not-found                                     404      db.errors.NotFound, unknown route
+    conflict                                      409      db.errors.Conflict (with `state`)
+    method-not-allowed                            405      a route without that method
+    database-unavailable                          503      Postgres is down or the pool is full
+    not-ready                                     503      /readyz
+    internal-error                                500      anything else; logged, never echoed
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, cast
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from db.errors import Conflict, IdempotencyMismatch, NotFound
+
+TYPE_BASE = "https://outlast.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("outlast.api")
+
+FieldError = dict[str, str]
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+}
+
+
+def field_error(field: str, rule: str, message: str) -> FieldError:
+    return {"field": field, "rule": rule, "message": message}
+
+
+class ProblemError(Exception):
+    """Raise anywhere in a request to answer with this problem."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.errors = list(errors)
+        self.extra = extra
+
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extra,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        return JSONResponse(body, self.status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def invalid(field: str, rule: str, message: str) -> ProblemError:
+    """One field broke one rule (422)."""
+    return ProblemError(
+        422,
+        "validation-error",
+        "Request validation failed",
+        f"{field}: {message}",
+        errors=[field_error(field, rule, message)],
+    )
+
+
+def _field_name(loc: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
+    return cast(ProblemError, exc).response()  # registered for this class only
+
+
+async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+    raw = cast(RequestValidationError, exc).errors()
+    errors = [field_error(_field_name(e["loc"]), e["type"], e["msg"]) for e in raw]
+    if any(e["rule"] == "json_invalid" for e in errors):  # the body guard normally answers first
+        return ProblemError(400, "malformed-json", "Malformed JSON", "the body is not valid JSON",
+                            errors=errors).response()
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return ProblemError(422, "validation-error", "Request validation failed", detail,
+                        errors=errors).response()
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    http = cast(HTTPException, exc)
+    slug, title = _HTTP_SLUGS.get(http.status_code, ("http-error", "HTTP error"))
+    problem = ProblemError(http.status_code, slug, title, str(http.detail))
+    return problem.response(headers=dict(http.headers or {}))
+
+
+async def _on_not_found(_: Request, exc: Exception) -> JSONResponse:
+    return ProblemError(404, "not-found", "Not found", str(exc)).response()
+
+
+async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, IdempotencyMismatch):
+        return ProblemError(
+            422,
+            "idempotency-mismatch",
+            "Idempotency-Key reused with a different request",
+            str(exc),
+            errors=[field_error("header.idempotency-key", "same_request", str(exc))],
+        ).response()
+    state = cast(Conflict, exc).state
+    extra = {"state": state} if state is not None else {}
+    return ProblemError(409, "conflict", "Conflict", str(exc), **extra).response()
+
+
+async def _on_database(_: Request, exc: Exception) -> JSONResponse:
+    # Connection loss and pool exhaustion are the server's trouble, and transient: 503, retry.
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return ProblemError(
+        503, "database-unavailable", "Database unavailable", "the database cannot be reached; retry"
+    ).response(headers={"Retry-After": "1"})
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the log, never to the client.
+    log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return ProblemError(
+        500, "internal-error", "Internal server error", "an unexpected error occurred; it was logged"
+    ).response()
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(NotFound, _on_not_found)
+    app.add_exception_handler(Conflict, _on_conflict)
+    app.add_exception_handler(psycopg.OperationalError, _on_database)
+    app.add_exception_handler(Exception, _on_unexpected)

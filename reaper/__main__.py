@@ -1,0 +1,19 @@
+"""`python -m reaper [--once]`: run the reaper."""
+
+from __future__ import annotations
+
+import argparse
+
+from outlast.settings import Settings
+from reaper import process
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m reaper", description=__doc__)
+    parser.add_argument("--once", action="store_true", help="one pass, print counts, exit")
+    args = parser.parse_args()
+    process.main(Settings(), once=args.once)
+
+
+if __name__ == "__main__":
+    main()

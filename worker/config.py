@@ -1,0 +1,31 @@
+"""The worker's configuration: a frozen snapshot of the settings it runs with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from db.outcome import RetryPolicy
+from outlast.settings import Settings
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    concurrency: int = 8
+    lease_ttl_s: float = 30.0
+    heartbeat_every_s: float = 10.0
+    poll_interval_s: float = 2.0
+    notify: bool = True
+    shutdown_grace_s: float = 0.0
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, concurrency: int | None = None) -> WorkerConfig:
+        return cls(
+            concurrency=concurrency or settings.worker_concurrency,
+            lease_ttl_s=settings.lease_ttl_s,
+            heartbeat_every_s=settings.heartbeat_every_s,
+            poll_interval_s=settings.poll_interval_s,
+            notify=settings.notify,
+            shutdown_grace_s=settings.shutdown_grace_s,
+            retry=RetryPolicy(base_s=settings.retry_base_s, max_s=settings.retry_max_s),
+        )

@@ -1,0 +1,48 @@
+"""The leases a worker holds right now, and what the heartbeat learned about each."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+
+from db.lease import Claim
+
+
+@dataclass
+class Lease:
+    """One claimed task. `cancel_requested` is set when an operator cancelled it (stop at the next
+    node boundary); `lost` when the lease is gone (stop now, write nothing)."""
+
+    claim: Claim
+    cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    runner: asyncio.Task[None] | None = None
+
+    def lose(self) -> None:
+        self.lost.set()
+        if self.runner is not None and not self.runner.done():
+            self.runner.cancel()
+
+
+@dataclass
+class Leases:
+    held: dict[uuid.UUID, Lease] = field(default_factory=dict)
+
+    def add(self, claim: Claim) -> Lease:
+        lease = Lease(claim)
+        self.held[claim.task_id] = lease
+        return lease
+
+    def remove(self, task_id: uuid.UUID) -> None:
+        self.held.pop(task_id, None)
+
+    def epochs(self) -> dict[uuid.UUID, int]:
+        return {task_id: lease.claim.epoch for task_id, lease in self.held.items()}
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+    def lose_all(self) -> None:
+        for lease in list(self.held.values()):
+            lease.lose()

@@ -1,0 +1,124 @@
+"""One worker process: wires the claim loop, the executor, the heartbeat and the wake-up, and
+handles shutdown.
+
+On SIGTERM or SIGINT the worker stops claiming, lets running tasks finish for up to
+`shutdown_grace_s` (default 0), then stops the rest and releases their leases so another worker
+claims them at once, marks itself stopped, and exits 0. Each process start has its own id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import uuid
+
+from db import lease, workers
+from db.connect import Pool, open_pool
+from outlast import database, logs
+from outlast.registry import Registry
+from outlast.settings import Settings
+from worker.claimer import Claimer
+from worker.config import WorkerConfig
+from worker.executor import Executor
+from worker.heartbeat import Heartbeat
+from worker.leases import Leases
+from worker.wakeup import Wakeup
+
+log = logging.getLogger(__name__)
+
+
+class WorkerProcess:
+    def __init__(self, url: str, config: WorkerConfig, registry: Registry) -> None:
+        self.url = url
+        self.config = config
+        self.registry = registry
+        self.worker_id = uuid.uuid4()
+        self.leases = Leases()
+        self.stop = asyncio.Event()
+
+    async def run(self) -> None:
+        pool = await open_pool(self.url, min_size=2, max_size=self.config.concurrency + 2)
+        try:
+            await workers.register(
+                pool,
+                self.worker_id,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=self.config.concurrency,
+            )
+            log.info(
+                "worker started",
+                extra={"worker_id": str(self.worker_id), "concurrency": self.config.concurrency},
+            )
+            await self._serve(pool)
+            await workers.set_state(pool, self.worker_id, "stopped")
+            log.info("worker stopped", extra={"worker_id": str(self.worker_id)})
+        finally:
+            await pool.close()
+
+    async def _serve(self, pool: Pool) -> None:
+        executor = Executor(pool, self.registry, self.worker_id, self.config)
+        wakeup = Wakeup(self.url)
+        claimer = Claimer(
+            pool, self.worker_id, self.leases, self.config, executor.execute, wakeup.event
+        )
+        heartbeat = Heartbeat(
+            self.url,
+            self.worker_id,
+            self.leases,
+            ttl_s=self.config.lease_ttl_s,
+            every_s=self.config.heartbeat_every_s,
+        )
+        background = [asyncio.create_task(heartbeat.run_forever(self.stop))]
+        if self.config.notify:
+            background.append(asyncio.create_task(wakeup.run_forever(self.stop)))
+        await claimer.run_forever(self.stop)
+        await workers.set_state(pool, self.worker_id, "stopping")
+        await self._drain(pool)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await heartbeat.close()
+
+    async def _drain(self, pool: Pool) -> None:
+        """Let tasks finish within the grace period, then stop and release the rest."""
+        runners = [h.runner for h in self.leases.held.values() if h.runner is not None]
+        if runners and self.config.shutdown_grace_s > 0:
+            await asyncio.wait(runners, timeout=self.config.shutdown_grace_s)
+        remaining = list(self.leases.held.values())
+        for held in remaining:
+            if held.runner is not None:
+                held.runner.cancel()
+        await asyncio.gather(*(h.runner for h in remaining if h.runner), return_exceptions=True)
+        for held in remaining:
+            released = await lease.release(
+                pool, self.worker_id, held.claim.task_id, held.claim.epoch
+            )
+            log.info(
+                "released on shutdown",
+                extra={"task_id": str(held.claim.task_id), "released": released},
+            )
+
+    def request_stop(self, signame: str) -> None:
+        if not self.stop.is_set():
+            log.info("stop requested", extra={"signal": signame})
+            self.stop.set()
+
+
+async def _main(settings: Settings, concurrency: int | None) -> None:
+    url = database.resolve_url(settings)
+    proc = WorkerProcess(
+        url, WorkerConfig.from_settings(settings, concurrency), Registry.from_spec(settings.graphs)
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, proc.request_stop, sig.name)
+    await proc.run()
+
+
+def main(settings: Settings, concurrency: int | None = None) -> None:
+    logs.configure("worker", settings.log_level)
+    asyncio.run(_main(settings, concurrency))
