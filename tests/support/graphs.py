@@ -4,7 +4,6 @@ nodes ran again after a crash."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 from collections.abc import Awaitable, Callable
@@ -20,8 +19,9 @@ class CountedDocument(pipeline.Document, total=False):
 
 
 def _counting(step: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
-    @functools.wraps(step)
-    async def run(state: Any) -> Any:
+    # No functools.wraps: LangGraph reads a node's input schema from its annotations, and the
+    # wrapped step's (Document) would filter out `log`.
+    async def run(state: CountedDocument) -> Any:
         update = await step(state)
         # O_APPEND writes of one short line are atomic, so concurrent workers never interleave.
         fd = os.open(state["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -31,6 +31,7 @@ def _counting(step: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitabl
             os.close(fd)
         return update
 
+    run.__name__ = step.__name__
     return run
 
 

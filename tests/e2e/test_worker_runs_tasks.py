@@ -1,0 +1,127 @@
+"""Real worker processes run real graphs: completion, retries, dead letters, redrive, timeouts."""
+
+from __future__ import annotations
+
+from tests.support.observe import Observer, assert_linear
+from tests.support.processes import Processes
+from tests.support.wait import wait_until
+
+TEXT = (
+    "Durable agents outlast crashes. Agents checkpoint every node. Crashes happen; agents resume."
+)
+
+
+def finished(observe: Observer, task_id: object) -> bool:
+    return observe.state(task_id) in ("completed", "failed", "cancelled")  # type: ignore[arg-type]
+
+
+def test_pipeline_completes_with_every_node_checkpointed(
+    processes: Processes, observe: Observer
+) -> None:
+    processes.worker()
+    task_id = observe.submit("pipeline", {"text": TEXT})
+    wait_until(lambda: finished(observe, task_id), 30, message="pipeline task finished")
+    task = observe.task(task_id)
+    assert task["state"] == "completed", task["error"]
+    assert task["result"]["keywords"][:2] == ["agents", "crashes"]
+    assert task["result"]["report"]["sentences"] == 3
+    assert observe.events(task_id) == ["submitted", "claimed", "completed"]
+    checkpoints = observe.checkpoints(task_id)
+    assert [c["step"] for c in checkpoints] == list(range(-1, 7))
+    assert_linear(checkpoints)
+
+
+def test_flaky_retries_with_backoff_then_completes(processes: Processes, observe: Observer) -> None:
+    processes.worker()
+    task_id = observe.submit("flaky", {"fail_times": 2}, max_attempts=3)
+    wait_until(lambda: finished(observe, task_id), 30, message="flaky task finished")
+    task = observe.task(task_id)
+    assert (task["state"], task["attempts"]) == ("completed", 3)
+    assert task["result"]["trail"] == ["prepare@1", "act@3", "finish@3"]  # prepare never re-ran
+    assert observe.events(task_id).count("retry_scheduled") == 2
+
+
+def test_exhausted_task_is_dead_lettered_then_redriven_to_completion(
+    processes: Processes, observe: Observer
+) -> None:
+    processes.worker()
+    task_id = observe.submit("flaky", {"fail_times": 3}, max_attempts=2)
+    wait_until(lambda: finished(observe, task_id), 30, message="flaky task dead-lettered")
+    letters = observe.rows("SELECT * FROM dead_letters WHERE task_id = %s", task_id)
+    assert len(letters) == 1
+    letter = letters[0]
+    assert (letter["error_type"], letter["attempts"]) == ("FlakyError", 2)
+    assert [h["attempt"] for h in letter["attempt_history"]] == [1, 2]
+    assert "act failed on run 2" in letter["error_message"]
+    assert "Traceback" in letter["traceback"]
+    assert letter["last_checkpoint_id"] is not None
+
+    redriven = observe.call(
+        "dead_letter_redrive",
+        dead_letter_id=letter["id"],
+        graph=None,
+        error_type=None,
+        limit=1,
+        mode="last_checkpoint",
+        checkpoint_id=None,
+        max_attempts=None,
+    )
+    assert [r["id"] for r in redriven] == [task_id]
+    wait_until(lambda: finished(observe, task_id), 30, message="redriven task finished")
+    task = observe.task(task_id)
+    assert task["state"] == "completed", task["error"]
+    # Resumed from the last checkpoint: prepare ran once, on run 1; act failed on runs 1-3.
+    assert task["result"]["trail"] == ["prepare@1", "act@4", "finish@4"]
+
+
+def test_non_retryable_error_goes_straight_to_dead_letters(
+    processes: Processes, observe: Observer
+) -> None:
+    processes.worker()
+    task_id = observe.submit("flaky", {"fail_times": 1, "permanent": True}, max_attempts=5)
+    wait_until(lambda: finished(observe, task_id), 30, message="task failed")
+    assert (observe.state(task_id), observe.task(task_id)["attempts"]) == ("failed", 1)
+    assert (
+        observe.value("SELECT error_type FROM dead_letters WHERE task_id = %s", task_id)
+        == "NonRetryable"
+    )
+
+
+def test_attempt_past_its_timeout_fails_and_dead_letters(
+    processes: Processes, observe: Observer
+) -> None:
+    processes.worker()
+    task_id = observe.submit("pipeline", {"text": TEXT, "delay_s": 3}, max_attempts=1, timeout_s=1)
+    wait_until(lambda: finished(observe, task_id), 30, message="task timed out")
+    assert observe.state(task_id) == "failed"
+    assert (
+        observe.value("SELECT error_type FROM dead_letters WHERE task_id = %s", task_id)
+        == "TaskTimeout"
+    )
+
+
+def test_cancel_running_task_stops_at_next_node_boundary(
+    processes: Processes, observe: Observer, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "nodes.log"
+    processes.worker(OUTLAST_HEARTBEAT_INTERVAL_S="0.2")
+    task_id = observe.submit("counted", {"text": TEXT, "delay_s": 0.6, "log": str(log)})
+    wait_until(lambda: log.exists() and log.read_text().count("\n") >= 1, 30, message="first node")
+    assert observe.call("task_cancel", task_id=task_id, reason="test")[0]["state"] == "running"
+    wait_until(lambda: finished(observe, task_id), 30, message="task cancelled")
+    assert observe.state(task_id) == "cancelled"
+    ran = log.read_text().split("\n")[:-1]
+    assert 1 <= len(ran) <= 3, ran  # stopped well before the sixth node
+    assert observe.events(task_id)[-1] == "cancelled"
+
+
+def test_cancel_queued_task_is_immediate_and_never_runs(
+    processes: Processes, observe: Observer
+) -> None:
+    task_id = observe.submit("pipeline", {"text": TEXT})
+    assert observe.call("task_cancel", task_id=task_id, reason="test")[0]["state"] == "cancelled"
+    processes.worker()
+    other = observe.submit("pipeline", {"text": TEXT})
+    wait_until(lambda: finished(observe, other), 30, message="other task done")
+    assert observe.state(task_id) == "cancelled"
+    assert "claimed" not in observe.events(task_id)

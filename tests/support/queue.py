@@ -1,0 +1,43 @@
+"""Drive the queue through its real statements, for tests that need tasks in a given state."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from db import lease, tasks, workers
+from db.connect import Db
+from db.lease import Claim
+
+
+async def new_worker(db: Db) -> uuid.UUID:
+    worker_id = uuid.uuid4()
+    await workers.register(db, worker_id, hostname="test", pid=1, concurrency=8)
+    return worker_id
+
+
+async def submit(
+    db: Db, graph: str = "pipeline", *, max_attempts: int = 3, **fields: Any
+) -> uuid.UUID:
+    row, _ = await tasks.insert(
+        db,
+        tasks.NewTask(
+            graph=graph, input=fields.pop("input", {}), max_attempts=max_attempts, **fields
+        ),
+    )
+    return uuid.UUID(str(row["id"]))
+
+
+async def claim_one(db: Db, worker_id: uuid.UUID, *, ttl_s: float = 30.0) -> Claim:
+    claims = await lease.claim_many(db, worker_id, limit=1, ttl_s=ttl_s)
+    assert len(claims) == 1, f"expected one ready task, claimed {len(claims)}"
+    return claims[0]
+
+
+async def count(db: Db, sql: str, *params: Any) -> int:
+    if not hasattr(db, "execute"):
+        async with db.connection() as conn:  # type: ignore[union-attr]
+            return await count(conn, sql, *params)
+    cur = await db.execute(sql, params)  # type: ignore[union-attr]
+    row = await cur.fetchone()
+    return int(next(iter(row.values())))
