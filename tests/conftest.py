@@ -15,16 +15,16 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from db.connect import Pool, connect, open_pool
-from tests.support.database import TestServer
+from tests.support.database import DatabaseServer
 from tests.support.processes import Processes
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[TestServer]:
+def pg_server() -> Iterator[DatabaseServer]:
     root = Path(tempfile.mkdtemp(prefix="outlast-test-"))
-    server = TestServer(root)
+    server = DatabaseServer(root)
     try:
         server.create_template()
         yield server
@@ -34,7 +34,7 @@ def pg_server() -> Iterator[TestServer]:
 
 
 @pytest.fixture
-def db_url(pg_server: TestServer) -> Iterator[str]:
+def db_url(pg_server: DatabaseServer) -> Iterator[str]:
     url = pg_server.clone()
     try:
         yield url
@@ -52,7 +52,7 @@ async def pool(db_url: str) -> AsyncIterator[Pool]:
 
 
 @pytest.fixture(scope="session")
-def shared_db_url(pg_server: TestServer) -> Iterator[str]:
+def shared_db_url(pg_server: DatabaseServer) -> Iterator[str]:
     """One migrated database for the `tx` tier (every test rolls back)."""
     url = pg_server.clone()
     yield url

@@ -28,7 +28,7 @@ def with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-class TestServer:
+class DatabaseServer:
     """The session's Postgres: DATABASE_URL's server when set, else an embedded one."""
 
     def __init__(self, root: Path) -> None:
