@@ -426,7 +426,10 @@ def stop() -> None:
     if settings.database_url:
         typer.echo("DATABASE_URL is set: the external Postgres is left running")
         return
-    stopped = database.embedded(settings).stop()
+    try:
+        stopped = database.embedded(settings).stop()
+    except Exception as exc:  # pg_ctl's failure, in one line; its own log says more
+        fail(f"could not stop the embedded Postgres: {exc}")
     typer.echo("embedded postgres stopped" if stopped else "embedded postgres was not running")
 
 
