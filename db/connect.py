@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -12,16 +14,18 @@ Row = dict[str, Any]
 
 
 async def open_pool(
-    url: str, *, min_size: int = 1, max_size: int = 10
+    url: str, *, min_size: int = 1, max_size: int = 10, wait_s: float = 30.0
 ) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """An autocommit pool with dict rows. Statements that must be atomic are single statements
-    (CTEs) or run inside an explicit `conn.transaction()`."""
+    (CTEs) or run inside an explicit `conn.transaction()`. A checkout waits at most `wait_s`
+    for a connection, then raises PoolTimeout."""
     pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
         kwargs={"autocommit": True, "row_factory": dict_row},
         connection_class=AsyncConnection[DictRow],
+        timeout=wait_s,
         open=False,
     )
     await pool.open(wait=True, timeout=30)
@@ -51,3 +55,14 @@ async def fetch_all(db: Db, statement: str, params: dict[str, Any]) -> list[Row]
 async def fetch_one(db: Db, statement: str, params: dict[str, Any]) -> Row | None:
     rows = await fetch_all(db, statement, params)
     return rows[0] if rows else None
+
+
+@asynccontextmanager
+async def transaction(db: Db) -> AsyncIterator[AsyncConnection[DictRow]]:
+    """A connection inside a transaction (a savepoint when `db` is already in one)."""
+    if isinstance(db, AsyncConnectionPool):
+        async with db.connection() as conn, conn.transaction():
+            yield conn
+    else:
+        async with db.transaction():
+            yield db

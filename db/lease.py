@@ -27,7 +27,15 @@ class Claim:
     max_attempts: int
     epoch: int
     resume_checkpoint_id: str | None
+    resume_input: dict[str, Any] | None
+    resume_patch: dict[str, Any] | None
     timeout_s: int | None
+
+    @property
+    def has_resume_point(self) -> bool:
+        return any(
+            v is not None for v in (self.resume_checkpoint_id, self.resume_input, self.resume_patch)
+        )
 
 
 async def claim_many(db: Db, worker_id: uuid.UUID, *, limit: int, ttl_s: float) -> list[Claim]:
@@ -43,6 +51,8 @@ async def claim_many(db: Db, worker_id: uuid.UUID, *, limit: int, ttl_s: float) 
             max_attempts=r["max_attempts"],
             epoch=r["lease_epoch"],
             resume_checkpoint_id=r["resume_checkpoint_id"],
+            resume_input=r["resume_input"],
+            resume_patch=r["resume_patch"],
             timeout_s=r["timeout_s"],
         )
         for r in rows

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -57,6 +58,10 @@ class Task(Base):
     attempt_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     resume_checkpoint_id: Mapped[str | None] = mapped_column(Text)
+    resume_input: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    resume_patch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    wait_timeout_s: Mapped[int | None] = mapped_column(Integer)
+    on_wait_timeout: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     request_hash: Mapped[str | None] = mapped_column(Text)
     input: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
@@ -89,6 +94,18 @@ class Task(Base):
         ),
         CheckConstraint("priority BETWEEN -100 AND 100", name="tasks_priority_range"),
         CheckConstraint("timeout_s IS NULL OR timeout_s > 0", name="tasks_timeout_positive"),
+        CheckConstraint(
+            "wait_timeout_s IS NULL OR wait_timeout_s > 0", name="tasks_wait_timeout_positive"
+        ),
+        CheckConstraint(
+            "on_wait_timeout IS NULL OR on_wait_timeout IN ('fail', 'reject', 'default')",
+            name="tasks_on_wait_timeout_valid",
+        ),
+        CheckConstraint(
+            "state NOT IN ('waiting_for_approval', 'waiting_for_input', 'paused') "
+            "OR worker_id IS NULL",
+            name="tasks_waiting_holds_no_lease",
+        ),
         # The claim reads this index in order: ready tasks, highest priority, oldest readiness.
         Index(
             "tasks_ready",
@@ -166,6 +183,47 @@ class DeadLetter(Base):
             postgresql_where=text("redriven_at IS NULL"),
         ),
         Index("dead_letters_created", "created_at", "id"),
+    )
+
+
+class TaskWait(Base):
+    """One interrupt of a task that waits on a person, and the one decision it gets."""
+
+    __tablename__ = "task_waits"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
+    )
+    interrupt_id: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    payload: Mapped[Any] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    on_timeout: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[Any | None] = mapped_column(JSONB)
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('approval', 'input')", name="task_waits_kind_valid"),
+        CheckConstraint(
+            "on_timeout IN ('fail', 'reject', 'default')", name="task_waits_on_timeout_valid"
+        ),
+        CheckConstraint(
+            "decision IS NULL OR decision IN ('approved', 'rejected', 'answered', 'timed_out')",
+            name="task_waits_decision_valid",
+        ),
+        CheckConstraint(
+            "(decision IS NULL) = (decided_at IS NULL)", name="task_waits_decided_complete"
+        ),
+        UniqueConstraint("task_id", "interrupt_id", name="task_waits_one_per_interrupt"),
+        Index("task_waits_open", "created_at", "id", postgresql_where=text("decided_at IS NULL")),
+        Index("task_waits_open_expiry", "expires_at", postgresql_where=text("decided_at IS NULL")),
     )
 
 

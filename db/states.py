@@ -26,8 +26,8 @@ WAITING: frozenset[TaskState] = frozenset(
 )
 
 # Every allowed (from, to) pair, each named by the statement in db/queries/ that performs it.
-# A state never moves to itself; terminal states move only by redrive (failed -> queued).
-# The waiting states exist in the schema already; their transitions arrive with human-in-the-loop.
+# Terminal states move on only by operator action: redrive (failed) or a follow-up (completed).
+# `paused` (budgets) is in the schema already; only cancel leaves it until budgets arrive.
 TRANSITIONS: frozenset[tuple[TaskState, TaskState, str]] = frozenset(
     {
         (TaskState.QUEUED, TaskState.RUNNING, "task_claim_many"),
@@ -41,6 +41,20 @@ TRANSITIONS: frozenset[tuple[TaskState, TaskState, str]] = frozenset(
         (TaskState.RUNNING, TaskState.FAILED, "lease_reap_expired"),
         (TaskState.RUNNING, TaskState.CANCELLED, "lease_reap_expired"),
         (TaskState.FAILED, TaskState.QUEUED, "dead_letter_redrive"),
+        (TaskState.RUNNING, TaskState.WAITING_FOR_APPROVAL, "task_wait"),
+        (TaskState.RUNNING, TaskState.WAITING_FOR_INPUT, "task_wait"),
+        (TaskState.WAITING_FOR_APPROVAL, TaskState.QUEUED, "task_wait_decide"),
+        (TaskState.WAITING_FOR_INPUT, TaskState.QUEUED, "task_wait_decide"),
+        (TaskState.WAITING_FOR_APPROVAL, TaskState.WAITING_FOR_INPUT, "task_wait_decide"),
+        (TaskState.WAITING_FOR_APPROVAL, TaskState.QUEUED, "wait_expire"),
+        (TaskState.WAITING_FOR_INPUT, TaskState.QUEUED, "wait_expire"),
+        (TaskState.WAITING_FOR_APPROVAL, TaskState.WAITING_FOR_INPUT, "wait_expire"),
+        (TaskState.WAITING_FOR_APPROVAL, TaskState.FAILED, "wait_expire"),
+        (TaskState.WAITING_FOR_INPUT, TaskState.FAILED, "wait_expire"),
+        (TaskState.WAITING_FOR_APPROVAL, TaskState.CANCELLED, "task_cancel"),
+        (TaskState.WAITING_FOR_INPUT, TaskState.CANCELLED, "task_cancel"),
+        (TaskState.PAUSED, TaskState.CANCELLED, "task_cancel"),
+        (TaskState.COMPLETED, TaskState.QUEUED, "task_follow_up"),
     }
 )
 

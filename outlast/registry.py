@@ -15,6 +15,9 @@ from typing import Any
 BUILTIN: dict[str, str] = {
     "pipeline": "outlast.graphs.pipeline:graph",
     "flaky": "outlast.graphs.flaky:graph",
+    "expense": "outlast.graphs.expense:graph",
+    "intake": "outlast.graphs.intake:graph",
+    "chat": "outlast.graphs.chat:graph",
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")

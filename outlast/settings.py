@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         None, description="Worker marked lost after this long silent; unset means 3 x lease TTL."
     )
 
+    wait_timeout_s: PositiveFloat = Field(
+        86_400.0, description="How long a human wait lasts unless the task or interrupt says."
+    )
     default_max_attempts: PositiveInt = Field(3, description="max_attempts when a task omits it.")
     retry_base_s: PositiveFloat = Field(2.0, description="First retry delay (doubles per attempt).")
     retry_max_s: PositiveFloat = Field(600.0, description="Cap on one retry delay.")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from db import reap
+from db import reap, waits
 from db.connect import Db
 from outlast.pause import jittered, pause
 
@@ -28,11 +28,12 @@ class ReapResult:
     requeued: int = 0
     failed: int = 0
     cancelled: int = 0
+    waits_expired: int = 0
     workers_lost: int = 0
 
     @property
     def total(self) -> int:
-        return self.requeued + self.failed + self.cancelled + self.workers_lost
+        return self.requeued + self.failed + self.cancelled + self.waits_expired + self.workers_lost
 
 
 class Reaper:
@@ -41,7 +42,8 @@ class Reaper:
         self.config = config
 
     async def run_once(self) -> ReapResult:
-        """One pass: batches of expired leases until none is left, then silent workers."""
+        """One pass: batches of expired leases until none is left, then human waits past their
+        timeout, then silent workers."""
         requeued = failed = cancelled = 0
         while True:
             counts = await reap.expired_leases(self.db, batch=self.config.batch)
@@ -50,10 +52,19 @@ class Reaper:
             cancelled += counts["cancelled"]
             if counts.total() < self.config.batch:
                 break
+        expired = 0
+        while batch := await waits.expire(self.db, batch=self.config.batch):
+            expired += sum(batch.values())
         lost = await reap.silent_workers(
             self.db, stale_s=self.config.worker_stale_s, batch=self.config.batch
         )
-        return ReapResult(requeued=requeued, failed=failed, cancelled=cancelled, workers_lost=lost)
+        return ReapResult(
+            requeued=requeued,
+            failed=failed,
+            cancelled=cancelled,
+            waits_expired=expired,
+            workers_lost=lost,
+        )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

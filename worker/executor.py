@@ -6,6 +6,8 @@ attempt ended, with fenced writes only.
 - A thread that already has a checkpoint resumes from it (input None): nodes already
   checkpointed do not run again. A redrive's resume point forks from the chosen checkpoint.
 - A cancel request stops the run at the next node boundary; a lost lease stops it at once.
+- An interrupt nobody has answered parks the task (`waiting_for_*`, lease released, slot freed);
+  answers already given are resumed with `Command(resume={interrupt id: value})`.
 - No database transaction is open while a node runs: each checkpoint write is its own short
   transaction.
 """
@@ -16,14 +18,20 @@ import asyncio
 import logging
 import traceback
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.errors import InvalidUpdateError
+from langgraph.types import Command, Interrupt
 
-from db import outcome
+from db import outcome, waits
 from db.connect import Pool
 from db.errors import LeaseLost
 from db.lease import Claim
+from db.waits import NewWait
+from outlast import human
 from outlast.context import TaskContext
 from outlast.errors import NonRetryable
 from outlast.registry import Registry
@@ -46,10 +54,11 @@ def compile_graph(graph: Any, saver: FencedSaver) -> Any:
     return graph.copy(update={"checkpointer": saver})  # an already compiled graph
 
 
-def run_config(claim: Claim) -> RunnableConfig:
+def run_config(claim: Claim, *, head: bool = False) -> RunnableConfig:
+    """The run's config; at a redrive's chosen checkpoint unless `head` (the thread's newest)."""
     configurable: dict[str, Any] = {"thread_id": str(claim.task_id)}
     configurable.update(TaskContext(claim.task_id, claim.attempt, claim.epoch).as_configurable())
-    if claim.resume_checkpoint_id:
+    if claim.resume_checkpoint_id and not head:
         configurable["checkpoint_id"] = claim.resume_checkpoint_id
     return {"configurable": configurable}
 
@@ -88,21 +97,31 @@ class Executor:
         claim = lease.claim
         ids = {"task_id": str(claim.task_id), "attempt": claim.attempt}
         try:
-            values, cancelled = await self._run_graph(lease)
+            end = await self._run_graph(lease)
         except LeaseLost:
             raise
         except Exception as exc:
             log.info("attempt failed", extra={**ids, "error": repr(exc)})
             await self._fail(claim, describe_failure(exc))
             return
-        if cancelled:
+        if end.cancelled:
             await outcome.cancel_ack(self.pool, self.worker_id, claim.task_id, claim.epoch)
             log.info("task cancelled at a node boundary", extra=ids)
-            return
-        await outcome.complete(
-            self.pool, self.worker_id, claim.task_id, claim.epoch, to_json(values)
-        )
-        log.info("task completed", extra=ids)
+        elif end.waits:
+            state = await waits.park(
+                self.pool,
+                self.worker_id,
+                claim.task_id,
+                claim.epoch,
+                end.waits,
+                default_timeout_s=self.config.wait_timeout_s,
+            )
+            log.info("task waits on a person", extra={**ids, "state": state})
+        else:
+            await outcome.complete(
+                self.pool, self.worker_id, claim.task_id, claim.epoch, to_json(end.values)
+            )
+            log.info("task completed", extra=ids)
 
     async def _fail(self, claim: Claim, failure: outcome.Failure) -> None:
         state, run_at = await outcome.fail(
@@ -113,42 +132,98 @@ class Executor:
             extra={"task_id": str(claim.task_id), "state": state, "run_at": run_at.isoformat()},
         )
 
-    async def _run_graph(self, lease: Lease) -> tuple[Any, bool]:
-        """Stream the graph node by node; return (final state values, stopped by cancel)."""
+    async def _run_graph(self, lease: Lease) -> RunEnd:
+        """Run until the graph ends, stops on interrupts nobody answered yet, or is cancelled.
+        Interrupts already answered (the task was queued by the last decision) are resumed
+        with Command(resume=...) right here, so one claim can pass several answered waits."""
         claim = lease.claim
         saver = FencedSaver(
-            self.pool,
-            claim.task_id,
-            claim.epoch,
-            consume_resume=claim.resume_checkpoint_id is not None,
+            self.pool, claim.task_id, claim.epoch, consume_resume=claim.has_resume_point
         )
         graph = compile_graph(self.registry.load(claim.graph), saver)
         config = run_config(claim)
-        resuming = await saver.aget_tuple(config) is not None
+        graph_input = await self._first_input(graph, saver, config, claim)
         try:
             async with asyncio.timeout(claim.timeout_s) as deadline:
-                async for _update in graph.astream(
-                    None if resuming else claim.input,
-                    config,
-                    stream_mode="updates",
-                    durability="sync",
-                ):
-                    if lease.lost.is_set():
-                        raise LeaseLost(claim.task_id, claim.epoch)
-                    if lease.cancel_requested.is_set():
-                        return None, True
+                for _ in range(MAX_RESUMES_PER_CLAIM):
+                    if await self._stream(graph, graph_input, config, lease):
+                        return RunEnd(cancelled=True)
+                    config = run_config(claim, head=True)
+                    snapshot = await graph.aget_state(config)
+                    if not snapshot.interrupts:
+                        return RunEnd(values=snapshot.values)
+                    answered = await self._answers(claim, snapshot.interrupts)
+                    if not answered:
+                        return RunEnd(waits=[as_wait(i) for i in snapshot.interrupts])
+                    graph_input = Command(resume=answered)
+                raise NonRetryable(f"more than {MAX_RESUMES_PER_CLAIM} answered interrupts")
         except TimeoutError as exc:
             if deadline.expired():
-                raise TaskTimeout(
-                    f"attempt {claim.attempt} ran past timeout_s={claim.timeout_s}"
-                ) from exc
+                message = f"attempt {claim.attempt} ran past timeout_s={claim.timeout_s}"
+                raise TaskTimeout(message) from exc
             raise
-        head = {"configurable": {"thread_id": str(claim.task_id)}}
-        snapshot = await graph.aget_state(head)
-        if snapshot.next:
-            interrupts = [i.value for t in snapshot.tasks for i in t.interrupts]
-            raise NonRetryable(
-                f"the graph paused for a human ({interrupts!r}); human-in-the-loop waits "
-                "are not supported by this version"
-            )
-        return snapshot.values, False
+
+    async def _first_input(
+        self, graph: Any, saver: FencedSaver, config: RunnableConfig, claim: Claim
+    ) -> Any:
+        """What the claim starts the run with: a follow-up's input, the task's input on a new
+        thread, answers to the interrupts the thread waits on, or None (resume)."""
+        existing = await saver.aget_tuple(config)
+        if claim.resume_patch is not None and existing is not None:
+            try:
+                await graph.aupdate_state(config, claim.resume_patch)  # a fenced write
+            except InvalidUpdateError as exc:
+                raise NonRetryable(f"state_patch cannot be applied here: {exc}") from exc
+        if claim.resume_input is not None:
+            return claim.resume_input
+        if existing is None:
+            return claim.input
+        pending = (await graph.aget_state(config)).interrupts
+        answered = await self._answers(claim, pending) if pending else {}
+        return Command(resume=answered) if answered else None
+
+    async def _answers(self, claim: Claim, pending: Sequence[Interrupt]) -> dict[str, Any]:
+        return await waits.answers(self.pool, claim.task_id, [i.id for i in pending])
+
+    async def _stream(
+        self, graph: Any, graph_input: Any, config: RunnableConfig, lease: Lease
+    ) -> bool:
+        """Stream node by node; True when stopped at a node boundary by a cancel request."""
+        async for _update in graph.astream(
+            graph_input, config, stream_mode="updates", durability="sync"
+        ):
+            if lease.lost.is_set():
+                raise LeaseLost(lease.claim.task_id, lease.claim.epoch)
+            if lease.cancel_requested.is_set():
+                return True
+        return False
+
+
+MAX_RESUMES_PER_CLAIM = 100
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run stopped: completed with `values`, cancelled, or waiting on `waits`."""
+
+    values: Any = None
+    cancelled: bool = False
+    waits: list[NewWait] = field(default_factory=list)
+
+
+ON_TIMEOUT = {"approval": {"fail", "reject"}, "input": {"fail", "default"}}
+
+
+def as_wait(pending: Interrupt) -> NewWait:
+    """A LangGraph interrupt as a wait: which kind, and its timeout and outcome if it set them."""
+    payload = to_json(pending.value)
+    kind = human.wait_kind(payload)
+    options = payload if isinstance(payload, dict) else {}
+    on_timeout = options.get("on_timeout")
+    if on_timeout is not None and on_timeout not in ON_TIMEOUT[kind]:
+        allowed = ", ".join(sorted(ON_TIMEOUT[kind]))
+        raise NonRetryable(f"on_timeout of an {kind} wait must be one of {allowed}")
+    timeout_s = options.get("timeout_s")
+    if timeout_s is not None and (not isinstance(timeout_s, int | float) or timeout_s <= 0):
+        raise NonRetryable("timeout_s of a wait must be a positive number")
+    return NewWait(pending.id, kind, payload, timeout_s, on_timeout)

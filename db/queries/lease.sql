@@ -30,7 +30,8 @@ WITH now AS (
     FROM picked
     WHERE t.id = picked.id AND t.state = 'queued'
     RETURNING t.id, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
-              t.resume_checkpoint_id, t.timeout_s, t.priority, t.run_at
+              t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
+              t.run_at
 ), events AS (
     INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
     SELECT id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
@@ -75,10 +76,11 @@ WHERE id = %(task_id)s
 FOR SHARE;
 
 -- name: lease_fence_resume
--- As lease_fence, and consume the task's resume point: the first checkpoint written on a fork
--- (redrive from a chosen checkpoint or from scratch) makes that fork the thread's head.
+-- As lease_fence, and consume the task's resume point: the first checkpoint written after a
+-- redrive from a chosen checkpoint (or from scratch), a follow-up's input or a fork's state patch
+-- makes that write the thread's head, so a crash after it does not apply the resume point again.
 UPDATE tasks
-SET resume_checkpoint_id = NULL
+SET resume_checkpoint_id = NULL, resume_input = NULL, resume_patch = NULL
 WHERE id = %(task_id)s
   AND lease_epoch = %(epoch)s
   AND state = 'running'

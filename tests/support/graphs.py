@@ -10,8 +10,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
 from outlast.graphs import pipeline
+from outlast.human import request_approval
 
 
 class CountedDocument(pipeline.Document, total=False):
@@ -42,3 +44,34 @@ counted.add_edge(START, pipeline.STEPS[0].__name__)
 for before, after in itertools.pairwise(pipeline.STEPS):
     counted.add_edge(before.__name__, after.__name__)
 counted.add_edge(pipeline.STEPS[-1].__name__, END)
+
+
+class Review(TypedDict, total=False):
+    legal: dict[str, Any]
+    finance: dict[str, Any]
+    verdict: str
+
+
+def _reviewer(area: str) -> Callable[[Review], dict[str, Any]]:
+    def review(state: Review) -> dict[str, Any]:
+        answer = request_approval(f"{area}-signoff", {"area": area})
+        return {area: {"approved": answer.approved, "by": answer.decided_by}}
+
+    review.__name__ = f"review_{area}"
+    return review
+
+
+def _verdict(state: Review) -> dict[str, Any]:
+    both = state["legal"]["approved"] and state["finance"]["approved"]
+    return {"verdict": "go" if both else "stop"}
+
+
+# Two approvals asked in parallel branches, each needing its own decision, then a join.
+review: StateGraph[Review] = StateGraph(Review)
+review.add_node("legal", _reviewer("legal"))
+review.add_node("finance", _reviewer("finance"))
+review.add_node("verdict", _verdict)
+review.add_edge(START, "legal")
+review.add_edge(START, "finance")
+review.add_edge(["legal", "finance"], "verdict")
+review.add_edge("verdict", END)

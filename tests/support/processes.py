@@ -20,7 +20,7 @@ TEST_ENV = {
     "OUTLAST_RETRY_BASE_S": "0.05",
     "OUTLAST_RETRY_MAX_S": "0.5",
     "OUTLAST_LOG_LEVEL": "INFO",
-    "OUTLAST_GRAPHS": "counted=tests.support.graphs:counted",
+    "OUTLAST_GRAPHS": "counted=tests.support.graphs:counted,review=tests.support.graphs:review",
 }
 
 

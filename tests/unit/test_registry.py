@@ -18,7 +18,7 @@ def test_malformed_entries_are_refused_with_the_rule(bad: str) -> None:
 
 def test_builtins_load_and_describe() -> None:
     registry = Registry.from_spec()
-    assert registry.names() == ["flaky", "pipeline"]
+    assert registry.names() == ["chat", "expense", "flaky", "intake", "pipeline"]
     pipeline = registry.describe("pipeline")
     assert pipeline["nodes"] == [
         "normalize",

@@ -1,0 +1,272 @@
+-- Humans in the loop. A graph's interrupt becomes a task_waits row; the task waits holding no
+-- lease and no worker slot; each wait gets exactly one decision; when none is left open the task
+-- is queued and any worker resumes it with Command(resume=...).
+
+-- name: task_wait
+-- The worker's run stopped on interrupts nobody has answered: record one wait per interrupt and
+-- park the task, releasing its lease. Fenced. Waits already recorded (the same interrupt raised
+-- again after a crash) keep their clock; one that timed out with outcome `fail` (the task was
+-- then redriven) is asked again. Attempts restart at 0: reaching a wait is success, and the next
+-- run gets a full retry budget.
+WITH now AS (
+    SELECT outlast_now() AS t
+), moved AS (
+    UPDATE tasks
+    SET state = CASE WHEN 'approval' = ANY (%(kinds)s::text[]) THEN 'waiting_for_approval'
+                     ELSE 'waiting_for_input' END,
+        attempts = 0,
+        worker_id = NULL,
+        lease_expires_at = NULL,
+        updated_at = (SELECT t FROM now)
+    WHERE id = %(task_id)s
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > (SELECT t FROM now)
+    RETURNING id, state, lease_epoch, wait_timeout_s, on_wait_timeout
+), waits AS (
+    INSERT INTO task_waits AS tw (task_id, interrupt_id, kind, payload, expires_at, on_timeout)
+    SELECT m.id, w.interrupt_id, w.kind, w.payload,
+           (SELECT t FROM now) + make_interval(
+               secs => coalesce(w.timeout_s, m.wait_timeout_s, %(default_timeout_s)s)),
+           coalesce(w.on_timeout, m.on_wait_timeout, 'fail')
+    FROM moved AS m,
+         jsonb_to_recordset(%(waits)s::jsonb)
+             AS w (interrupt_id text, kind text, payload jsonb, timeout_s float8, on_timeout text)
+    ON CONFLICT (task_id, interrupt_id) DO UPDATE
+    SET decision = NULL, value = NULL, decided_by = NULL, comment = NULL, decided_at = NULL,
+        created_at = excluded.created_at, expires_at = excluded.expires_at
+    WHERE tw.decision = 'timed_out' AND tw.on_timeout = 'fail'
+    RETURNING tw.id
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, detail)
+    SELECT id, 'waiting', 'running', state, lease_epoch, %(worker_id)s,
+           jsonb_build_object('interrupts', %(waits)s::jsonb)
+    FROM moved
+)
+SELECT id, state FROM moved;
+
+-- name: wait_decisions
+-- The answers already given to these interrupts, as resume values. A wait that timed out with
+-- outcome `fail` is not an answer (the task failed instead).
+SELECT interrupt_id, value
+FROM task_waits
+WHERE task_id = %(task_id)s
+  AND interrupt_id = ANY (%(interrupt_ids)s::text[])
+  AND decided_at IS NOT NULL
+  AND NOT (decision = 'timed_out' AND on_timeout = 'fail');
+
+-- name: task_lock_for_decision
+-- Lock the task before deciding one of its waits. Decisions on one task serialise on this row
+-- lock, and the decide statement that follows (a new snapshot under READ COMMITTED) sees every
+-- decision committed before it: the last one, and only the last one, queues the task.
+SELECT id, state FROM tasks WHERE id = %(task_id)s FOR UPDATE;
+
+-- name: wait_list_for_task
+-- A task's waits, oldest first (the open ones and their decisions).
+SELECT * FROM task_waits WHERE task_id = %(task_id)s ORDER BY created_at, id;
+
+-- name: task_wait_decide
+-- Record the one decision a wait gets (compare-and-set on decided_at IS NULL), then move the
+-- task: queued when no wait is left open, else waiting on what remains (approval first).
+-- Run after task_lock_for_decision, in its transaction.
+WITH now AS (
+    SELECT outlast_now() AS t
+), decided AS (
+    UPDATE task_waits
+    SET decision = %(decision)s, value = %(value)s, decided_by = %(decided_by)s,
+        comment = %(comment)s, decided_at = (SELECT t FROM now)
+    WHERE id = %(wait_id)s AND task_id = %(task_id)s AND decided_at IS NULL
+    RETURNING id, task_id, kind, interrupt_id
+), remaining AS (
+    SELECT count(*) FILTER (WHERE kind = 'approval') AS approvals, count(*) AS total
+    FROM task_waits
+    WHERE task_id = %(task_id)s AND decided_at IS NULL AND id NOT IN (SELECT id FROM decided)
+), moved AS (
+    UPDATE tasks AS t
+    SET state = CASE WHEN r.total = 0 THEN 'queued'
+                     WHEN r.approvals > 0 THEN 'waiting_for_approval'
+                     ELSE 'waiting_for_input' END,
+        run_at = (SELECT t FROM now),
+        updated_at = (SELECT t FROM now)
+    FROM remaining AS r, decided AS d
+    WHERE t.id = d.task_id AND t.state IN ('waiting_for_approval', 'waiting_for_input')
+    RETURNING t.*, d.id AS wait_id, d.interrupt_id
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT id, 'decided', %(from_state)s, state, lease_epoch,
+           jsonb_build_object('wait_id', wait_id, 'interrupt_id', interrupt_id,
+                              'decision', %(decision)s::text, 'decided_by', %(decided_by)s::text)
+    FROM moved
+)
+SELECT moved.*, pg_notify('outlast_tasks', 'decided') AS notified FROM moved;
+
+-- name: wait_list_open
+-- The approvals inbox: every open wait of a waiting task, oldest first, keyset-paginated.
+SELECT w.*, t.graph, t.state AS task_state, t.metadata AS task_metadata
+FROM task_waits AS w
+JOIN tasks AS t ON t.id = w.task_id
+WHERE w.decided_at IS NULL
+  AND t.state IN ('waiting_for_approval', 'waiting_for_input')
+  AND (%(graph)s::text IS NULL OR t.graph = %(graph)s::text)
+  AND (%(kind)s::text IS NULL OR w.kind = %(kind)s::text)
+  AND (%(after_created_at)s::timestamptz IS NULL
+       OR (w.created_at, w.id) > (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
+ORDER BY w.created_at, w.id
+LIMIT %(limit)s;
+
+-- name: wait_lock_expired
+-- The reaper's first step on wait timeouts: lock waiting tasks that have an expired open wait.
+-- SKIP LOCKED: a decision in flight on a task holds its row; the next pass gets it.
+SELECT t.id
+FROM tasks AS t
+WHERE t.state IN ('waiting_for_approval', 'waiting_for_input')
+  AND EXISTS (SELECT 1 FROM task_waits AS w
+              WHERE w.task_id = t.id AND w.decided_at IS NULL AND w.expires_at <= outlast_now())
+ORDER BY t.id
+LIMIT %(batch)s
+FOR UPDATE OF t SKIP LOCKED;
+
+-- name: wait_expire
+-- Apply each expired wait's outcome on the tasks wait_lock_expired locked (same transaction):
+-- `reject` answers an approval with a rejection, `default` answers with the interrupt's default,
+-- `fail` fails the task (with its dead letter). Then, as a decision would, queue the task when
+-- no wait is left open.
+WITH now AS (
+    SELECT outlast_now() AS t
+), expired AS (
+    UPDATE task_waits AS w
+    SET decision = 'timed_out', decided_by = 'timeout', decided_at = (SELECT t FROM now),
+        value = CASE w.on_timeout
+            WHEN 'reject' THEN jsonb_build_object('approved', false, 'args', w.payload->'args',
+                                                  'reason', 'timed out', 'timed_out', true)
+            WHEN 'default' THEN w.payload->'default'
+            END
+    WHERE w.task_id = ANY (%(task_ids)s::uuid[])
+      AND w.decided_at IS NULL
+      AND w.expires_at <= (SELECT t FROM now)
+    RETURNING w.id, w.task_id, w.on_timeout, w.interrupt_id
+), per_task AS (
+    SELECT task_id, bool_or(on_timeout = 'fail') AS fail, jsonb_agg(interrupt_id) AS interrupts
+    FROM expired
+    GROUP BY task_id
+), remaining AS (
+    SELECT p.task_id,
+           count(w.id) FILTER (WHERE w.kind = 'approval') AS approvals, count(w.id) AS total
+    FROM per_task AS p
+    LEFT JOIN task_waits AS w
+           ON w.task_id = p.task_id AND w.decided_at IS NULL
+          AND w.id NOT IN (SELECT id FROM expired)
+    GROUP BY p.task_id
+), moved AS (
+    UPDATE tasks AS t
+    SET state = CASE WHEN p.fail THEN 'failed'
+                     WHEN r.total = 0 THEN 'queued'
+                     WHEN r.approvals > 0 THEN 'waiting_for_approval'
+                     ELSE 'waiting_for_input' END,
+        error = CASE WHEN p.fail
+                     THEN jsonb_build_object('type', 'WaitTimeout', 'retryable', false,
+                                             'message', format('nobody answered %%s in time',
+                                                               p.interrupts))
+                     ELSE t.error END,
+        finished_at = CASE WHEN p.fail THEN (SELECT t FROM now) END,
+        run_at = (SELECT t FROM now),
+        updated_at = (SELECT t FROM now)
+    FROM per_task AS p
+    JOIN remaining AS r USING (task_id)
+    WHERE t.id = p.task_id AND t.state IN ('waiting_for_approval', 'waiting_for_input')
+    RETURNING t.id, t.state, t.graph, t.attempts, t.lease_epoch, t.error, p.interrupts
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT id, 'wait_timed_out', NULL, state, lease_epoch,
+           jsonb_build_object('interrupts', interrupts, 'error', error)
+    FROM moved
+), dead AS (
+    INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,
+                              attempt_history, last_checkpoint_id)
+    SELECT m.id, m.graph, m.error->>'type', m.error->>'message', NULL, m.attempts,
+           outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
+               'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', 'wait_timed_out',
+               'error', m.error)),
+           (SELECT checkpoint_id FROM checkpoints
+            WHERE thread_id = m.id::text AND checkpoint_ns = ''
+            ORDER BY checkpoint_id DESC LIMIT 1)
+    FROM moved AS m
+    WHERE m.state = 'failed'
+)
+SELECT id, state, pg_notify('outlast_tasks', 'wait_timed_out') AS notified FROM moved;
+
+-- name: task_follow_up
+-- Continue a completed task on the same thread with new input (a follow-up message): queued
+-- again with a fresh retry budget; the worker runs the input on top of the thread's state.
+WITH now AS (
+    SELECT outlast_now() AS t
+), moved AS (
+    UPDATE tasks
+    SET state = 'queued',
+        resume_input = %(input)s,
+        attempts = 0,
+        cancel_requested = false,
+        finished_at = NULL,
+        run_at = (SELECT t FROM now),
+        updated_at = (SELECT t FROM now)
+    WHERE id = %(task_id)s AND state = 'completed'
+    RETURNING *
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT id, 'follow_up', 'completed', 'queued', lease_epoch, jsonb_build_object('input', %(input)s)
+    FROM moved
+)
+SELECT moved.*, pg_notify('outlast_tasks', 'follow_up') AS notified FROM moved;
+
+-- name: task_fork
+-- Time travel: a new task whose thread starts as a copy of another task's checkpoint (its
+-- channel blobs and pending writes too, except recorded human answers, so the fork asks again).
+-- The worker applies :state_patch, then resumes from there. Nothing is inserted when the
+-- checkpoint is not on the source task's thread.
+WITH now AS (
+    SELECT outlast_now() AS t
+), cp AS (
+    SELECT * FROM checkpoints
+    WHERE thread_id = %(task_id)s::text AND checkpoint_ns = '' AND checkpoint_id = %(checkpoint_id)s
+), inserted AS (
+    INSERT INTO tasks (graph, input, metadata, priority, max_attempts, timeout_s, wait_timeout_s,
+                       on_wait_timeout, resume_patch)
+    SELECT s.graph, s.input,
+           s.metadata || jsonb_build_object('forked_from', jsonb_build_object(
+               'task_id', s.id, 'checkpoint_id', %(checkpoint_id)s::text)),
+           s.priority, s.max_attempts, s.timeout_s, s.wait_timeout_s, s.on_wait_timeout,
+           %(state_patch)s
+    FROM tasks AS s
+    WHERE s.id = %(task_id)s AND EXISTS (SELECT 1 FROM cp)
+    RETURNING *
+), copied_checkpoint AS (
+    INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type,
+                             checkpoint, metadata)
+    SELECT i.id::text, cp.checkpoint_ns, cp.checkpoint_id, NULL, cp.type, cp.checkpoint,
+           cp.metadata || jsonb_build_object('forked_from', %(task_id)s::text)
+    FROM inserted AS i, cp
+), copied_blobs AS (
+    INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+    SELECT i.id::text, b.checkpoint_ns, b.channel, b.version, b.type, b.blob
+    FROM inserted AS i, cp
+    JOIN checkpoint_blobs AS b
+      ON b.thread_id = cp.thread_id AND b.checkpoint_ns = cp.checkpoint_ns
+     AND (b.channel, b.version) IN (SELECT key, value
+                                    FROM jsonb_each_text(cp.checkpoint->'channel_versions'))
+), copied_writes AS (
+    INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel,
+                                   type, blob, task_path)
+    SELECT i.id::text, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.idx, w.channel, w.type,
+           w.blob, w.task_path
+    FROM inserted AS i, cp
+    JOIN checkpoint_writes AS w
+      ON w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
+     AND w.checkpoint_id = cp.checkpoint_id
+    WHERE w.channel <> '__resume__'
+), events AS (
+    INSERT INTO task_events (task_id, kind, to_state, detail)
+    SELECT id, 'submitted', 'queued', jsonb_build_object(
+        'forked_from', %(task_id)s::text, 'checkpoint_id', %(checkpoint_id)s::text)
+    FROM inserted
+)
+SELECT inserted.*, pg_notify('outlast_tasks', 'forked') AS notified FROM inserted;
