@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api.schemas import Problem
 from db.errors import Conflict, IdempotencyMismatch, NotFound
 
 TYPE_BASE = "https://outlast.dev/problems/"
@@ -43,6 +44,15 @@ _HTTP_SLUGS = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
 }
+
+
+def openapi_responses() -> dict[int | str, dict[str, Any]]:
+    """The error answers every route may give, for the OpenAPI document."""
+    described = {400: "Malformed JSON", 404: "Unknown id or route", 409: "Wrong state",
+                 413: "Body too large", 415: "Body is not JSON",
+                 422: "A field broke a rule (see errors)", 503: "Database unavailable"}
+    return {status: {"model": Problem, "description": f"{text} (application/problem+json)"}
+            for status, text in described.items()}
 
 
 def field_error(field: str, rule: str, message: str) -> FieldError:
@@ -60,12 +70,12 @@ class ProblemError(Exception):
         detail: str,
         *,
         errors: Sequence[FieldError] = (),
-        **extra: Any,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail = status, slug, title, detail
         self.errors = list(errors)
-        self.extra = extra
+        self.extra = extra or {}
 
     def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
         body: dict[str, Any] = {
@@ -132,7 +142,7 @@ async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
         ).response()
     state = cast(Conflict, exc).state
     extra = {"state": state} if state is not None else {}
-    return ProblemError(409, "conflict", "Conflict", str(exc), **extra).response()
+    return ProblemError(409, "conflict", "Conflict", str(exc), extra=extra).response()
 
 
 async def _on_database(_: Request, exc: Exception) -> JSONResponse:
@@ -147,7 +157,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the log, never to the client.
     log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return ProblemError(
-        500, "internal-error", "Internal server error", "an unexpected error occurred; it was logged"
+        500, "internal-error", "Internal server error", "an unexpected error occurred (logged)"
     ).response()
 
 

@@ -1,0 +1,1 @@
+"""The REST API process (FastAPI): `uvicorn api.app:create_app --factory`, or `outlast api`."""

@@ -1,0 +1,55 @@
+"""The API application: `create_app(settings)` builds it, its lifespan owns the database pool.
+
+    uvicorn api.app:create_app --factory      (or `outlast api`)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from api import problems
+from api.body import BodyGuard
+from api.routes import dead_letters, graphs, health, tasks, workers
+from db.connect import open_pool
+from outlast import __version__, database
+from outlast.registry import Registry
+from outlast.settings import Settings
+
+# A request waits at most this long for a database connection, then answers 503 (retry): a
+# client learns the database is down in seconds, and a saturated pool sheds load.
+POOL_WAIT_S = 5.0
+DESCRIPTION = """Submit LangGraph tasks, follow them, cancel them, and redrive dead letters.
+
+Errors are `application/problem+json` with a stable `type`; lists are cursor-paginated."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for `settings` (default: from the environment). Nothing connects until the
+    lifespan starts: building the app is cheap and safe in tests."""
+    resolved = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Registry first: a malformed OUTLAST_GRAPHS fails the start before any connection.
+        app.state.registry = Registry.from_spec(resolved.graphs)
+        # resolve_url may start the embedded server (blocking; seconds on a cold start).
+        url = await anyio.to_thread.run_sync(database.resolve_url, resolved)
+        app.state.pool = await open_pool(url, wait_s=POOL_WAIT_S)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(title="Outlast", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = resolved
+    problems.install(app)
+    app.add_middleware(
+        BodyGuard, max_bytes=resolved.max_body_bytes, max_depth=resolved.max_json_depth
+    )
+    for module in (tasks, dead_letters, workers, graphs, health):
+        app.include_router(module.router, responses=problems.openapi_responses())
+    return app

@@ -1,0 +1,97 @@
+"""Cursor pagination, the same on every list.
+
+A cursor is opaque to clients: base64url (unpadded) of a JSON array `[kind, *key]`, where `key`
+is the last row's sort key (tasks: created_at and id; events: the event id; ...). The `kind`
+makes a task cursor useless on the workers list instead of silently meaning something else.
+A cursor that does not decode is a 422 on `query.cursor`, never a 500.
+
+Each list fetches `limit + 1` rows: the extra row only says whether a next page exists, so the
+last page carries `next_cursor: null` instead of sending the client to an empty page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from api.problems import ProblemError, invalid
+from api.schemas import Page
+from db.connect import Row
+
+M = TypeVar("M", bound=BaseModel)
+
+LimitQuery = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
+CursorQuery = Annotated[
+    str | None, Query(min_length=1, max_length=512, description="next_cursor of the last page.")
+]
+FilterQuery = Annotated[
+    str | None, Query(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
+def encode(kind: str, *key: object) -> str:
+    raw = json.dumps([kind, *(str(part) for part in key)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+def _bad_cursor(kind: str) -> ProblemError:
+    return invalid("query.cursor", "cursor", f"not a cursor from this {kind} list")
+
+
+def decode(cursor: str, kind: str, size: int) -> list[str]:
+    """The `size` key parts of a cursor made by encode(kind, ...); else a 422 problem."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parts = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise _bad_cursor(kind) from None
+    ok = (
+        isinstance(parts, list)
+        and len(parts) == size + 1
+        and parts[0] == kind
+        and all(isinstance(p, str) and p.isprintable() for p in parts[1:])
+    )
+    if not ok:
+        raise _bad_cursor(kind)
+    return list(parts[1:])
+
+
+def decode_time_id(cursor: str, kind: str) -> tuple[datetime, uuid.UUID]:
+    stamp, ident = decode(cursor, kind, 2)
+    try:
+        return datetime.fromisoformat(stamp), uuid.UUID(ident)
+    except ValueError:
+        raise _bad_cursor(kind) from None
+
+
+def decode_int(cursor: str, kind: str) -> int:
+    (value,) = decode(cursor, kind, 1)
+    if not value.isdigit() or len(value) > 18:  # a bigint, never a 500 from Postgres
+        raise _bad_cursor(kind)
+    return int(value)
+
+
+def decode_text(cursor: str, kind: str) -> str:
+    (value,) = decode(cursor, kind, 1)
+    return value
+
+
+def page(
+    rows: Sequence[Row],
+    limit: int,
+    model: type[M],
+    key: Callable[[Row], Sequence[Any]],
+    kind: str,
+) -> Page[M]:
+    """The first `limit` rows as `model`, and a cursor past the last one if more rows exist."""
+    items = [model.model_validate(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return Page[M](items=items, next_cursor=encode(kind, *key(rows[limit - 1])) if more else None)

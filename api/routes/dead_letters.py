@@ -1,0 +1,99 @@
+"""Dead letters: list, group, inspect, redrive one, redrive by filter (with a dry run)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from api.deps import PoolDep
+from api.pagination import CursorQuery, FilterQuery, LimitQuery, decode_time_id, page
+from api.problems import invalid
+from api.schemas import (
+    DeadLetterGroup,
+    DeadLetterPublic,
+    Page,
+    RedriveByFilterRequest,
+    RedriveByFilterResult,
+    RedriveRequest,
+    TaskPublic,
+)
+from db import checkpoints, dead_letters, tasks
+from db.errors import Conflict
+
+router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
+
+
+@router.get("", summary="List dead letters, oldest first")
+async def list_dead_letters(
+    pool: PoolDep,
+    graph: FilterQuery = None,
+    error_type: FilterQuery = None,
+    task_id: uuid.UUID | None = None,
+    include_redriven: bool = False,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[DeadLetterPublic]:
+    after = decode_time_id(cursor, "dead-letters") if cursor else None
+    where = dead_letters.Filter(graph, error_type, task_id, include_redriven)
+    rows = await dead_letters.list_(pool, where, limit=limit + 1, after=after)
+    return page(
+        rows, limit, DeadLetterPublic, lambda r: (r["created_at"].isoformat(), r["id"]),
+        "dead-letters",
+    )
+
+
+@router.get("/groups", summary="Open dead letters grouped by graph and error type")
+async def list_groups(pool: PoolDep) -> Page[DeadLetterGroup]:
+    # One row per (graph, error type): small by nature, so always a single page.
+    rows = await dead_letters.groups(pool)
+    return Page[DeadLetterGroup](items=[DeadLetterGroup.model_validate(r) for r in rows])
+
+
+@router.get("/{dead_letter_id}", summary="One dead letter")
+async def get_dead_letter(dead_letter_id: uuid.UUID, pool: PoolDep) -> DeadLetterPublic:
+    return DeadLetterPublic.model_validate(await dead_letters.get(pool, dead_letter_id))
+
+
+@router.post("/{dead_letter_id}/redrive", summary="Queue a dead letter's task again")
+async def redrive(
+    dead_letter_id: uuid.UUID, pool: PoolDep, body: RedriveRequest | None = None
+) -> TaskPublic:
+    """200 with the requeued task; 409 when it was already redriven (of two concurrent
+    redrives exactly one wins); 422 when `checkpoint_id` is not on this task's thread."""
+    body = body or RedriveRequest()
+    letter = await dead_letters.get(pool, dead_letter_id)
+    checkpoint_id = body.checkpoint_id
+    if checkpoint_id is not None and not await checkpoints.exists(
+        pool, letter["task_id"], checkpoint_id
+    ):
+        raise invalid("body.checkpoint_id", "task_checkpoint",
+                      f"{checkpoint_id!r} is not a checkpoint of task {letter['task_id']}")
+    try:
+        row = await dead_letters.redrive_one(
+            pool, dead_letter_id, mode=body.mode, checkpoint_id=checkpoint_id,
+            max_attempts=body.max_attempts,
+        )
+    except Conflict as exc:
+        task = await tasks.get(pool, letter["task_id"])  # 409 names the task's state now
+        raise Conflict(str(exc), state=task["state"]) from exc
+    return TaskPublic.model_validate(row)
+
+
+@router.post("/redrive", summary="Redrive open dead letters by filter")
+async def redrive_by_filter(
+    body: RedriveByFilterRequest, pool: PoolDep
+) -> RedriveByFilterResult:
+    """Up to `limit` open dead letters matching `graph` and `error_type`, oldest first. With
+    `dry_run`, lists them (`dead_letters`) and writes nothing; else requeues them (`tasks`)."""
+    where = dead_letters.Filter(graph=body.graph, error_type=body.error_type)
+    if body.dry_run:
+        rows = await dead_letters.list_(pool, where, limit=body.limit)
+        letters = [DeadLetterPublic.model_validate(r) for r in rows]
+        return RedriveByFilterResult(dry_run=True, count=len(letters), tasks=None,
+                                     dead_letters=letters)
+    rows = await dead_letters.redrive_many(
+        pool, where, limit=body.limit, mode=body.mode, max_attempts=body.max_attempts
+    )
+    moved = [TaskPublic.model_validate(r) for r in rows]
+    return RedriveByFilterResult(dry_run=False, count=len(moved), tasks=moved, dead_letters=None)

@@ -1,0 +1,128 @@
+"""Tasks: submit (idempotently), read, list, follow (events, checkpoints), cancel."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+
+from api.deps import PoolDep, RegistryDep, SettingsDep
+from api.pagination import (
+    CursorQuery,
+    FilterQuery,
+    LimitQuery,
+    decode_int,
+    decode_text,
+    decode_time_id,
+    page,
+)
+from api.problems import ProblemError, field_error
+from api.schemas import (
+    CancelRequest,
+    CheckpointPublic,
+    Page,
+    TaskCreate,
+    TaskEventPublic,
+    TaskPublic,
+)
+from db import checkpoints, tasks
+from db.states import TaskState
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Same key and same body: the same task (200, Idempotent-Replayed: true).",
+    ),
+]
+
+
+def _unknown_graph(name: str, known: list[str]) -> ProblemError:
+    message = f"no graph named {name!r}; known graphs: {', '.join(known)}"
+    return ProblemError(422, "unknown-graph", "Unknown graph", message,
+                        errors=[field_error("body.graph", "known_graph", message)],
+                        extra={"known_graphs": known})
+
+
+@router.post("", status_code=201, summary="Submit a task")
+async def submit(
+    body: TaskCreate,
+    request: Request,
+    response: Response,
+    pool: PoolDep,
+    settings: SettingsDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskPublic:
+    """201 with Location for a new task; 200 with `Idempotent-Replayed: true` when the
+    Idempotency-Key was already used for this same body; 422 when it was used for another."""
+    if body.graph not in registry:
+        raise _unknown_graph(body.graph, registry.names())
+    new = tasks.NewTask(
+        graph=body.graph,
+        input=body.input,
+        metadata=body.metadata,
+        priority=body.priority,
+        run_at=body.run_at,
+        max_attempts=body.max_attempts or settings.default_max_attempts,
+        timeout_s=body.timeout_s,
+    )
+    row, created = await tasks.insert(pool, new, idempotency_key)
+    response.headers["Location"] = str(request.url_for("get_task", task_id=row["id"]))
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return TaskPublic.model_validate(row)
+
+
+@router.get("", summary="List tasks, newest first")
+async def list_tasks(
+    pool: PoolDep,
+    state: TaskState | None = None,
+    graph: FilterQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[TaskPublic]:
+    before = decode_time_id(cursor, "tasks") if cursor else None
+    rows = await tasks.list_(pool, limit=limit + 1, state=state, graph=graph, before=before)
+    return page(rows, limit, TaskPublic, lambda r: (r["created_at"].isoformat(), r["id"]), "tasks")
+
+
+@router.get("/{task_id}", summary="One task")
+async def get_task(task_id: uuid.UUID, pool: PoolDep) -> TaskPublic:
+    return TaskPublic.model_validate(await tasks.get(pool, task_id))
+
+
+@router.get("/{task_id}/events", summary="A task's history, oldest first")
+async def list_events(
+    task_id: uuid.UUID, pool: PoolDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[TaskEventPublic]:
+    after = decode_int(cursor, "events") if cursor else 0
+    rows = await tasks.events(pool, task_id, after_id=after, limit=limit + 1)
+    return page(rows, limit, TaskEventPublic, lambda r: (r["id"],), "events")
+
+
+@router.get("/{task_id}/checkpoints", summary="A task's checkpoints, newest first")
+async def list_checkpoints(
+    task_id: uuid.UUID, pool: PoolDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[CheckpointPublic]:
+    before = decode_text(cursor, "checkpoints") if cursor else None
+    await tasks.get(pool, task_id)  # 404 for an unknown task, not an empty list
+    rows = await checkpoints.list_(pool, task_id, limit=limit + 1, before_id=before)
+    return page(rows, limit, CheckpointPublic, lambda r: (r["checkpoint_id"],), "checkpoints")
+
+
+@router.post("/{task_id}/cancel", summary="Cancel a task")
+async def cancel(
+    task_id: uuid.UUID, pool: PoolDep, body: CancelRequest | None = None
+) -> TaskPublic:
+    """Queued or waiting: cancelled now. Running: `cancel_requested` is set and the worker stops
+    at its next node boundary. 409 (with `state`) when finished or already requested."""
+    reason = body.reason if body else None
+    return TaskPublic.model_validate(await tasks.cancel(pool, task_id, reason))

@@ -1,0 +1,223 @@
+"""The API's request and response bodies (FastAPI full-stack template naming: `XCreate` in,
+`XPublic` out).
+
+Request bodies forbid unknown fields and take numbers strictly (`"5"`, `5.0` and `true` are not
+integers), so a typo or a wrong type is a 422 naming the field rather than a silent default.
+Response bodies are built from database rows and ignore columns they do not list: the stored
+`request_hash` and the lease epoch stay internal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
+
+from db.states import TaskState
+
+T = TypeVar("T")
+JsonObject = dict[str, Any]
+THIRTY_DAYS_S = 30 * 24 * 3600
+# Free text that reaches a Postgres `text` column: bounded, and no control characters
+# (Postgres refuses NUL outright).
+Label = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
+MaxAttempts = Annotated[StrictInt, Field(ge=1, le=1000)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list. Pass `next_cursor` back as `?cursor=` for the next; null: the end."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class TaskCreate(_Request):
+    graph: Label = Field(description="A registered graph (GET /v1/graphs).")
+    input: JsonObject = Field(default_factory=dict, description="The graph's input state.")
+    priority: Annotated[StrictInt, Field(ge=-100, le=100)] = Field(
+        0, description="Higher runs first."
+    )
+    run_at: AwareDatetime | None = Field(None, description="Not before this time (with offset).")
+    max_attempts: MaxAttempts | None = Field(
+        None, description="Attempts before dead-lettering; default OUTLAST_DEFAULT_MAX_ATTEMPTS."
+    )
+    timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S)] | None = Field(
+        None, description="Longest one attempt may run."
+    )
+    metadata: JsonObject = Field(default_factory=dict, description="Yours; stored, not read.")
+
+    @field_validator("run_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # One spelling per instant, so an idempotent replay with another offset still matches.
+        try:
+            return value.astimezone(UTC) if value else None
+        except OverflowError as exc:
+            raise ValueError("run_at is out of range") from exc
+
+
+class TaskPublic(BaseModel):
+    id: uuid.UUID
+    state: TaskState
+    graph: str
+    input: JsonObject
+    metadata: JsonObject
+    priority: int
+    run_at: datetime
+    attempts: int
+    max_attempts: int
+    timeout_s: int | None
+    worker_id: uuid.UUID | None = Field(description="The current lease holder, or null.")
+    lease_expires_at: datetime | None
+    cancel_requested: bool
+    idempotency_key: str | None
+    result: Any | None
+    error: JsonObject | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+class TaskEventPublic(BaseModel):
+    id: int
+    task_id: uuid.UUID
+    at: datetime
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    lease_epoch: int | None
+    worker_id: uuid.UUID | None
+    attempt: int | None
+    detail: JsonObject
+
+
+class CheckpointPublic(BaseModel):
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    ts: str | None
+    source: str | None
+    step: int | None
+    metadata: JsonObject
+
+
+class CancelRequest(_Request):
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class DeadLetterPublic(BaseModel):
+    id: uuid.UUID
+    task_id: uuid.UUID
+    graph: str
+    error_type: str
+    error_message: str
+    traceback: str | None
+    attempts: int
+    attempt_history: list[Any]
+    last_checkpoint_id: str | None
+    created_at: datetime
+    redriven_at: datetime | None
+    redrive_mode: str | None
+
+
+class DeadLetterGroup(BaseModel):
+    graph: str
+    error_type: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+
+class RedriveRequest(_Request):
+    mode: Literal["last_checkpoint", "scratch", "checkpoint"] = Field(
+        "last_checkpoint", description="From the last checkpoint, the input, or checkpoint_id."
+    )
+    checkpoint_id: Label | None = Field(
+        None, validate_default=True, description="Required with mode=checkpoint, else absent."
+    )
+    max_attempts: MaxAttempts | None = Field(None, description="Unset: keep the task's own.")
+
+    @field_validator("checkpoint_id")
+    @classmethod
+    def _needs_mode(cls, value: str | None, info: ValidationInfo) -> str | None:
+        mode = info.data.get("mode")
+        if mode == "checkpoint" and value is None:
+            raise ValueError("checkpoint_id is required when mode is 'checkpoint'")
+        if mode != "checkpoint" and value is not None:
+            raise ValueError("checkpoint_id is allowed only when mode is 'checkpoint'")
+        return value
+
+
+class RedriveByFilterRequest(_Request):
+    graph: Label | None = None
+    error_type: Label | None = None
+    mode: Literal["last_checkpoint", "scratch"] = "last_checkpoint"
+    limit: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(
+        100, description="Most dead letters redriven by this call."
+    )
+    dry_run: StrictBool = Field(False, description="List what would be redriven; change nothing.")
+    max_attempts: MaxAttempts | None = None
+
+
+class RedriveByFilterResult(BaseModel):
+    dry_run: bool
+    count: int
+    tasks: list[TaskPublic] | None = Field(description="The requeued tasks (null on a dry run).")
+    dead_letters: list[DeadLetterPublic] | None = Field(
+        description="What a real run would redrive (null unless dry run)."
+    )
+
+
+class WorkerPublic(BaseModel):
+    id: uuid.UUID
+    hostname: str
+    pid: int
+    state: Literal["running", "stopping", "stopped", "lost"]
+    concurrency: int
+    started_at: datetime
+    last_heartbeat_at: datetime
+    stopped_at: datetime | None
+
+
+class GraphPublic(BaseModel):
+    name: str
+    import_path: str
+    nodes: list[str]
+    description: str | None
+    error: str | None = Field(None, description="Why the graph cannot be loaded, if it cannot.")
+
+
+class FieldErrorPublic(BaseModel):
+    field: str = Field(description="Where: body.input.x, query.limit, path.task_id, header.x.")
+    rule: str = Field(description="Which rule it broke, e.g. missing, no_nul_character.")
+    message: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457, served as application/problem+json). Branch on `type`."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldErrorPublic] | None = None
+
+
+class Status(BaseModel):
+    status: str

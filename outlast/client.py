@@ -1,0 +1,175 @@
+"""A small typed client for Outlast's REST API.
+
+    from outlast.client import Client
+    with Client("http://127.0.0.1:8000") as api:
+        task = api.submit("pipeline", {"text": "Hello."}, idempotency_key="doc-1")
+        print(api.get(task["id"])["state"])
+
+Responses are the API's JSON as dicts (docs/api.md describes each). Errors:
+
+    ApiError            the API answered 4xx/5xx; `.status` and `.problem` (problem+json)
+    httpx.TransportError  the API could not be reached (connection refused, timeout, ...)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+Json = dict[str, Any]
+RedriveMode = Literal["last_checkpoint", "scratch", "checkpoint"]
+
+
+class ApiError(Exception):
+    """The API refused or failed a request; `problem` is its problem+json body."""
+
+    def __init__(self, status: int, problem: Json) -> None:
+        self.status = status
+        self.problem = problem
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        """One line: status, title and detail (which names the field for a 422)."""
+        title = self.problem.get("title") or "error"
+        detail = self.problem.get("detail")
+        line = f"{self.status} {title}" + (f": {detail}" if detail else "")
+        return " ".join(line.split())  # a detail may carry newlines; this stays one line
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class Client:
+    def __init__(
+        self, base_url: str = DEFAULT_URL, *, timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Json:
+        response = self._http.request(method, path, **kwargs)
+        if response.is_error:
+            raise ApiError(response.status_code, _problem(response))
+        try:
+            body: Json = response.json()
+        except ValueError:  # the URL points at something that is not Outlast
+            raise ApiError(response.status_code, {
+                "title": "not an Outlast API response",
+                "detail": f"{response.headers.get('content-type')} from {response.url}"}) from None
+        return body
+
+    # Tasks
+
+    def submit(
+        self,
+        graph: str,
+        input: Json | None = None,  # the API's own field name
+        *,
+        priority: int | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+        timeout_s: int | None = None,
+        metadata: Json | None = None,
+        idempotency_key: str | None = None,
+    ) -> Json:
+        body = _params(graph=graph, input=input, priority=priority, max_attempts=max_attempts,
+                       timeout_s=timeout_s, metadata=metadata,
+                       run_at=run_at.isoformat() if run_at else None)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._call("POST", "/v1/tasks", json=body, headers=headers)
+
+    def get(self, task_id: str) -> Json:
+        return self._call("GET", f"/v1/tasks/{task_id}")
+
+    def list(
+        self, *, state: str | None = None, graph: str | None = None, limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Json:
+        """One page: {"items": [...], "next_cursor": str | None}."""
+        params = _params(state=state, graph=graph, limit=limit, cursor=cursor)
+        return self._call("GET", "/v1/tasks", params=params)
+
+    def cancel(self, task_id: str, reason: str | None = None) -> Json:
+        return self._call("POST", f"/v1/tasks/{task_id}/cancel", json=_params(reason=reason))
+
+    def events(self, task_id: str, *, limit: int | None = None, cursor: str | None = None) -> Json:
+        params = _params(limit=limit, cursor=cursor)
+        return self._call("GET", f"/v1/tasks/{task_id}/events", params=params)
+
+    def checkpoints(
+        self, task_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Json:
+        params = _params(limit=limit, cursor=cursor)
+        return self._call("GET", f"/v1/tasks/{task_id}/checkpoints", params=params)
+
+    # Dead letters
+
+    def dead_letters(
+        self, *, graph: str | None = None, error_type: str | None = None,
+        task_id: str | None = None, include_redriven: bool | None = None,
+        limit: int | None = None, cursor: str | None = None,
+    ) -> Json:
+        params = _params(graph=graph, error_type=error_type, task_id=task_id, limit=limit,
+                         include_redriven=include_redriven, cursor=cursor)
+        return self._call("GET", "/v1/dead-letters", params=params)
+
+    def dead_letter(self, dead_letter_id: str) -> Json:
+        return self._call("GET", f"/v1/dead-letters/{dead_letter_id}")
+
+    def dead_letter_groups(self) -> Json:
+        return self._call("GET", "/v1/dead-letters/groups")
+
+    def redrive(
+        self, dead_letter_id: str, *, mode: RedriveMode = "last_checkpoint",
+        checkpoint_id: str | None = None, max_attempts: int | None = None,
+    ) -> Json:
+        body = _params(mode=mode, checkpoint_id=checkpoint_id, max_attempts=max_attempts)
+        return self._call("POST", f"/v1/dead-letters/{dead_letter_id}/redrive", json=body)
+
+    def redrive_many(
+        self, *, graph: str | None = None, error_type: str | None = None,
+        mode: Literal["last_checkpoint", "scratch"] = "last_checkpoint", limit: int | None = None,
+        dry_run: bool = False, max_attempts: int | None = None,
+    ) -> Json:
+        body = _params(graph=graph, error_type=error_type, mode=mode, limit=limit,
+                       dry_run=dry_run, max_attempts=max_attempts)
+        return self._call("POST", "/v1/dead-letters/redrive", json=body)
+
+    # The rest
+
+    def workers(
+        self, *, state: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> Json:
+        return self._call("GET", "/v1/workers", params=_params(state=state, limit=limit,
+                                                                 cursor=cursor))
+
+    def graphs(self) -> Json:
+        return self._call("GET", "/v1/graphs")
+
+
+def _problem(response: httpx.Response) -> Json:
+    """The problem+json body; anything else (a proxy's HTML page) becomes a minimal problem."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return body
+    return {"title": response.reason_phrase, "status": response.status_code,
+            "detail": response.text[:200]}

@@ -1,0 +1,212 @@
+"""`outlast tasks ...` and `outlast dead-letters ...`: the REST API from the shell.
+
+Each command prints the API's JSON on stdout. Any failure (the API refused the request, it could
+not be reached, an option is not valid JSON) is one line on stderr and exit code 2, never a
+traceback. The API's address: `--url`, else $OUTLAST_API_URL, else http://127.0.0.1:8000.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+
+from outlast.client import DEFAULT_URL, ApiError, Client
+
+tasks_app = typer.Typer(
+    no_args_is_help=True, help="Submit, inspect and cancel tasks.", pretty_exceptions_enable=False
+)
+dead_letters_app = typer.Typer(
+    no_args_is_help=True, help="Inspect and redrive dead letters.", pretty_exceptions_enable=False
+)
+
+Url = Annotated[
+    str, typer.Option("--url", envvar="OUTLAST_API_URL", help="The API's base URL.")
+]
+Limit = Annotated[int | None, typer.Option(help="Items per page (1-200).")]
+Cursor = Annotated[str | None, typer.Option(help="next_cursor from the previous page.")]
+
+
+class Mode(StrEnum):
+    last_checkpoint = "last_checkpoint"
+    scratch = "scratch"
+    checkpoint = "checkpoint"
+
+
+class ManyMode(StrEnum):
+    last_checkpoint = "last_checkpoint"
+    scratch = "scratch"
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"outlast: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def _api(url: str) -> Iterator[Client]:
+    """A client whose failures end the command with one line on stderr and exit code 2."""
+    try:
+        with Client(url) as client:
+            yield client
+    except ApiError as exc:
+        _fail(exc.summary())
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        _fail(f"cannot reach the API at {url}: {exc or type(exc).__name__}")
+
+
+def _print(body: Any) -> None:
+    typer.echo(json.dumps(body, indent=2))
+
+
+def _json_object(option: str, text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        _fail(f"{option} is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        _fail(f"{option} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _when(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        _fail(f"--run-at is not an ISO 8601 time: {text!r}")
+
+
+# Tasks
+
+
+@tasks_app.command("submit")
+def submit(
+    graph: Annotated[str, typer.Argument(help="A registered graph (GET /v1/graphs).")],
+    input_: Annotated[str | None, typer.Option("--input", help="The input, a JSON object.")] = None,
+    metadata: Annotated[str | None, typer.Option(help="Metadata, a JSON object.")] = None,
+    priority: Annotated[int | None, typer.Option(help="-100..100; higher runs first.")] = None,
+    max_attempts: Annotated[int | None, typer.Option(help="1..1000.")] = None,
+    timeout_s: Annotated[int | None, typer.Option(help="Longest one attempt may run.")] = None,
+    run_at: Annotated[str | None, typer.Option(help="Not before (ISO 8601, with offset).")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Same key, same task.")] = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Submit a task; print it."""
+    body = _json_object("--input", input_)
+    meta = _json_object("--metadata", metadata)
+    with _api(url) as api:
+        _print(api.submit(graph, body, metadata=meta, priority=priority, run_at=_when(run_at),
+                          max_attempts=max_attempts, timeout_s=timeout_s,
+                          idempotency_key=idempotency_key))
+
+
+@tasks_app.command("get")
+def get(task_id: str, url: Url = DEFAULT_URL) -> None:
+    """Print one task."""
+    with _api(url) as api:
+        _print(api.get(task_id))
+
+
+@tasks_app.command("list")
+def list_(
+    state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
+    graph: Annotated[str | None, typer.Option(help="Only this graph.")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Print a page of tasks, newest first."""
+    with _api(url) as api:
+        _print(api.list(state=state, graph=graph, limit=limit, cursor=cursor))
+
+
+@tasks_app.command("cancel")
+def cancel(
+    task_id: str,
+    reason: Annotated[str | None, typer.Option(help="Recorded in the task's events.")] = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Cancel a task (a running one stops at its next node boundary)."""
+    with _api(url) as api:
+        _print(api.cancel(task_id, reason))
+
+
+@tasks_app.command("events")
+def events(
+    task_id: str, limit: Limit = None, cursor: Cursor = None, url: Url = DEFAULT_URL
+) -> None:
+    """Print a page of a task's events, oldest first."""
+    with _api(url) as api:
+        _print(api.events(task_id, limit=limit, cursor=cursor))
+
+
+# Dead letters
+
+
+@dead_letters_app.command("list")
+def dead_letters(
+    graph: Annotated[str | None, typer.Option(help="Only this graph.")] = None,
+    error_type: Annotated[str | None, typer.Option(help="Only this error type.")] = None,
+    task_id: Annotated[str | None, typer.Option(help="Only this task's.")] = None,
+    include_redriven: Annotated[bool, typer.Option(help="Also those redriven.")] = False,
+    limit: Limit = None,
+    cursor: Cursor = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Print a page of dead letters, oldest first."""
+    with _api(url) as api:
+        _print(api.dead_letters(graph=graph, error_type=error_type, task_id=task_id,
+                                include_redriven=include_redriven or None, limit=limit,
+                                cursor=cursor))
+
+
+@dead_letters_app.command("get")
+def dead_letter(dead_letter_id: str, url: Url = DEFAULT_URL) -> None:
+    """Print one dead letter (error, traceback, attempt history)."""
+    with _api(url) as api:
+        _print(api.dead_letter(dead_letter_id))
+
+
+@dead_letters_app.command("groups")
+def groups(url: Url = DEFAULT_URL) -> None:
+    """Print open dead letters counted by graph and error type."""
+    with _api(url) as api:
+        _print(api.dead_letter_groups())
+
+
+@dead_letters_app.command("redrive")
+def redrive(
+    dead_letter_id: str,
+    mode: Annotated[Mode, typer.Option(help="Where the task resumes.")] = Mode.last_checkpoint,
+    checkpoint_id: Annotated[str | None, typer.Option(help="With --mode checkpoint.")] = None,
+    max_attempts: Annotated[int | None, typer.Option(help="New attempt budget.")] = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Queue a dead letter's task again; print the task."""
+    with _api(url) as api:
+        _print(api.redrive(dead_letter_id, mode=mode.value, checkpoint_id=checkpoint_id,
+                           max_attempts=max_attempts))
+
+
+@dead_letters_app.command("redrive-many")
+def redrive_many(
+    graph: Annotated[str | None, typer.Option(help="Only this graph.")] = None,
+    error_type: Annotated[str | None, typer.Option(help="Only this error type.")] = None,
+    mode: Annotated[ManyMode, typer.Option(help="Where tasks resume.")] = ManyMode.last_checkpoint,
+    dry_run: Annotated[bool, typer.Option(help="Only list what would be redriven.")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many (1-1000).")] = None,
+    max_attempts: Annotated[int | None, typer.Option(help="New attempt budget.")] = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Redrive open dead letters matching the filters (oldest first, up to --limit)."""
+    with _api(url) as api:
+        _print(api.redrive_many(graph=graph, error_type=error_type, mode=mode.value, limit=limit,
+                                dry_run=dry_run, max_attempts=max_attempts))
