@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.body import BodyGuard
-from api.routes import dead_letters, graphs, health, tasks, workers
+from api.routes import approvals, batch, dead_letters, graphs, health, history, tasks, workers
 from db.connect import open_pool
 from outlast import __version__, database
 from outlast.registry import Registry
@@ -50,6 +50,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyGuard, max_bytes=resolved.max_body_bytes, max_depth=resolved.max_json_depth
     )
-    for module in (tasks, dead_letters, workers, graphs, health):
+    for module in (tasks, batch, approvals, history, dead_letters, workers, graphs, health):
         app.include_router(module.router, responses=problems.openapi_responses())
     return app

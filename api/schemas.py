@@ -33,6 +33,8 @@ THIRTY_DAYS_S = 30 * 24 * 3600
 # (Postgres refuses NUL outright).
 Label = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
 MaxAttempts = Annotated[StrictInt, Field(ge=1, le=1000)]
+WaitOutcome = Literal["fail", "reject", "default"]
+LongText = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]+$")]
 
 
 class _Request(BaseModel):
@@ -60,6 +62,13 @@ class TaskCreate(_Request):
         None, description="Longest one attempt may run."
     )
     metadata: JsonObject = Field(default_factory=dict, description="Yours; stored, not read.")
+    wait_timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S)] | None = Field(
+        None, description="Longest a human wait may last (default OUTLAST_WAIT_TIMEOUT_S)."
+    )
+    on_wait_timeout: WaitOutcome | None = Field(
+        None, description="What a wait that times out does, unless its interrupt says: "
+        "fail (dead-letter the task, the default), reject (an approval), default (an input)."
+    )
 
     @field_validator("run_at")
     @classmethod
@@ -85,6 +94,8 @@ class TaskPublic(BaseModel):
     worker_id: uuid.UUID | None = Field(description="The current lease holder, or null.")
     lease_expires_at: datetime | None
     cancel_requested: bool
+    wait_timeout_s: int | None
+    on_wait_timeout: WaitOutcome | None
     idempotency_key: str | None
     result: Any | None
     error: JsonObject | None
@@ -181,6 +192,81 @@ class RedriveByFilterResult(BaseModel):
     dead_letters: list[DeadLetterPublic] | None = Field(
         description="What a real run would redrive (null unless dry run)."
     )
+
+
+class WaitPublic(BaseModel):
+    """One interrupt a task waits on (or waited on), and its decision."""
+
+    id: uuid.UUID
+    task_id: uuid.UUID
+    interrupt_id: str
+    kind: Literal["approval", "input"]
+    payload: Any = Field(description="What the graph asked: action and args, or a question.")
+    created_at: datetime
+    expires_at: datetime
+    on_timeout: WaitOutcome
+    decision: Literal["approved", "rejected", "answered", "timed_out"] | None
+    value: Any | None = Field(description="The resume value the graph receives.")
+    decided_by: str | None
+    comment: str | None
+    decided_at: datetime | None
+
+
+class ApprovalPublic(WaitPublic):
+    """An inbox entry: an open wait and the task it holds."""
+
+    graph: str
+    task_state: TaskState
+    task_metadata: JsonObject
+
+
+class _Decision(_Request):
+    wait_id: uuid.UUID | None = Field(
+        None, description="Which wait, when the task has several open of this kind."
+    )
+    decided_by: Label | None = Field(None, description="Who decides (stored with the decision).")
+
+
+class ApproveRequest(_Decision):
+    edited_args: JsonObject | None = Field(
+        None, description="Arguments to act with instead of the proposed ones."
+    )
+    comment: LongText | None = None
+
+
+class RejectRequest(_Decision):
+    reason: LongText = Field(description="Why; the graph receives it.")
+
+
+class InputRequest(_Decision):
+    value: Any = Field(description="The answer; checked against the question's JSON Schema.")
+
+
+class DecisionResult(BaseModel):
+    task: TaskPublic
+    wait: WaitPublic
+
+
+class MessageRequest(_Request):
+    """A follow-up: `message` (a user message for chat graphs) or `input` (any graph input)."""
+
+    message: LongText | None = None
+    input: JsonObject | None = None
+
+
+class ForkRequest(_Request):
+    checkpoint_id: Label = Field(description="A checkpoint of this task (GET .../checkpoints).")
+    state_patch: JsonObject | None = Field(
+        None, description="State values to set before resuming (applied as a graph update)."
+    )
+
+
+class CheckpointState(CheckpointPublic):
+    """The graph's state at one checkpoint, and what was pending there."""
+
+    values: Any
+    next: list[str] = Field(description="Nodes that would run next from here.")
+    interrupts: list[Any] = Field(description="Interrupts pending at this checkpoint.")
 
 
 class WorkerPublic(BaseModel):

@@ -14,16 +14,30 @@ Row = dict[str, Any]
 
 
 async def open_pool(
-    url: str, *, min_size: int = 1, max_size: int = 10, wait_s: float = 30.0
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    wait_s: float = 30.0,
+    idle_in_transaction_s: float | None = None,
 ) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """An autocommit pool with dict rows. Statements that must be atomic are single statements
     (CTEs) or run inside an explicit `conn.transaction()`. A checkout waits at most `wait_s`
-    for a connection, then raises PoolTimeout."""
+    for a connection, then raises PoolTimeout.
+
+    `idle_in_transaction_s`: Postgres ends a session left idle inside a transaction this long.
+    Workers set it: a worker frozen mid-transaction (GC pause, SIGSTOP, a paused VM) would
+    otherwise keep its row locks forever, and the reaper (SKIP LOCKED) could never take the
+    task back. Ended, the transaction rolls back, which the lease fence makes harmless."""
+    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
+    if idle_in_transaction_s is not None:
+        timeout_ms = max(int(idle_in_transaction_s * 1000), 1)
+        kwargs["options"] = f"-c idle_in_transaction_session_timeout={timeout_ms}"
     pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        kwargs=kwargs,
         connection_class=AsyncConnection[DictRow],
         timeout=wait_s,
         open=False,

@@ -24,6 +24,8 @@ class NewTask:
     priority: int = 0
     run_at: datetime | None = None
     timeout_s: int | None = None
+    wait_timeout_s: int | None = None
+    on_wait_timeout: str | None = None
 
     def request_hash(self) -> str:
         """A digest of what the submit asked for: tells a replay from a different request."""
@@ -36,6 +38,8 @@ class NewTask:
                 "run_at": self.run_at.isoformat() if self.run_at else None,
                 "max_attempts": self.max_attempts,
                 "timeout_s": self.timeout_s,
+                "wait_timeout_s": self.wait_timeout_s,
+                "on_wait_timeout": self.on_wait_timeout,
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -55,6 +59,8 @@ async def insert(db: Db, task: NewTask, idempotency_key: str | None = None) -> t
         "run_at": task.run_at,
         "max_attempts": task.max_attempts,
         "timeout_s": task.timeout_s,
+        "wait_timeout_s": task.wait_timeout_s,
+        "on_wait_timeout": task.on_wait_timeout,
         "idempotency_key": idempotency_key,
         "request_hash": digest,
     }
@@ -121,3 +127,22 @@ async def cancel(db: Db, task_id: uuid.UUID, reason: str | None = None) -> Row:
             state=current["state"],
         )
     raise Conflict(f"a {current['state']} task cannot be cancelled", state=current["state"])
+
+
+async def insert_many(db: Db, batch: list[NewTask]) -> list[Row]:
+    """Submit every task in `batch` in one statement (all or none); rows in `batch` order.
+    No Idempotency-Key: a batch is not replayable (submit singly for that)."""
+    if not batch:
+        return []
+    params = {
+        "graphs": [t.graph for t in batch],
+        "inputs": [Jsonb(t.input) for t in batch],
+        "metadatas": [Jsonb(t.metadata) for t in batch],
+        "priorities": [t.priority for t in batch],
+        "run_ats": [t.run_at for t in batch],
+        "max_attempts": [t.max_attempts for t in batch],
+        "timeouts_s": [t.timeout_s for t in batch],
+        "wait_timeouts_s": [t.wait_timeout_s for t in batch],
+        "on_wait_timeouts": [t.on_wait_timeout for t in batch],
+    }
+    return await fetch_all(db, "task_insert_many", params)

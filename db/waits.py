@@ -4,6 +4,7 @@ them (the approvals inbox), and the two ways a finished thread goes on: follow-u
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -83,15 +84,17 @@ async def decide(
     *,
     kind: Kind,
     decision: Decision,
-    value: Any,
+    value: Any | Callable[[Row], Any],
     wait_id: uuid.UUID | None = None,
     decided_by: str | None = None,
     comment: str | None = None,
 ) -> tuple[Row, Row]:
-    """Give one open wait of `kind` its decision; return (the wait, the task after it).
+    """Give one open wait of `kind` its decision; return (the decided wait, the task after it).
 
-    Raises NotFound (no task, or no such wait), Conflict (the task is not waiting, the wait was
-    already decided, or several waits are open and `wait_id` does not say which).
+    `value` is the resume value, or a function of the chosen wait that builds it (and may raise
+    to refuse it: the transaction rolls back and nothing is written). Raises NotFound (no task,
+    or no such wait), Conflict (the task is not waiting, the wait was already decided, or
+    several waits are open and `wait_id` does not say which).
     """
     async with transaction(db) as conn:
         locked = await fetch_one(conn, "task_lock_for_decision", {"task_id": task_id})
@@ -105,7 +108,7 @@ async def decide(
                 "task_id": task_id,
                 "wait_id": wait["id"],
                 "decision": decision,
-                "value": Jsonb(value),
+                "value": Jsonb(value(wait) if callable(value) else value),
                 "decided_by": decided_by,
                 "comment": comment,
                 "from_state": locked["state"],
@@ -113,7 +116,7 @@ async def decide(
         )
         if task is None:  # unreachable under the row lock; kept as the compare-and-set's guard
             raise Conflict("the wait was decided concurrently", state=locked["state"])
-        return wait, task
+        return task.pop("decided_wait"), task
 
 
 def _choose(waits: list[Row], kind: Kind, wait_id: uuid.UUID | None, state: str) -> Row:

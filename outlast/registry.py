@@ -70,6 +70,13 @@ class Registry:
                 ) from exc
         return self._loaded[name]
 
+    def compiled(self, name: str, checkpointer: Any) -> Any:
+        """The graph registered as `name`, runnable, checkpointing through `checkpointer`."""
+        graph = self.load(name)
+        if hasattr(graph, "compile"):  # a StateGraph builder
+            return graph.compile(checkpointer=checkpointer)
+        return graph.copy(update={"checkpointer": checkpointer})  # an already compiled graph
+
     def describe(self, name: str) -> dict[str, Any]:
         graph = self.load(name)
         compiled = graph.compile() if hasattr(graph, "compile") else graph

@@ -34,24 +34,17 @@ from db.waits import NewWait
 from outlast import human
 from outlast.context import TaskContext
 from outlast.errors import NonRetryable
+from outlast.jsonsafe import to_json
 from outlast.registry import Registry
 from worker.checkpointer import FencedSaver
 from worker.config import WorkerConfig
 from worker.leases import Lease
-from worker.results import to_json
 
 log = logging.getLogger(__name__)
 
 
 class TaskTimeout(Exception):
     """The attempt ran past the task's timeout_s (retryable, like any attempt failure)."""
-
-
-def compile_graph(graph: Any, saver: FencedSaver) -> Any:
-    """A runnable graph that checkpoints through `saver`."""
-    if hasattr(graph, "compile"):  # a StateGraph builder
-        return graph.compile(checkpointer=saver)
-    return graph.copy(update={"checkpointer": saver})  # an already compiled graph
 
 
 def run_config(claim: Claim, *, head: bool = False) -> RunnableConfig:
@@ -140,7 +133,7 @@ class Executor:
         saver = FencedSaver(
             self.pool, claim.task_id, claim.epoch, consume_resume=claim.has_resume_point
         )
-        graph = compile_graph(self.registry.load(claim.graph), saver)
+        graph = self.registry.compiled(claim.graph, saver)
         config = run_config(claim)
         graph_input = await self._first_input(graph, saver, config, claim)
         try:

@@ -40,7 +40,12 @@ class WorkerProcess:
         self.stop = asyncio.Event()
 
     async def run(self) -> None:
-        pool = await open_pool(self.url, min_size=2, max_size=self.config.concurrency + 2)
+        pool = await open_pool(
+            self.url,
+            min_size=2,
+            max_size=self.config.concurrency + 2,
+            idle_in_transaction_s=self.config.lease_ttl_s / 2,
+        )
         try:
             await workers.register(
                 pool,

@@ -72,6 +72,8 @@ async def submit(
         run_at=body.run_at,
         max_attempts=body.max_attempts or settings.default_max_attempts,
         timeout_s=body.timeout_s,
+        wait_timeout_s=body.wait_timeout_s,
+        on_wait_timeout=body.on_wait_timeout,
     )
     row, created = await tasks.insert(pool, new, idempotency_key)
     response.headers["Location"] = str(request.url_for("get_task", task_id=row["id"]))

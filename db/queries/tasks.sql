@@ -8,10 +8,10 @@
 -- of the same key to commit, so the read that follows always finds it.
 WITH inserted AS (
     INSERT INTO tasks (graph, input, metadata, priority, run_at, max_attempts, timeout_s,
-                       idempotency_key, request_hash)
+                       wait_timeout_s, on_wait_timeout, idempotency_key, request_hash)
     VALUES (%(graph)s, %(input)s, %(metadata)s, %(priority)s,
             coalesce(%(run_at)s, outlast_now()), %(max_attempts)s, %(timeout_s)s,
-            %(idempotency_key)s, %(request_hash)s)
+            %(wait_timeout_s)s, %(on_wait_timeout)s, %(idempotency_key)s, %(request_hash)s)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
 ), events AS (
@@ -177,3 +177,33 @@ WITH now AS (
     WHERE m.state = 'failed'
 )
 SELECT id, state, run_at FROM moved;
+
+-- name: task_insert_many
+-- Submit a batch of tasks in one statement, so in one transaction: every task or none. Each
+-- column arrives as an array with one element per task; WITH ORDINALITY keeps the caller's order,
+-- which the INSERT follows (so run_at, read per row from the clock, rises through the batch) and
+-- the final SELECT restores (RETURNING has no order). Every task gets its `submitted` event. The
+-- NOTIFY is an uncorrelated subquery, so it runs once per batch, not once per row. No
+-- Idempotency-Key: a batch is not replayable.
+WITH batch AS (
+    SELECT gen_random_uuid() AS id, b.*
+    FROM unnest(%(graphs)s::text[], %(inputs)s::jsonb[], %(metadatas)s::jsonb[],
+                %(priorities)s::smallint[], %(run_ats)s::timestamptz[], %(max_attempts)s::int[],
+                %(timeouts_s)s::int[], %(wait_timeouts_s)s::int[], %(on_wait_timeouts)s::text[])
+         WITH ORDINALITY AS b (graph, input, metadata, priority, run_at, max_attempts, timeout_s,
+                               wait_timeout_s, on_wait_timeout, ord)
+), inserted AS (
+    INSERT INTO tasks (id, graph, input, metadata, priority, run_at, max_attempts, timeout_s,
+                       wait_timeout_s, on_wait_timeout)
+    SELECT id, graph, input, metadata, priority, coalesce(run_at, outlast_now()), max_attempts,
+           timeout_s, wait_timeout_s, on_wait_timeout
+    FROM batch
+    ORDER BY ord
+    RETURNING *
+), events AS (
+    INSERT INTO task_events (task_id, kind, to_state, detail)
+    SELECT id, 'submitted', 'queued', jsonb_build_object('run_at', run_at) FROM inserted
+)
+SELECT inserted.*, (SELECT pg_notify('outlast_tasks', 'submitted')) AS notified
+FROM inserted JOIN batch USING (id)
+ORDER BY batch.ord;

@@ -76,7 +76,7 @@ WITH now AS (
     SET decision = %(decision)s, value = %(value)s, decided_by = %(decided_by)s,
         comment = %(comment)s, decided_at = (SELECT t FROM now)
     WHERE id = %(wait_id)s AND task_id = %(task_id)s AND decided_at IS NULL
-    RETURNING id, task_id, kind, interrupt_id
+    RETURNING *
 ), remaining AS (
     SELECT count(*) FILTER (WHERE kind = 'approval') AS approvals, count(*) AS total
     FROM task_waits
@@ -90,11 +90,12 @@ WITH now AS (
         updated_at = (SELECT t FROM now)
     FROM remaining AS r, decided AS d
     WHERE t.id = d.task_id AND t.state IN ('waiting_for_approval', 'waiting_for_input')
-    RETURNING t.*, d.id AS wait_id, d.interrupt_id
+    RETURNING t.*, to_jsonb(d) AS decided_wait
 ), events AS (
     INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
     SELECT id, 'decided', %(from_state)s, state, lease_epoch,
-           jsonb_build_object('wait_id', wait_id, 'interrupt_id', interrupt_id,
+           jsonb_build_object('wait_id', decided_wait->'id',
+                              'interrupt_id', decided_wait->'interrupt_id',
                               'decision', %(decision)s::text, 'decided_by', %(decided_by)s::text)
     FROM moved
 )

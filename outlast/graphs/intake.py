@@ -26,6 +26,7 @@ def ask_name(state: Intake) -> dict[str, Any]:
         "What is your name?",
         schema={"type": "string", "minLength": 1, "maxLength": 100},
         timeout_s=state.get("timeout_s"),
+        default="anonymous",  # used only if the task sets on_wait_timeout=default
     )
     return {"name": name}
 

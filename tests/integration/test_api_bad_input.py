@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.pagination import encode
-from tests.integration.test_api_helpers import api_client, counts, submit
+from tests.support.api import api_client, counts, submit
 
 PROBLEMS = "https://outlast.dev/problems/"
 MAX_BYTES = 16_384

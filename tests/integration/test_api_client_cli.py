@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from outlast.client import ApiError, Client
 from outlast.client_commands import dead_letters_app, tasks_app
-from tests.integration.test_api_helpers import free_port, live_server
+from tests.support.api import free_port, live_server
 
 runner = CliRunner()
 

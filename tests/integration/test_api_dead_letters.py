@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.test_api_helpers import add_checkpoints, api_client, counts, dead_letter
+from tests.support.api import add_checkpoints, api_client, counts, dead_letter
 
 PROBLEMS = "https://outlast.dev/problems/"
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from db import workers
 from db.connect import Pool
-from tests.integration.test_api_helpers import api_client, free_port, live_server, on_app_loop
 from tests.support import database as test_db
+from tests.support.api import api_client, free_port, live_server, on_app_loop
 from tests.support.processes import Processes
 from tests.support.wait import wait_until
 

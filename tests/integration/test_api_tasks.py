@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.test_api_helpers import add_checkpoints, api_client, counts, submit
+from tests.support.api import add_checkpoints, api_client, counts, submit
 
 PROBLEM = "application/problem+json"
 

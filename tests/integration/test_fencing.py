@@ -12,7 +12,6 @@ from db.errors import LeaseLost
 from outlast.registry import Registry
 from tests.support.queue import claim_one, count, new_worker, submit
 from worker.checkpointer import FencedSaver
-from worker.executor import compile_graph
 
 RETRY = outcome.RetryPolicy(base_s=1.0, max_s=10.0)
 FAILURE = outcome.Failure("Boom", "boom", None, retryable=True)
@@ -80,9 +79,7 @@ async def test_zombie_checkpoint_write_rolls_back_whole(pool: Pool) -> None:
 
     await reap.expired_leases(pool, batch=10)
     await claim_one(pool, worker_b)
-    graph = compile_graph(
-        Registry.from_spec().load("pipeline"), FencedSaver(pool, task_id, old.epoch)
-    )
+    graph = Registry.from_spec().compiled("pipeline", FencedSaver(pool, task_id, old.epoch))
     with pytest.raises(LeaseLost):
         await graph.ainvoke(
             old.input, {"configurable": {"thread_id": str(task_id)}}, durability="sync"

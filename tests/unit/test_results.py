@@ -3,7 +3,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from worker.results import to_json
+from outlast.jsonsafe import to_json
 
 
 @dataclasses.dataclass

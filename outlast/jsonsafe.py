@@ -1,4 +1,4 @@
-"""A graph's final state as JSON for the task's `result` column."""
+"""JSON-safe copies of graph state, for result columns and API responses."""
 
 from __future__ import annotations
 

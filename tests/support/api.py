@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 
 def settings_for(db_url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=db_url, graphs="", **overrides)
+    return Settings(**{"database_url": db_url, "graphs": "", **overrides})
 
 
 @contextmanager

@@ -1,0 +1,85 @@
+"""Batch submit: up to 1,000 tasks in one request, written in one transaction (all or none).
+
+Every item is checked before anything is written: a bad item answers 422 naming it by index
+(`body.tasks.3.priority`, the API's dotted field paths), and no task of the batch exists. There
+is no Idempotency-Key on a batch (a header is refused, not ignored): submit singly to get one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import PoolDep, RegistryDep, SettingsDep
+from api.problems import ProblemError, field_error
+from api.schemas import TaskCreate, TaskPublic
+from db import tasks
+from outlast.settings import Settings
+
+router = APIRouter(prefix="/v1", tags=["tasks"])
+
+MAX_BATCH = 1000
+
+
+class TaskBatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tasks: list[TaskCreate] = Field(
+        min_length=1, max_length=MAX_BATCH, description="The tasks, each as POST /v1/tasks takes."
+    )
+
+
+class TaskBatchPublic(BaseModel):
+    tasks: list[TaskPublic] = Field(description="The created tasks, in the request's order.")
+
+
+def _unknown_graphs(body: TaskBatchCreate, known: list[str]) -> ProblemError | None:
+    errors = [
+        field_error(f"body.tasks.{i}.graph", "known_graph", f"no graph named {item.graph!r}")
+        for i, item in enumerate(body.tasks)
+        if item.graph not in known
+    ]
+    if not errors:
+        return None
+    detail = f"{len(errors)} task(s) name no registered graph; known graphs: {', '.join(known)}"
+    return ProblemError(422, "unknown-graph", "Unknown graph", detail, errors=errors,
+                        extra={"known_graphs": known})
+
+
+def _new_task(item: TaskCreate, settings: Settings) -> tasks.NewTask:
+    return tasks.NewTask(
+        graph=item.graph,
+        input=item.input,
+        metadata=item.metadata,
+        priority=item.priority,
+        run_at=item.run_at,
+        max_attempts=item.max_attempts or settings.default_max_attempts,
+        timeout_s=item.timeout_s,
+        wait_timeout_s=item.wait_timeout_s,
+        on_wait_timeout=item.on_wait_timeout,
+    )
+
+
+@router.post("/tasks:batch", status_code=201, summary="Submit up to 1,000 tasks at once")
+async def submit_batch(
+    body: TaskBatchCreate,
+    pool: PoolDep,
+    settings: SettingsDep,
+    registry: RegistryDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", description="Not supported on a batch.")
+    ] = None,
+) -> TaskBatchPublic:
+    """201 with every task, in order, written in one transaction. 422 naming each bad item
+    (`body.tasks.{i}.{field}`), with nothing written."""
+    if idempotency_key is not None:
+        message = "a batch cannot be replayed; submit tasks singly to use Idempotency-Key"
+        raise ProblemError(422, "validation-error", "Request validation failed", message,
+                           errors=[field_error("header.idempotency-key", "not_supported",
+                                               message)])
+    problem = _unknown_graphs(body, registry.names())
+    if problem is not None:
+        raise problem
+    rows = await tasks.insert_many(pool, [_new_task(item, settings) for item in body.tasks])
+    return TaskBatchPublic(tasks=[TaskPublic.model_validate(row) for row in rows])

@@ -1,0 +1,80 @@
+"""A task's thread over time: the state at any checkpoint, a fork from one (a new task that
+resumes there, optionally with a state patch), and follow-ups that continue a finished thread."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+from api.deps import PoolDep, RegistryDep
+from api.problems import ProblemError, field_error, invalid
+from api.schemas import CheckpointState, ForkRequest, MessageRequest, TaskPublic
+from db import checkpoints, tasks, waits
+from db.errors import NotFound
+from outlast.jsonsafe import to_json
+
+router = APIRouter(prefix="/v1/tasks", tags=["history"])
+
+
+@router.get("/{task_id}/checkpoints/{checkpoint_id}", summary="The state at one checkpoint")
+async def checkpoint_state(
+    task_id: uuid.UUID, checkpoint_id: str, pool: PoolDep, registry: RegistryDep
+) -> CheckpointState:
+    """LangGraph's own view of the thread at that checkpoint: values, next nodes, interrupts."""
+    task = await tasks.get(pool, task_id)
+    if not await checkpoints.exists(pool, task_id, checkpoint_id):
+        raise NotFound("checkpoint", checkpoint_id)
+    graph = registry.compiled(task["graph"], AsyncPostgresSaver(pool))  # reads only
+    config = {"configurable": {"thread_id": str(task_id), "checkpoint_id": checkpoint_id}}
+    snapshot = await graph.aget_state(config)
+    metadata: dict[str, Any] = to_json(dict(snapshot.metadata or {}))
+    parent = (snapshot.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+    return CheckpointState(
+        checkpoint_id=checkpoint_id,
+        parent_checkpoint_id=parent,
+        ts=snapshot.created_at,
+        source=metadata.get("source"),
+        step=metadata.get("step"),
+        metadata=metadata,
+        values=to_json(snapshot.values),
+        next=list(snapshot.next),
+        interrupts=[{"id": i.id, "value": to_json(i.value)} for i in snapshot.interrupts],
+    )
+
+
+@router.post("/{task_id}/fork", status_code=201, summary="A new task resuming from a checkpoint")
+async def fork(
+    task_id: uuid.UUID, body: ForkRequest, request: Request, response: Response, pool: PoolDep
+) -> TaskPublic:
+    """The new task's thread starts as a copy of `checkpoint_id` (422 when that is not one of
+    this task's checkpoints); `state_patch` is applied before it resumes."""
+    await tasks.get(pool, task_id)
+    if not await checkpoints.exists(pool, task_id, body.checkpoint_id):
+        raise invalid(
+            "body.checkpoint_id",
+            "checkpoint_of_task",
+            f"{body.checkpoint_id!r} is not a checkpoint of task {task_id}",
+        )
+    row = await waits.fork(pool, task_id, body.checkpoint_id, body.state_patch)
+    response.headers["Location"] = str(request.url_for("get_task", task_id=row["id"]))
+    return TaskPublic.model_validate(row)
+
+
+@router.post("/{task_id}/messages", summary="Continue a completed task with a follow-up")
+async def follow_up(task_id: uuid.UUID, body: MessageRequest, pool: PoolDep) -> TaskPublic:
+    """`message` appends a user message (`{"messages": [{"role": "user", ...}]}`, for chat
+    graphs); `input` is given to the graph as is. Exactly one of the two. 409 unless completed."""
+    if (body.message is None) == (body.input is None):
+        message = "give exactly one of message and input"
+        raise ProblemError(
+            422,
+            "validation-error",
+            "Request validation failed",
+            message,
+            errors=[field_error("body", "one_of", message)],
+        )
+    graph_input = body.input or {"messages": [{"role": "user", "content": body.message}]}
+    return TaskPublic.model_validate(await waits.follow_up(pool, task_id, graph_input))

@@ -1,0 +1,68 @@
+"""A worker frozen (SIGSTOP) inside a fenced checkpoint transaction holds the task's row lock.
+The reaper takes rows with SKIP LOCKED, so without a bound it would never get the task back:
+worker sessions carry idle_in_transaction_session_timeout (half the lease TTL), Postgres ends the
+frozen transaction, and the task is reclaimed."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+
+from db.connect import open_pool
+from reaper.reaper import Reaper, ReaperConfig
+from tests.conftest import REPO
+from tests.support.observe import Observer
+from tests.support.wait import wait_until
+
+TTL_S = 1.0
+
+
+def test_reaper_takes_back_a_task_whose_worker_froze_mid_transaction(
+    db_url: str, observe: Observer
+) -> None:
+    task_id = observe.submit("pipeline", {"text": "Frozen."})
+    frozen = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.frozen_writer", db_url, str(TTL_S)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert frozen.stdout is not None
+        assert frozen.stdout.readline().startswith(f"fenced {task_id}")
+        frozen.send_signal(signal.SIGSTOP)
+        locked = observe.value(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+            " WHERE a.state = 'idle in transaction' AND l.relation = 'tasks'::regclass"
+        )
+        assert locked >= 1  # the frozen session holds a lock on the task row
+
+        async def reap_until_requeued() -> None:
+            pool = await open_pool(db_url)
+            async with pool:
+                reaper = Reaper(pool, ReaperConfig(interval_s=0.1))
+                for _ in range(100):
+                    if (await reaper.run_once()).requeued:
+                        return
+                    await asyncio.sleep(0.1)
+                raise AssertionError("the reaper never got the task back")
+
+        asyncio.run(reap_until_requeued())
+        assert observe.state(task_id) == "queued"
+        assert observe.events(task_id)[-1] == "lease_expired"
+        wait_until(
+            lambda: (
+                observe.value(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+                )
+                == 0
+            ),
+            10,
+            message="the frozen transaction ended",
+        )
+    finally:
+        frozen.send_signal(signal.SIGCONT)
+        frozen.kill()
+        frozen.wait(10)

@@ -1,0 +1,28 @@
+"""A process that claims one task and opens a fenced checkpoint transaction, then stops inside
+it (the test SIGSTOPs it there): a worker frozen mid-transaction, holding the task row lock.
+Connects exactly as a worker does (db.connect.open_pool with idle_in_transaction_s)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+
+from db import lease, workers
+from db.connect import open_pool
+
+
+async def main(url: str, ttl_s: float) -> None:
+    pool = await open_pool(url, min_size=1, max_size=1, idle_in_transaction_s=ttl_s / 2)
+    worker_id = uuid.uuid4()
+    await workers.register(pool, worker_id, hostname="frozen", pid=0, concurrency=1)
+    (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=ttl_s)
+    async with pool.connection() as conn, conn.transaction():
+        await lease.fence(conn, claim.task_id, claim.epoch)
+        print(f"fenced {claim.task_id} {claim.epoch}", flush=True)
+        time.sleep(3600)  # the test SIGSTOPs us here, lock held
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], float(sys.argv[2])))
