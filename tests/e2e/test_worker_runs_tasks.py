@@ -125,3 +125,32 @@ def test_cancel_queued_task_is_immediate_and_never_runs(
     wait_until(lambda: finished(observe, other), 30, message="other task done")
     assert observe.state(task_id) == "cancelled"
     assert "claimed" not in observe.events(task_id)
+
+
+def test_redrive_from_scratch_or_a_chosen_checkpoint_reruns_the_nodes_after_it(
+    processes: Processes, observe: Observer
+) -> None:
+    processes.worker()
+    trails = {}
+    for mode in ("scratch", "checkpoint"):
+        task_id = observe.submit("flaky", {"fail_times": 2}, max_attempts=2)
+        wait_until(lambda: finished(observe, task_id), 30, message="dead-lettered")  # noqa: B023
+        letter = observe.rows("SELECT id FROM dead_letters WHERE task_id = %s", task_id)[0]
+        before_prepare = next(c for c in observe.checkpoints(task_id) if c["step"] == 0)
+        observe.call(
+            "dead_letter_redrive",
+            dead_letter_id=letter["id"],
+            graph=None,
+            error_type=None,
+            limit=1,
+            mode=mode,
+            max_attempts=None,
+            checkpoint_id=before_prepare["checkpoint_id"] if mode == "checkpoint" else None,
+        )
+        wait_until(lambda: finished(observe, task_id), 30, message="redriven")  # noqa: B023
+        task = observe.task(task_id)
+        assert task["state"] == "completed", task["error"]
+        trails[mode] = task["result"]["trail"]
+        assert observe.task(task_id)["resume_checkpoint_id"] is None  # consumed by the fork
+    # prepare ran again on run 3 (it was checkpointed on run 1 and would otherwise be kept)
+    assert trails == {m: ["prepare@3", "act@3", "finish@3"] for m in ("scratch", "checkpoint")}
