@@ -46,7 +46,10 @@ def _params(**values: Any) -> dict[str, Any]:
 
 class Client:
     def __init__(
-        self, base_url: str = DEFAULT_URL, *, timeout: float = 30.0,
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
@@ -69,9 +72,13 @@ class Client:
         try:
             body: Json = response.json()
         except ValueError:  # the URL points at something that is not Outlast
-            raise ApiError(response.status_code, {
-                "title": "not an Outlast API response",
-                "detail": f"{response.headers.get('content-type')} from {response.url}"}) from None
+            raise ApiError(
+                response.status_code,
+                {
+                    "title": "not an Outlast API response",
+                    "detail": f"{response.headers.get('content-type')} from {response.url}",
+                },
+            ) from None
         return body
 
     # Tasks
@@ -88,9 +95,15 @@ class Client:
         metadata: Json | None = None,
         idempotency_key: str | None = None,
     ) -> Json:
-        body = _params(graph=graph, input=input, priority=priority, max_attempts=max_attempts,
-                       timeout_s=timeout_s, metadata=metadata,
-                       run_at=run_at.isoformat() if run_at else None)
+        body = _params(
+            graph=graph,
+            input=input,
+            priority=priority,
+            max_attempts=max_attempts,
+            timeout_s=timeout_s,
+            metadata=metadata,
+            run_at=run_at.isoformat() if run_at else None,
+        )
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return self._call("POST", "/v1/tasks", json=body, headers=headers)
 
@@ -98,7 +111,11 @@ class Client:
         return self._call("GET", f"/v1/tasks/{task_id}")
 
     def list(
-        self, *, state: str | None = None, graph: str | None = None, limit: int | None = None,
+        self,
+        *,
+        state: str | None = None,
+        graph: str | None = None,
+        limit: int | None = None,
         cursor: str | None = None,
     ) -> Json:
         """One page: {"items": [...], "next_cursor": str | None}."""
@@ -118,15 +135,93 @@ class Client:
         params = _params(limit=limit, cursor=cursor)
         return self._call("GET", f"/v1/tasks/{task_id}/checkpoints", params=params)
 
+    def checkpoint(self, task_id: str, checkpoint_id: str) -> Json:
+        """The state at one checkpoint: values, next nodes, pending interrupts."""
+        return self._call("GET", f"/v1/tasks/{task_id}/checkpoints/{checkpoint_id}")
+
+    def fork(self, task_id: str, checkpoint_id: str, state_patch: Json | None = None) -> Json:
+        body = _params(checkpoint_id=checkpoint_id, state_patch=state_patch)
+        return self._call("POST", f"/v1/tasks/{task_id}/fork", json=body)
+
+    def follow_up(
+        self, task_id: str, *, message: str | None = None, graph_input: Json | None = None
+    ) -> Json:
+        body = _params(message=message, input=graph_input)
+        return self._call("POST", f"/v1/tasks/{task_id}/messages", json=body)
+
+    # Humans in the loop
+
+    def approvals(
+        self,
+        *,
+        graph: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Json:
+        """One page of the inbox: open waits, oldest first."""
+        params = _params(graph=graph, kind=kind, limit=limit, cursor=cursor)
+        return self._call("GET", "/v1/approvals", params=params)
+
+    def waits(self, task_id: str) -> Json:
+        return self._call("GET", f"/v1/tasks/{task_id}/waits")
+
+    def approve(
+        self,
+        task_id: str,
+        *,
+        edited_args: Json | None = None,
+        comment: str | None = None,
+        decided_by: str | None = None,
+        wait_id: str | None = None,
+    ) -> Json:
+        body = _params(
+            edited_args=edited_args, comment=comment, decided_by=decided_by, wait_id=wait_id
+        )
+        return self._call("POST", f"/v1/tasks/{task_id}/approve", json=body)
+
+    def reject(
+        self,
+        task_id: str,
+        reason: str,
+        *,
+        decided_by: str | None = None,
+        wait_id: str | None = None,
+    ) -> Json:
+        body = _params(reason=reason, decided_by=decided_by, wait_id=wait_id)
+        return self._call("POST", f"/v1/tasks/{task_id}/reject", json=body)
+
+    def answer(
+        self,
+        task_id: str,
+        value: Any,
+        *,
+        decided_by: str | None = None,
+        wait_id: str | None = None,
+    ) -> Json:
+        body = {"value": value, **_params(decided_by=decided_by, wait_id=wait_id)}
+        return self._call("POST", f"/v1/tasks/{task_id}/input", json=body)
+
     # Dead letters
 
     def dead_letters(
-        self, *, graph: str | None = None, error_type: str | None = None,
-        task_id: str | None = None, include_redriven: bool | None = None,
-        limit: int | None = None, cursor: str | None = None,
+        self,
+        *,
+        graph: str | None = None,
+        error_type: str | None = None,
+        task_id: str | None = None,
+        include_redriven: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
     ) -> Json:
-        params = _params(graph=graph, error_type=error_type, task_id=task_id, limit=limit,
-                         include_redriven=include_redriven, cursor=cursor)
+        params = _params(
+            graph=graph,
+            error_type=error_type,
+            task_id=task_id,
+            limit=limit,
+            include_redriven=include_redriven,
+            cursor=cursor,
+        )
         return self._call("GET", "/v1/dead-letters", params=params)
 
     def dead_letter(self, dead_letter_id: str) -> Json:
@@ -136,19 +231,34 @@ class Client:
         return self._call("GET", "/v1/dead-letters/groups")
 
     def redrive(
-        self, dead_letter_id: str, *, mode: RedriveMode = "last_checkpoint",
-        checkpoint_id: str | None = None, max_attempts: int | None = None,
+        self,
+        dead_letter_id: str,
+        *,
+        mode: RedriveMode = "last_checkpoint",
+        checkpoint_id: str | None = None,
+        max_attempts: int | None = None,
     ) -> Json:
         body = _params(mode=mode, checkpoint_id=checkpoint_id, max_attempts=max_attempts)
         return self._call("POST", f"/v1/dead-letters/{dead_letter_id}/redrive", json=body)
 
     def redrive_many(
-        self, *, graph: str | None = None, error_type: str | None = None,
-        mode: Literal["last_checkpoint", "scratch"] = "last_checkpoint", limit: int | None = None,
-        dry_run: bool = False, max_attempts: int | None = None,
+        self,
+        *,
+        graph: str | None = None,
+        error_type: str | None = None,
+        mode: Literal["last_checkpoint", "scratch"] = "last_checkpoint",
+        limit: int | None = None,
+        dry_run: bool = False,
+        max_attempts: int | None = None,
     ) -> Json:
-        body = _params(graph=graph, error_type=error_type, mode=mode, limit=limit,
-                       dry_run=dry_run, max_attempts=max_attempts)
+        body = _params(
+            graph=graph,
+            error_type=error_type,
+            mode=mode,
+            limit=limit,
+            dry_run=dry_run,
+            max_attempts=max_attempts,
+        )
         return self._call("POST", "/v1/dead-letters/redrive", json=body)
 
     # The rest
@@ -156,8 +266,9 @@ class Client:
     def workers(
         self, *, state: str | None = None, limit: int | None = None, cursor: str | None = None
     ) -> Json:
-        return self._call("GET", "/v1/workers", params=_params(state=state, limit=limit,
-                                                                 cursor=cursor))
+        return self._call(
+            "GET", "/v1/workers", params=_params(state=state, limit=limit, cursor=cursor)
+        )
 
     def graphs(self) -> Json:
         return self._call("GET", "/v1/graphs")
@@ -171,5 +282,8 @@ def _problem(response: httpx.Response) -> Json:
         body = None
     if isinstance(body, dict):
         return body
-    return {"title": response.reason_phrase, "status": response.status_code,
-            "detail": response.text[:200]}
+    return {
+        "title": response.reason_phrase,
+        "status": response.status_code,
+        "detail": response.text[:200],
+    }

@@ -25,10 +25,13 @@ tasks_app = typer.Typer(
 dead_letters_app = typer.Typer(
     no_args_is_help=True, help="Inspect and redrive dead letters.", pretty_exceptions_enable=False
 )
+approvals_app = typer.Typer(
+    no_args_is_help=True,
+    help="What waits on people: list, approve, reject, answer.",
+    pretty_exceptions_enable=False,
+)
 
-Url = Annotated[
-    str, typer.Option("--url", envvar="OUTLAST_API_URL", help="The API's base URL.")
-]
+Url = Annotated[str, typer.Option("--url", envvar="OUTLAST_API_URL", help="The API's base URL.")]
 Limit = Annotated[int | None, typer.Option(help="Items per page (1-200).")]
 Cursor = Annotated[str | None, typer.Option(help="next_cursor from the previous page.")]
 
@@ -103,9 +106,18 @@ def submit(
     body = _json_object("--input", input_)
     meta = _json_object("--metadata", metadata)
     with _api(url) as api:
-        _print(api.submit(graph, body, metadata=meta, priority=priority, run_at=_when(run_at),
-                          max_attempts=max_attempts, timeout_s=timeout_s,
-                          idempotency_key=idempotency_key))
+        _print(
+            api.submit(
+                graph,
+                body,
+                metadata=meta,
+                priority=priority,
+                run_at=_when(run_at),
+                max_attempts=max_attempts,
+                timeout_s=timeout_s,
+                idempotency_key=idempotency_key,
+            )
+        )
 
 
 @tasks_app.command("get")
@@ -148,6 +160,91 @@ def events(
         _print(api.events(task_id, limit=limit, cursor=cursor))
 
 
+@tasks_app.command("message")
+def message(task_id: str, text: str, url: Url = DEFAULT_URL) -> None:
+    """Continue a completed (chat) task with a follow-up user message."""
+    with _api(url) as api:
+        _print(api.follow_up(task_id, message=text))
+
+
+@tasks_app.command("fork")
+def fork(
+    task_id: str,
+    checkpoint_id: str,
+    patch: Annotated[str | None, typer.Option(help="State values to set, a JSON object.")] = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Start a new task from one of this task's checkpoints."""
+    state_patch = _json_object("--patch", patch)
+    with _api(url) as api:
+        _print(api.fork(task_id, checkpoint_id, state_patch))
+
+
+# Humans in the loop
+
+By = Annotated[str | None, typer.Option("--by", help="Who decides (stored).")]
+WaitId = Annotated[str | None, typer.Option(help="Which wait, when several are open.")]
+
+
+@approvals_app.command("list")
+def approvals(
+    graph: Annotated[str | None, typer.Option(help="Only this graph.")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Print a page of what waits on people, oldest first."""
+    with _api(url) as api:
+        _print(api.approvals(graph=graph, limit=limit, cursor=cursor))
+
+
+@approvals_app.command("approve")
+def approve(
+    task_id: str,
+    edited_args: Annotated[str | None, typer.Option(help="Arguments to act with (JSON).")] = None,
+    comment: Annotated[str | None, typer.Option(help="Stored with the decision.")] = None,
+    by: By = None,
+    wait_id: WaitId = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Approve the action a task waits on."""
+    args = _json_object("--edited-args", edited_args)
+    with _api(url) as api:
+        _print(
+            api.approve(task_id, edited_args=args, comment=comment, decided_by=by, wait_id=wait_id)
+        )
+
+
+@approvals_app.command("reject")
+def reject(
+    task_id: str,
+    reason: Annotated[str, typer.Option(help="Why; the graph receives it.")],
+    by: By = None,
+    wait_id: WaitId = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Reject the action a task waits on."""
+    with _api(url) as api:
+        _print(api.reject(task_id, reason, decided_by=by, wait_id=wait_id))
+
+
+@approvals_app.command("answer")
+def answer(
+    task_id: str,
+    value: Annotated[str, typer.Argument(help="The answer, as JSON (a string needs quotes).")],
+    by: By = None,
+    wait_id: WaitId = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Answer the question a task waits on."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        _fail(f"the answer must be JSON (a string needs quotes: '\"{value}\"')")
+    with _api(url) as api:
+        _print(api.answer(task_id, parsed, decided_by=by, wait_id=wait_id))
+
+
 # Dead letters
 
 
@@ -163,9 +260,16 @@ def dead_letters(
 ) -> None:
     """Print a page of dead letters, oldest first."""
     with _api(url) as api:
-        _print(api.dead_letters(graph=graph, error_type=error_type, task_id=task_id,
-                                include_redriven=include_redriven or None, limit=limit,
-                                cursor=cursor))
+        _print(
+            api.dead_letters(
+                graph=graph,
+                error_type=error_type,
+                task_id=task_id,
+                include_redriven=include_redriven or None,
+                limit=limit,
+                cursor=cursor,
+            )
+        )
 
 
 @dead_letters_app.command("get")
@@ -192,8 +296,14 @@ def redrive(
 ) -> None:
     """Queue a dead letter's task again; print the task."""
     with _api(url) as api:
-        _print(api.redrive(dead_letter_id, mode=mode.value, checkpoint_id=checkpoint_id,
-                           max_attempts=max_attempts))
+        _print(
+            api.redrive(
+                dead_letter_id,
+                mode=mode.value,
+                checkpoint_id=checkpoint_id,
+                max_attempts=max_attempts,
+            )
+        )
 
 
 @dead_letters_app.command("redrive-many")
@@ -208,5 +318,13 @@ def redrive_many(
 ) -> None:
     """Redrive open dead letters matching the filters (oldest first, up to --limit)."""
     with _api(url) as api:
-        _print(api.redrive_many(graph=graph, error_type=error_type, mode=mode.value, limit=limit,
-                                dry_run=dry_run, max_attempts=max_attempts))
+        _print(
+            api.redrive_many(
+                graph=graph,
+                error_type=error_type,
+                mode=mode.value,
+                limit=limit,
+                dry_run=dry_run,
+                max_attempts=max_attempts,
+            )
+        )
