@@ -43,6 +43,15 @@ class Leases:
     def __len__(self) -> int:
         return len(self.held)
 
+    def request_cancel(self, task_id: str) -> None:
+        """A cancel notification: stop that task at its next node boundary, if we hold it."""
+        try:
+            held = self.held.get(uuid.UUID(task_id))
+        except ValueError:
+            return
+        if held is not None:
+            held.cancel_requested.set()
+
     def lose_all(self) -> None:
         for lease in list(self.held.values()):
             lease.lose()

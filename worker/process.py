@@ -66,7 +66,7 @@ class WorkerProcess:
 
     async def _serve(self, pool: Pool) -> None:
         executor = Executor(pool, self.registry, self.worker_id, self.config)
-        wakeup = Wakeup(self.url)
+        wakeup = Wakeup(self.url, on_cancel=self.leases.request_cancel)
         claimer = Claimer(
             pool, self.worker_id, self.leases, self.config, executor.execute, wakeup.event
         )

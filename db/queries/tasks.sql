@@ -72,7 +72,13 @@ WITH now AS (
            previous_state, state, lease_epoch, jsonb_build_object('reason', %(reason)s::text)
     FROM moved
 )
-SELECT * FROM moved;
+-- A running task's worker hears of the cancel at once on `outlast_cancel` (its heartbeat, which
+-- returns the flag too, stays the source of truth).
+SELECT m.*, n.notified
+FROM moved AS m
+LEFT JOIN LATERAL (
+    SELECT pg_notify('outlast_cancel', m.id::text) AS notified WHERE m.state = 'running'
+) AS n ON true;
 
 -- name: task_cancel_ack
 -- The worker stopped a task whose cancel was requested: cancelled, lease released. Fenced.

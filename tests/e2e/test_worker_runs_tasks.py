@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from tests.support.observe import Observer, assert_linear
 from tests.support.processes import Processes
 from tests.support.wait import wait_until
@@ -100,11 +104,21 @@ def test_attempt_past_its_timeout_fails_and_dead_letters(
     )
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        # NOTIFY alone: the heartbeat is too slow to deliver the flag within the run.
+        {"OUTLAST_LEASE_TTL_S": "60", "OUTLAST_HEARTBEAT_INTERVAL_S": "20"},
+        # The heartbeat alone: no LISTEN/NOTIFY at all.
+        {"OUTLAST_NOTIFY": "false", "OUTLAST_HEARTBEAT_INTERVAL_S": "0.2"},
+    ],
+    ids=["notify", "heartbeat"],
+)
 def test_cancel_running_task_stops_at_next_node_boundary(
-    processes: Processes, observe: Observer, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    processes: Processes, observe: Observer, tmp_path: Path, path: dict[str, str]
+) -> None:
     log = tmp_path / "nodes.log"
-    processes.worker(OUTLAST_HEARTBEAT_INTERVAL_S="0.2")
+    processes.worker(**path)
     task_id = observe.submit("counted", {"text": TEXT, "delay_s": 0.6, "log": str(log)})
     wait_until(lambda: log.exists() and log.read_text().count("\n") >= 1, 30, message="first node")
     assert observe.call("task_cancel", task_id=task_id, reason="test")[0]["state"] == "running"
