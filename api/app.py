@@ -1,6 +1,6 @@
 """The API application: `create_app(settings)` builds it, its lifespan owns the database pool.
 
-    uvicorn api.app:create_app --factory      (or `outlast api`)
+uvicorn api.app:create_app --factory      (or `outlast api`)
 """
 
 from __future__ import annotations
@@ -13,7 +13,17 @@ from fastapi import FastAPI
 
 from api import problems
 from api.body import BodyGuard
-from api.routes import approvals, batch, dead_letters, graphs, health, history, tasks, workers
+from api.routes import (
+    approvals,
+    batch,
+    dead_letters,
+    graphs,
+    health,
+    history,
+    metrics,
+    tasks,
+    workers,
+)
 from db.connect import open_pool
 from outlast import __version__, database
 from outlast.registry import Registry
@@ -50,6 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyGuard, max_bytes=resolved.max_body_bytes, max_depth=resolved.max_json_depth
     )
-    for module in (tasks, batch, approvals, history, dead_letters, workers, graphs, health):
+    for module in (
+        tasks,
+        batch,
+        approvals,
+        history,
+        dead_letters,
+        workers,
+        graphs,
+        health,
+        metrics,
+    ):
         app.include_router(module.router, responses=problems.openapi_responses())
     return app

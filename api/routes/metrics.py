@@ -1,0 +1,61 @@
+"""GET /metrics: Prometheus text exposition of the queue's state, read from Postgres at scrape
+time (so every API replica reports the same numbers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from api.deps import PoolDep
+from db import metrics
+from db.connect import Row
+from db.states import TaskState
+
+router = APIRouter(tags=["health"])
+WORKER_STATES = ("running", "stopping", "stopped", "lost")
+
+
+class Snapshot(Collector):
+    def __init__(self, row: Row) -> None:
+        self.row = row
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        row = self.row
+        tasks = GaugeMetricFamily("outlast_tasks", "Tasks per state.", labels=["state"])
+        for state in TaskState:
+            tasks.add_metric([state.value], row["tasks_by_state"].get(state.value, 0))
+        yield tasks
+        yield GaugeMetricFamily(
+            "outlast_ready_tasks", "Queued tasks whose run_at has come.", value=row["ready"]
+        )
+        yield GaugeMetricFamily(
+            "outlast_oldest_ready_task_age_seconds",
+            "How long the oldest ready task has waited for a worker.",
+            value=row["oldest_ready_age_s"],
+        )
+        yield GaugeMetricFamily(
+            "outlast_dead_letters_open",
+            "Dead letters not redriven.",
+            value=row["dead_letters_open"],
+        )
+        waits = GaugeMetricFamily("outlast_waits_open", "Open waits on people.", labels=["kind"])
+        for kind in ("approval", "input"):
+            waits.add_metric([kind], row["waits_open"].get(kind, 0))
+        yield waits
+        workers = GaugeMetricFamily(
+            "outlast_workers", "Worker processes per state.", labels=["state"]
+        )
+        for worker_state in WORKER_STATES:
+            workers.add_metric([worker_state], row["workers_by_state"].get(worker_state, 0))
+        yield workers
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def scrape(pool: PoolDep) -> Response:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Snapshot(await metrics.snapshot(pool)))
+    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

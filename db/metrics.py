@@ -1,0 +1,12 @@
+"""The queue's numbers for monitoring, read in one statement."""
+
+from __future__ import annotations
+
+from db.connect import Db, Row, fetch_one
+
+
+async def snapshot(db: Db) -> Row:
+    row = await fetch_one(db, "metrics_snapshot", {})
+    if row is None:  # a SELECT without FROM always answers one row; this guards the type
+        raise RuntimeError("metrics_snapshot returned no row")
+    return row
