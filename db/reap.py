@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from db.connect import Db, fetch_all
+from db.connect import Db, fetch_all, fetch_one
 
 
 async def expired_leases(db: Db, *, batch: int) -> Counter[str]:
@@ -12,6 +12,19 @@ async def expired_leases(db: Db, *, batch: int) -> Counter[str]:
     (`queued`, `failed`, `cancelled`)."""
     rows = await fetch_all(db, "lease_reap_expired", {"batch": batch})
     return Counter(r["state"] for r in rows)
+
+
+async def finished_tasks(db: Db, *, retention_s: float, batch: int) -> int:
+    """Delete up to `batch` finished tasks older than the retention (and their threads)."""
+    row = await fetch_one(db, "tasks_prune_finished", {"retention_s": retention_s, "batch": batch})
+    return int(row["pruned"]) if row else 0
+
+
+async def stopped_workers(db: Db, *, retention_s: float, batch: int) -> int:
+    rows = await fetch_all(
+        db, "workers_prune_stopped", {"retention_s": retention_s, "batch": batch}
+    )
+    return len(rows)
 
 
 async def silent_workers(db: Db, *, stale_s: float, batch: int) -> int:

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
 
     reaper_interval_s: PositiveFloat = Field(5.0, description="Reaper period (jittered +-20%).")
     reaper_batch: PositiveInt = Field(500, description="Most rows one reaper statement touches.")
+    retention_days: float = Field(
+        30.0, ge=0, description="Finished tasks are deleted this long after; 0 keeps them."
+    )
     worker_stale_s: PositiveFloat | None = Field(
         None, description="Worker marked lost after this long silent; unset means 3 x lease TTL."
     )

@@ -18,6 +18,7 @@ def config_from(settings: Settings) -> ReaperConfig:
         interval_s=settings.reaper_interval_s,
         batch=settings.reaper_batch,
         worker_stale_s=settings.worker_stale_after_s,
+        retention_s=settings.retention_days * 86_400,
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import astuple, dataclass
 
 import psycopg
 
@@ -21,6 +23,7 @@ class ReaperConfig:
     interval_s: float = 5.0
     batch: int = 500
     worker_stale_s: float = 90.0
+    retention_s: float = 30 * 86_400.0  # 0: keep finished tasks forever
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,11 @@ class ReapResult:
     cancelled: int = 0
     waits_expired: int = 0
     workers_lost: int = 0
+    tasks_pruned: int = 0
 
     @property
     def total(self) -> int:
-        return self.requeued + self.failed + self.cancelled + self.waits_expired + self.workers_lost
+        return sum(astuple(self))
 
 
 class Reaper:
@@ -42,29 +46,46 @@ class Reaper:
         self.config = config
 
     async def run_once(self) -> ReapResult:
-        """One pass: batches of expired leases until none is left, then human waits past their
-        timeout, then silent workers."""
-        requeued = failed = cancelled = 0
-        while True:
-            counts = await reap.expired_leases(self.db, batch=self.config.batch)
-            requeued += counts["queued"]
-            failed += counts["failed"]
-            cancelled += counts["cancelled"]
-            if counts.total() < self.config.batch:
-                break
-        expired = 0
-        while batch := await waits.expire(self.db, batch=self.config.batch):
-            expired += sum(batch.values())
+        """One pass: expired leases and overrun attempts, human waits past their timeout, silent
+        workers, then what is past the retention. Each step loops over batches until one comes
+        back short, so a pass leaves nothing due behind."""
+        leases = await self._drain(lambda: reap.expired_leases(self.db, batch=self.config.batch))
+        expired = await self._drain(lambda: waits.expire(self.db, batch=self.config.batch))
         lost = await reap.silent_workers(
             self.db, stale_s=self.config.worker_stale_s, batch=self.config.batch
         )
         return ReapResult(
-            requeued=requeued,
-            failed=failed,
-            cancelled=cancelled,
-            waits_expired=expired,
+            requeued=leases.get("queued", 0),
+            failed=leases.get("failed", 0),
+            cancelled=leases.get("cancelled", 0),
+            waits_expired=sum(expired.values()),
             workers_lost=lost,
+            tasks_pruned=await self._prune(),
         )
+
+    async def _drain(self, step: Callable[[], Awaitable[Mapping[str, int]]]) -> Counter[str]:
+        total: Counter[str] = Counter()
+        while True:
+            counts = await step()
+            total.update(counts)
+            if sum(counts.values()) < self.config.batch:
+                return total
+
+    async def _prune(self) -> int:
+        if not self.config.retention_s:
+            return 0
+        pruned = 0
+        while True:
+            batch = await reap.finished_tasks(
+                self.db, retention_s=self.config.retention_s, batch=self.config.batch
+            )
+            pruned += batch
+            if batch < self.config.batch:
+                break
+        await reap.stopped_workers(
+            self.db, retention_s=self.config.retention_s, batch=self.config.batch
+        )
+        return pruned
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -82,3 +82,38 @@ FROM (
 ) AS stale
 WHERE w.id = stale.id
 RETURNING w.id;
+
+-- name: tasks_prune_finished
+-- Delete finished tasks older than the retention, with their LangGraph threads (the checkpoint
+-- tables have no foreign key to tasks); events, dead letters and waits go by ON DELETE CASCADE.
+-- A pruned task's Idempotency-Key is free again. SKIP LOCKED: never waits on a busy row.
+WITH doomed AS (
+    SELECT id, id::text AS thread_id
+    FROM tasks
+    WHERE state IN ('completed', 'failed', 'cancelled')
+      AND finished_at < outlast_now() - make_interval(secs => %(retention_s)s)
+    ORDER BY finished_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+), checkpoints_gone AS (
+    DELETE FROM checkpoints WHERE thread_id IN (SELECT thread_id FROM doomed)
+), blobs_gone AS (
+    DELETE FROM checkpoint_blobs WHERE thread_id IN (SELECT thread_id FROM doomed)
+), writes_gone AS (
+    DELETE FROM checkpoint_writes WHERE thread_id IN (SELECT thread_id FROM doomed)
+), tasks_gone AS (
+    DELETE FROM tasks WHERE id IN (SELECT id FROM doomed) RETURNING id
+)
+SELECT count(*) AS pruned FROM tasks_gone;
+
+-- name: workers_prune_stopped
+-- Forget worker rows that stopped (or were lost) longer ago than the retention.
+DELETE FROM workers
+WHERE id IN (
+    SELECT id FROM workers
+    WHERE state IN ('stopped', 'lost')
+      AND last_heartbeat_at < outlast_now() - make_interval(secs => %(retention_s)s)
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id;
