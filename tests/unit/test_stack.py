@@ -1,4 +1,4 @@
-"""The pure parts of the local process manager (outlast/stack.py): pid files, liveness against
+"""The pure parts of the local process manager (outlast/stack.py, outlast/supervisor.py): pid files, liveness against
 real child processes, scale arithmetic, and bad input. tests/e2e/test_make_start.py runs it all."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from outlast import stack
+from outlast import stack, supervisor
 from tests.support.wait import wait_until
 
 SLEEPER = (sys.executable, "-c", "import time; time.sleep(60)")
@@ -28,8 +28,8 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 
 
 @pytest.fixture
-def layout(tmp_path: Path) -> stack.Layout:
-    return stack.Layout(tmp_path)
+def layout(tmp_path: Path) -> supervisor.Layout:
+    return supervisor.Layout(tmp_path)
 
 
 # --- pid files --------------------------------------------------------------------------------
@@ -37,8 +37,8 @@ def layout(tmp_path: Path) -> stack.Layout:
 
 def test_pid_file_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "run" / "api.pid"
-    stack.write_pid(path, 4242)
-    assert stack.read_pid(path) == 4242
+    supervisor.write_pid(path, 4242)
+    assert supervisor.read_pid(path) == 4242
     assert not list(path.parent.glob("*.tmp"))
 
 
@@ -47,14 +47,14 @@ def test_missing_or_garbled_pid_file_reads_as_none(tmp_path: Path, content: str 
     path = tmp_path / "x.pid"
     if content is not None:
         path.write_text(content)
-    assert stack.read_pid(path) is None
+    assert supervisor.read_pid(path) is None
 
 
-def test_recorded_names_come_in_order(layout: stack.Layout) -> None:
+def test_recorded_names_come_in_order(layout: supervisor.Layout) -> None:
     for name in ["worker-10", "worker-2", "reaper", "worker-1", "api"]:
-        stack.write_pid(layout.pid_file(name), 1)
+        supervisor.write_pid(layout.pid_file(name), 1)
     assert layout.recorded() == ["api", "reaper", "worker-1", "worker-2", "worker-10"]
-    assert stack.recorded_workers(layout) == [1, 2, 10]
+    assert supervisor.recorded_workers(layout) == [1, 2, 10]
 
 
 @pytest.mark.parametrize(
@@ -62,13 +62,13 @@ def test_recorded_names_come_in_order(layout: stack.Layout) -> None:
     [("worker-1", 1), ("worker-12", 12), ("worker-0", None), ("worker-", None), ("api", None)],
 )
 def test_worker_index(name: str, index: int | None) -> None:
-    assert stack.worker_index(name) == index
+    assert supervisor.worker_index(name) == index
 
 
 def test_spec_for_names() -> None:
-    assert stack.spec_for("api") == stack.api_spec()
-    assert stack.spec_for("worker-3") == stack.worker_spec(3)
-    assert stack.spec_for("postgres") is None
+    assert supervisor.spec_for("api") == supervisor.api_spec()
+    assert supervisor.spec_for("worker-3") == supervisor.worker_spec(3)
+    assert supervisor.spec_for("postgres") is None
 
 
 # --- liveness ---------------------------------------------------------------------------------
@@ -77,64 +77,65 @@ def test_spec_for_names() -> None:
 def test_a_running_child_is_ours_only_with_its_own_command_line(
     sleeper: subprocess.Popen[bytes],
 ) -> None:
-    assert stack.is_ours(sleeper.pid, SLEEPER)
+    assert supervisor.is_ours(sleeper.pid, SLEEPER)
     # A reused pid runs something else: the command line tells them apart.
-    assert not stack.is_ours(sleeper.pid, (sys.executable, "-m", "worker"))
+    assert not supervisor.is_ours(sleeper.pid, (sys.executable, "-m", "worker"))
 
 
 def test_a_dead_child_is_not_alive(sleeper: subprocess.Popen[bytes]) -> None:
     sleeper.kill()
     # Not yet reaped, it is a zombie: still dead for us.
-    wait_until(lambda: not stack.is_ours(sleeper.pid, SLEEPER), 5, message="child gone")
+    wait_until(lambda: not supervisor.is_ours(sleeper.pid, SLEEPER), 5, message="child gone")
     sleeper.wait(5)
-    assert not stack.is_ours(sleeper.pid, SLEEPER)
+    assert not supervisor.is_ours(sleeper.pid, SLEEPER)
 
 
 def test_a_pid_that_never_existed_is_not_alive() -> None:
-    assert not stack.is_ours(2**22 + 12345, SLEEPER)
+    assert not supervisor.is_ours(2**22 + 12345, SLEEPER)
 
 
 def test_live_pid_reads_the_pid_file(
-    layout: stack.Layout, sleeper: subprocess.Popen[bytes]
+    layout: supervisor.Layout, sleeper: subprocess.Popen[bytes]
 ) -> None:
-    spec = stack.ProcessSpec("sleeper", SLEEPER)
-    assert stack.live_pid(layout, spec) is None
-    stack.write_pid(layout.pid_file("sleeper"), sleeper.pid)
-    assert stack.live_pid(layout, spec) == sleeper.pid
+    spec = supervisor.ProcessSpec("sleeper", SLEEPER)
+    assert supervisor.live_pid(layout, spec) is None
+    supervisor.write_pid(layout.pid_file("sleeper"), sleeper.pid)
+    assert supervisor.live_pid(layout, spec) == sleeper.pid
 
 
 # --- launching and terminating ----------------------------------------------------------------
 
 
-def test_launch_detaches_logs_and_records_the_pid(layout: stack.Layout) -> None:
+def test_launch_detaches_logs_and_records_the_pid(layout: supervisor.Layout) -> None:
     code = "print('hello'); import time; time.sleep(60)"
-    spec = stack.ProcessSpec("echo", (sys.executable, "-c", code))
-    pid = stack.launch(layout, spec, env={"PYTHONUNBUFFERED": "1"})
+    spec = supervisor.ProcessSpec("echo", (sys.executable, "-c", code))
+    pid = supervisor.launch(layout, spec, env={"PYTHONUNBUFFERED": "1"})
     try:
-        assert stack.read_pid(layout.pid_file("echo")) == pid
-        assert stack.live_pid(layout, spec) == pid
+        assert supervisor.read_pid(layout.pid_file("echo")) == pid
+        # Until the child has exec'd, its command line is still ours (the parent's).
+        wait_until(lambda: supervisor.live_pid(layout, spec) == pid, 10, message="child exec'd")
         wait_until(lambda: "hello" in layout.log("echo").read_text(), 10, message="log line")
-        assert stack.ensure(layout, spec, env={}) == (pid, False)  # already running: no second
+        assert supervisor.ensure(layout, spec, env={}) == (pid, False)  # already running: no second
     finally:
-        assert stack.terminate([(spec, pid)], timeout=5) == []
-    assert not stack.is_ours(pid, spec.argv)
+        assert supervisor.terminate([(spec, pid)], timeout=5) == []
+    assert not supervisor.is_ours(pid, spec.argv)
 
 
-def test_terminate_kills_what_ignores_sigterm(layout: stack.Layout) -> None:
+def test_terminate_kills_what_ignores_sigterm(layout: supervisor.Layout) -> None:
     code = (
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
         "print('ready'); time.sleep(60)"
     )
-    spec = stack.ProcessSpec("stubborn", (sys.executable, "-c", code))
-    pid = stack.launch(layout, spec, env={"PYTHONUNBUFFERED": "1"})
+    spec = supervisor.ProcessSpec("stubborn", (sys.executable, "-c", code))
+    pid = supervisor.launch(layout, spec, env={"PYTHONUNBUFFERED": "1"})
     wait_until(lambda: "ready" in layout.log("stubborn").read_text(), 10, message="handler set")
-    assert stack.terminate([(spec, pid)], timeout=0.5) == ["stubborn"]
-    assert not stack.is_ours(pid, spec.argv)
+    assert supervisor.terminate([(spec, pid)], timeout=0.5) == ["stubborn"]
+    assert not supervisor.is_ours(pid, spec.argv)
 
 
-def test_stop_named_removes_pid_files_of_dead_processes_too(layout: stack.Layout) -> None:
-    stack.write_pid(layout.pid_file("worker-7"), 2**22 + 12345)
-    assert stack.stop_named(layout, ["worker-7"], timeout=1) == []
+def test_stop_named_removes_pid_files_of_dead_processes_too(layout: supervisor.Layout) -> None:
+    supervisor.write_pid(layout.pid_file("worker-7"), 2**22 + 12345)
+    assert supervisor.stop_named(layout, ["worker-7"], timeout=1) == []
     assert not layout.pid_file("worker-7").exists()
 
 
@@ -153,7 +154,7 @@ def test_stop_named_removes_pid_files_of_dead_processes_too(layout: stack.Layout
     ],
 )
 def test_plan_scale(alive: list[int], target: int, to_start: list[int], to_stop: list[int]) -> None:
-    assert stack.plan_scale(alive, target) == (to_start, to_stop)
+    assert supervisor.plan_scale(alive, target) == (to_start, to_stop)
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -162,7 +163,10 @@ def test_plan_scale(alive: list[int], target: int, to_start: list[int], to_stop:
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("postgresql://postgres@127.0.0.1:54329/outlast", "postgresql://postgres@127.0.0.1:54329/outlast"),
+        (
+            "postgresql://postgres@127.0.0.1:54329/outlast",
+            "postgresql://postgres@127.0.0.1:54329/outlast",
+        ),
         ("postgresql://u:secret@db:5432/x", "postgresql://u:***@db:5432/x"),
     ],
 )
