@@ -10,6 +10,7 @@ task rather than risk running one that another worker now holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -24,6 +25,8 @@ from outlast.pause import jittered, pause
 from worker.leases import Leases
 
 log = logging.getLogger(__name__)
+FENCE_AT = 0.8  # of the lease TTL, after the last successful heartbeat
+MIN_WAIT_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,14 @@ class Heartbeat:
                 held.cancel_requested.set()
         return HeartbeatResult(held=len(answer), lost=lost, cancel_requested=cancelled)
 
+    def fence_deadline(self) -> float:
+        """When, by the monotonic clock, this worker must stop its tasks if no heartbeat
+        succeeds before: 80 % of a TTL after the last success, ahead of the leases' expiry."""
+        return self.last_ok + self.ttl_s * FENCE_AT
+
     def self_fence(self) -> bool:
         """Stop every task if no heartbeat has succeeded for most of a lease TTL."""
-        if time.monotonic() - self.last_ok < self.ttl_s * 0.8 or not len(self.leases):
+        if time.monotonic() < self.fence_deadline() or not len(self.leases):
             return False
         log.error("cannot heartbeat; fencing this worker's tasks", extra={"held": len(self.leases)})
         self.leases.lose_all()
@@ -76,15 +84,28 @@ class Heartbeat:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                await self.run_once()
-            except (psycopg.Error, OSError) as exc:
-                log.warning("heartbeat failed", extra={"error": str(exc)})
-                await self.close()
+            ok = await self._beat()
+            delay = jittered(self.every_s, 0.1)
+            if not ok:
                 self.self_fence()
-            await pause(stop, jittered(self.every_s, 0.1))
+                # Try again soon, and never sleep past the fence deadline.
+                delay = min(delay, max(self.fence_deadline() - time.monotonic(), MIN_WAIT_S))
+            await pause(stop, delay)
+
+    async def _beat(self) -> bool:
+        """One heartbeat, cut off at the fence deadline: on a network that drops packets a
+        statement can hang for minutes, and the fence must not wait for it."""
+        timeout = max(self.fence_deadline() - time.monotonic(), MIN_WAIT_S)
+        try:
+            await asyncio.wait_for(self.run_once(), timeout)
+        except (psycopg.Error, OSError, TimeoutError) as exc:
+            log.warning("heartbeat failed", extra={"error": str(exc) or type(exc).__name__})
+            await self.close()
+            return False
+        return True
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
+                await asyncio.wait_for(conn.close(), MIN_WAIT_S * 10)
