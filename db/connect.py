@@ -13,6 +13,16 @@ from psycopg_pool import AsyncConnectionPool
 Row = dict[str, Any]
 
 
+# TCP keepalives: a server that vanished behind a partition (no RST) is noticed in about a
+# minute instead of the kernel's default of hours; the connection then errors and is replaced.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
 async def open_pool(
     url: str,
     *,
@@ -29,7 +39,7 @@ async def open_pool(
     Workers set it: a worker frozen mid-transaction (GC pause, SIGSTOP, a paused VM) would
     otherwise keep its row locks forever, and the reaper (SKIP LOCKED) could never take the
     task back. Ended, the transaction rolls back, which the lease fence makes harmless."""
-    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
+    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **KEEPALIVES}
     if idle_in_transaction_s is not None:
         timeout_ms = max(int(idle_in_transaction_s * 1000), 1)
         kwargs["options"] = f"-c idle_in_transaction_session_timeout={timeout_ms}"
@@ -48,7 +58,7 @@ async def open_pool(
 
 async def connect(url: str) -> AsyncConnection[DictRow]:
     """A dedicated autocommit connection (heartbeat, LISTEN)."""
-    return await AsyncConnection.connect(url, autocommit=True, row_factory=dict_row)
+    return await AsyncConnection.connect(url, autocommit=True, row_factory=dict_row, **KEEPALIVES)
 
 
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
