@@ -15,7 +15,7 @@ Row = dict[str, Any]
 
 # TCP keepalives: a server that vanished behind a partition (no RST) is noticed in about a
 # minute instead of the kernel's default of hours; the connection then errors and is replaced.
-KEEPALIVES = {
+KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,
