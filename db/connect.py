@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -35,25 +35,44 @@ async def open_pool(
     (CTEs) or run inside an explicit `conn.transaction()`. A checkout waits at most `wait_s`
     for a connection, then raises PoolTimeout.
 
-    `idle_in_transaction_s`: Postgres ends a session left idle inside a transaction this long.
-    Workers set it: a worker frozen mid-transaction (GC pause, SIGSTOP, a paused VM) would
-    otherwise keep its row locks forever, and the reaper (SKIP LOCKED) could never take the
-    task back. Ended, the transaction rolls back, which the lease fence makes harmless."""
+    `idle_in_transaction_s`: Postgres ends a transaction that stays open this long. Workers set
+    it: a worker frozen mid-transaction (GC pause, SIGSTOP, a paused VM) would otherwise keep its
+    row locks forever, and the reaper (SKIP LOCKED) could never take the task back. Ended, the
+    transaction rolls back, which the lease fence makes harmless. It sets
+    `idle_in_transaction_session_timeout` (an explicit transaction waiting for the client) and,
+    on PostgreSQL 17+, `transaction_timeout`, which also covers a pipeline frozen before its Sync
+    (there the idle timeout is not armed)."""
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **KEEPALIVES}
+    configure = None
     if idle_in_transaction_s is not None:
         timeout_ms = max(int(idle_in_transaction_s * 1000), 1)
         kwargs["options"] = f"-c idle_in_transaction_session_timeout={timeout_ms}"
+        configure = _transaction_timeout(timeout_ms)
     pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
         kwargs=kwargs,
+        configure=configure,
         connection_class=AsyncConnection[DictRow],
         timeout=wait_s,
         open=False,
     )
     await pool.open(wait=True, timeout=30)
     return pool
+
+
+def _transaction_timeout(
+    timeout_ms: int,
+) -> Callable[[AsyncConnection[DictRow]], Awaitable[None]]:
+    async def configure(conn: AsyncConnection[DictRow]) -> None:
+        if conn.info.server_version >= TRANSACTION_TIMEOUT_SINCE:
+            await conn.execute(f"SET transaction_timeout = {int(timeout_ms)}")
+
+    return configure
+
+
+TRANSACTION_TIMEOUT_SINCE = 170000  # PostgreSQL 17
 
 
 async def connect(url: str) -> AsyncConnection[DictRow]:

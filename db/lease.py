@@ -88,6 +88,22 @@ async def fence(
         raise LeaseLost(task_id, epoch)
 
 
+# The SQLSTATE lease_fence_last raises when the lease is lost.
+LEASE_LOST_SQLSTATE = "OL001"
+
+
+async def fence_last(conn: AsyncConnection[DictRow], task_id: uuid.UUID, epoch: int) -> None:
+    """In pipeline mode, after the writes it guards: queue the fence that fails their implicit
+    transaction if the lease is lost. Nothing is raised here; the Sync that ends the pipeline
+    raises a psycopg error with LEASE_LOST_SQLSTATE (see `is_lease_lost`), and nothing commits."""
+    await conn.execute(query("lease_fence_last"), {"task_id": task_id, "epoch": epoch})
+
+
+def is_lease_lost(exc: BaseException) -> bool:
+    """Whether a psycopg error is lease_fence_last refusing the write."""
+    return getattr(exc, "sqlstate", None) == LEASE_LOST_SQLSTATE
+
+
 async def release(db: Db, worker_id: uuid.UUID, task_id: uuid.UUID, epoch: int) -> bool:
     """Give the task back (graceful shutdown). False when the lease was already gone."""
     row = await fetch_one(

@@ -1,12 +1,17 @@
 """LangGraph's Postgres checkpointer, fenced by the task's lease.
 
-Every checkpoint write (`aput`) and pending-writes batch (`aput_writes`) runs in one transaction
-that opens with the lease fence (db.lease.fence): the task row is locked FOR SHARE if and only if
-this worker still holds it under the claimed epoch. If not, LeaseLost is raised and the
-transaction rolls back, so a zombie worker can run but never commits. Reads are not fenced.
+Every checkpoint write (`aput`) and pending-writes batch (`aput_writes`) commits only together
+with the lease fence: the task row locked FOR SHARE if and only if this worker still holds it
+under the claimed epoch. If not, LeaseLost is raised and nothing of the write commits, so a zombie
+worker can run but never commits. Reads are not fenced.
 
-The stock saver runs its statements in autocommit pipeline mode; here they run inside the
-fenced transaction, so a checkpoint and its blobs also land together or not at all.
+How (ADR 0005): the stock saver queues its statements on one connection in pipeline mode; its
+`sync()` is deferred, the fence (`lease_fence_last`, which raises when the lease is lost) is
+queued behind them, and the one Sync that ends the pipeline commits the whole implicit transaction
+or, on a lost lease, none of it: one round trip, as the unfenced saver takes. A write that fails
+or is cancelled before its fence is queued is never synced: its connection is closed, so the
+server rolls it back. The first write after a redrive, fork or follow-up also consumes the task's
+resume point, in an explicit transaction that opens with `lease_fence_resume` (ADR 0001's shape).
 """
 
 from __future__ import annotations
@@ -14,14 +19,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from db import lease
 from db.connect import Pool
+from db.errors import LeaseLost
+
+
+class _SyncAtTheEnd:
+    """Handed to the stock saver as its pipeline. The saver calls `sync()` once it has queued a
+    write; here that does nothing, so the write stays uncommitted until the fence is queued
+    behind it and the fenced block's own Sync ends both together."""
+
+    async def sync(self) -> None:
+        return None
 
 
 class FencedSaver(AsyncPostgresSaver):
@@ -38,10 +54,25 @@ class FencedSaver(AsyncPostgresSaver):
 
     @asynccontextmanager
     async def _fenced(self) -> AsyncIterator[AsyncPostgresSaver]:
-        async with self.pool.connection() as conn, conn.transaction():
-            await lease.fence(conn, self.task_id, self.epoch, consume_resume=self._consume_resume)
-            yield AsyncPostgresSaver(conn, serde=self.serde)
-        self._consume_resume = False
+        if self._consume_resume:
+            async with self.pool.connection() as conn, conn.transaction():
+                await lease.fence(conn, self.task_id, self.epoch, consume_resume=True)
+                yield AsyncPostgresSaver(conn, serde=self.serde)
+            self._consume_resume = False
+            return
+        try:
+            async with self.pool.connection() as conn, conn.pipeline():
+                try:
+                    pipe = cast(Any, _SyncAtTheEnd())
+                    yield AsyncPostgresSaver(conn, pipe=pipe, serde=self.serde)
+                    await lease.fence_last(conn, self.task_id, self.epoch)
+                except BaseException:
+                    await conn.close()  # never Sync a write whose fence is not queued behind it
+                    raise
+        except psycopg.Error as exc:
+            if lease.is_lease_lost(exc):
+                raise LeaseLost(self.task_id, self.epoch) from None
+            raise
 
     async def aput(
         self,

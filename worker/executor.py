@@ -94,9 +94,11 @@ class Executor:
         except LeaseLost:
             raise
         except Exception as exc:
+            lease.recording = True
             log.info("attempt failed", extra={**ids, "error": repr(exc)})
             await self._fail(claim, describe_failure(exc))
             return
+        lease.recording = True
         if end.cancelled:
             await outcome.cancel_ack(self.pool, self.worker_id, claim.task_id, claim.epoch)
             log.info("task cancelled at a node boundary", extra=ids)

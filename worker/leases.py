@@ -12,16 +12,21 @@ from db.lease import Claim
 @dataclass
 class Lease:
     """One claimed task. `cancel_requested` is set when an operator cancelled it (stop at the next
-    node boundary); `lost` when the lease is gone (stop now, write nothing)."""
+    node boundary); `lost` when the lease is gone (stop now, write nothing). `recording` is set
+    once the graph has stopped and the runner writes how the attempt ended."""
 
     claim: Claim
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     runner: asyncio.Task[None] | None = None
+    recording: bool = False
 
     def lose(self) -> None:
+        """Stop the runner at once, unless it is recording the outcome: that write is fenced (it
+        lands only under a live lease), and the heartbeat also misses a task whose outcome
+        committed a moment ago, so cancelling there would only cut a database call short."""
         self.lost.set()
-        if self.runner is not None and not self.runner.done():
+        if self.runner is not None and not self.runner.done() and not self.recording:
             self.runner.cancel()
 
 

@@ -75,6 +75,29 @@ WHERE id = %(task_id)s
   AND lease_expires_at > outlast_now()
 FOR SHARE;
 
+-- name: lease_fence_last
+-- The fence of a pipelined checkpoint write (worker/checkpointer.py, ADR 0005): the predicate and
+-- the share lock of lease_fence, but a lost lease raises SQLSTATE OL001 instead of answering no
+-- row. It is queued after the writes it guards, in the same pipeline, just before the one Sync
+-- that ends their implicit transaction: the error aborts that transaction, so the writes commit
+-- with a live fence or not at all, in one round trip. Where it sits in the transaction does not
+-- matter: a claim that committed first makes it fail; a claim that comes later waits for the
+-- commit on the share lock. The CASE reaches the volatile outlast_raise only when no row was
+-- locked.
+SELECT CASE WHEN count(*) = 0
+            THEN outlast_raise('OL001', format('lease on task %%s at epoch %%s is lost',
+                                               %(task_id)s::text, %(epoch)s::text))
+       END AS lost
+FROM (
+    SELECT id
+    FROM tasks
+    WHERE id = %(task_id)s
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > outlast_now()
+    FOR SHARE
+) AS held;
+
 -- name: lease_fence_resume
 -- As lease_fence, and consume the task's resume point: the first checkpoint written after a
 -- redrive from a chosen checkpoint (or from scratch), a follow-up's input or a fork's state patch

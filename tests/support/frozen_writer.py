@@ -13,16 +13,22 @@ from db import lease, workers
 from db.connect import open_pool
 
 
-async def main(url: str, ttl_s: float) -> None:
+async def main(url: str, ttl_s: float, mode: str) -> None:
     pool = await open_pool(url, min_size=1, max_size=1, idle_in_transaction_s=ttl_s / 2)
     worker_id = uuid.uuid4()
     await workers.register(pool, worker_id, hostname="frozen", pid=0, concurrency=1)
     (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=ttl_s)
-    async with pool.connection() as conn, conn.transaction():
-        await lease.fence(conn, claim.task_id, claim.epoch)
-        print(f"fenced {claim.task_id} {claim.epoch}", flush=True)
-        time.sleep(3600)  # the test SIGSTOPs us here, lock held
+    async with pool.connection() as conn:
+        if mode == "pipeline":  # the checkpointer's usual path: the fence queued before the Sync
+            async with conn.pipeline():
+                await lease.fence_last(conn, claim.task_id, claim.epoch)
+                print(f"fenced {claim.task_id} {claim.epoch}", flush=True)
+                time.sleep(3600)  # the test SIGSTOPs us here, before the Sync, lock held
+        async with conn.transaction():  # the explicit path (first write after a resume point)
+            await lease.fence(conn, claim.task_id, claim.epoch)
+            print(f"fenced {claim.task_id} {claim.epoch}", flush=True)
+            time.sleep(3600)  # the test SIGSTOPs us here, lock held
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], float(sys.argv[2]), sys.argv[3]))

@@ -1,0 +1,102 @@
+"""Ceiling A: the least a Postgres queue can do per task, in plain SQL with psycopg and no Outlast
+code: claim with FOR UPDATE SKIP LOCKED, then complete, on a table with the exact shape of
+`tasks` (`LIKE tasks INCLUDING ALL`: columns, constraints, the partial ready index). No event
+rows, no clock function, no checkpoint. One task per statement or ten, in 1 or 2 processes.
+
+This module imports only psycopg, so its processes start in a blink.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import uuid
+from multiprocessing.synchronize import Event
+from typing import Any, LiteralString
+
+import psycopg
+
+SETUP = """
+CREATE TABLE IF NOT EXISTS ceiling_tasks (LIKE tasks INCLUDING ALL) WITH (fillfactor = 80)
+"""
+LOAD = """
+INSERT INTO ceiling_tasks (graph, max_attempts) SELECT 'bench-noop', 3 FROM generate_series(1, %s)
+"""
+CLAIM = """
+UPDATE ceiling_tasks AS t
+SET state = 'running', lease_epoch = t.lease_epoch + 1, attempts = t.attempts + 1,
+    worker_id = %(worker)s, lease_expires_at = clock_timestamp() + interval '30 seconds',
+    attempt_started_at = clock_timestamp(), started_at = coalesce(t.started_at, clock_timestamp()),
+    updated_at = clock_timestamp()
+FROM (SELECT id FROM ceiling_tasks
+      WHERE state = 'queued' AND run_at <= clock_timestamp()
+      ORDER BY priority DESC, run_at, id
+      LIMIT %(limit)s
+      FOR UPDATE SKIP LOCKED) AS picked
+WHERE t.id = picked.id
+RETURNING t.id, t.lease_epoch, t.input
+"""
+COMPLETE_ONE = """
+UPDATE ceiling_tasks
+SET state = 'completed', result = '{"n": 1}', worker_id = NULL, lease_expires_at = NULL,
+    finished_at = clock_timestamp(), updated_at = clock_timestamp()
+WHERE id = %(id)s AND lease_epoch = %(epoch)s AND state = 'running'
+"""
+COMPLETE_MANY = """
+UPDATE ceiling_tasks AS t
+SET state = 'completed', result = '{"n": 1}', worker_id = NULL, lease_expires_at = NULL,
+    finished_at = clock_timestamp(), updated_at = clock_timestamp()
+FROM unnest(%(ids)s::uuid[], %(epochs)s::bigint[]) AS done (id, epoch)
+WHERE t.id = done.id AND t.lease_epoch = done.epoch AND t.state = 'running'
+"""
+
+
+def _drain_a(url: str, batch: int, go: Event, out: Any) -> None:
+    """One ceiling-A process: claim and complete until the table has no ready task."""
+    done = 0
+    worker = uuid.uuid4()
+    with psycopg.connect(url, autocommit=True) as conn:
+        out.put(("ready", 0.0))
+        go.wait()
+        while True:
+            rows = conn.execute(CLAIM, {"worker": worker, "limit": batch}, prepare=True).fetchall()
+            if not rows:
+                break
+            if batch == 1:
+                conn.execute(COMPLETE_ONE, {"id": rows[0][0], "epoch": rows[0][1]}, prepare=True)
+            else:
+                conn.execute(COMPLETE_MANY, {"ids": [r[0] for r in rows],
+                                             "epochs": [r[1] for r in rows]}, prepare=True)
+            done += len(rows)
+    out.put((done, time.monotonic()))
+
+
+def ceiling_a(url: str, tasks: int, batch: int, processes: int) -> float:
+    """Tasks per second for `processes` processes draining `tasks` tasks, `batch` at a time."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(SETUP)
+        conn.execute("TRUNCATE ceiling_tasks")
+        conn.execute(LOAD, (tasks,))
+        conn.execute("VACUUM ANALYZE ceiling_tasks")
+    ctx = multiprocessing.get_context("spawn")
+    go, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_drain_a, args=(url, batch, go, out)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:  # every process connected: the clock starts at the same line for all
+        out.get(timeout=60)
+    started = time.monotonic()
+    go.set()
+    results = [out.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    done: int = sum(r[0] for r in results)
+    if done != tasks:
+        raise RuntimeError(f"ceiling A drained {done} of {tasks} tasks")
+    finished: float = max(r[1] for r in results)
+    return done / (finished - started)
+
+
+def ceiling_statements() -> tuple[LiteralString, ...]:
+    """The ceiling's SQL, for the unit test that keeps it free of Outlast's functions."""
+    return (CLAIM, COMPLETE_ONE, COMPLETE_MANY)

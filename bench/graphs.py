@@ -1,0 +1,62 @@
+"""The graphs the benchmark runs, registered with workers through OUTLAST_GRAPHS.
+
+`noop` is one node that does nothing but count: the queue core's no-op task. `chain10` is ten
+such nodes in a row. Both are plain StateGraph builders, compiled by the worker with the fenced
+checkpointer exactly as any user graph is. `sleeper` waits in one node for `input.sleep_s`, the
+way a node waits on slow I/O (an LLM call, an HTTP request) without using the CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+
+class Count(TypedDict, total=False):
+    n: int
+    sleep_s: float
+
+
+def _step(state: Count) -> dict[str, Any]:
+    return {"n": state.get("n", 0) + 1}
+
+
+async def _sleep(state: Count) -> dict[str, Any]:
+    await asyncio.sleep(float(state.get("sleep_s", 1.0)))
+    return {"n": state.get("n", 0) + 1}
+
+
+def chain(nodes: int) -> StateGraph[Count]:
+    """`nodes` no-op nodes in a row: `nodes` node boundaries, each checkpointed."""
+    builder: StateGraph[Count] = StateGraph(Count)
+    names = [f"step_{i}" for i in range(nodes)]
+    for name in names:
+        builder.add_node(name, _step)
+    builder.add_edge(START, names[0])
+    for before, after in itertools.pairwise(names):
+        builder.add_edge(before, after)
+    builder.add_edge(names[-1], END)
+    return builder
+
+
+noop = chain(1)
+chain10 = chain(10)
+
+sleeper: StateGraph[Count] = StateGraph(Count)
+sleeper.add_node("wait", _sleep)
+sleeper.add_edge(START, "wait")
+sleeper.add_edge("wait", END)
+
+# name -> import path, as OUTLAST_GRAPHS takes them.
+REGISTERED = {
+    "bench-noop": "bench.graphs:noop",
+    "bench-chain10": "bench.graphs:chain10",
+    "bench-sleeper": "bench.graphs:sleeper",
+}
+
+
+def graphs_env() -> str:
+    return ",".join(f"{name}={path}" for name, path in REGISTERED.items())
