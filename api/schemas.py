@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from db.states import TaskState
+from db.tasks import NewTask
 
 T = TypeVar("T")
 JsonObject = dict[str, Any]
@@ -69,6 +70,20 @@ class TaskCreate(_Request):
         None, description="What a wait that times out does, unless its interrupt says: "
         "fail (dead-letter the task, the default), reject (an approval), default (an input)."
     )
+
+    def to_new_task(self, default_max_attempts: int) -> NewTask:
+        """The queue's submit record for this request."""
+        return NewTask(
+            graph=self.graph,
+            input=self.input,
+            metadata=self.metadata,
+            priority=self.priority,
+            run_at=self.run_at,
+            max_attempts=self.max_attempts or default_max_attempts,
+            timeout_s=self.timeout_s,
+            wait_timeout_s=self.wait_timeout_s,
+            on_wait_timeout=self.on_wait_timeout,
+        )
 
     @field_validator("run_at")
     @classmethod

@@ -16,7 +16,6 @@ from api.deps import PoolDep, RegistryDep, SettingsDep
 from api.problems import ProblemError, field_error
 from api.schemas import TaskCreate, TaskPublic
 from db import tasks
-from outlast.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
 
@@ -47,20 +46,6 @@ def _unknown_graphs(body: TaskBatchCreate, known: list[str]) -> ProblemError | N
                         extra={"known_graphs": known})
 
 
-def _new_task(item: TaskCreate, settings: Settings) -> tasks.NewTask:
-    return tasks.NewTask(
-        graph=item.graph,
-        input=item.input,
-        metadata=item.metadata,
-        priority=item.priority,
-        run_at=item.run_at,
-        max_attempts=item.max_attempts or settings.default_max_attempts,
-        timeout_s=item.timeout_s,
-        wait_timeout_s=item.wait_timeout_s,
-        on_wait_timeout=item.on_wait_timeout,
-    )
-
-
 @router.post("/tasks:batch", status_code=201, summary="Submit up to 1,000 tasks at once")
 async def submit_batch(
     body: TaskBatchCreate,
@@ -81,5 +66,6 @@ async def submit_batch(
     problem = _unknown_graphs(body, registry.names())
     if problem is not None:
         raise problem
-    rows = await tasks.insert_many(pool, [_new_task(item, settings) for item in body.tasks])
+    batch = [item.to_new_task(settings.default_max_attempts) for item in body.tasks]
+    rows = await tasks.insert_many(pool, batch)
     return TaskBatchPublic(tasks=[TaskPublic.model_validate(row) for row in rows])

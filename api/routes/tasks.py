@@ -64,17 +64,7 @@ async def submit(
     Idempotency-Key was already used for this same body; 422 when it was used for another."""
     if body.graph not in registry:
         raise _unknown_graph(body.graph, registry.names())
-    new = tasks.NewTask(
-        graph=body.graph,
-        input=body.input,
-        metadata=body.metadata,
-        priority=body.priority,
-        run_at=body.run_at,
-        max_attempts=body.max_attempts or settings.default_max_attempts,
-        timeout_s=body.timeout_s,
-        wait_timeout_s=body.wait_timeout_s,
-        on_wait_timeout=body.on_wait_timeout,
-    )
+    new = body.to_new_task(settings.default_max_attempts)
     row, created = await tasks.insert(pool, new, idempotency_key)
     response.headers["Location"] = str(request.url_for("get_task", task_id=row["id"]))
     if not created:
