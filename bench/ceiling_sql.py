@@ -8,7 +8,6 @@ This module imports only psycopg, so its processes start in a blink.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 import uuid
 from multiprocessing.synchronize import Event
@@ -65,8 +64,11 @@ def _drain_a(url: str, batch: int, go: Event, out: Any) -> None:
             if batch == 1:
                 conn.execute(COMPLETE_ONE, {"id": rows[0][0], "epoch": rows[0][1]}, prepare=True)
             else:
-                conn.execute(COMPLETE_MANY, {"ids": [r[0] for r in rows],
-                                             "epochs": [r[1] for r in rows]}, prepare=True)
+                conn.execute(
+                    COMPLETE_MANY,
+                    {"ids": [r[0] for r in rows], "epochs": [r[1] for r in rows]},
+                    prepare=True,
+                )
             done += len(rows)
     out.put((done, time.monotonic()))
 
@@ -78,23 +80,10 @@ def ceiling_a(url: str, tasks: int, batch: int, processes: int) -> float:
         conn.execute("TRUNCATE ceiling_tasks")
         conn.execute(LOAD, (tasks,))
         conn.execute("VACUUM ANALYZE ceiling_tasks")
-    ctx = multiprocessing.get_context("spawn")
-    go, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_drain_a, args=(url, batch, go, out)) for _ in range(processes)]
-    for proc in procs:
-        proc.start()
-    for _ in procs:  # every process connected: the clock starts at the same line for all
-        out.get(timeout=60)
-    started = time.monotonic()
-    go.set()
-    results = [out.get(timeout=600) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-    done: int = sum(r[0] for r in results)
-    if done != tasks:
-        raise RuntimeError(f"ceiling A drained {done} of {tasks} tasks")
-    finished: float = max(r[1] for r in results)
-    return done / (finished - started)
+    # Imported here: the spawned children import this module and must stay light.
+    from bench.procs import drain_rate
+
+    return drain_rate(_drain_a, url, batch, processes, tasks, "ceiling A")
 
 
 def ceiling_statements() -> tuple[LiteralString, ...]:

@@ -4,6 +4,7 @@ its own pid."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -66,8 +67,12 @@ class Stack:
         log = self.logs / f"{name}-{len(self.started)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed argv)
-                [sys.executable, *argv], cwd=REPO, env=self._env(env), stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, *argv],
+                cwd=REPO,
+                env=self._env(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.started.append(proc)
         return proc
@@ -75,8 +80,10 @@ class Stack:
     def workers(self, count: int, concurrency: int, **env: str) -> list[subprocess.Popen[bytes]]:
         """Start `count` workers and wait until each is registered and, unless NOTIFY is off,
         listening: a submit made after this returns reaches them."""
-        procs = [self.start("worker", ["-m", "worker", "--concurrency", str(concurrency)], **env)
-                 for _ in range(count)]
+        procs = [
+            self.start("worker", ["-m", "worker", "--concurrency", str(concurrency)], **env)
+            for _ in range(count)
+        ]
         pids = [p.pid for p in procs]
         self.worker_pids.update(pids)
         listening = env.get("OUTLAST_NOTIFY", "true") != "false"
@@ -130,3 +137,33 @@ class Stack:
 
 def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def drain_rate(
+    target: Callable[[str, int, Any, Any], None],
+    url: str,
+    batch: int,
+    processes: int,
+    tasks: int,
+    what: str,
+) -> float:
+    """Tasks per second for `processes` spawned processes running `target(url, batch, go, out)`.
+    Each puts ("ready", 0) once connected, waits for `go`, drains, then puts (done, finished at);
+    the clock starts when all are ready, so every process starts at the same line."""
+    ctx = multiprocessing.get_context("spawn")
+    go, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(url, batch, go, out)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        out.get(timeout=120)
+    started = time.monotonic()
+    go.set()
+    results = [out.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    done: int = sum(r[0] for r in results)
+    if done != tasks:
+        raise RuntimeError(f"{what} drained {done} of {tasks} tasks")
+    finished: float = max(r[1] for r in results)
+    return done / (finished - started)

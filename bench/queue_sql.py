@@ -7,7 +7,6 @@ checkpoint, no worker process around them: where the queue's own SQL stands agai
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import time
 import uuid
@@ -15,6 +14,7 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from bench import backlog
+from bench.procs import drain_rate
 from db import connect, lease, outcome, workers
 
 
@@ -22,8 +22,9 @@ async def _drain(url: str, batch: int, go: Event, out: Any) -> None:
     conn = await connect.connect(url)
     async with conn:
         worker_id = uuid.uuid4()
-        await workers.register(conn, worker_id, hostname="bench", pid=os.getpid(),
-                               concurrency=batch)
+        await workers.register(
+            conn, worker_id, hostname="bench", pid=os.getpid(), concurrency=batch
+        )
         out.put(("ready", 0.0))
         await asyncio.to_thread(go.wait)
         done = 0
@@ -42,20 +43,4 @@ def queue_statements(url: str, tasks: int, batch: int, processes: int) -> float:
     """Tasks per second for `processes` processes claiming `batch` at a time and completing each
     task, on `tasks` tasks submitted through task_insert_many."""
     backlog.submit(url, "bench-noop", tasks)
-    ctx = multiprocessing.get_context("spawn")
-    go, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_process, args=(url, batch, go, out)) for _ in range(processes)]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        out.get(timeout=120)
-    started = time.monotonic()
-    go.set()
-    results = [out.get(timeout=600) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-    done: int = sum(r[0] for r in results)
-    if done != tasks:
-        raise RuntimeError(f"the queue statements drained {done} of {tasks} tasks")
-    finished: float = max(r[1] for r in results)
-    return done / (finished - started)
+    return drain_rate(_process, url, batch, processes, tasks, "the queue statements")

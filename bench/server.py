@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -14,23 +13,12 @@ from pathlib import Path
 import psycopg
 
 from db import migrate
-from outlast.embedded import EmbeddedPostgres
+from outlast.embedded import EmbeddedPostgres, free_port, with_database
 
 TEMPLATE = "outlast_bench_template"
 # The test server's settings (tests/support/database.py), used only with BENCH_PG_FAST=1.
 FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 SHOWN = ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "max_connections")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
 
 
 class BenchServer:

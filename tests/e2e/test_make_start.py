@@ -21,8 +21,7 @@ import psutil
 import pytest
 
 from outlast import stack
-from outlast.embedded import EmbeddedPostgres
-from tests.support.database import free_port
+from outlast.embedded import EmbeddedPostgres, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 OUTLAST = REPO / ".venv" / "bin" / "outlast"

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
 
 import psycopg
 
 from db import migrate
-from outlast.embedded import EmbeddedPostgres
+from outlast.embedded import EmbeddedPostgres, free_port, with_database
 
 TEMPLATE = "outlast_template"
 # The test server trades durability for speed: no test here needs to survive an OS crash.
 FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
 
 
 class DatabaseServer:

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from db.lease import Claim
-from tests.support.database import free_port
+from outlast.embedded import free_port
 from worker.heartbeat import Heartbeat
 from worker.leases import Leases
 
