@@ -26,7 +26,12 @@ def test_sigkill_mid_graph_resumes_on_another_worker_without_rerunning_nodes(
     log = tmp_path / "nodes.log"
     first = processes.worker(concurrency=1)
     task_id = observe.submit("counted", {"text": TEXT, "delay_s": 0.4, "log": str(log)})
-    wait_until(lambda: len(node_runs(log)) >= 3, 30, message="three nodes done")
+    # A node logs before its checkpoint commits: wait for the checkpoints, not the log.
+    wait_until(
+        lambda: max((c["step"] for c in observe.checkpoints(task_id)), default=-1) >= 3,
+        30,
+        message="three nodes checkpointed",
+    )
     first.signal(signal.SIGKILL)
     first.wait(10)
     done_steps = [c["step"] for c in observe.checkpoints(task_id)]
