@@ -297,6 +297,9 @@ class WorkerPublic(BaseModel):
 
 class GraphPublic(BaseModel):
     name: str
+    kind: Literal["graph", "function"] | None = Field(
+        None, description="A LangGraph graph, or a function task (no nodes, no checkpoints)."
+    )
     import_path: str
     nodes: list[str]
     description: str | None

@@ -84,8 +84,9 @@ def _header(cfg: BenchConfig, facts: dict[str, str], seconds: float) -> str:
         f"postgres {facts['version']}, {facts['server']}, same machine: {pg}",
         f"outlast: lease TTL {cfg.lease_ttl_s:g}s (heartbeat every TTL/3), reaper every "
         f"{cfg.reaper_interval_s:g}s, poll {cfg.poll_interval_s:g}s, worker concurrency "
-        f"{cfg.concurrency}, log level INFO; no-op tasks are a one-node graph with fenced "
-        "checkpointing ON",
+        f"{cfg.concurrency} ({cfg.queue_concurrency} on the queue core), log level INFO; the "
+        "queue core's no-op task is a function task (no checkpoint); graph tasks checkpoint "
+        "through the fence",
         f"sizes (BENCH_SCALE={cfg.scale:g}): {counts}",
         f"sections: {', '.join(cfg.sections)}",
     ])

@@ -1,6 +1,7 @@
-"""The graphs the benchmark runs, registered with workers through OUTLAST_GRAPHS.
+"""The tasks the benchmark runs, registered with workers through OUTLAST_GRAPHS.
 
-`noop` is one node that does nothing but count: the queue core's no-op task. `chain10` is ten
+`noop_function` is a function task that does nothing but count: the queue core's no-op task.
+`noop` is one node that does nothing but count. `chain10` is ten
 such nodes in a row. Both are plain StateGraph builders, compiled by the worker with the fenced
 checkpointer exactly as any user graph is. `sleeper` waits in one node for `input.sleep_s`, the
 way a node waits on slow I/O (an LLM call, an HTTP request) without using the CPU.
@@ -42,6 +43,11 @@ def chain(nodes: int) -> StateGraph[Count]:
     return builder
 
 
+async def noop_function(task_input: dict[str, Any]) -> dict[str, Any]:
+    """The queue core's no-op task: a function task (no graph, no checkpoint) that counts."""
+    return {"n": int(task_input.get("n", 0)) + 1}
+
+
 noop = chain(1)
 chain10 = chain(10)
 
@@ -52,6 +58,7 @@ sleeper.add_edge("wait", END)
 
 # name -> import path, as OUTLAST_GRAPHS takes them.
 REGISTERED = {
+    "bench-noop-fn": "bench.graphs:noop_function",
     "bench-noop": "bench.graphs:noop",
     "bench-chain10": "bench.graphs:chain10",
     "bench-sleeper": "bench.graphs:sleeper",

@@ -1,7 +1,7 @@
 """Outlast's queue statements alone, shaped as ceiling A is: each process claims with the product's
-`task_claim_many` (10 at a time) and finishes each task with the product's fenced
-`task_complete`, both with their event rows, through db/ on one connection. No graph, no
-checkpoint, no worker process around them: where the queue's own SQL stands against plain SQL.
+`task_claim_many` (10 at a time) and finishes the batch with the product's fenced
+`task_complete_many` (the worker's group commit), both with their event rows, through db/ on one
+connection. No worker process around them: where the queue's own SQL stands against plain SQL.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ async def _drain(url: str, batch: int, go: Event, out: Any) -> None:
         )
         out.put(("ready", 0.0))
         await asyncio.to_thread(go.wait)
-        done = 0
+        count = 0
         while claims := await lease.claim_many(conn, worker_id, limit=batch, ttl_s=60):
-            for claim in claims:
-                await outcome.complete(conn, worker_id, claim.task_id, claim.epoch, {"n": 1})
-            done += len(claims)
-    out.put((done, time.monotonic()))
+            done = [outcome.Done(c.task_id, c.epoch, '{"n": 1}') for c in claims]
+            await outcome.complete_many(conn, worker_id, done)
+            count += len(claims)
+    out.put((count, time.monotonic()))
 
 
 def _process(url: str, batch: int, go: Event, out: Any) -> None:
@@ -40,7 +40,7 @@ def _process(url: str, batch: int, go: Event, out: Any) -> None:
 
 
 def queue_statements(url: str, tasks: int, batch: int, processes: int) -> float:
-    """Tasks per second for `processes` processes claiming `batch` at a time and completing each
-    task, on `tasks` tasks submitted through task_insert_many."""
+    """Tasks per second for `processes` processes claiming `batch` at a time and completing them
+    in one statement, on `tasks` tasks submitted through task_insert_many."""
     backlog.submit(url, "bench-noop", tasks)
     return drain_rate(_process, url, batch, processes, tasks, "the queue statements")

@@ -50,15 +50,17 @@ def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
     cfg = session.config
     tasks = cfg.count("queue_tasks")
     rows = []
+    slots = cfg.queue_concurrency
     for workers in (1, 2):
         with session.database(f"queue-{workers}") as stack:
-            say(f"queue core: {tasks} bench-noop tasks, {workers} worker(s) x {cfg.concurrency}")
+            say(f"queue core: {tasks} bench-noop-fn tasks, {workers} worker(s) x {slots}")
             stack.reaper()
-            stack.workers(workers, cfg.concurrency)
-            rate = timed_drain(stack, "bench-noop", tasks)
-        note = ("one-node no-op graph through real worker processes (python -m worker), "
-                "fenced checkpointing ON (the worker's only mode); baseline: ceiling A batch 10, "
-                "same process count" if workers == 1 else "")
+            stack.workers(workers, slots)
+            rate = timed_drain(stack, "bench-noop-fn", tasks)
+        note = (f"a no-op function task (no graph, no checkpoint) through real worker processes "
+                f"(python -m worker, {slots} slots each): claim, heartbeat, fenced group "
+                f"completion, event rows; baseline: ceiling A batch 10, same process count"
+                if workers == 1 else "")
         rows.append(Row("2", f"queue core: no-op tasks, {workers} worker proc", rate, "tasks/s",
                         baseline=ceiling.get((10, workers)), target=Target(">=", 0.8),
                         note=note))
@@ -67,7 +69,7 @@ def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
         with session.database(f"queue-sql-{processes}") as stack:
             say(f"queue statements alone: {sql_tasks} tasks, {processes} process(es)")
             rate = queue_statements(stack.url, sql_tasks, 10, processes)
-        note = ("no graph, no worker: task_claim_many x10 then task_complete per task, with "
+        note = ("no worker: task_claim_many x10 then task_complete_many for the 10, with "
                 "their event rows, one connection per process" if processes == 1 else "")
         rows.append(Row("2", f"queue statements alone, {processes} proc", rate, "tasks/s",
                         baseline=ceiling.get((10, processes)), note=note))

@@ -132,9 +132,9 @@ class TaskEvent(Base):
     __tablename__ = "task_events"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    task_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
-    )
+    # No foreign key, on purpose (migration 0004, ADR 0006): an event is written by the statement
+    # that changes its task, and pruning deletes a task's events with it.
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     kind: Mapped[str] = mapped_column(Text)
     from_state: Mapped[str | None] = mapped_column(Text)

@@ -4,13 +4,14 @@ zero rows means the lease is lost (LeaseLost) and nothing was written."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from db.connect import Db, fetch_one
+from db.connect import Db, fetch_all, fetch_one
 from db.errors import LeaseLost
 
 
@@ -46,6 +47,31 @@ async def complete(
     )
     if row is None:
         raise LeaseLost(task_id, epoch)
+
+
+@dataclass(frozen=True)
+class Done:
+    """A task a worker finished, with its result as JSON text."""
+
+    task_id: uuid.UUID
+    epoch: int
+    result_json: str
+
+
+async def complete_many(db: Db, worker_id: uuid.UUID, done: Sequence[Done]) -> set[uuid.UUID]:
+    """Finish many tasks in one fenced statement. Returns the ids that landed; a task missing
+    from the answer had lost its lease, and nothing was written for it."""
+    rows = await fetch_all(
+        db,
+        "task_complete_many",
+        {
+            "worker_id": worker_id,
+            "task_ids": [d.task_id for d in done],
+            "epochs": [d.epoch for d in done],
+            "results": [d.result_json for d in done],
+        },
+    )
+    return {r["id"] for r in rows}
 
 
 async def fail(

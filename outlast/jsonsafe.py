@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -20,7 +21,17 @@ def _default(value: Any) -> Any:
     return repr(value)
 
 
-def to_json(value: Any) -> Any:
-    """A JSON-safe copy of `value`. NUL characters, which Postgres jsonb refuses, become U+FFFD."""
+# `\u0000` in JSON text, but not the tail of an escaped backslash followed by "u0000".
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def dumps(value: Any) -> str:
+    """`value` as JSON text that Postgres jsonb accepts: anything json cannot encode is made
+    JSON-safe, and NUL characters, which jsonb refuses, become U+FFFD."""
     text = json.dumps(value, default=_default, ensure_ascii=False)
-    return json.loads(text.replace("\\u0000", "\ufffd"))
+    return _NUL_ESCAPE.sub(lambda m: m.group(1) + "\ufffd", text) if "\\u0000" in text else text
+
+
+def to_json(value: Any) -> Any:
+    """A JSON-safe copy of `value` (see `dumps`)."""
+    return json.loads(dumps(value))

@@ -2,7 +2,8 @@
 
 The built-in examples are always registered; `OUTLAST_GRAPHS` adds more
 (`name=module:attribute,...`). The attribute is a `StateGraph` (compiled by the worker with the
-fenced checkpointer) or a compiled graph (its checkpointer is replaced by the fenced one).
+fenced checkpointer), a compiled graph (its checkpointer is replaced by the fenced one), or a
+plain function: a function task (outlast/functions.py), run without a graph or checkpoints.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import importlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from outlast.functions import TaskFunction, is_graph
 
 BUILTIN: dict[str, str] = {
     "pipeline": "outlast.graphs.pipeline:graph",
@@ -47,6 +50,7 @@ class Registry:
     paths: dict[str, str]
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
     _compiled: dict[str, Any] = field(default_factory=dict, repr=False)
+    _functions: dict[str, TaskFunction | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_spec(cls, spec: str = "") -> Registry:
@@ -71,6 +75,23 @@ class Registry:
                 ) from exc
         return self._loaded[name]
 
+    def function(self, name: str) -> TaskFunction | None:
+        """The function registered as `name`, or None when `name` is a graph."""
+        if name not in self._functions:
+            target = self.load(name)
+            if is_graph(target):
+                self._functions[name] = None
+            elif callable(target):
+                try:
+                    self._functions[name] = TaskFunction.wrap(target)
+                except (TypeError, ValueError) as exc:
+                    raise RegistryError(f"task {name!r} ({self.paths[name]}): {exc}") from exc
+            else:
+                raise RegistryError(
+                    f"task {name!r} ({self.paths[name]}) is neither a graph nor a function"
+                )
+        return self._functions[name]
+
     def compiled(self, name: str, checkpointer: Any) -> Any:
         """The graph registered as `name`, runnable, checkpointing through `checkpointer`.
         A builder is compiled once; each call gets a shallow copy bound to its own checkpointer
@@ -81,18 +102,28 @@ class Registry:
         return self._compiled[name].copy(update={"checkpointer": checkpointer})
 
     def describe(self, name: str) -> dict[str, Any]:
-        graph = self.load(name)
-        compiled = graph.compile() if hasattr(graph, "compile") else graph
-        nodes = [n for n in compiled.get_graph().nodes if not n.startswith("__")]
+        function = self.function(name)
+        if function is not None:
+            kind, nodes = "function", []
+            description = _first_paragraph(function.fn.__doc__)
+        else:
+            graph = self.load(name)
+            compiled = graph.compile() if hasattr(graph, "compile") else graph
+            kind = "graph"
+            nodes = [n for n in compiled.get_graph().nodes if not n.startswith("__")]
+            description = None
         return {
             "name": name,
+            "kind": kind,
             "import_path": self.paths[name],
             "nodes": nodes,
-            "description": _module_doc(self.paths[name]),
+            "description": description or _module_doc(self.paths[name]),
         }
 
 
 def _module_doc(path: str) -> str | None:
-    module = importlib.import_module(path.partition(":")[0])
-    doc = (module.__doc__ or "").strip()
-    return doc.split("\n\n", 1)[0].replace("\n", " ") or None
+    return _first_paragraph(importlib.import_module(path.partition(":")[0]).__doc__)
+
+
+def _first_paragraph(doc: str | None) -> str | None:
+    return (doc or "").strip().split("\n\n", 1)[0].replace("\n", " ") or None

@@ -19,6 +19,12 @@ class WorkerConfig:
     wait_timeout_s: float = 86_400.0
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
 
+    @property
+    def claim_batch(self) -> int:
+        """The most tasks one claim takes: half the slots, so that under a backlog the next
+        claim runs while the last batch's completions are being written."""
+        return max(1, (self.concurrency + 1) // 2)
+
     @classmethod
     def from_settings(cls, settings: Settings, concurrency: int | None = None) -> WorkerConfig:
         return cls(

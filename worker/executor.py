@@ -10,6 +10,10 @@ attempt ended, with fenced writes only.
   answers already given are resumed with `Command(resume={interrupt id: value})`.
 - No database transaction is open while a node runs: each checkpoint write is its own short
   transaction.
+- A function task (outlast/functions.py) is one call, no graph and no checkpoints; a cancel
+  request stops an async function at once.
+- Completions go through the worker's group commit (worker/completions.py); the other outcomes
+  (failure, cancel, park) are written one by one.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import asyncio
 import logging
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,9 +39,11 @@ from db.waits import NewWait
 from outlast import human
 from outlast.context import TaskContext
 from outlast.errors import NonRetryable
-from outlast.jsonsafe import to_json
+from outlast.functions import TaskFunction
+from outlast.jsonsafe import dumps, to_json
 from outlast.registry import Registry
 from worker.checkpointer import FencedSaver
+from worker.completions import Completions
 from worker.config import WorkerConfig
 from worker.leases import Lease
 
@@ -56,6 +63,19 @@ def run_config(claim: Claim, *, head: bool = False) -> RunnableConfig:
     return {"configurable": configurable}
 
 
+@asynccontextmanager
+async def attempt_timeout(claim: Claim) -> AsyncIterator[None]:
+    """The attempt's `timeout_s` (none when unset): TaskTimeout when it runs past it."""
+    try:
+        async with asyncio.timeout(claim.timeout_s) as deadline:
+            yield
+    except TimeoutError as exc:
+        if deadline.expired():
+            message = f"attempt {claim.attempt} ran past timeout_s={claim.timeout_s}"
+            raise TaskTimeout(message) from exc
+        raise
+
+
 def describe_failure(exc: BaseException) -> outcome.Failure:
     return outcome.Failure(
         type=type(exc).__name__,
@@ -73,6 +93,7 @@ class Executor:
         self.registry = registry
         self.worker_id = worker_id
         self.config = config
+        self.completions = Completions(pool, worker_id)
 
     async def execute(self, lease: Lease) -> None:
         """Run the task and record its outcome. Never raises for the task's own errors;
@@ -90,7 +111,11 @@ class Executor:
         claim = lease.claim
         ids = {"task_id": str(claim.task_id), "attempt": claim.attempt}
         try:
-            end = await self._run_graph(lease)
+            function = self.registry.function(claim.graph)
+            if function is not None:
+                end = await self._run_function(lease, function)
+            else:
+                end = await self._run_graph(lease)
         except LeaseLost:
             raise
         except Exception as exc:
@@ -113,10 +138,7 @@ class Executor:
             )
             log.info("task waits on a person", extra={**ids, "state": state})
         else:
-            await outcome.complete(
-                self.pool, self.worker_id, claim.task_id, claim.epoch, to_json(end.values)
-            )
-            log.info("task completed", extra=ids)
+            await self.completions.complete(claim.task_id, claim.epoch, dumps(end.values))
 
     async def _fail(self, claim: Claim, failure: outcome.Failure) -> None:
         state, run_at = await outcome.fail(
@@ -138,25 +160,43 @@ class Executor:
         graph = self.registry.compiled(claim.graph, saver)
         config = run_config(claim)
         graph_input = await self._first_input(graph, saver, config, claim)
+        async with attempt_timeout(claim):
+            for _ in range(MAX_RESUMES_PER_CLAIM):
+                if await self._stream(graph, graph_input, config, lease):
+                    return RunEnd(cancelled=True)
+                config = run_config(claim, head=True)
+                snapshot = await graph.aget_state(config)
+                if not snapshot.interrupts:
+                    return RunEnd(values=snapshot.values)
+                answered = await self._answers(claim, snapshot.interrupts)
+                if not answered:
+                    return RunEnd(waits=[as_wait(i) for i in snapshot.interrupts])
+                graph_input = Command(resume=answered)
+            raise NonRetryable(f"more than {MAX_RESUMES_PER_CLAIM} answered interrupts")
+
+    async def _run_function(self, lease: Lease, function: TaskFunction) -> RunEnd:
+        """Call the function once. A cancel request cancels the call (Lease.request_cancel);
+        a lost lease cancels the runner as for a graph, and nothing is written."""
+        claim = lease.claim
+        if claim.resume_input is not None or claim.resume_patch is not None:
+            raise NonRetryable(
+                f"{claim.graph!r} is a function task: it has no thread to continue or patch"
+            )
+        context = TaskContext(claim.task_id, claim.attempt, claim.epoch)
+        lease.cancel_at_once = True
         try:
-            async with asyncio.timeout(claim.timeout_s) as deadline:
-                for _ in range(MAX_RESUMES_PER_CLAIM):
-                    if await self._stream(graph, graph_input, config, lease):
-                        return RunEnd(cancelled=True)
-                    config = run_config(claim, head=True)
-                    snapshot = await graph.aget_state(config)
-                    if not snapshot.interrupts:
-                        return RunEnd(values=snapshot.values)
-                    answered = await self._answers(claim, snapshot.interrupts)
-                    if not answered:
-                        return RunEnd(waits=[as_wait(i) for i in snapshot.interrupts])
-                    graph_input = Command(resume=answered)
-                raise NonRetryable(f"more than {MAX_RESUMES_PER_CLAIM} answered interrupts")
-        except TimeoutError as exc:
-            if deadline.expired():
-                message = f"attempt {claim.attempt} ran past timeout_s={claim.timeout_s}"
-                raise TaskTimeout(message) from exc
+            if lease.cancel_requested.is_set():
+                return RunEnd(cancelled=True)
+            async with attempt_timeout(claim):
+                return RunEnd(values=await function.call(claim.input, context))
+        except asyncio.CancelledError:
+            runner = asyncio.current_task()
+            if lease.cancel_requested.is_set() and not lease.lost.is_set() and runner:
+                runner.uncancel()
+                return RunEnd(cancelled=True)
             raise
+        finally:
+            lease.cancel_at_once = False
 
     async def _first_input(
         self, graph: Any, saver: FencedSaver, config: RunnableConfig, claim: Claim

@@ -66,7 +66,7 @@ class Heartbeat:
                 held.lose()
             elif answer[task_id] and not held.cancel_requested.is_set():
                 cancelled += 1
-                held.cancel_requested.set()
+                held.request_cancel()
         return HeartbeatResult(held=len(answer), lost=lost, cancel_requested=cancelled)
 
     def fence_deadline(self) -> float:

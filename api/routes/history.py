@@ -64,9 +64,12 @@ async def fork(
 
 
 @router.post("/{task_id}/messages", summary="Continue a completed task with a follow-up")
-async def follow_up(task_id: uuid.UUID, body: MessageRequest, pool: PoolDep) -> TaskPublic:
+async def follow_up(
+    task_id: uuid.UUID, body: MessageRequest, pool: PoolDep, registry: RegistryDep
+) -> TaskPublic:
     """`message` appends a user message (`{"messages": [{"role": "user", ...}]}`, for chat
-    graphs); `input` is given to the graph as is. Exactly one of the two. 409 unless completed."""
+    graphs); `input` is given to the graph as is. Exactly one of the two. 409 unless completed,
+    and for a function task (it has no thread to continue)."""
     if (body.message is None) == (body.input is None):
         message = "give exactly one of message and input"
         raise ProblemError(
@@ -75,6 +78,15 @@ async def follow_up(task_id: uuid.UUID, body: MessageRequest, pool: PoolDep) -> 
             "Request validation failed",
             message,
             errors=[field_error("body", "one_of", message)],
+        )
+    task = await tasks.get(pool, task_id)
+    if task["graph"] in registry and registry.function(task["graph"]) is not None:
+        raise ProblemError(
+            409,
+            "function-task",
+            "A function task has no thread",
+            f"task {task_id} ran the function {task['graph']!r}: there is no thread to continue; "
+            "submit a new task instead",
         )
     graph_input = body.input or {"messages": [{"role": "user", "content": body.message}]}
     return TaskPublic.model_validate(await waits.follow_up(pool, task_id, graph_input))

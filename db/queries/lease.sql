@@ -43,7 +43,9 @@ SELECT * FROM claimed ORDER BY priority DESC, run_at, id;
 -- name: lease_heartbeat
 -- Extend every live lease a worker holds, in one statement; return each task still held and
 -- whether its cancel was requested. A task missing from the answer is lost: stop it.
--- No index covers lease_expires_at, so this is a HOT update.
+-- No index covers lease_expires_at, so this is a HOT update. The rows are locked one by one in id
+-- order, as task_complete_many locks them, so a heartbeat and a group commit of the same worker
+-- cannot deadlock.
 WITH now AS (
     SELECT outlast_now() AS t
 ), seen AS (
@@ -52,14 +54,25 @@ WITH now AS (
         state = CASE WHEN state = 'lost' THEN 'running' ELSE state END
     WHERE id = %(worker_id)s
     RETURNING id
+), held AS (
+    SELECT * FROM unnest(%(task_ids)s::uuid[], %(epochs)s::bigint[]) AS h (id, epoch) ORDER BY id
+), locked AS (
+    SELECT live.id
+    FROM held
+    CROSS JOIN LATERAL (
+        SELECT t.id
+        FROM tasks AS t
+        WHERE t.id = held.id
+          AND t.lease_epoch = held.epoch
+          AND t.state = 'running'
+          AND t.lease_expires_at > (SELECT t FROM now)
+        FOR UPDATE
+    ) AS live
 )
 UPDATE tasks AS t
 SET lease_expires_at = (SELECT t FROM now) + make_interval(secs => %(ttl_s)s)
-FROM unnest(%(task_ids)s::uuid[], %(epochs)s::bigint[]) AS held (id, epoch)
-WHERE t.id = held.id
-  AND t.lease_epoch = held.epoch
-  AND t.state = 'running'
-  AND t.lease_expires_at > (SELECT t FROM now)
+FROM locked
+WHERE t.id = locked.id
 RETURNING t.id, t.cancel_requested;
 
 -- name: lease_fence

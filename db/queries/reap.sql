@@ -85,7 +85,8 @@ RETURNING w.id;
 
 -- name: tasks_prune_finished
 -- Delete finished tasks older than the retention, with their LangGraph threads (the checkpoint
--- tables have no foreign key to tasks); events, dead letters and waits go by ON DELETE CASCADE.
+-- tables have no foreign key to tasks) and their events (no foreign key either, ADR 0006); dead
+-- letters and waits go by ON DELETE CASCADE.
 -- A pruned task's Idempotency-Key is free again. SKIP LOCKED: never waits on a busy row.
 WITH doomed AS (
     SELECT id, id::text AS thread_id
@@ -101,6 +102,8 @@ WITH doomed AS (
     DELETE FROM checkpoint_blobs WHERE thread_id IN (SELECT thread_id FROM doomed)
 ), writes_gone AS (
     DELETE FROM checkpoint_writes WHERE thread_id IN (SELECT thread_id FROM doomed)
+), events_gone AS (
+    DELETE FROM task_events WHERE task_id IN (SELECT id FROM doomed)
 ), tasks_gone AS (
     DELETE FROM tasks WHERE id IN (SELECT id FROM doomed) RETURNING id
 )

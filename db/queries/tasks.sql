@@ -129,6 +129,50 @@ WITH now AS (
 )
 SELECT id FROM moved;
 
+-- name: task_complete_many
+-- Record the results of many tasks a worker finished and finish them, in one statement (the
+-- worker's group commit, worker/completions.py). Fenced row by row exactly as task_complete: a
+-- task whose lease is lost is left alone and missing from the answer. `results` is JSON text.
+-- The rows are locked one by one in id order (the LATERAL lock runs per row of the sorted batch,
+-- by primary key), as the heartbeat locks them, so the two cannot deadlock.
+WITH now AS (
+    SELECT outlast_now() AS t
+), done AS (
+    SELECT *
+    FROM unnest(%(task_ids)s::uuid[], %(epochs)s::bigint[], %(results)s::text[])
+         AS d (id, epoch, result)
+    ORDER BY id
+), locked AS (
+    SELECT held.id, done.result
+    FROM done
+    CROSS JOIN LATERAL (
+        SELECT t.id
+        FROM tasks AS t
+        WHERE t.id = done.id
+          AND t.lease_epoch = done.epoch
+          AND t.state = 'running'
+          AND t.lease_expires_at > (SELECT t FROM now)
+        FOR UPDATE
+    ) AS held
+), moved AS (
+    UPDATE tasks AS t
+    SET state = 'completed',
+        result = l.result::jsonb,
+        error = NULL,
+        worker_id = NULL,
+        lease_expires_at = NULL,
+        finished_at = (SELECT t FROM now),
+        updated_at = (SELECT t FROM now)
+    FROM locked AS l
+    WHERE t.id = l.id
+    RETURNING t.id, t.lease_epoch, t.attempts
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
+    SELECT id, 'completed', 'running', 'completed', lease_epoch, %(worker_id)s, attempts
+    FROM moved
+)
+SELECT id FROM moved;
+
 -- name: task_fail
 -- An attempt raised. Retry with exponential backoff and equal jitter (half fixed, half random)
 -- while attempts remain and the error is retryable; otherwise fail the task and write its dead

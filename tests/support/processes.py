@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.support.functions import REGISTERED as FUNCTIONS
+
 # Test timings: short leases and fast reaping so crash recovery takes seconds, and a tiny
 # retry backoff. Each test may override any of these.
 TEST_ENV = {
@@ -20,7 +22,8 @@ TEST_ENV = {
     "OUTLAST_RETRY_BASE_S": "0.05",
     "OUTLAST_RETRY_MAX_S": "0.5",
     "OUTLAST_LOG_LEVEL": "INFO",
-    "OUTLAST_GRAPHS": "counted=tests.support.graphs:counted,review=tests.support.graphs:review",
+    "OUTLAST_GRAPHS": "counted=tests.support.graphs:counted,review=tests.support.graphs:review,"
+    + ",".join(f"{name}={path}" for name, path in FUNCTIONS.items()),
 }
 
 
