@@ -127,7 +127,7 @@ def _claims(url: str, count: int, batch: int) -> tuple[float, float]:
 
 
 async def _claims_async(url: str, count: int, batch: int) -> tuple[float, float]:
-    pool = await open_pool(url, min_size=1, max_size=2)
+    pool = await open_pool(url, min_size=1, max_size=2, claims=True)  # as a worker's sessions
     try:
         worker_id = uuid.uuid4()
         await workers.register(pool, worker_id, hostname="bench", pid=os.getpid(),

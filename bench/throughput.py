@@ -64,6 +64,17 @@ def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
         rows.append(Row("2", f"queue core: no-op tasks, {workers} worker proc", rate, "tasks/s",
                         baseline=ceiling.get((10, workers)), target=Target(">=", 0.8),
                         note=note))
+    for other in sorted({cfg.concurrency, 20} - {slots}):
+        with session.database(f"queue-1x{other}") as stack:
+            say(f"queue core: {tasks} bench-noop-fn tasks, 1 worker x {other} slots")
+            stack.reaper()
+            stack.workers(1, other)
+            rate = timed_drain(stack, "bench-noop-fn", tasks)
+        rows.append(Row("2", f"queue core, 1 worker proc, {other} slots", rate, "tasks/s",
+                        baseline=ceiling.get((10, 1)),
+                        note="the same drain at another slot count (a claim takes half the "
+                             "slots: 20 slots claim 10 at a time, as ceiling A batch 10)"
+                             if other == 20 else ""))
     sql_tasks = cfg.count("ceiling_tasks")
     for processes in (1, 2):
         with session.database(f"queue-sql-{processes}") as stack:

@@ -23,6 +23,25 @@ KEEPALIVES: dict[str, Any] = {
 }
 
 
+# Sessions that claim tasks (a worker's) plan every statement for the table as it is now.
+# A queue's table swings from nearly empty to a million rows in seconds, and the statistics the
+# planner trusts lag behind until autovacuum's next ANALYZE (up to a minute or more):
+# - A prepared statement's generic plan, cached while the table was small, kept a sequential
+#   scan of the whole table in the group completion after the table grew (10k rows: 0.5 ms
+#   became 5-10 ms). `force_custom_plan` plans each execution with the table's current size.
+# - Statistics taken while nothing was queued made the claim read every ready task (by bitmap
+#   or by another index) and sort them, on each claim (10k queued: 0.9 ms became 4-11 ms,
+#   growing with the queue). With sorts and bitmap scans off, the ordered scan of `tasks_ready`,
+#   which stops after LIMIT rows, is the plan left.
+# Nothing else a worker runs needs a sort or a bitmap: it looks rows up by key, in index order;
+# where a sort is the only way, it still runs. tests/integration/test_claim_plan.py.
+CLAIM_SESSION = {
+    "plan_cache_mode": "force_custom_plan",
+    "enable_sort": "off",
+    "enable_bitmapscan": "off",
+}
+
+
 async def open_pool(
     url: str,
     *,
@@ -30,6 +49,7 @@ async def open_pool(
     max_size: int = 10,
     wait_s: float = 30.0,
     idle_in_transaction_s: float | None = None,
+    claims: bool = False,
 ) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """An autocommit pool with dict rows. Statements that must be atomic are single statements
     (CTEs) or run inside an explicit `conn.transaction()`. A checkout waits at most `wait_s`
@@ -41,13 +61,18 @@ async def open_pool(
     transaction rolls back, which the lease fence makes harmless. It sets
     `idle_in_transaction_session_timeout` (an explicit transaction waiting for the client) and,
     on PostgreSQL 17+, `transaction_timeout`, which also covers a pipeline frozen before its Sync
-    (there the idle timeout is not armed)."""
+    (there the idle timeout is not armed).
+
+    `claims`: the pool claims tasks (a worker's); its sessions get CLAIM_SESSION."""
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **KEEPALIVES}
+    options = dict(CLAIM_SESSION) if claims else {}
     configure = None
     if idle_in_transaction_s is not None:
         timeout_ms = max(int(idle_in_transaction_s * 1000), 1)
-        kwargs["options"] = f"-c idle_in_transaction_session_timeout={timeout_ms}"
+        options["idle_in_transaction_session_timeout"] = str(timeout_ms)
         configure = _transaction_timeout(timeout_ms)
+    if options:
+        kwargs["options"] = " ".join(f"-c {name}={value}" for name, value in options.items())
     pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
         url,
         min_size=min_size,

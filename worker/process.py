@@ -45,6 +45,7 @@ class WorkerProcess:
             min_size=2,
             max_size=self.config.concurrency + 2,
             idle_in_transaction_s=self.config.lease_ttl_s / 2,
+            claims=True,
         )
         try:
             await workers.register(

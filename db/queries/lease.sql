@@ -6,8 +6,12 @@
 -- name: task_claim_many
 -- Claim up to :limit ready tasks for one worker; raise each task's epoch and attempts.
 -- SKIP LOCKED lets claimers pass each other's candidate rows instead of queueing on them; the
--- ORDER BY matches the partial index tasks_ready so the scan stops after :limit rows. The outer
--- UPDATE re-checks state in case a row changed between the scan and the lock.
+-- ORDER BY matches the partial index tasks_ready so the scan stops after :limit rows. A row that
+-- changed between the scan and the lock is re-checked against the WHERE by the lock itself
+-- (READ COMMITTED re-evaluates a locking SELECT on the newest version), so the UPDATE joins by
+-- primary key only: a second `state = 'queued'` there let the planner, on statistics taken when
+-- the queue was empty, drive the UPDATE from an index of every queued task and scan all of them
+-- for each claim (tests/integration/test_claim_plan.py).
 WITH now AS (
     SELECT outlast_now() AS t
 ), picked AS (
@@ -28,7 +32,7 @@ WITH now AS (
         started_at = coalesce(t.started_at, (SELECT t FROM now)),
         updated_at = (SELECT t FROM now)
     FROM picked
-    WHERE t.id = picked.id AND t.state = 'queued'
+    WHERE t.id = picked.id
     RETURNING t.id, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
               t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
               t.run_at

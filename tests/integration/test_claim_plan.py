@@ -1,0 +1,59 @@
+"""The claim keeps its plan when the statistics are stale: a burst of submits into a queue that
+was empty when last analyzed must not turn each claim into a read and sort of every ready task.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
+
+from db import lease, outcome
+from db.connect import CLAIM_SESSION, connect
+from db.sql import query
+from tests.support.queue import new_worker
+
+BURST = 5_000
+
+
+async def _submit(conn: AsyncConnection[DictRow], count: int) -> None:
+    await conn.execute(
+        "INSERT INTO tasks (graph, max_attempts) SELECT 'pipeline', 3 FROM generate_series(1, %s)",
+        (count,),
+    )
+
+
+async def _claim_plan(conn: AsyncConnection[DictRow], worker_id: uuid.UUID) -> str:
+    cur = await conn.execute(
+        b"EXPLAIN (COSTS OFF) " + query("task_claim_many").encode(),
+        {"worker_id": worker_id, "limit": 16, "ttl_s": 30},
+    )
+    return "\n".join(row["QUERY PLAN"] for row in await cur.fetchall())
+
+
+async def test_claim_walks_the_ready_index_after_a_burst_into_an_empty_queue(db_url: str) -> None:
+    conn = await connect(db_url)
+    async with conn:
+        # The statistics of a queue that has run a few tasks and is empty: all completed.
+        worker_id = await new_worker(conn)
+        await _submit(conn, 200)
+        claims = await lease.claim_many(conn, worker_id, limit=200, ttl_s=30)
+        await outcome.complete_many(
+            conn, worker_id, [outcome.Done(c.task_id, c.epoch, "{}") for c in claims]
+        )
+        await conn.execute("ANALYZE tasks")
+        await _submit(conn, BURST)
+        # Plain session: the planner trusts the stale statistics and sorts the whole queue.
+        # A plain session plans the claim on these statistics as if almost nothing were queued:
+        # it reads every ready task and sorts them (which index it reads varies).
+        assert "Sort Key: tasks.priority DESC" in await _claim_plan(conn, worker_id)
+        for name, value in CLAIM_SESSION.items():
+            await conn.execute(f"SET {name} = {value}")
+        plan = await _claim_plan(conn, worker_id)
+    # The ready index, read in order, stops after LIMIT rows: nothing sorts the ready tasks.
+    assert "Sort Key: tasks.priority DESC" not in plan
+    assert "Index Scan using tasks_ready on tasks" in plan
+    # The UPDATE finds each picked row by primary key, not by walking every queued task.
+    assert "Index Scan using tasks_pkey on tasks t" in plan
+    assert "Join Filter" not in plan
