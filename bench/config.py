@@ -23,7 +23,7 @@ class BenchConfig:
     sections: tuple[str, ...] = SECTIONS
     pg_fast: bool = False  # embedded server only: fsync, synchronous_commit, full_page_writes off
     concurrency: int = 8  # slots per worker process (the product default)
-    queue_concurrency: int = 32  # slots per worker process on the queue core's drains
+    queue_concurrency: int = 100  # slots per worker process on the queue core's drains
     lease_ttl_s: float = 5.0
     reaper_interval_s: float = 1.0
     poll_interval_s: float = 2.0  # the product default

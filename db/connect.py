@@ -23,7 +23,8 @@ KEEPALIVES: dict[str, Any] = {
 }
 
 
-# Sessions that claim tasks (a worker's) plan every statement for the table as it is now.
+# Sessions that claim and complete tasks (a worker's queue pool) plan every statement for the
+# table as it is now.
 # A queue's table swings from nearly empty to a million rows in seconds, and the statistics the
 # planner trusts lag behind until autovacuum's next ANALYZE (up to a minute or more):
 # - A prepared statement's generic plan, cached while the table was small, kept a sequential
@@ -33,8 +34,9 @@ KEEPALIVES: dict[str, Any] = {
 #   or by another index) and sort them, on each claim (10k queued: 0.9 ms became 4-11 ms,
 #   growing with the queue). With sorts and bitmap scans off, the ordered scan of `tasks_ready`,
 #   which stops after LIMIT rows, is the plan left.
-# Nothing else a worker runs needs a sort or a bitmap: it looks rows up by key, in index order;
-# where a sort is the only way, it still runs. tests/integration/test_claim_plan.py.
+# The queue's statements need neither a sort nor a bitmap: they look rows up by key, in index
+# order; where a sort is the only way, it still runs. The worker's checkpoint writes use another
+# pool and keep their cached plans. tests/integration/test_claim_plan.py.
 CLAIM_SESSION = {
     "plan_cache_mode": "force_custom_plan",
     "enable_sort": "off",
@@ -63,7 +65,8 @@ async def open_pool(
     on PostgreSQL 17+, `transaction_timeout`, which also covers a pipeline frozen before its Sync
     (there the idle timeout is not armed).
 
-    `claims`: the pool claims tasks (a worker's); its sessions get CLAIM_SESSION."""
+    `claims`: the pool runs the queue's own statements (a worker's queue pool); its sessions get
+    CLAIM_SESSION."""
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **KEEPALIVES}
     options = dict(CLAIM_SESSION) if claims else {}
     configure = None

@@ -73,9 +73,9 @@ class Completions:
         for done, future in batch:
             _settle(future, None if done.task_id in landed else LeaseLost(done.task_id, done.epoch))
         if landed:
-            log.info(
-                "completed", extra={"count": len(landed), "task_ids": [str(i) for i in landed]}
-            )
+            log.info("completed", extra={"count": len(landed)})
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("completed tasks", extra={"task_ids": [str(i) for i in landed]})
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

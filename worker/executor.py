@@ -87,13 +87,18 @@ def describe_failure(exc: BaseException) -> outcome.Failure:
 
 class Executor:
     def __init__(
-        self, pool: Pool, registry: Registry, worker_id: uuid.UUID, config: WorkerConfig
+        self,
+        pool: Pool,
+        registry: Registry,
+        worker_id: uuid.UUID,
+        config: WorkerConfig,
+        completions: Completions,
     ) -> None:
         self.pool = pool
         self.registry = registry
         self.worker_id = worker_id
         self.config = config
-        self.completions = Completions(pool, worker_id)
+        self.completions = completions
 
     async def execute(self, lease: Lease) -> None:
         """Run the task and record its outcome. Never raises for the task's own errors;
@@ -187,6 +192,8 @@ class Executor:
         try:
             if lease.cancel_requested.is_set():
                 return RunEnd(cancelled=True)
+            if claim.timeout_s is None:
+                return RunEnd(values=await function.call(claim.input, context))
             async with attempt_timeout(claim):
                 return RunEnd(values=await function.call(claim.input, context))
         except asyncio.CancelledError:

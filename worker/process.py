@@ -21,6 +21,7 @@ from outlast import database, logs
 from outlast.registry import Registry
 from outlast.settings import Settings
 from worker.claimer import Claimer
+from worker.completions import Completions
 from worker.config import WorkerConfig
 from worker.executor import Executor
 from worker.heartbeat import Heartbeat
@@ -40,12 +41,17 @@ class WorkerProcess:
         self.stop = asyncio.Event()
 
     async def run(self) -> None:
+        frozen_after_s = self.config.lease_ttl_s / 2
         pool = await open_pool(
             self.url,
             min_size=2,
             max_size=self.config.concurrency + 2,
-            idle_in_transaction_s=self.config.lease_ttl_s / 2,
-            claims=True,
+            idle_in_transaction_s=frozen_after_s,
+        )
+        # The queue's own statements (claims, group completions) on sessions planned for the
+        # table as it is now (db.connect.CLAIM_SESSION); checkpoints keep their cached plans.
+        queue_pool = await open_pool(
+            self.url, min_size=2, max_size=3, idle_in_transaction_s=frozen_after_s, claims=True
         )
         try:
             await workers.register(
@@ -59,17 +65,19 @@ class WorkerProcess:
                 "worker started",
                 extra={"worker_id": str(self.worker_id), "concurrency": self.config.concurrency},
             )
-            await self._serve(pool)
+            await self._serve(pool, queue_pool)
             await workers.set_state(pool, self.worker_id, "stopped")
             log.info("worker stopped", extra={"worker_id": str(self.worker_id)})
         finally:
+            await queue_pool.close()
             await pool.close()
 
-    async def _serve(self, pool: Pool) -> None:
-        executor = Executor(pool, self.registry, self.worker_id, self.config)
+    async def _serve(self, pool: Pool, queue_pool: Pool) -> None:
+        completions = Completions(queue_pool, self.worker_id)
+        executor = Executor(pool, self.registry, self.worker_id, self.config, completions)
         wakeup = Wakeup(self.url, on_cancel=self.leases.request_cancel)
         claimer = Claimer(
-            pool, self.worker_id, self.leases, self.config, executor.execute, wakeup.event
+            queue_pool, self.worker_id, self.leases, self.config, executor.execute, wakeup.event
         )
         heartbeat = Heartbeat(
             self.url,
