@@ -8,9 +8,10 @@ This saves a commit (and its fsync) per task, which is most of a short task's co
 
 Fencing is unchanged: `task_complete_many` checks every task's epoch and lease as
 `task_complete` does, row by row. A task whose lease was lost is missing from the answer and its
-runner gets LeaseLost; the others land. If the statement fails as a whole (a result Postgres
-refuses, a lost connection), each completion of that batch is retried alone, so one bad task
-cannot take its neighbours down with it.
+runner gets LeaseLost; the others land. If Postgres refuses the statement's data (a result it
+cannot store), each completion of that batch is retried alone, so one bad task cannot take its
+neighbours down with it. Any other error (the database is unreachable) reaches every runner of
+the batch at once; their leases expire and the reaper hands the tasks out again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+
+import psycopg
 
 from db import outcome
 from db.connect import Pool
@@ -59,16 +62,20 @@ class Completions:
     async def _write(self, batch: list[Pending]) -> None:
         try:
             landed = await outcome.complete_many(self.pool, self.worker_id, [d for d, _ in batch])
-        except Exception as exc:
+        except psycopg.DataError as exc:  # a result Postgres refuses: find whose, alone
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
                 return
             log.warning(
-                "group completion failed; recording each task alone",
+                "group completion refused; recording each task alone",
                 extra={"tasks": len(batch), "error": str(exc)},
             )
             for pending in batch:
                 await self._write([pending])
+            return
+        except Exception as exc:  # the database is unreachable, or a bug: every runner hears it
+            for _, future in batch:
+                _settle(future, exc)
             return
         for done, future in batch:
             _settle(future, None if done.task_id in landed else LeaseLost(done.task_id, done.epoch))

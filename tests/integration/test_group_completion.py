@@ -83,6 +83,26 @@ async def test_a_result_postgres_refuses_fails_only_its_own_task(pool: Pool) -> 
     assert (await count(pool, states, "completed"), await count(pool, states, "running")) == (3, 1)
 
 
+async def test_an_unreachable_database_reaches_every_runner_of_the_batch_at_once(
+    pool: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker_id, claims = await _claimed(pool, 3)
+    statements: list[int] = []
+
+    async def unreachable(db, worker, done):  # type: ignore[no-untyped-def]
+        statements.append(len(done))
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(outcome, "complete_many", unreachable)
+    completions = Completions(pool, worker_id)
+    results = await asyncio.gather(
+        *(completions.complete(c.task_id, c.epoch, "{}") for c in claims), return_exceptions=True
+    )
+    assert all(isinstance(r, psycopg.OperationalError) for r in results)
+    assert statements == [3]  # not retried one by one
+    assert await count(pool, "SELECT count(*) FROM tasks WHERE state = 'running'") == 3
+
+
 async def test_a_lost_lease_raises_for_its_runner_only(pool: Pool) -> None:
     worker_id, claims = await _claimed(pool, 3)
     completions = Completions(pool, worker_id)
