@@ -1,7 +1,8 @@
 """Outlast's queue statements alone, shaped as ceiling A is: each process claims with the product's
 `task_claim_many` (10 at a time) and finishes the batch with the product's fenced
 `task_complete_many` (the worker's group commit), both with their event rows, through db/ on one
-connection. No worker process around them: where the queue's own SQL stands against plain SQL.
+connection with the session settings of the worker's queue pool (db.connect.CLAIM_SESSION). No
+worker process around them: where the queue's own SQL stands against plain SQL.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from db import connect, lease, outcome, workers
 async def _drain(url: str, batch: int, go: Event, out: Any) -> None:
     conn = await connect.connect(url)
     async with conn:
+        for name, value in connect.CLAIM_SESSION.items():  # as the worker's queue pool
+            await conn.execute(f"SET {name} = {value}".encode())
         worker_id = uuid.uuid4()
         await workers.register(
             conn, worker_id, hostname="bench", pid=os.getpid(), concurrency=batch

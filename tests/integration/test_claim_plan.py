@@ -57,3 +57,28 @@ async def test_claim_walks_the_ready_index_after_a_burst_into_an_empty_queue(db_
     # The UPDATE finds each picked row by primary key, not by walking every queued task.
     assert "Index Scan using tasks_pkey on tasks t" in plan
     assert "Join Filter" not in plan
+
+
+async def test_group_completion_generic_plan_looks_tasks_up_by_key(db_url: str) -> None:
+    """A generic plan made while the table is small must not scan the whole table later."""
+    conn = await connect(db_url)
+    async with conn:
+        worker_id = await new_worker(conn)
+        await _submit(conn, 50)
+        await conn.execute("ANALYZE tasks")  # a small table
+        claims = await lease.claim_many(conn, worker_id, limit=16, ttl_s=30)
+        for name, value in CLAIM_SESSION.items():
+            await conn.execute(f"SET {name} = {value}")
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        cur = await conn.execute(
+            b"EXPLAIN (COSTS OFF) " + query("task_complete_many").encode(),
+            {
+                "worker_id": worker_id,
+                "task_ids": [c.task_id for c in claims],
+                "epochs": [c.epoch for c in claims],
+                "results": ["{}"] * len(claims),
+            },
+        )
+        plan = "\n".join(row["QUERY PLAN"] for row in await cur.fetchall())
+    assert "Seq Scan on tasks" not in plan and "Hash Join" not in plan, plan
+    assert "Index Scan using tasks_pkey on tasks t" in plan, plan
