@@ -46,6 +46,7 @@ db-migrate: venv ## Create or upgrade the database schema
 
 lint: venv ## Ruff, mypy (strict) and the import-linter contracts
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -65,9 +65,14 @@ class BodyGuard:
 
     def _too_large(self) -> ProblemError:
         message = f"the body is larger than {self.max_bytes} bytes"
-        return ProblemError(413, "payload-too-large", "Payload too large", message,
-                            errors=[field_error("body", "max_bytes", message)],
-                            extra={"max_bytes": self.max_bytes})
+        return ProblemError(
+            413,
+            "payload-too-large",
+            "Payload too large",
+            message,
+            errors=[field_error("body", "max_bytes", message)],
+            extra={"max_bytes": self.max_bytes},
+        )
 
 
 def _problem(violation: json_guard.Violation) -> ProblemError:

@@ -57,16 +57,27 @@ def depth(body: bytes) -> int:
 def inspect(body: bytes, content_type: str | None, max_depth: int) -> Violation | None:
     """The first reason to refuse `body`, or None when it is safe to hand to the routes."""
     if not is_json(content_type):
-        return Violation(415, "unsupported-media-type", "Unsupported media type",
-                         "header.content-type", "json_media_type",
-                         f"the body must be application/json, not {content_type}")
+        return Violation(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "header.content-type",
+            "json_media_type",
+            f"the body must be application/json, not {content_type}",
+        )
     if depth(body) > max_depth:
         return _invalid("body", "max_depth", f"JSON nests deeper than {max_depth} levels")
     try:
         value = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return Violation(400, "malformed-json", "Malformed JSON", "body", "json",
-                         f"the body is not valid JSON: {exc}")
+        return Violation(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            "body",
+            "json",
+            f"the body is not valid JSON: {exc}",
+        )
     except RecursionError:  # only when max_json_depth is set near the interpreter's limit
         return _invalid("body", "max_depth", "JSON nests too deeply to parse")
     except ValueError as exc:  # an integer literal over Python's digit limit

@@ -48,11 +48,19 @@ _HTTP_SLUGS = {
 
 def openapi_responses() -> dict[int | str, dict[str, Any]]:
     """The error answers every route may give, for the OpenAPI document."""
-    described = {400: "Malformed JSON", 404: "Unknown id or route", 409: "Wrong state",
-                 413: "Body too large", 415: "Body is not JSON",
-                 422: "A field broke a rule (see errors)", 503: "Database unavailable"}
-    return {status: {"model": Problem, "description": f"{text} (application/problem+json)"}
-            for status, text in described.items()}
+    described = {
+        400: "Malformed JSON",
+        404: "Unknown id or route",
+        409: "Wrong state",
+        413: "Body too large",
+        415: "Body is not JSON",
+        422: "A field broke a rule (see errors)",
+        503: "Database unavailable",
+    }
+    return {
+        status: {"model": Problem, "description": f"{text} (application/problem+json)"}
+        for status, text in described.items()
+    }
 
 
 def field_error(field: str, rule: str, message: str) -> FieldError:
@@ -113,11 +121,13 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     raw = cast(RequestValidationError, exc).errors()
     errors = [field_error(_field_name(e["loc"]), e["type"], e["msg"]) for e in raw]
     if any(e["rule"] == "json_invalid" for e in errors):  # the body guard normally answers first
-        return ProblemError(400, "malformed-json", "Malformed JSON", "the body is not valid JSON",
-                            errors=errors).response()
+        return ProblemError(
+            400, "malformed-json", "Malformed JSON", "the body is not valid JSON", errors=errors
+        ).response()
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return ProblemError(422, "validation-error", "Request validation failed", detail,
-                        errors=errors).response()
+    return ProblemError(
+        422, "validation-error", "Request validation failed", detail, errors=errors
+    ).response()
 
 
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:

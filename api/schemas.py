@@ -67,8 +67,9 @@ class TaskCreate(_Request):
         None, description="Longest a human wait may last (default OUTLAST_WAIT_TIMEOUT_S)."
     )
     on_wait_timeout: WaitOutcome | None = Field(
-        None, description="What a wait that times out does, unless its interrupt says: "
-        "fail (dead-letter the task, the default), reject (an approval), default (an input)."
+        None,
+        description="What a wait that times out does, unless its interrupt says: "
+        "fail (dead-letter the task, the default), reject (an approval), default (an input).",
     )
 
     def to_new_task(self, default_max_attempts: int) -> NewTask:

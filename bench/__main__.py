@@ -56,40 +56,54 @@ def _run_sections(session: Session) -> list[Row]:
             rows += step()
         except Exception as exc:  # one broken section must not hide the others' figures
             traceback.print_exc()
-            rows.append(Row(number, f"{name}: not measured ({type(exc).__name__}: {exc})"[:90],
-                            None, ""))
+            rows.append(
+                Row(number, f"{name}: not measured ({type(exc).__name__}: {exc})"[:90], None, "")
+            )
     return rows
 
 
 def _header(cfg: BenchConfig, facts: dict[str, str], seconds: float) -> str:
-    libs = ", ".join(f"{p} {version(p)}" for p in
-                     ("langgraph", "langgraph-checkpoint-postgres", "psycopg", "fastapi"))
-    pg = " ".join(f"{k}={facts[k]}" for k in
-                  ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers",
-                   "max_connections"))
-    counts = (f"ceiling A {cfg.count('ceiling_tasks')}, queue {cfg.count('queue_tasks')}, "
-              f"graphs {cfg.count('graph_tasks')}/{max(1, cfg.count('graph_tasks') // 4)} "
-              f"(1-node/10-node) x {cfg.rounds} rounds, latency "
-              f"{cfg.count('latency_tasks')} @{cfg.latency_rate:g}/s + poll "
-              f"{cfg.count('poll_tasks')}, depths "
-              f"{'/'.join(f'{d:,}' for d in cfg.depths)}, waiting {cfg.count('waiting_tasks'):,},"
-              f" claims {cfg.claims_per_depth}x{cfg.claim_batch}, recovery trials "
-              f"{cfg.recovery_trials}, api {cfg.count('api_single')} + "
-              f"{cfg.count('api_batches')}x{cfg.api_batch_size}, rss {cfg.count('rss_tasks')}")
+    libs = ", ".join(
+        f"{p} {version(p)}"
+        for p in ("langgraph", "langgraph-checkpoint-postgres", "psycopg", "fastapi")
+    )
+    pg = " ".join(
+        f"{k}={facts[k]}"
+        for k in (
+            "fsync",
+            "synchronous_commit",
+            "full_page_writes",
+            "shared_buffers",
+            "max_connections",
+        )
+    )
+    counts = (
+        f"ceiling A {cfg.count('ceiling_tasks')}, queue {cfg.count('queue_tasks')}, "
+        f"graphs {cfg.count('graph_tasks')}/{max(1, cfg.count('graph_tasks') // 4)} "
+        f"(1-node/10-node) x {cfg.rounds} rounds, latency "
+        f"{cfg.count('latency_tasks')} @{cfg.latency_rate:g}/s + poll "
+        f"{cfg.count('poll_tasks')}, depths "
+        f"{'/'.join(f'{d:,}' for d in cfg.depths)}, waiting {cfg.count('waiting_tasks'):,},"
+        f" claims {cfg.claims_per_depth}x{cfg.claim_batch}, recovery trials "
+        f"{cfg.recovery_trials}, api {cfg.count('api_single')} + "
+        f"{cfg.count('api_batches')}x{cfg.api_batch_size}, rss {cfg.count('rss_tasks')}"
+    )
     mem = psutil.virtual_memory().total / 2**30
-    return "\n".join([
-        f"Outlast bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, took {seconds:.0f} s",
-        f"machine: {os.cpu_count()} CPUs, {mem:.1f} GiB, {platform.system()} "
-        f"{platform.machine()}; Python {platform.python_version()}; {libs}",
-        f"postgres {facts['version']}, {facts['server']}, same machine: {pg}",
-        f"outlast: lease TTL {cfg.lease_ttl_s:g}s (heartbeat every TTL/3), reaper every "
-        f"{cfg.reaper_interval_s:g}s, poll {cfg.poll_interval_s:g}s, worker concurrency "
-        f"{cfg.concurrency} ({cfg.queue_concurrency} on the queue core), log level INFO; the "
-        "queue core's no-op task is a function task (no checkpoint); graph tasks checkpoint "
-        "through the fence",
-        f"sizes (BENCH_SCALE={cfg.scale:g}): {counts}",
-        f"sections: {', '.join(cfg.sections)}",
-    ])
+    return "\n".join(
+        [
+            f"Outlast bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, took {seconds:.0f} s",
+            f"machine: {os.cpu_count()} CPUs, {mem:.1f} GiB, {platform.system()} "
+            f"{platform.machine()}; Python {platform.python_version()}; {libs}",
+            f"postgres {facts['version']}, {facts['server']}, same machine: {pg}",
+            f"outlast: lease TTL {cfg.lease_ttl_s:g}s (heartbeat every TTL/3), reaper every "
+            f"{cfg.reaper_interval_s:g}s, poll {cfg.poll_interval_s:g}s, worker concurrency "
+            f"{cfg.concurrency} ({cfg.queue_concurrency} on the queue core), log level INFO; the "
+            "queue core's no-op task is a function task (no checkpoint); graph tasks checkpoint "
+            "through the fence",
+            f"sizes (BENCH_SCALE={cfg.scale:g}): {counts}",
+            f"sections: {', '.join(cfg.sections)}",
+        ]
+    )
 
 
 def main() -> int:

@@ -47,8 +47,9 @@ def submit(
             left = count
             while left:
                 size = min(left, CHUNK)
-                conn.execute(query("task_insert_many"),
-                             _batch_params(graph, size, input or {}, max_attempts))
+                conn.execute(
+                    query("task_insert_many"), _batch_params(graph, size, input or {}, max_attempts)
+                )
                 left -= size
         row = conn.execute("SELECT clock_timestamp()").fetchone()
     if row is None:
@@ -58,11 +59,22 @@ def submit(
 
 def submit_one(conn: psycopg.Connection[Any], graph: str, input: dict[str, Any]) -> None:
     """One task through the single-submit statement the API uses (task_insert)."""
-    conn.execute(query("task_insert"), {
-        "graph": graph, "input": Jsonb(input), "metadata": Jsonb({}), "priority": 0,
-        "run_at": None, "max_attempts": 3, "timeout_s": None, "wait_timeout_s": None,
-        "on_wait_timeout": None, "idempotency_key": None, "request_hash": None,
-    })
+    conn.execute(
+        query("task_insert"),
+        {
+            "graph": graph,
+            "input": Jsonb(input),
+            "metadata": Jsonb({}),
+            "priority": 0,
+            "run_at": None,
+            "max_attempts": 3,
+            "timeout_s": None,
+            "wait_timeout_s": None,
+            "on_wait_timeout": None,
+            "idempotency_key": None,
+            "request_hash": None,
+        },
+    )
 
 
 def settle(conn: psycopg.Connection[Any]) -> None:

@@ -43,10 +43,23 @@ async def _runs_per_s(url: str, graph_name: str, tasks: int, concurrency: int) -
 def ceiling_b(url: str, graph_name: str, tasks: int, concurrency: int) -> float:
     """Graph runs per second (`graph_name` in bench.graphs): bare `ainvoke` with the stock saver,
     `concurrency` at a time, measured in a fresh process."""
-    argv = [sys.executable, "-m", "bench.ceiling_graph", url, graph_name, str(tasks),
-            str(concurrency)]
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=900,  # noqa: S603
-                          check=False)
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.ceiling_graph",
+        url,
+        graph_name,
+        str(tasks),
+        str(concurrency),
+    ]
+    done = subprocess.run(  # noqa: S603 (our own module, fixed argv)
+        argv,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"ceiling B failed: {done.stderr.strip()[-500:]}")
     return float(done.stdout.strip().splitlines()[-1])

@@ -26,7 +26,11 @@ UNFINISHED = "SELECT count(*) FROM tasks WHERE state IN ('queued', 'running')"
 
 
 def timed_drain(
-    stack: Stack, graph: str, tasks: int, *, input: dict[str, Any] | None = None,
+    stack: Stack,
+    graph: str,
+    tasks: int,
+    *,
+    input: dict[str, Any] | None = None,
     timeout_s: float = 900.0,
 ) -> float:
     """Tasks per second for the workers already running on `stack` to drain `tasks` tasks of

@@ -48,18 +48,33 @@ def start_latency(session: Session) -> list[Row]:
         p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         if notify:
             rows += [
-                Row("4", "submit→start p50, NOTIFY, idle workers", p50, "ms",
+                Row(
+                    "4",
+                    "submit→start p50, NOTIFY, idle workers",
+                    p50,
+                    "ms",
                     target=Target("<=", 10, on="value", unit="ms"),
                     note=f"2 idle workers, warmed by {WARMUP} tasks; {count} tasks at "
-                         f"{cfg.latency_rate:g}/s via task_insert; created_at → started_at by "
-                         "the DB clock"),
-                Row("4", "submit→start p99, NOTIFY, idle workers", p99, "ms",
-                    target=Target("<=", 50, on="value", unit="ms")),
+                    f"{cfg.latency_rate:g}/s via task_insert; created_at → started_at by "
+                    "the DB clock",
+                ),
+                Row(
+                    "4",
+                    "submit→start p99, NOTIFY, idle workers",
+                    p99,
+                    "ms",
+                    target=Target("<=", 50, on="value", unit="ms"),
+                ),
             ]
         else:
             rows += [
-                Row("4", f"submit→start p50, poll only ({cfg.poll_interval_s:g}s ±20%)", p50,
-                    "ms", note=f"OUTLAST_NOTIFY=false, {count} tasks"),
+                Row(
+                    "4",
+                    f"submit→start p50, poll only ({cfg.poll_interval_s:g}s ±20%)",
+                    p50,
+                    "ms",
+                    note=f"OUTLAST_NOTIFY=false, {count} tasks",
+                ),
                 Row("4", "submit→start p99, poll only", p99, "ms"),
             ]
     return rows
@@ -93,15 +108,28 @@ def claim_latency(session: Session) -> list[Row]:
             if base is None:
                 base = p50
                 rows += [
-                    Row("5", f"claim p50 at {label} queued", p50, "ms",
+                    Row(
+                        "5",
+                        f"claim p50 at {label} queued",
+                        p50,
+                        "ms",
                         note=f"task_claim_many, {cfg.claim_batch} per claim, "
-                             f"{cfg.claims_per_depth} claims per depth, depth held steady"),
+                        f"{cfg.claims_per_depth} claims per depth, depth held steady",
+                    ),
                     Row("5", f"claim p99 at {label} queued", p99, "ms"),
                 ]
             else:
                 last = n == len(cfg.depths) - 1
-                rows.append(Row("5", f"claim p50 at {label} queued", p50, "ms", baseline=base,
-                                target=Target("<=", 1.5) if last else None))
+                rows.append(
+                    Row(
+                        "5",
+                        f"claim p50 at {label} queued",
+                        p50,
+                        "ms",
+                        baseline=base,
+                        target=Target("<=", 1.5) if last else None,
+                    )
+                )
                 if last:
                     rows.append(Row("5", f"claim p99 at {label} queued", p99, "ms"))
             if n == 0 and cfg.waiting_tasks:
@@ -109,8 +137,15 @@ def claim_latency(session: Session) -> list[Row]:
                 say(f"claim latency: {waiting:,} tasks waiting on humans")
                 backlog.waiting(stack.url, waiting)
                 p50, _ = _claims(stack.url, cfg.claims_per_depth, cfg.claim_batch)
-                rows.append(Row("5", f"claim p50, {label} queued + {_depth(waiting)} waiting "
-                                "on humans", p50, "ms", baseline=base))
+                rows.append(
+                    Row(
+                        "5",
+                        f"claim p50, {label} queued + {_depth(waiting)} waiting on humans",
+                        p50,
+                        "ms",
+                        baseline=base,
+                    )
+                )
     return rows
 
 
@@ -130,8 +165,9 @@ async def _claims_async(url: str, count: int, batch: int) -> tuple[float, float]
     pool = await open_pool(url, min_size=1, max_size=2, claims=True)  # as a worker's sessions
     try:
         worker_id = uuid.uuid4()
-        await workers.register(pool, worker_id, hostname="bench", pid=os.getpid(),
-                               concurrency=batch)
+        await workers.register(
+            pool, worker_id, hostname="bench", pid=os.getpid(), concurrency=batch
+        )
         timings = []
         for i in range(count + 10):  # the first ten warm the connection and its plans
             started = time.perf_counter()

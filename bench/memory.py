@@ -33,8 +33,13 @@ def worker_rss(session: Session) -> list[Row]:
         stack.kill(worker)
     return [
         Row("8", "worker RSS, idle (registered, listening)", idle, "MiB"),
-        Row("8", f"worker RSS, {count} tasks in flight on slow I/O", loaded, "MiB",
+        Row(
+            "8",
+            f"worker RSS, {count} tasks in flight on slow I/O",
+            loaded,
+            "MiB",
             note=f"one worker process with --concurrency {count}; each task waits in a node "
-                 f"(asyncio.sleep) after its first checkpoint; "
-                 f"{(loaded - idle) * 1024 / count:.0f} KiB per in-flight task over idle"),
+            f"(asyncio.sleep) after its first checkpoint; "
+            f"{(loaded - idle) * 1024 / count:.0f} KiB per in-flight task over idle",
+        ),
     ]

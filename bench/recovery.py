@@ -34,19 +34,24 @@ def _holder_pid(url: str, task_id: Any, epoch: int) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _trial(stack: Stack, task_id: Any, holder: subprocess.Popen[bytes], ttl_s: float,
-           interval_s: float) -> tuple[float, subprocess.Popen[bytes]]:
+def _trial(
+    stack: Stack, task_id: Any, holder: subprocess.Popen[bytes], ttl_s: float, interval_s: float
+) -> tuple[float, subprocess.Popen[bytes]]:
     (standby,) = stack.workers(1, 1)
     epoch = int(scalar(stack.url, "SELECT lease_epoch FROM tasks WHERE id = %s", task_id))
     os.kill(holder.pid, signal.SIGKILL)
     killed_at: datetime = scalar(stack.url, "SELECT clock_timestamp()")
     holder.wait(10)
-    pid = wait_for(lambda: _holder_pid(stack.url, task_id, epoch), ttl_s + interval_s + 60,
-                   "the task to run on the standby worker")
+    pid = wait_for(
+        lambda: _holder_pid(stack.url, task_id, epoch),
+        ttl_s + interval_s + 60,
+        "the task to run on the standby worker",
+    )
     if pid != standby.pid:
         raise RuntimeError(f"the task went to pid {pid}, not the standby {standby.pid}")
-    started: datetime = scalar(stack.url, "SELECT attempt_started_at FROM tasks WHERE id = %s",
-                               task_id)
+    started: datetime = scalar(
+        stack.url, "SELECT attempt_started_at FROM tasks WHERE id = %s", task_id
+    )
     return (started - killed_at).total_seconds(), standby
 
 
@@ -59,17 +64,32 @@ def recovery(session: Session) -> list[Row]:
         (holder,) = stack.workers(1, 1)
         backlog.submit(stack.url, "bench-sleeper", 1, {"sleep_s": 3600}, max_attempts=trials + 2)
         task_id = scalar(stack.url, "SELECT id FROM tasks")
-        wait_for(lambda: _holder_pid(stack.url, task_id, 0) == holder.pid, 60,
-                 "the first worker to hold the task")
+        wait_for(
+            lambda: _holder_pid(stack.url, task_id, 0) == holder.pid,
+            60,
+            "the first worker to hold the task",
+        )
         for n in range(trials):
             say(f"recovery: SIGKILL trial {n + 1} of {trials}")
             took, holder = _trial(stack, task_id, holder, cfg.lease_ttl_s, cfg.reaper_interval_s)
             times.append(took)
     bound = cfg.lease_ttl_s + cfg.reaper_interval_s
     return [
-        Row("6", f"recovery after SIGKILL, median of {trials}", percentile(times, 50), "s",
-            baseline=bound, note=f"baseline: lease TTL {cfg.lease_ttl_s:g}s + reaper interval "
-                                 f"{cfg.reaper_interval_s:g}s; heartbeat every TTL/3"),
-        Row("6", f"recovery after SIGKILL, worst of {trials}", max(times), "s", baseline=bound,
-            target=Target("<=", bound + 1, on="value", unit="s")),
+        Row(
+            "6",
+            f"recovery after SIGKILL, median of {trials}",
+            percentile(times, 50),
+            "s",
+            baseline=bound,
+            note=f"baseline: lease TTL {cfg.lease_ttl_s:g}s + reaper interval "
+            f"{cfg.reaper_interval_s:g}s; heartbeat every TTL/3",
+        ),
+        Row(
+            "6",
+            f"recovery after SIGKILL, worst of {trials}",
+            max(times),
+            "s",
+            baseline=bound,
+            target=Target("<=", bound + 1, on="value", unit="s"),
+        ),
     ]

@@ -31,8 +31,9 @@ async def _singles(client: httpx.AsyncClient, count: int, concurrency: int) -> f
         nonlocal left
         while left > 0:
             left -= 1
-            response = await client.post("/v1/tasks", json={"graph": "bench-noop",
-                                                             "input": {"i": left}})
+            response = await client.post(
+                "/v1/tasks", json={"graph": "bench-noop", "input": {"i": left}}
+            )
             if response.status_code != 201:
                 raise RuntimeError(f"single submit answered {response.status_code}")
 
@@ -68,13 +69,26 @@ def api(session: Session) -> list[Row]:
         stack.api(port)
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _healthy(base), 60, "the API to answer /healthz", every=0.2)
-        say(f"api: {cfg.count('api_single')} single submits, "
-            f"{cfg.count('api_batches')} batches of {cfg.api_batch_size}")
+        say(
+            f"api: {cfg.count('api_single')} single submits, "
+            f"{cfg.count('api_batches')} batches of {cfg.api_batch_size}"
+        )
         single, batch = asyncio.run(_measure(base, session))
     return [
-        Row("7", "API: single submit, POST /v1/tasks", single, "tasks/s",
+        Row(
+            "7",
+            "API: single submit, POST /v1/tasks",
+            single,
+            "tasks/s",
             note=f"one uvicorn process; one httpx client, {cfg.concurrency} requests in flight "
-                 f"(singles), 1 in flight (batches of {cfg.api_batch_size})"),
-        Row("7", f"API: batch submit, POST /v1/tasks:batch x{cfg.api_batch_size}", batch,
-            "tasks/s", baseline=single, target=Target(">=", 10)),
+            f"(singles), 1 in flight (batches of {cfg.api_batch_size})",
+        ),
+        Row(
+            "7",
+            f"API: batch submit, POST /v1/tasks:batch x{cfg.api_batch_size}",
+            batch,
+            "tasks/s",
+            baseline=single,
+            target=Target(">=", 10),
+        ),
     ]

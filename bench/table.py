@@ -84,21 +84,25 @@ def render(rows: list[Row]) -> str:
             notes.append(row.note)
             figure += f" [{len(notes)}]"
         ratio = row.ratio
-        cells.append((
-            row.section,
-            figure,
-            fmt(row.value, row.unit),
-            fmt(row.baseline, row.unit) if row.baseline is not None else "",
-            f"{ratio:.2f}x" if ratio is not None else "",
-            row.target.text() if row.target else "",
-            row.verdict(),
-        ))
+        cells.append(
+            (
+                row.section,
+                figure,
+                fmt(row.value, row.unit),
+                fmt(row.baseline, row.unit) if row.baseline is not None else "",
+                f"{ratio:.2f}x" if ratio is not None else "",
+                row.target.text() if row.target else "",
+                row.verdict(),
+            )
+        )
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
     right = {2, 3, 4}
     lines = []
     for n, cell in enumerate(cells):
-        parts = [c.rjust(w) if i in right else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(cell, widths, strict=True))]
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cell, widths, strict=True))
+        ]
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

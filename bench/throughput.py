@@ -41,8 +41,9 @@ def ceilings(session: Session) -> tuple[list[Row], Ceilings]:
                 rate = ceiling_a(stack.url, tasks, batch, processes)
                 measured[(batch, processes)] = rate
                 what = "1 task/stmt" if batch == 1 else "batch 10"
-                rows.append(Row("1", f"ceiling A: plain SQL, {what}, {processes} proc", rate,
-                                "tasks/s"))
+                rows.append(
+                    Row("1", f"ceiling A: plain SQL, {what}, {processes} proc", rate, "tasks/s")
+                )
     return rows, measured
 
 
@@ -57,34 +58,65 @@ def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
             stack.reaper()
             stack.workers(workers, slots)
             rate = timed_drain(stack, "bench-noop-fn", tasks)
-        note = (f"a no-op function task (no graph, no checkpoint) through real worker processes "
-                f"(python -m worker, {slots} slots each): claim, heartbeat, fenced group "
-                f"completion, event rows; baseline: ceiling A batch 10, same process count"
-                if workers == 1 else "")
-        rows.append(Row("2", f"queue core: no-op tasks, {workers} worker proc", rate, "tasks/s",
-                        baseline=ceiling.get((10, workers)), target=Target(">=", 0.8),
-                        note=note))
+        note = (
+            f"a no-op function task (no graph, no checkpoint) through real worker processes "
+            f"(python -m worker, {slots} slots each): claim, heartbeat, fenced group "
+            f"completion, event rows; baseline: ceiling A batch 10, same process count"
+            if workers == 1
+            else ""
+        )
+        rows.append(
+            Row(
+                "2",
+                f"queue core: no-op tasks, {workers} worker proc",
+                rate,
+                "tasks/s",
+                baseline=ceiling.get((10, workers)),
+                target=Target(">=", 0.8),
+                note=note,
+            )
+        )
     for other in sorted({cfg.concurrency, 20} - {slots}):
         with session.database(f"queue-1x{other}") as stack:
             say(f"queue core: {tasks} bench-noop-fn tasks, 1 worker x {other} slots")
             stack.reaper()
             stack.workers(1, other)
             rate = timed_drain(stack, "bench-noop-fn", tasks)
-        rows.append(Row("2", f"queue core, 1 worker proc, {other} slots", rate, "tasks/s",
-                        baseline=ceiling.get((10, 1)),
-                        note="the same drain at another slot count (a claim takes half the "
-                             "slots: 20 slots claim 10 at a time, as ceiling A batch 10)"
-                             if other == 20 else ""))
+        rows.append(
+            Row(
+                "2",
+                f"queue core, 1 worker proc, {other} slots",
+                rate,
+                "tasks/s",
+                baseline=ceiling.get((10, 1)),
+                note="the same drain at another slot count (a claim takes half the "
+                "slots: 20 slots claim 10 at a time, as ceiling A batch 10)"
+                if other == 20
+                else "",
+            )
+        )
     sql_tasks = cfg.count("ceiling_tasks")
     for processes in (1, 2):
         with session.database(f"queue-sql-{processes}") as stack:
             say(f"queue statements alone: {sql_tasks} tasks, {processes} process(es)")
             rate = queue_statements(stack.url, sql_tasks, 10, processes)
-        note = ("no worker: task_claim_many x10 then task_complete_many for the 10, with "
-                "their event rows, one connection per process, the worker queue pool's "
-                "session settings" if processes == 1 else "")
-        rows.append(Row("2", f"queue statements alone, {processes} proc", rate, "tasks/s",
-                        baseline=ceiling.get((10, processes)), note=note))
+        note = (
+            "no worker: task_claim_many x10 then task_complete_many for the 10, with "
+            "their event rows, one connection per process, the worker queue pool's "
+            "session settings"
+            if processes == 1
+            else ""
+        )
+        rows.append(
+            Row(
+                "2",
+                f"queue statements alone, {processes} proc",
+                rate,
+                "tasks/s",
+                baseline=ceiling.get((10, processes)),
+                note=note,
+            )
+        )
     return rows
 
 
@@ -97,8 +129,10 @@ def graph_runs(session: Session) -> list[Row]:
         stack.reaper()
         stack.workers(1, cfg.concurrency)
         for n in range(cfg.rounds):
-            say(f"graphs, round {n + 1} of {cfg.rounds}: {short} one-node and {long} ten-node "
-                "tasks, bare and as Outlast tasks")
+            say(
+                f"graphs, round {n + 1} of {cfg.rounds}: {short} one-node and {long} ten-node "
+                "tasks, bare and as Outlast tasks"
+            )
             rates["b1"].append(ceiling_b(stack.url, "noop", short, cfg.concurrency))
             rates["o1"].append(timed_drain(stack, "bench-noop", short))
             rates["b10"].append(ceiling_b(stack.url, "chain10", long, cfg.concurrency))
@@ -112,19 +146,36 @@ def graph_runs(session: Session) -> list[Row]:
         for i in range(cfg.rounds)
     )
     return [
-        Row("3", "ceiling B: bare ainvoke, 1-node graph", b1, "tasks/s",
+        Row(
+            "3",
+            "ceiling B: bare ainvoke, 1-node graph",
+            b1,
+            "tasks/s",
             note=f"stock AsyncPostgresSaver, durability=sync, {cfg.concurrency} runs at once in "
-                 f"one process; Outlast rows: 1 worker process, same concurrency; medians of "
-                 f"{cfg.rounds} alternating rounds"),
+            f"one process; Outlast rows: 1 worker process, same concurrency; medians of "
+            f"{cfg.rounds} alternating rounds",
+        ),
         Row("3", "ceiling B: bare ainvoke, 10-node graph", b10, "tasks/s"),
-        Row("3", "ceiling B: per node boundary", b_boundary, "ms",
+        Row(
+            "3",
+            "ceiling B: per node boundary",
+            b_boundary,
+            "ms",
             note="(1/rate(10-node) - 1/rate(1-node)) / 9: the time one more node and its "
-                 "checkpoint add to a task, at that concurrency"),
-        Row("3", "Outlast task, 1-node graph", o1, "tasks/s", baseline=b1,
-            target=Target(">=", 0.5)),
+            "checkpoint add to a task, at that concurrency",
+        ),
+        Row(
+            "3", "Outlast task, 1-node graph", o1, "tasks/s", baseline=b1, target=Target(">=", 0.5)
+        ),
         Row("3", "Outlast task, 10-node graph", o10, "tasks/s", baseline=b10),
-        Row("3", "Outlast per node boundary (fenced)", o_boundary, "ms", baseline=b_boundary,
+        Row(
+            "3",
+            "Outlast per node boundary (fenced)",
+            o_boundary,
+            "ms",
+            baseline=b_boundary,
             target=Target("<=", 1.25),
             note="ratio of the medians; the same ratio round by round: "
-                 + ", ".join(f"{r:.2f}" for r in per_round)),
+            + ", ".join(f"{r:.2f}" for r in per_round),
+        ),
     ]

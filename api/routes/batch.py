@@ -42,8 +42,9 @@ def _unknown_graphs(body: TaskBatchCreate, known: list[str]) -> ProblemError | N
     if not errors:
         return None
     detail = f"{len(errors)} task(s) name no registered graph; known graphs: {', '.join(known)}"
-    return ProblemError(422, "unknown-graph", "Unknown graph", detail, errors=errors,
-                        extra={"known_graphs": known})
+    return ProblemError(
+        422, "unknown-graph", "Unknown graph", detail, errors=errors, extra={"known_graphs": known}
+    )
 
 
 @router.post("/tasks:batch", status_code=201, summary="Submit up to 1,000 tasks at once")
@@ -60,9 +61,13 @@ async def submit_batch(
     (`body.tasks.{i}.{field}`), with nothing written."""
     if idempotency_key is not None:
         message = "a batch cannot be replayed; submit tasks singly to use Idempotency-Key"
-        raise ProblemError(422, "validation-error", "Request validation failed", message,
-                           errors=[field_error("header.idempotency-key", "not_supported",
-                                               message)])
+        raise ProblemError(
+            422,
+            "validation-error",
+            "Request validation failed",
+            message,
+            errors=[field_error("header.idempotency-key", "not_supported", message)],
+        )
     problem = _unknown_graphs(body, registry.names())
     if problem is not None:
         raise problem

@@ -38,7 +38,10 @@ async def list_dead_letters(
     where = dead_letters.Filter(graph, error_type, task_id, include_redriven)
     rows = await dead_letters.list_(pool, where, limit=limit + 1, after=after)
     return page(
-        rows, limit, DeadLetterPublic, lambda r: (r["created_at"].isoformat(), r["id"]),
+        rows,
+        limit,
+        DeadLetterPublic,
+        lambda r: (r["created_at"].isoformat(), r["id"]),
         "dead-letters",
     )
 
@@ -67,11 +70,17 @@ async def redrive(
     if checkpoint_id is not None and not await checkpoints.exists(
         pool, letter["task_id"], checkpoint_id
     ):
-        raise invalid("body.checkpoint_id", "task_checkpoint",
-                      f"{checkpoint_id!r} is not a checkpoint of task {letter['task_id']}")
+        raise invalid(
+            "body.checkpoint_id",
+            "task_checkpoint",
+            f"{checkpoint_id!r} is not a checkpoint of task {letter['task_id']}",
+        )
     try:
         row = await dead_letters.redrive_one(
-            pool, dead_letter_id, mode=body.mode, checkpoint_id=checkpoint_id,
+            pool,
+            dead_letter_id,
+            mode=body.mode,
+            checkpoint_id=checkpoint_id,
             max_attempts=body.max_attempts,
         )
     except Conflict as exc:
@@ -81,17 +90,16 @@ async def redrive(
 
 
 @router.post("/redrive", summary="Redrive open dead letters by filter")
-async def redrive_by_filter(
-    body: RedriveByFilterRequest, pool: PoolDep
-) -> RedriveByFilterResult:
+async def redrive_by_filter(body: RedriveByFilterRequest, pool: PoolDep) -> RedriveByFilterResult:
     """Up to `limit` open dead letters matching `graph` and `error_type`, oldest first. With
     `dry_run`, lists them (`dead_letters`) and writes nothing; else requeues them (`tasks`)."""
     where = dead_letters.Filter(graph=body.graph, error_type=body.error_type)
     if body.dry_run:
         rows = await dead_letters.list_(pool, where, limit=body.limit)
         letters = [DeadLetterPublic.model_validate(r) for r in rows]
-        return RedriveByFilterResult(dry_run=True, count=len(letters), tasks=None,
-                                     dead_letters=letters)
+        return RedriveByFilterResult(
+            dry_run=True, count=len(letters), tasks=None, dead_letters=letters
+        )
     rows = await dead_letters.redrive_many(
         pool, where, limit=body.limit, mode=body.mode, max_attempts=body.max_attempts
     )

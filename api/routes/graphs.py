@@ -16,8 +16,9 @@ def _describe(registry: Registry, name: str) -> GraphPublic:
         return GraphPublic.model_validate(registry.describe(name))
     except RegistryError as exc:
         # One broken OUTLAST_GRAPHS entry must not hide the others: list it with its error.
-        return GraphPublic(name=name, import_path=registry.paths[name], nodes=[],
-                           description=None, error=str(exc))
+        return GraphPublic(
+            name=name, import_path=registry.paths[name], nodes=[], description=None, error=str(exc)
+        )
 
 
 @router.get("", summary="List registered graphs")

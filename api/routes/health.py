@@ -28,9 +28,14 @@ async def readyz(pool: PoolDep) -> Status:
         async with pool.connection(timeout=READY_TIMEOUT_S) as conn:
             row = await (await conn.execute(_PROBE)).fetchone()
     except psycopg.Error as exc:
-        raise ProblemError(503, "not-ready", "Not ready",
-                           f"the database is unreachable ({type(exc).__name__})") from exc
+        raise ProblemError(
+            503, "not-ready", "Not ready", f"the database is unreachable ({type(exc).__name__})"
+        ) from exc
     if row is None or not row["migrated"]:
-        raise ProblemError(503, "not-ready", "Not ready",
-                           "the tasks table does not exist; run `outlast db migrate`")
+        raise ProblemError(
+            503,
+            "not-ready",
+            "Not ready",
+            "the tasks table does not exist; run `outlast db migrate`",
+        )
     return Status(status="ready")

@@ -45,9 +45,14 @@ IdempotencyKey = Annotated[
 
 def _unknown_graph(name: str, known: list[str]) -> ProblemError:
     message = f"no graph named {name!r}; known graphs: {', '.join(known)}"
-    return ProblemError(422, "unknown-graph", "Unknown graph", message,
-                        errors=[field_error("body.graph", "known_graph", message)],
-                        extra={"known_graphs": known})
+    return ProblemError(
+        422,
+        "unknown-graph",
+        "Unknown graph",
+        message,
+        errors=[field_error("body.graph", "known_graph", message)],
+        extra={"known_graphs": known},
+    )
 
 
 @router.post("", status_code=201, summary="Submit a task")

@@ -31,9 +31,7 @@ def test_async_and_sync_functions_complete_with_their_results(
     assert observe.checkpoints(echo_id) == []  # no graph, no checkpoint
 
 
-def test_a_failing_function_retries_then_completes(
-    processes: Processes, observe: Observer
-) -> None:
+def test_a_failing_function_retries_then_completes(processes: Processes, observe: Observer) -> None:
     processes.worker()
     task_id = observe.submit("explode", {"fail_times": 2}, max_attempts=3)
     assert wait_until(lambda: settled(observe, task_id), 30) == "completed"

@@ -49,8 +49,10 @@ def test_client_round_trip(base_url: str) -> None:
         graphs = {g["name"] for g in api.graphs()["items"]}
         assert {"pipeline", "flaky"} <= graphs
         task = api.submit("pipeline", {"text": "Hi."}, priority=3, idempotency_key="c-1")
-        assert api.submit("pipeline", {"text": "Hi."}, priority=3,
-                          idempotency_key="c-1")["id"] == task["id"]
+        assert (
+            api.submit("pipeline", {"text": "Hi."}, priority=3, idempotency_key="c-1")["id"]
+            == task["id"]
+        )
         assert api.get(task["id"])["priority"] == 3
         assert [t["id"] for t in api.list(graph="pipeline")["items"]] == [task["id"]]
         assert api.cancel(task["id"], "done")["state"] == "cancelled"
@@ -58,8 +60,12 @@ def test_client_round_trip(base_url: str) -> None:
         assert api.checkpoints(task["id"])["items"] == []
         assert api.workers()["items"] == []
         assert api.dead_letters()["items"] == [] and api.dead_letter_groups()["items"] == []
-        assert api.redrive_many(dry_run=True) == {"dry_run": True, "count": 0, "tasks": None,
-                                                  "dead_letters": []}
+        assert api.redrive_many(dry_run=True) == {
+            "dry_run": True,
+            "count": 0,
+            "tasks": None,
+            "dead_letters": [],
+        }
         with pytest.raises(ApiError) as caught:
             api.cancel(task["id"])
     assert caught.value.status == 409 and caught.value.problem["state"] == "cancelled"
@@ -67,14 +73,30 @@ def test_client_round_trip(base_url: str) -> None:
 
 
 def test_cli_tasks(base_url: str) -> None:
-    task = ok(run(tasks_app, "submit", "pipeline", "--input", '{"text": "Hi."}', "--priority",
-                  "5", "--idempotency-key", "k", "--metadata", '{"who": "cli"}', url=base_url))
+    task = ok(
+        run(
+            tasks_app,
+            "submit",
+            "pipeline",
+            "--input",
+            '{"text": "Hi."}',
+            "--priority",
+            "5",
+            "--idempotency-key",
+            "k",
+            "--metadata",
+            '{"who": "cli"}',
+            url=base_url,
+        )
+    )
     assert (task["priority"], task["metadata"]) == (5, {"who": "cli"})
     assert ok(run(tasks_app, "get", task["id"], url=base_url))["id"] == task["id"]
     listed = ok(run(tasks_app, "list", "--state", "queued", "--limit", "5", url=base_url))
     assert [t["id"] for t in listed["items"]] == [task["id"]]
-    assert ok(run(tasks_app, "cancel", task["id"], "--reason", "x", url=base_url))[
-        "state"] == "cancelled"
+    assert (
+        ok(run(tasks_app, "cancel", task["id"], "--reason", "x", url=base_url))["state"]
+        == "cancelled"
+    )
     events = ok(run(tasks_app, "events", task["id"], url=base_url))
     assert [e["kind"] for e in events["items"]] == ["submitted", "cancelled"]
 
@@ -87,26 +109,44 @@ def test_cli_reads_url_from_environment(base_url: str) -> None:
 def test_cli_dead_letters(base_url: str) -> None:
     assert ok(run(dead_letters_app, "list", "--graph", "flaky", url=base_url))["items"] == []
     assert ok(run(dead_letters_app, "groups", url=base_url))["items"] == []
-    dry = ok(run(dead_letters_app, "redrive-many", "--error-type", "X", "--dry-run", "--limit",
-                 "10", url=base_url))
+    dry = ok(
+        run(
+            dead_letters_app,
+            "redrive-many",
+            "--error-type",
+            "X",
+            "--dry-run",
+            "--limit",
+            "10",
+            url=base_url,
+        )
+    )
     assert dry == {"dry_run": True, "count": 0, "tasks": None, "dead_letters": []}
-    real = ok(run(dead_letters_app, "redrive-many", "--graph", "flaky", "--mode", "scratch",
-                  url=base_url))
+    real = ok(
+        run(dead_letters_app, "redrive-many", "--graph", "flaky", "--mode", "scratch", url=base_url)
+    )
     assert real["count"] == 0 and real["tasks"] == []
 
 
-@pytest.mark.parametrize(("app", "args", "needles"), [
-    (tasks_app, ["submit", "nope"], ["422", "known graphs"]),
-    (tasks_app, ["get", "not-a-uuid"], ["422", "path.task_id"]),
-    (tasks_app, ["get", "00000000-0000-0000-0000-000000000000"], ["404", "does not exist"]),
-    (tasks_app, ["list", "--limit", "500"], ["422", "query.limit"]),
-    (dead_letters_app, ["get", "00000000-0000-0000-0000-000000000000"], ["404"]),
-    (dead_letters_app, ["redrive", "00000000-0000-0000-0000-000000000000"], ["404"]),
-    (dead_letters_app, ["redrive", "00000000-0000-0000-0000-000000000000", "--mode",
-                        "checkpoint"], ["422", "checkpoint_id"]),
-])
-def test_cli_api_errors_are_one_line(base_url: str, app: typer.Typer, args: list[str],
-                                     needles: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("app", "args", "needles"),
+    [
+        (tasks_app, ["submit", "nope"], ["422", "known graphs"]),
+        (tasks_app, ["get", "not-a-uuid"], ["422", "path.task_id"]),
+        (tasks_app, ["get", "00000000-0000-0000-0000-000000000000"], ["404", "does not exist"]),
+        (tasks_app, ["list", "--limit", "500"], ["422", "query.limit"]),
+        (dead_letters_app, ["get", "00000000-0000-0000-0000-000000000000"], ["404"]),
+        (dead_letters_app, ["redrive", "00000000-0000-0000-0000-000000000000"], ["404"]),
+        (
+            dead_letters_app,
+            ["redrive", "00000000-0000-0000-0000-000000000000", "--mode", "checkpoint"],
+            ["422", "checkpoint_id"],
+        ),
+    ],
+)
+def test_cli_api_errors_are_one_line(
+    base_url: str, app: typer.Typer, args: list[str], needles: list[str]
+) -> None:
     assert_one_line_failure(run(app, *args, url=base_url), *needles)
 
 
@@ -116,22 +156,28 @@ def test_cli_cancel_twice_is_409(base_url: str) -> None:
     assert_one_line_failure(run(tasks_app, "cancel", task["id"], url=base_url), "409")
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["submit", "pipeline", "--input", "{not json"], "--input is not valid JSON"),
-    (["submit", "pipeline", "--input", "[1, 2]"], "--input must be a JSON object"),
-    (["submit", "pipeline", "--metadata", "7"], "--metadata must be a JSON object"),
-    (["submit", "pipeline", "--run-at", "someday"], "--run-at is not an ISO 8601 time"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["submit", "pipeline", "--input", "{not json"], "--input is not valid JSON"),
+        (["submit", "pipeline", "--input", "[1, 2]"], "--input must be a JSON object"),
+        (["submit", "pipeline", "--metadata", "7"], "--metadata must be a JSON object"),
+        (["submit", "pipeline", "--run-at", "someday"], "--run-at is not an ISO 8601 time"),
+    ],
+)
 def test_cli_bad_options_never_call_the_api(args: list[str], needle: str) -> None:
     # No server at this URL: the options must be refused before any request is made.
     assert_one_line_failure(run(tasks_app, *args, url="http://127.0.0.1:9"), needle)
 
 
-@pytest.mark.parametrize(("app", "args"), [
-    (tasks_app, ["list"]),
-    (tasks_app, ["submit", "pipeline", "--input", "{}"]),
-    (dead_letters_app, ["redrive-many", "--dry-run"]),
-])
+@pytest.mark.parametrize(
+    ("app", "args"),
+    [
+        (tasks_app, ["list"]),
+        (tasks_app, ["submit", "pipeline", "--input", "{}"]),
+        (dead_letters_app, ["redrive-many", "--dry-run"]),
+    ],
+)
 def test_cli_connection_refused(app: typer.Typer, args: list[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     assert_one_line_failure(run(app, *args, url=url), "cannot reach the API", url)

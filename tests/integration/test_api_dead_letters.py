@@ -52,13 +52,17 @@ def test_filters_and_groups(client: TestClient) -> None:
     assert client.get("/v1/dead-letters", params={"graph": "pipeline"}).json()["items"] == []
     groups = client.get("/v1/dead-letters/groups").json()
     assert [(g["graph"], g["error_type"], g["count"]) for g in groups["items"]] == [
-        ("flaky", "FlakyError", 2), ("flaky", "Timeout", 1)]
+        ("flaky", "FlakyError", 2),
+        ("flaky", "Timeout", 1),
+    ]
     assert groups["next_cursor"] is None
 
 
 def test_unknown_dead_letter_is_404(client: TestClient) -> None:
-    for response in (client.get(f"/v1/dead-letters/{uuid.uuid4()}"),
-                     client.post(f"/v1/dead-letters/{uuid.uuid4()}/redrive")):
+    for response in (
+        client.get(f"/v1/dead-letters/{uuid.uuid4()}"),
+        client.post(f"/v1/dead-letters/{uuid.uuid4()}/redrive"),
+    ):
         assert response.status_code == 404
         assert response.json()["type"] == PROBLEMS + "not-found"
 
@@ -97,35 +101,44 @@ def test_redrive_from_a_chosen_checkpoint(client: TestClient, db_url: str) -> No
     other = dead_letter(client)
     add_checkpoints(db_url, other["task_id"], ["1ef-z"])
     before = counts(db_url)
-    foreign = client.post(f"/v1/dead-letters/{letter['id']}/redrive",
-                          json={"mode": "checkpoint", "checkpoint_id": "1ef-z"})
+    foreign = client.post(
+        f"/v1/dead-letters/{letter['id']}/redrive",
+        json={"mode": "checkpoint", "checkpoint_id": "1ef-z"},
+    )
     assert foreign.status_code == 422
     assert foreign.json()["errors"][0]["field"] == "body.checkpoint_id"
     assert foreign.json()["errors"][0]["rule"] == "task_checkpoint"
     assert counts(db_url) == before
-    ok = client.post(f"/v1/dead-letters/{letter['id']}/redrive",
-                     json={"mode": "checkpoint", "checkpoint_id": "1ef-a"})
+    ok = client.post(
+        f"/v1/dead-letters/{letter['id']}/redrive",
+        json={"mode": "checkpoint", "checkpoint_id": "1ef-a"},
+    )
     assert ok.status_code == 200 and ok.json()["state"] == "queued"
     detail = client.get(f"/v1/dead-letters/{letter['id']}").json()
     assert detail["redrive_mode"] == "checkpoint"
 
 
-@pytest.mark.parametrize(("body", "field", "rule"), [
-    ({"mode": "checkpoint"}, "body.checkpoint_id", "value_error"),
-    ({"mode": "scratch", "checkpoint_id": "1ef-a"}, "body.checkpoint_id", "value_error"),
-    ({"mode": "yesterday"}, "body.mode", "literal_error"),
-    ({"max_attempts": 0}, "body.max_attempts", "greater_than_equal"),
-    ({"max_attempts": 1.5}, "body.max_attempts", "int_type"),
-    ({"force": True}, "body.force", "extra_forbidden"),
-])
-def test_bad_redrive_body(client: TestClient, db_url: str, body: dict[str, Any], field: str,
-                          rule: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        ({"mode": "checkpoint"}, "body.checkpoint_id", "value_error"),
+        ({"mode": "scratch", "checkpoint_id": "1ef-a"}, "body.checkpoint_id", "value_error"),
+        ({"mode": "yesterday"}, "body.mode", "literal_error"),
+        ({"max_attempts": 0}, "body.max_attempts", "greater_than_equal"),
+        ({"max_attempts": 1.5}, "body.max_attempts", "int_type"),
+        ({"force": True}, "body.force", "extra_forbidden"),
+    ],
+)
+def test_bad_redrive_body(
+    client: TestClient, db_url: str, body: dict[str, Any], field: str, rule: str
+) -> None:
     letter = dead_letter(client)
     before = counts(db_url)
     response = client.post(f"/v1/dead-letters/{letter['id']}/redrive", json=body)
     assert response.status_code == 422
     assert {"field": field, "rule": rule} in [
-        {"field": e["field"], "rule": e["rule"]} for e in response.json()["errors"]]
+        {"field": e["field"], "rule": e["rule"]} for e in response.json()["errors"]
+    ]
     assert counts(db_url) == before
     assert client.get(f"/v1/dead-letters/{letter['id']}").json()["redriven_at"] is None
 
@@ -134,8 +147,9 @@ def test_redrive_by_filter_dry_run_writes_nothing(client: TestClient, db_url: st
     letters = [dead_letter(client, error_type="FlakyError") for _ in range(3)]
     dead_letter(client, error_type="Other")
     before = counts(db_url)
-    response = client.post("/v1/dead-letters/redrive",
-                           json={"error_type": "FlakyError", "dry_run": True, "limit": 2})
+    response = client.post(
+        "/v1/dead-letters/redrive", json={"error_type": "FlakyError", "dry_run": True, "limit": 2}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["dry_run"] is True and body["count"] == 2 and body["tasks"] is None
@@ -147,9 +161,10 @@ def test_redrive_by_filter_dry_run_writes_nothing(client: TestClient, db_url: st
 def test_redrive_by_filter_for_real(client: TestClient) -> None:
     letters = [dead_letter(client, error_type="FlakyError") for _ in range(3)]
     other = dead_letter(client, error_type="Other")
-    body = client.post("/v1/dead-letters/redrive",
-                       json={"graph": "flaky", "error_type": "FlakyError", "limit": 2,
-                             "mode": "scratch"}).json()
+    body = client.post(
+        "/v1/dead-letters/redrive",
+        json={"graph": "flaky", "error_type": "FlakyError", "limit": 2, "mode": "scratch"},
+    ).json()
     assert body["dry_run"] is False and body["count"] == 2 and body["dead_letters"] is None
     assert {t["id"] for t in body["tasks"]} == {d["task_id"] for d in letters[:2]}
     assert {t["state"] for t in body["tasks"]} == {"queued"}
@@ -161,22 +176,29 @@ def test_redrive_by_filter_for_real(client: TestClient) -> None:
     assert none == {"dry_run": False, "count": 0, "tasks": [], "dead_letters": None}
 
 
-@pytest.mark.parametrize(("body", "field", "rule"), [
-    ({"limit": 0}, "body.limit", "greater_than_equal"),
-    ({"limit": 1001}, "body.limit", "less_than_equal"),
-    ({"mode": "checkpoint"}, "body.mode", "literal_error"),
-    ({"dry_run": "yes"}, "body.dry_run", "bool_type"),
-    ({"graph": ""}, "body.graph", "string_too_short"),
-    ({"error_type": "a\x00"}, "body.error_type", "no_nul_character"),
-    ({"everything": True}, "body.everything", "extra_forbidden"),
-])
-def test_bad_redrive_by_filter_body(client: TestClient, db_url: str, body: dict[str, Any],
-                                    field: str, rule: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        ({"limit": 0}, "body.limit", "greater_than_equal"),
+        ({"limit": 1001}, "body.limit", "less_than_equal"),
+        ({"mode": "checkpoint"}, "body.mode", "literal_error"),
+        ({"dry_run": "yes"}, "body.dry_run", "bool_type"),
+        ({"graph": ""}, "body.graph", "string_too_short"),
+        ({"error_type": "a\x00"}, "body.error_type", "no_nul_character"),
+        ({"everything": True}, "body.everything", "extra_forbidden"),
+    ],
+)
+def test_bad_redrive_by_filter_body(
+    client: TestClient, db_url: str, body: dict[str, Any], field: str, rule: str
+) -> None:
     dead_letter(client)
     before = counts(db_url)
     response = client.post("/v1/dead-letters/redrive", json=body)
     assert response.status_code == 422
-    assert response.json()["errors"][0] == {**response.json()["errors"][0], "field": field,
-                                            "rule": rule}
+    assert response.json()["errors"][0] == {
+        **response.json()["errors"][0],
+        "field": field,
+        "rule": rule,
+    }
     assert counts(db_url) == before
     assert len(client.get("/v1/dead-letters").json()["items"]) == 1

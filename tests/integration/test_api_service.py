@@ -84,7 +84,9 @@ def test_readyz_is_503_on_an_unmigrated_database(pg_server: test_db.DatabaseServ
         pg_server.drop(url)
 
 
-def test_readyz_is_503_when_the_database_is_gone(pg_server: test_db.DatabaseServer, db_url: str) -> None:
+def test_readyz_is_503_when_the_database_is_gone(
+    pg_server: test_db.DatabaseServer, db_url: str
+) -> None:
     with api_client(db_url) as client:
         pg_server.drop(db_url)  # terminates the pool's connections, and nothing comes back
         response = client.get("/readyz")
@@ -98,11 +100,22 @@ def test_readyz_is_503_when_the_database_is_gone(pg_server: test_db.DatabaseServ
 
 def test_openapi_documents_the_routes(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ["/v1/tasks", "/v1/tasks/{task_id}", "/v1/tasks/{task_id}/events",
-                 "/v1/tasks/{task_id}/checkpoints", "/v1/tasks/{task_id}/cancel",
-                 "/v1/dead-letters", "/v1/dead-letters/groups",
-                 "/v1/dead-letters/{dead_letter_id}", "/v1/dead-letters/{dead_letter_id}/redrive",
-                 "/v1/dead-letters/redrive", "/v1/workers", "/v1/graphs", "/healthz", "/readyz"]:
+    for path in [
+        "/v1/tasks",
+        "/v1/tasks/{task_id}",
+        "/v1/tasks/{task_id}/events",
+        "/v1/tasks/{task_id}/checkpoints",
+        "/v1/tasks/{task_id}/cancel",
+        "/v1/dead-letters",
+        "/v1/dead-letters/groups",
+        "/v1/dead-letters/{dead_letter_id}",
+        "/v1/dead-letters/{dead_letter_id}/redrive",
+        "/v1/dead-letters/redrive",
+        "/v1/workers",
+        "/v1/graphs",
+        "/healthz",
+        "/readyz",
+    ]:
         assert path in spec["paths"], path
     schemas = spec["components"]["schemas"]
     assert {"TaskCreate", "TaskPublic", "DeadLetterPublic", "WorkerPublic"} <= set(schemas)

@@ -21,8 +21,15 @@ def client(db_url: str) -> Iterator[TestClient]:
 
 
 def test_submit_then_get(client: TestClient) -> None:
-    body = {"graph": "pipeline", "input": {"text": "Hi."}, "priority": 7, "max_attempts": 5,
-            "timeout_s": 60, "metadata": {"owner": "me"}, "run_at": "2030-01-01T00:00:00+02:00"}
+    body = {
+        "graph": "pipeline",
+        "input": {"text": "Hi."},
+        "priority": 7,
+        "max_attempts": 5,
+        "timeout_s": 60,
+        "metadata": {"owner": "me"},
+        "run_at": "2030-01-01T00:00:00+02:00",
+    }
     created = client.post("/v1/tasks", json=body)
     assert created.status_code == 201
     task = created.json()
@@ -71,7 +78,9 @@ def test_list_filters(client: TestClient) -> None:
     cancelled = client.get("/v1/tasks", params={"state": "cancelled"}).json()["items"]
     assert [t["id"] for t in cancelled] == [b["id"]]
     assert client.get("/v1/tasks", params={"state": "queued", "graph": "flaky"}).json() == {
-        "items": [], "next_cursor": None}
+        "items": [],
+        "next_cursor": None,
+    }
 
 
 def test_idempotent_replay(client: TestClient, db_url: str) -> None:
@@ -92,8 +101,7 @@ def test_idempotency_key_with_other_body_is_422(client: TestClient, db_url: str)
     headers = {"Idempotency-Key": "k1"}
     client.post("/v1/tasks", json={"graph": "pipeline", "input": {"n": 1}}, headers=headers)
     before = counts(db_url)
-    other = client.post("/v1/tasks", json={"graph": "pipeline", "input": {"n": 2}},
-                        headers=headers)
+    other = client.post("/v1/tasks", json={"graph": "pipeline", "input": {"n": 2}}, headers=headers)
     assert other.status_code == 422
     assert other.headers["content-type"] == PROBLEM
     assert other.json()["type"] == "https://outlast.dev/problems/idempotency-mismatch"
@@ -119,8 +127,9 @@ def test_events_after_submit_and_cancel(client: TestClient) -> None:
     client.post(f"/v1/tasks/{task['id']}/cancel", json={"reason": "changed my mind"})
     first = client.get(f"/v1/tasks/{task['id']}/events", params={"limit": 1}).json()
     assert [e["kind"] for e in first["items"]] == ["submitted"]
-    rest = client.get(f"/v1/tasks/{task['id']}/events",
-                      params={"cursor": first["next_cursor"]}).json()
+    rest = client.get(
+        f"/v1/tasks/{task['id']}/events", params={"cursor": first["next_cursor"]}
+    ).json()
     assert [e["kind"] for e in rest["items"]] == ["cancelled"]
     assert rest["items"][0]["detail"] == {"reason": "changed my mind"}
     assert rest["next_cursor"] is None
@@ -133,8 +142,9 @@ def test_checkpoints_newest_first_paginated(client: TestClient, db_url: str) -> 
     assert [c["checkpoint_id"] for c in first["items"]] == ["1ef-c", "1ef-b"]
     assert first["items"][0]["parent_checkpoint_id"] == "1ef-b"
     assert first["items"][0]["step"] == 2 and first["items"][0]["source"] == "loop"
-    rest = client.get(f"/v1/tasks/{task['id']}/checkpoints",
-                      params={"cursor": first["next_cursor"]}).json()
+    rest = client.get(
+        f"/v1/tasks/{task['id']}/checkpoints", params={"cursor": first["next_cursor"]}
+    ).json()
     assert [c["checkpoint_id"] for c in rest["items"]] == ["1ef-a"]
     assert rest["next_cursor"] is None
 

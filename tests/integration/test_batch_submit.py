@@ -62,8 +62,11 @@ def test_batch_of_a_thousand_is_one_statement(client: TestClient, db_url: str) -
         ({"graph": "pipeline", "max_attempts": "5"}, "body.tasks.2.max_attempts", "int_type"),
         ({"graph": "pipeline", "surprise": 1}, "body.tasks.2.surprise", "extra_forbidden"),
         ({"input": {}}, "body.tasks.2.graph", "missing"),
-        ({"graph": "pipeline", "input": {"k": "a\x00b"}}, "body.tasks.2.input.k",
-         "no_nul_character"),
+        (
+            {"graph": "pipeline", "input": {"k": "a\x00b"}},
+            "body.tasks.2.input.k",
+            "no_nul_character",
+        ),
     ],
 )
 def test_a_bad_item_is_named_and_nothing_is_written(
@@ -81,16 +84,21 @@ def test_unknown_graphs_are_each_named(client: TestClient, db_url: str) -> None:
     response = client.post(URL, json={"tasks": items})
     assert response.status_code == 422
     assert response.json()["type"] == PROBLEMS + "unknown-graph"
-    assert fields(response) == [("body.tasks.1.graph", "known_graph"),
-                                ("body.tasks.3.graph", "known_graph")]
+    assert fields(response) == [
+        ("body.tasks.1.graph", "known_graph"),
+        ("body.tasks.3.graph", "known_graph"),
+    ]
     assert counts(db_url)["tasks"] == 0
 
 
-@pytest.mark.parametrize(("body", "rule"), [
-    ({"tasks": []}, "too_short"),
-    ({"tasks": [{"graph": "flaky"}] * 1001}, "too_long"),
-    ({}, "missing"),
-])
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        ({"tasks": []}, "too_short"),
+        ({"tasks": [{"graph": "flaky"}] * 1001}, "too_long"),
+        ({}, "missing"),
+    ],
+)
 def test_batch_size_is_bounded(client: TestClient, db_url: str, body: Any, rule: str) -> None:
     response = client.post(URL, json=body)
     assert response.status_code == 422
@@ -99,8 +107,9 @@ def test_batch_size_is_bounded(client: TestClient, db_url: str, body: Any, rule:
 
 
 def test_idempotency_key_is_refused_not_ignored(client: TestClient, db_url: str) -> None:
-    response = client.post(URL, json={"tasks": [{"graph": "flaky"}]},
-                           headers={"Idempotency-Key": "k-1"})
+    response = client.post(
+        URL, json={"tasks": [{"graph": "flaky"}]}, headers={"Idempotency-Key": "k-1"}
+    )
     assert response.status_code == 422
     assert fields(response) == [("header.idempotency-key", "not_supported")]
     assert counts(db_url)["tasks"] == 0

@@ -23,8 +23,13 @@ from worker.checkpointer import FencedSaver
 
 
 def writes_config(task_id: uuid.UUID, checkpoint_id: str = "cp-1") -> Any:
-    return {"configurable": {"thread_id": str(task_id), "checkpoint_ns": "",
-                             "checkpoint_id": checkpoint_id}}
+    return {
+        "configurable": {
+            "thread_id": str(task_id),
+            "checkpoint_ns": "",
+            "checkpoint_id": checkpoint_id,
+        }
+    }
 
 
 async def rows(pool: Pool, table: str, task_id: uuid.UUID) -> int:
@@ -48,13 +53,21 @@ async def test_a_live_lease_commits_every_write_of_a_run(pool: Pool) -> None:
     task_id = await submit(pool, input={"text": "One. Two."})
     claim = await claim_one(pool, worker_id)
     graph = Registry.from_spec().compiled("pipeline", FencedSaver(pool, task_id, claim.epoch))
-    result = await graph.ainvoke(claim.input, {"configurable": {"thread_id": str(task_id)}},
-                                 durability="sync")
+    result = await graph.ainvoke(
+        claim.input, {"configurable": {"thread_id": str(task_id)}}, durability="sync"
+    )
     assert result["report"]["sentences"] == 2
     assert await rows(pool, "checkpoints", task_id) == 8  # input, six nodes, and the end
-    assert await count(
-        pool, "SELECT count(*) FROM checkpoints WHERE thread_id = %s"
-        " AND (metadata->>'outlast_epoch')::bigint = %s", str(task_id), claim.epoch) == 8
+    assert (
+        await count(
+            pool,
+            "SELECT count(*) FROM checkpoints WHERE thread_id = %s"
+            " AND (metadata->>'outlast_epoch')::bigint = %s",
+            str(task_id),
+            claim.epoch,
+        )
+        == 8
+    )
 
 
 async def test_stale_pending_writes_raise_and_write_nothing(pool: Pool) -> None:
@@ -75,7 +88,8 @@ async def test_stale_checkpoint_with_blobs_writes_nothing(pool: Pool) -> None:
     config: Any = {"configurable": {"thread_id": str(old.task_id), "checkpoint_ns": ""}}
     with pytest.raises(LeaseLost):
         await FencedSaver(pool, old.task_id, old.epoch).aput(
-            config, checkpoint, {"source": "loop", "step": 0}, {"big": "1", "small": "1"})
+            config, checkpoint, {"source": "loop", "step": 0}, {"big": "1", "small": "1"}
+        )
     for table in ("checkpoints", "checkpoint_blobs"):
         assert await rows(pool, table, old.task_id) == 0, table
 
@@ -95,7 +109,8 @@ async def test_a_write_that_fails_before_its_fence_is_rolled_back(
     monkeypatch.setattr(lease, "fence_last", broken_fence)
     with pytest.raises(RuntimeError, match="between its writes"):
         await FencedSaver(pool, task_id, claim.epoch).aput_writes(
-            writes_config(task_id), [("x", 1)], "task-1")
+            writes_config(task_id), [("x", 1)], "task-1"
+        )
     assert await rows(pool, "checkpoint_writes", task_id) == 0
 
 
@@ -105,17 +120,22 @@ async def test_fence_last_raises_its_sqlstate_and_locks_a_live_row(
     worker_id = await new_worker(tx)
     await submit(tx)
     claim = await claim_one(tx, worker_id)
-    cur = await tx.execute(query("lease_fence_last"),
-                           {"task_id": claim.task_id, "epoch": claim.epoch})
+    cur = await tx.execute(
+        query("lease_fence_last"), {"task_id": claim.task_id, "epoch": claim.epoch}
+    )
     assert await cur.fetchall() == [{"lost": None}]
-    locks = await count(tx, "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
-                            " AND locktype = 'relation' AND relation = 'tasks'::regclass"
-                            " AND mode = 'RowShareLock'")
+    locks = await count(
+        tx,
+        "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
+        " AND locktype = 'relation' AND relation = 'tasks'::regclass"
+        " AND mode = 'RowShareLock'",
+    )
     assert locks == 1
     await tx.execute("SAVEPOINT stale")
     with pytest.raises(psycopg.Error) as raised:
-        await tx.execute(query("lease_fence_last"),
-                         {"task_id": claim.task_id, "epoch": claim.epoch - 1})
+        await tx.execute(
+            query("lease_fence_last"), {"task_id": claim.task_id, "epoch": claim.epoch - 1}
+        )
     assert lease.is_lease_lost(raised.value)
     assert f"lease on task {claim.task_id} at epoch {claim.epoch - 1} is lost" in str(raised.value)
     await tx.execute("ROLLBACK TO SAVEPOINT stale")

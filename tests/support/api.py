@@ -79,8 +79,14 @@ def dead_letter(
         claims = await lease.claim_many(pool, worker_id, limit=1, ttl_s=30)
         assert [c.task_id for c in claims] == [uuid.UUID(task["id"])], "other tasks were queued"
         failure = outcome.Failure(error_type, "boom", "Traceback: boom", retryable=False)
-        await outcome.fail(pool, worker_id, claims[0].task_id, claims[0].epoch, failure,
-                           outcome.RetryPolicy(base_s=1, max_s=1))
+        await outcome.fail(
+            pool,
+            worker_id,
+            claims[0].task_id,
+            claims[0].epoch,
+            failure,
+            outcome.RetryPolicy(base_s=1, max_s=1),
+        )
 
     on_app_loop(client, fail)
     letters = client.get("/v1/dead-letters", params={"task_id": task["id"]}).json()["items"]
@@ -97,8 +103,13 @@ def add_checkpoints(db_url: str, task_id: str, ids: list[str]) -> None:
                 "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id,"
                 " parent_checkpoint_id, type, checkpoint, metadata)"
                 " VALUES (%s, '', %s, %s, NULL, %s, %s)",
-                (task_id, checkpoint_id, parent, Jsonb({"ts": f"2026-01-01T00:00:0{step}"}),
-                 Jsonb({"source": "loop", "step": step})),
+                (
+                    task_id,
+                    checkpoint_id,
+                    parent,
+                    Jsonb({"ts": f"2026-01-01T00:00:0{step}"}),
+                    Jsonb({"source": "loop", "step": step}),
+                ),
             )
             parent = checkpoint_id
 
@@ -113,8 +124,13 @@ def free_port() -> int:
 def live_server(db_url: str, **overrides: Any) -> Iterator[str]:
     """The API on a real socket (uvicorn in a thread); yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings_for(db_url, **overrides)), host="127.0.0.1",
-                            port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings_for(db_url, **overrides)),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

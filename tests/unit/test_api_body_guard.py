@@ -13,23 +13,32 @@ from api import json_guard
 from api.body import BodyGuard
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    (b"{}", 1),
-    (b'{"a": [1, {"b": []}]}', 4),
-    (b'{"a": "[[[{{{"}', 1),
-    (b'{"a": "quote \\" then [[["}', 1),
-    (b'{"a": "backslash \\\\", "b": [[]]}', 3),
-    (b"[" * 50 + b"]" * 50, 50),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"{}", 1),
+        (b'{"a": [1, {"b": []}]}', 4),
+        (b'{"a": "[[[{{{"}', 1),
+        (b'{"a": "quote \\" then [[["}', 1),
+        (b'{"a": "backslash \\\\", "b": [[]]}', 3),
+        (b"[" * 50 + b"]" * 50, 50),
+    ],
+)
 def test_depth_ignores_brackets_in_strings(body: bytes, expected: int) -> None:
     assert json_guard.depth(body) == expected
 
 
-@pytest.mark.parametrize(("content_type", "expected"), [
-    (None, True), ("application/json", True), ("application/json; charset=utf-8", True),
-    ("application/merge-patch+json", True), ("text/plain", False),
-    ("multipart/form-data; boundary=x", False),
-])
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        (None, True),
+        ("application/json", True),
+        ("application/json; charset=utf-8", True),
+        ("application/merge-patch+json", True),
+        ("text/plain", False),
+        ("multipart/form-data; boundary=x", False),
+    ],
+)
 def test_is_json(content_type: str | None, expected: bool) -> None:
     assert json_guard.is_json(content_type) is expected
 
@@ -39,7 +48,10 @@ def test_inspect_names_the_path_of_the_first_bad_value() -> None:
     violation = json_guard.inspect(body, "application/json", 32)
     assert violation is not None
     assert (violation.status, violation.field, violation.rule) == (
-        422, "body.input.list.1.bad", "no_nul_character")
+        422,
+        "body.input.list.1.bad",
+        "no_nul_character",
+    )
 
 
 def test_inspect_accepts_clean_json_at_the_depth_limit() -> None:
@@ -68,12 +80,17 @@ class Recorder:
 
 
 def scope(headers: dict[str, str]) -> Scope:
-    return {"type": "http", "method": "POST", "path": "/v1/tasks",
-            "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/tasks",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+    }
 
 
-async def drive(guard: BodyGuard, headers: dict[str, str], chunks: list[bytes]
-                ) -> tuple[list[Message], int]:
+async def drive(
+    guard: BodyGuard, headers: dict[str, str], chunks: list[bytes]
+) -> tuple[list[Message], int]:
     """Run one request; returns the messages sent and how many chunks the guard consumed."""
     queue: list[Message] = [
         {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
@@ -102,8 +119,11 @@ async def test_streamed_body_stops_reading_at_the_cap() -> None:
     assert sent[0]["status"] == 413 and not app.called
     assert consumed == 3  # stopped at the chunk that crossed 10 bytes
     problem = json.loads(sent[1]["body"])
-    assert problem["errors"][0] == {"field": "body", "rule": "max_bytes",
-                                    "message": "the body is larger than 10 bytes"}
+    assert problem["errors"][0] == {
+        "field": "body",
+        "rule": "max_bytes",
+        "message": "the body is larger than 10 bytes",
+    }
 
 
 async def test_declared_length_is_refused_before_reading() -> None:
@@ -133,8 +153,10 @@ async def test_client_gone_mid_body_calls_nothing() -> None:
     app = Recorder()
     guard = BodyGuard(app, max_bytes=100, max_depth=8)
     sent: list[Message] = []
-    messages: list[Message] = [{"type": "http.request", "body": b"{", "more_body": True},
-                               {"type": "http.disconnect"}]
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"{", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
 
     async def receive() -> Message:
         return messages.pop(0)

@@ -13,10 +13,16 @@ def client_answering(response: httpx.Response) -> Client:
 
 
 def test_problem_json_becomes_api_error() -> None:
-    problem = {"type": "https://outlast.dev/problems/not-found", "title": "Not found",
-               "status": 404, "detail": "task x does not exist"}
-    with client_answering(httpx.Response(404, json=problem)) as api, \
-            pytest.raises(ApiError) as caught:
+    problem = {
+        "type": "https://outlast.dev/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "task x does not exist",
+    }
+    with (
+        client_answering(httpx.Response(404, json=problem)) as api,
+        pytest.raises(ApiError) as caught,
+    ):
         api.get("x")
     assert caught.value.status == 404 and caught.value.problem == problem
     assert str(caught.value) == "404 Not found: task x does not exist"
@@ -30,7 +36,9 @@ def test_html_error_page_still_gives_one_line() -> None:
 
 
 def test_success_that_is_not_json_is_an_api_error() -> None:
-    with client_answering(httpx.Response(200, text="hello")) as api, \
-            pytest.raises(ApiError) as caught:
+    with (
+        client_answering(httpx.Response(200, text="hello")) as api,
+        pytest.raises(ApiError) as caught,
+    ):
         api.graphs()
     assert caught.value.problem["title"] == "not an Outlast API response"

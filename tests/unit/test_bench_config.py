@@ -17,11 +17,17 @@ def test_defaults_measure_everything_at_full_size() -> None:
 
 
 def test_values_are_parsed_and_scaled() -> None:
-    cfg = from_env({
-        "BENCH_SCALE": "0.1", "BENCH_SECTIONS": "graphs, queue", "BENCH_PG_FAST": "yes",
-        "BENCH_CONCURRENCY": "16", "BENCH_LEASE_TTL_S": "2.5", "BENCH_DEPTHS": "100000,1_000",
-        "OTHER": "ignored",
-    })
+    cfg = from_env(
+        {
+            "BENCH_SCALE": "0.1",
+            "BENCH_SECTIONS": "graphs, queue",
+            "BENCH_PG_FAST": "yes",
+            "BENCH_CONCURRENCY": "16",
+            "BENCH_LEASE_TTL_S": "2.5",
+            "BENCH_DEPTHS": "100000,1_000",
+            "OTHER": "ignored",
+        }
+    )
     assert cfg.scale == 0.1
     assert cfg.sections == ("queue", "graphs")  # run order, not the order given
     assert cfg.pg_fast is True

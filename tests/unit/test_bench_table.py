@@ -45,8 +45,15 @@ def test_fmt_picks_a_precision_by_size() -> None:
 def test_render_aligns_columns_and_numbers_notes() -> None:
     rows = [
         Row("1", "ceiling A", 1000.0, "tasks/s", note="plain SQL"),
-        Row("2", "queue core", 900.0, "tasks/s", baseline=1000.0, target=Target(">=", 0.8),
-            note="no-op graph"),
+        Row(
+            "2",
+            "queue core",
+            900.0,
+            "tasks/s",
+            baseline=1000.0,
+            target=Target(">=", 0.8),
+            note="no-op graph",
+        ),
         Row("6", "section: not measured (RuntimeError: boom)", None, ""),
     ]
     lines = render(rows).splitlines()

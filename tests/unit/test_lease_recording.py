@@ -12,9 +12,18 @@ from worker.leases import Lease
 
 
 def claim() -> Claim:
-    return Claim(task_id=uuid.uuid4(), graph="pipeline", input={}, attempt=1, max_attempts=3,
-                 epoch=1, resume_checkpoint_id=None, resume_input=None, resume_patch=None,
-                 timeout_s=None)
+    return Claim(
+        task_id=uuid.uuid4(),
+        graph="pipeline",
+        input={},
+        attempt=1,
+        max_attempts=3,
+        epoch=1,
+        resume_checkpoint_id=None,
+        resume_input=None,
+        resume_patch=None,
+        timeout_s=None,
+    )
 
 
 async def test_lose_cancels_a_runner_still_in_its_graph() -> None:
