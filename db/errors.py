@@ -1,15 +1,34 @@
-"""The errors the queue raises, one tree:
+"""Every error Outlast raises on purpose, one tree (`except OutlastError` catches them all):
 
 OutlastError
 ├── NotFound            no row with that id
 ├── Conflict            the row is not in a state that allows the change (API: 409)
 │   └── IdempotencyMismatch   same Idempotency-Key, different request body (API: 422)
-└── LeaseLost           a fenced write found the lease gone: another worker holds the task,
-                        or it expired, or it left `running`. The writer must stop, write
-                        nothing more, and never retry the write.
+├── LeaseLost           a fenced write found the lease gone: another worker holds the task,
+│                       or it expired, or it left `running`. The writer must stop, write
+│                       nothing more, and never retry the write.
+├── NonRetryable        raised by a graph node or task function on purpose: the task fails
+│                       now, without further attempts, and goes to the dead-letter table
+├── TaskTimeout         the attempt ran past the task's `timeout_s` (retryable, like any
+│                       other failure of an attempt); its name is the failure's `type`
+├── RegistryError       a malformed OUTLAST_GRAPHS entry, or a graph that cannot be
+│                       imported (also a ValueError)
+└── ApiError            the REST API answered 4xx/5xx (outlast.client); `.status` and
+                        `.problem` (its problem+json body)
+
+Any other exception from a node is retryable: the task is queued again with backoff until its
+`max_attempts` are spent, then dead-lettered.
+
+The tree lives here, in the bottom layer, because db/ imports nothing of ours and must raise
+it; every other package can import it. Users import these names from `outlast.errors`
+(`outlast.client.ApiError` and `outlast.registry.RegistryError` still work too).
+tests/unit/test_error_tree.py checks that this drawing matches the classes, and that every
+exception class our packages define descends from OutlastError or is a listed exception.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class OutlastError(Exception):
@@ -38,3 +57,31 @@ class LeaseLost(OutlastError):
         super().__init__(f"lease on task {task_id} at epoch {epoch} is lost")
         self.task_id = task_id
         self.epoch = epoch
+
+
+class NonRetryable(OutlastError):
+    """The task cannot succeed by trying again (bad input, a refused action)."""
+
+
+class TaskTimeout(OutlastError):
+    """The attempt ran past the task's timeout_s (retryable, like any attempt failure)."""
+
+
+class RegistryError(OutlastError, ValueError):
+    """A malformed OUTLAST_GRAPHS entry, or a graph that cannot be imported."""
+
+
+class ApiError(OutlastError):
+    """The API refused or failed a request; `problem` is its problem+json body."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        """One line: status, title and detail (which names the field for a 422)."""
+        title = self.problem.get("title") or "error"
+        detail = self.problem.get("detail")
+        line = f"{self.status} {title}" + (f": {detail}" if detail else "")
+        return " ".join(line.split())  # a detail may carry newlines; this stays one line

@@ -1,7 +1,9 @@
 """Outlast: a Postgres-native durable runtime for long-running LangGraph agent tasks.
 
-What users import: `outlast.context` (the running task's id and attempt inside a node),
-`outlast.errors.NonRetryable`, `outlast.client.Client`, and `outlast.registry` for graphs.
+The public Python API (docs/python-api.md): `outlast.context`, `outlast.human`, `outlast.tools`
+and `outlast.errors` for graph authors, `outlast.client` for programs that call the REST API;
+each lists its names in `__all__`. The other modules are the runtime the processes share,
+`outlast.graphs` holds the built-in example graphs, and `outlast.cli` is the `outlast` command.
 """
 
 __version__ = "0.1.0"

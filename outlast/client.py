@@ -19,25 +19,13 @@ from typing import Any, Literal
 
 import httpx
 
+from outlast.errors import ApiError
+
+__all__ = ["ApiError", "Client"]
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 Json = dict[str, Any]
 RedriveMode = Literal["last_checkpoint", "scratch", "checkpoint"]
-
-
-class ApiError(Exception):
-    """The API refused or failed a request; `problem` is its problem+json body."""
-
-    def __init__(self, status: int, problem: Json) -> None:
-        self.status = status
-        self.problem = problem
-        super().__init__(self.summary())
-
-    def summary(self) -> str:
-        """One line: status, title and detail (which names the field for a 422)."""
-        title = self.problem.get("title") or "error"
-        detail = self.problem.get("detail")
-        line = f"{self.status} {title}" + (f": {detail}" if detail else "")
-        return " ".join(line.split())  # a detail may carry newlines; this stays one line
 
 
 def _params(**values: Any) -> dict[str, Any]:

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["TaskContext", "task_context"]
+
 CONFIG_KEY = "outlast"
 
 

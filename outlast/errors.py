@@ -1,15 +1,32 @@
-"""Errors a graph raises on purpose.
+"""Outlast's errors, for users: raise `NonRetryable` from a node to fail the task without
+further attempts; catch `OutlastError` to catch anything Outlast raises on purpose.
 
-    Exception
-    └── NonRetryable    raise from a node to fail the task now, without further attempts;
-                        it goes straight to the dead-letter table.
-
-Any other exception from a node is retryable: the task is queued again with backoff until its
-`max_attempts` are spent, then dead-lettered.
+The tree is drawn and defined in db/errors.py (the bottom layer, so the queue can raise it
+too); this module is where users import it from.
 """
 
 from __future__ import annotations
 
+from db.errors import (
+    ApiError,
+    Conflict,
+    IdempotencyMismatch,
+    LeaseLost,
+    NonRetryable,
+    NotFound,
+    OutlastError,
+    RegistryError,
+    TaskTimeout,
+)
 
-class NonRetryable(Exception):
-    """The task cannot succeed by trying again (bad input, a refused action)."""
+__all__ = [
+    "ApiError",
+    "Conflict",
+    "IdempotencyMismatch",
+    "LeaseLost",
+    "NonRetryable",
+    "NotFound",
+    "OutlastError",
+    "RegistryError",
+    "TaskTimeout",
+]

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from langgraph.types import interrupt
 
+__all__ = ["Approval", "request_approval", "request_input"]
+
 MARKER = "outlast"
 
 

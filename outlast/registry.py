@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from outlast.errors import RegistryError as RegistryError  # still importable from here
 from outlast.functions import TaskFunction, is_graph
 
 BUILTIN: dict[str, str] = {
@@ -24,10 +25,6 @@ BUILTIN: dict[str, str] = {
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-class RegistryError(ValueError):
-    """A malformed OUTLAST_GRAPHS entry, or a graph that cannot be imported."""
 
 
 def parse(spec: str) -> dict[str, str]:

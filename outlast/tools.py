@@ -10,6 +10,8 @@ from langchain_core.tools import tool
 
 from outlast.human import request_input
 
+__all__ = ["request_human_input"]
+
 
 @tool
 def request_human_input(question: str) -> Any:

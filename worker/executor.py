@@ -38,7 +38,7 @@ from db.lease import Claim
 from db.waits import NewWait
 from outlast import human
 from outlast.context import TaskContext
-from outlast.errors import NonRetryable
+from outlast.errors import NonRetryable, TaskTimeout
 from outlast.functions import TaskFunction
 from outlast.jsonsafe import dumps, to_json
 from outlast.registry import Registry
@@ -48,10 +48,6 @@ from worker.config import WorkerConfig
 from worker.leases import Lease
 
 log = logging.getLogger(__name__)
-
-
-class TaskTimeout(Exception):
-    """The attempt ran past the task's timeout_s (retryable, like any attempt failure)."""
 
 
 def run_config(claim: Claim, *, head: bool = False) -> RunnableConfig:

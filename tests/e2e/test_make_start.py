@@ -20,7 +20,7 @@ import httpx
 import psutil
 import pytest
 
-from outlast import stack
+from outlast.cli import stack
 from outlast.embedded import EmbeddedPostgres, free_port
 
 REPO = Path(__file__).resolve().parents[2]

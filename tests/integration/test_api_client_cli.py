@@ -11,8 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
+from outlast.cli.client_commands import dead_letters_app, tasks_app
 from outlast.client import ApiError, Client
-from outlast.client_commands import dead_letters_app, tasks_app
 from tests.support.api import free_port, live_server
 
 runner = CliRunner()

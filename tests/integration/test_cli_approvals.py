@@ -8,7 +8,7 @@ import uuid
 
 from db import lease, waits
 from db.connect import open_pool
-from outlast.client_commands import approvals_app
+from outlast.cli.client_commands import approvals_app
 from tests.integration.test_api_client_cli import assert_one_line_failure, base_url, ok, run
 from tests.support.queue import new_worker, submit
 

@@ -1,5 +1,5 @@
-"""The pure parts of the local process manager (outlast/stack.py, outlast/supervisor.py): pid files, liveness against
-real child processes, scale arithmetic, and bad input. tests/e2e/test_make_start.py runs it all."""
+"""The pure parts of the local process manager (outlast/cli/stack.py, outlast/cli/supervisor.py):
+pid files, liveness against real child processes, scale arithmetic, and bad input. tests/e2e/test_make_start.py runs it all."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from outlast import stack, supervisor
+from outlast.cli import stack, supervisor
 from tests.support.wait import wait_until
 
 SLEEPER = (sys.executable, "-c", "import time; time.sleep(60)")

@@ -106,7 +106,7 @@ def db_url() -> None:
 
 def _mount_optional() -> None:
     """Sub-commands that live in their own modules."""
-    from outlast import client_commands, stack
+    from outlast.cli import client_commands, stack
 
     app.add_typer(stack.app, name="stack")
     app.add_typer(client_commands.tasks_app, name="tasks")
@@ -120,7 +120,3 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Supervising local processes: what each one runs (ProcessSpec), where its pid file and log live
 (Layout), whether a pid is still the process we started, starting, stopping and scaling them.
-The `outlast stack` commands (outlast/stack.py) are built on this.
+The `outlast stack` commands (outlast/cli/stack.py) are built on this.
 
 A pid file is trusted only while the pid runs the command line we started (pids are reused).
 """

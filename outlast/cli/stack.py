@@ -28,8 +28,7 @@ import httpx
 import typer
 
 from outlast import database
-from outlast.settings import Settings
-from outlast.supervisor import (
+from outlast.cli.supervisor import (
     STOP_TIMEOUT_S,
     Layout,
     ProcessSpec,
@@ -45,6 +44,7 @@ from outlast.supervisor import (
     stop_named,
     worker_spec,
 )
+from outlast.settings import Settings
 
 app = typer.Typer(
     no_args_is_help=True,
