@@ -103,3 +103,20 @@ gated: StateGraph[Gate] = StateGraph(Gate)
 gated.add_node("work", _gated_work)
 gated.add_edge(START, "work")
 gated.add_edge("work", END)
+
+
+class Ask(TypedDict, total=False):
+    timeout_s: float
+    verdict: str
+
+
+def _ask(state: Ask) -> dict[str, Any]:
+    answer = request_approval("pay", {"amount": 1}, timeout_s=state["timeout_s"])
+    return {"verdict": "go" if answer.approved else "stop"}
+
+
+# One approval with the wait timeout the input names (a huge one Postgres cannot add to a time).
+asking: StateGraph[Ask] = StateGraph(Ask)
+asking.add_node("ask", _ask)
+asking.add_edge(START, "ask")
+asking.add_edge("ask", END)
