@@ -141,3 +141,41 @@ async def test_the_schema_refuses_a_requested_cancel_outside_running(tx, state: 
             (state, state, task_id),
         )
     await tx.execute("ROLLBACK TO SAVEPOINT refused")
+
+
+def test_the_migration_settles_rows_the_old_statements_left(db_url: str) -> None:
+    """Revision 0005 cancels a queued or waiting task that kept its flag (with an event) and
+    clears the flag of a finished one, before it adds the CHECK."""
+    from alembic import command
+
+    from db import migrate
+
+    config = migrate.alembic_config(db_url)
+    command.downgrade(config, "0005-1")
+    states = ["queued", "waiting_for_input", "completed", "failed"]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ids = {
+            state: conn.execute(
+                "INSERT INTO tasks (graph, max_attempts, state, cancel_requested, error,"
+                " finished_at) VALUES ('x', 1, %s, true, '{}',"
+                " CASE WHEN %s IN ('completed', 'failed') THEN now() END) RETURNING id",
+                (state, state),
+            ).fetchone()[0]  # type: ignore[index]
+            for state in states
+        }
+    migrate.upgrade(db_url)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT id, state, cancel_requested FROM tasks").fetchall()
+        after = {task_id: (state, flag) for task_id, state, flag in rows}
+        events = conn.execute(
+            "SELECT task_id, from_state FROM task_events WHERE kind = 'cancelled'"
+        ).fetchall()
+    assert [after[ids[s]] for s in states] == [
+        ("cancelled", True),
+        ("cancelled", True),
+        ("completed", False),
+        ("failed", False),
+    ]
+    assert sorted(events) == sorted(
+        [(ids["queued"], "queued"), (ids["waiting_for_input"], "waiting_for_input")]
+    )
