@@ -8,7 +8,9 @@ OutlastError
 │                       or it expired, or it left `running`. The writer must stop, write
 │                       nothing more, and never retry the write.
 ├── NonRetryable        raised by a graph node or task function on purpose: the task fails
-│                       now, without further attempts, and goes to the dead-letter table
+│   │                   now, without further attempts, and goes to the dead-letter table
+│   └── UnstorableValue a result (or an interrupt's payload) Postgres cannot store: NaN,
+│                       Infinity, an int too long to write as text (also a ValueError)
 ├── TaskTimeout         the attempt ran past the task's `timeout_s` (retryable, like any
 │                       other failure of an attempt); its name is the failure's `type`
 ├── RegistryError       a malformed OUTLAST_GRAPHS entry, or a graph that cannot be
@@ -16,8 +18,9 @@ OutlastError
 └── ApiError            the REST API answered 4xx/5xx (outlast.client); `.status` and
                         `.problem` (its problem+json body)
 
-Any other exception from a node is retryable: the task is queued again with backoff until its
-`max_attempts` are spent, then dead-lettered.
+Any other exception from a node is retryable (the task is queued again with backoff until its
+`max_attempts` are spent, then dead-lettered), except the deterministic ones the worker
+recognises (docs/architecture.md, "Which failures are retried").
 
 The tree lives here, in the bottom layer, because db/ imports nothing of ours and must raise
 it; every other package can import it. Users import these names from `outlast.errors`
@@ -61,6 +64,10 @@ class LeaseLost(OutlastError):
 
 class NonRetryable(OutlastError):
     """The task cannot succeed by trying again (bad input, a refused action)."""
+
+
+class UnstorableValue(NonRetryable, ValueError):
+    """A value the task produced cannot be stored (jsonb has no form for it)."""
 
 
 class TaskTimeout(OutlastError):

@@ -89,6 +89,11 @@ class Task(Base):
         CheckConstraint(
             "state <> 'cancelled' OR cancel_requested", name="tasks_cancelled_was_requested"
         ),
+        # A requested cancel always takes effect: the task is stopping (running) or cancelled.
+        CheckConstraint(
+            "NOT cancel_requested OR state IN ('running', 'cancelled')",
+            name="tasks_cancel_requested_stops",
+        ),
         CheckConstraint(
             "attempts >= 0 AND max_attempts BETWEEN 1 AND 1000", name="tasks_attempts_range"
         ),

@@ -3,6 +3,7 @@ zero rows means the lease is lost (LeaseLost) and nothing was written."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +22,21 @@ class RetryPolicy:
     max_s: float
 
 
+# Characters Postgres refuses in text and jsonb: NUL, and lone surrogates (a str decoded with
+# surrogateescape), which cannot even be encoded as UTF-8 for the wire.
+_UNSTORABLE_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """`text` with every character Postgres refuses replaced by U+FFFD."""
+    return _UNSTORABLE_CHARS.sub("\ufffd", text)
+
+
 @dataclass(frozen=True)
 class Failure:
+    """An attempt's error. Its text is made storable when written (`as_json`), so recording a
+    failure never fails on what the error says."""
+
     type: str
     message: str
     traceback: str | None
@@ -30,9 +44,9 @@ class Failure:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "type": self.type,
-            "message": self.message,
-            "traceback": self.traceback,
+            "type": storable_text(self.type),
+            "message": storable_text(self.message),
+            "traceback": None if self.traceback is None else storable_text(self.traceback),
             "retryable": self.retryable,
         }
 

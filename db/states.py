@@ -37,6 +37,13 @@ TRANSITIONS: frozenset[tuple[TaskState, TaskState, str]] = frozenset(
         (TaskState.RUNNING, TaskState.FAILED, "task_fail"),
         (TaskState.RUNNING, TaskState.QUEUED, "task_release"),
         (TaskState.RUNNING, TaskState.CANCELLED, "task_cancel_ack"),
+        # A requested cancel wins on every other way out of running (SPEC guarantee 8).
+        (TaskState.RUNNING, TaskState.CANCELLED, "task_complete"),
+        (TaskState.RUNNING, TaskState.COMPLETED, "task_complete_many"),
+        (TaskState.RUNNING, TaskState.CANCELLED, "task_complete_many"),
+        (TaskState.RUNNING, TaskState.CANCELLED, "task_fail"),
+        (TaskState.RUNNING, TaskState.CANCELLED, "task_release"),
+        (TaskState.RUNNING, TaskState.CANCELLED, "task_wait"),
         (TaskState.RUNNING, TaskState.QUEUED, "lease_reap_expired"),
         (TaskState.RUNNING, TaskState.FAILED, "lease_reap_expired"),
         (TaskState.RUNNING, TaskState.CANCELLED, "lease_reap_expired"),

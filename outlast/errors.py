@@ -17,6 +17,7 @@ from db.errors import (
     OutlastError,
     RegistryError,
     TaskTimeout,
+    UnstorableValue,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "OutlastError",
     "RegistryError",
     "TaskTimeout",
+    "UnstorableValue",
 ]

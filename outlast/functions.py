@@ -10,7 +10,8 @@ The function takes the task's input, and optionally the TaskContext:
     async def send_invoice(input: dict) -> dict: ...
     async def send_invoice(input: dict, task: TaskContext) -> dict: ...
 
-Its return value (anything JSON can encode; the rest is made JSON-safe) is the task's result.
+Its return value (anything JSON can encode; the rest is made JSON-safe; NaN or Infinity fail the
+task, see outlast/jsonsafe.py) is the task's result.
 An `async def` runs on the worker's event loop and is cancelled at once when the task is
 cancelled. A plain `def` runs in a thread (it cannot be interrupted: a cancel takes effect when
 it returns, and its result is dropped). Raise `outlast.errors.NonRetryable` to fail for good.

@@ -19,14 +19,15 @@ attempt ended, with fenced writes only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-import traceback
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
 from langgraph.types import Command, Interrupt
@@ -40,11 +41,12 @@ from outlast import human
 from outlast.context import TaskContext
 from outlast.errors import NonRetryable, TaskTimeout
 from outlast.functions import TaskFunction
-from outlast.jsonsafe import dumps, to_json
+from outlast.jsonsafe import dumps_storable, to_storable_json
 from outlast.registry import Registry
 from worker.checkpointer import FencedSaver
 from worker.completions import Completions
 from worker.config import WorkerConfig
+from worker.failures import describe_failure
 from worker.leases import Lease
 
 log = logging.getLogger(__name__)
@@ -70,15 +72,6 @@ async def attempt_timeout(claim: Claim) -> AsyncIterator[None]:
             message = f"attempt {claim.attempt} ran past timeout_s={claim.timeout_s}"
             raise TaskTimeout(message) from exc
         raise
-
-
-def describe_failure(exc: BaseException) -> outcome.Failure:
-    return outcome.Failure(
-        type=type(exc).__name__,
-        message=str(exc) or type(exc).__name__,
-        traceback="".join(traceback.format_exception(exc))[-20_000:],
-        retryable=not isinstance(exc, NonRetryable),
-    )
 
 
 class Executor:
@@ -112,11 +105,7 @@ class Executor:
         claim = lease.claim
         ids = {"task_id": str(claim.task_id), "attempt": claim.attempt}
         try:
-            function = self.registry.function(claim.graph)
-            if function is not None:
-                end = await self._run_function(lease, function)
-            else:
-                end = await self._run_graph(lease)
+            end = await self._run(lease)
         except LeaseLost:
             raise
         except Exception as exc:
@@ -125,6 +114,29 @@ class Executor:
             await self._fail(claim, describe_failure(exc))
             return
         lease.recording = True
+        try:
+            await self._record(claim, end)
+        except psycopg.DataError as exc:
+            # Postgres refused what the run produced, beyond what dumps_storable catches. It would
+            # refuse it on every attempt: fail for good (DataError is deterministic), saying why.
+            failure = describe_failure(exc)
+            message = f"the attempt's outcome cannot be stored: {failure.message}"
+            await self._fail(claim, dataclasses.replace(failure, message=message))
+
+    async def _run(self, lease: Lease) -> RunEnd:
+        """Run the function or graph; a completed run's result comes back as JSON text Postgres
+        accepts (or the attempt fails with UnstorableValue, which is not retried)."""
+        function = self.registry.function(lease.claim.graph)
+        if function is not None:
+            end = await self._run_function(lease, function)
+        else:
+            end = await self._run_graph(lease)
+        if end.cancelled or end.waits:
+            return end
+        return dataclasses.replace(end, result_json=dumps_storable(end.values, "result"))
+
+    async def _record(self, claim: Claim, end: RunEnd) -> None:
+        ids = {"task_id": str(claim.task_id), "attempt": claim.attempt}
         if end.cancelled:
             await outcome.cancel_ack(self.pool, self.worker_id, claim.task_id, claim.epoch)
             log.info("task cancelled at a node boundary", extra=ids)
@@ -139,7 +151,7 @@ class Executor:
             )
             log.info("task waits on a person", extra={**ids, "state": state})
         else:
-            await self.completions.complete(claim.task_id, claim.epoch, dumps(end.values))
+            await self.completions.complete(claim.task_id, claim.epoch, end.result_json)
 
     async def _fail(self, claim: Claim, failure: outcome.Failure) -> None:
         state, run_at = await outcome.fail(
@@ -242,9 +254,11 @@ MAX_RESUMES_PER_CLAIM = 100
 
 @dataclass(frozen=True)
 class RunEnd:
-    """How a run stopped: completed with `values`, cancelled, or waiting on `waits`."""
+    """How a run stopped: completed with `values` (as storable JSON text in `result_json`),
+    cancelled, or waiting on `waits`."""
 
     values: Any = None
+    result_json: str = "null"
     cancelled: bool = False
     waits: list[NewWait] = field(default_factory=list)
 
@@ -254,7 +268,7 @@ ON_TIMEOUT = {"approval": {"fail", "reject"}, "input": {"fail", "default"}}
 
 def as_wait(pending: Interrupt) -> NewWait:
     """A LangGraph interrupt as a wait: which kind, and its timeout and outcome if it set them."""
-    payload = to_json(pending.value)
+    payload = to_storable_json(pending.value, "interrupt's value")
     kind = human.wait_kind(payload)
     options = payload if isinstance(payload, dict) else {}
     on_timeout = options.get("on_timeout")

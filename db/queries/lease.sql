@@ -11,13 +11,15 @@
 -- (READ COMMITTED re-evaluates a locking SELECT on the newest version), so the UPDATE joins by
 -- primary key only: a second `state = 'queued'` there let the planner, on statistics taken when
 -- the queue was empty, drive the UPDATE from an index of every queued task and scan all of them
--- for each claim (tests/integration/test_claim_plan.py).
+-- for each claim (tests/integration/test_claim_plan.py). `NOT cancel_requested` is a second guard
+-- (the CHECK tasks_cancel_requested_stops already keeps such a task out of `queued`): a task whose
+-- cancel was requested is never claimed again (SPEC guarantee 8).
 WITH now AS (
     SELECT outlast_now() AS t
 ), picked AS (
     SELECT id
     FROM tasks
-    WHERE state = 'queued' AND run_at <= (SELECT t FROM now)
+    WHERE state = 'queued' AND run_at <= (SELECT t FROM now) AND NOT cancel_requested
     ORDER BY priority DESC, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -129,25 +131,31 @@ RETURNING id;
 
 -- name: task_release
 -- Give a task back on graceful shutdown: queued again at once, the attempt not counted
--- (the task did not fail; the worker left). Wakes idle workers.
+-- (the task did not fail; the worker left). Wakes idle workers. A task whose cancel was requested
+-- is not given back but cancelled (SPEC guarantee 8; its event says it was released).
 WITH released AS (
     UPDATE tasks
-    SET state = 'queued',
-        attempts = attempts - 1,
+    SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+        attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
         worker_id = NULL,
         lease_expires_at = NULL,
         run_at = outlast_now(),
+        finished_at = CASE WHEN cancel_requested THEN outlast_now() END,
         updated_at = outlast_now()
     WHERE id = %(task_id)s
       AND lease_epoch = %(epoch)s
       AND state = 'running'
       AND lease_expires_at > outlast_now()
-    RETURNING id, lease_epoch, attempts
+    RETURNING id, state, lease_epoch, attempts
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
-    SELECT id, 'released', 'running', 'queued', lease_epoch, %(worker_id)s, attempts + 1
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+                             detail)
+    SELECT id, CASE state WHEN 'queued' THEN 'released' ELSE state END, 'running', state,
+           lease_epoch, %(worker_id)s, CASE state WHEN 'queued' THEN attempts + 1 ELSE attempts END,
+           CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'released')
+                ELSE '{}'::jsonb END
     FROM released
 )
 -- pg_notify in the final SELECT: an unreferenced SELECT CTE would never run. Postgres folds
 -- identical notifications of one transaction into one.
-SELECT id, pg_notify('outlast_tasks', 'released') AS notified FROM released;
+SELECT id, state, pg_notify('outlast_tasks', 'released') AS notified FROM released;

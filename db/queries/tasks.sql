@@ -106,11 +106,13 @@ SELECT id FROM moved;
 
 -- name: task_complete
 -- Record a task's result and finish it. Fenced: lands only under the lease the worker holds.
+-- A cancel requested while the run finished wins (SPEC guarantee 8): the task ends `cancelled`,
+-- keeping the result it produced, and its event says it finished (detail.after = 'completed').
 WITH now AS (
     SELECT outlast_now() AS t
 ), moved AS (
     UPDATE tasks
-    SET state = 'completed',
+    SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
         result = %(result)s,
         error = NULL,
         worker_id = NULL,
@@ -121,20 +123,24 @@ WITH now AS (
       AND lease_epoch = %(epoch)s
       AND state = 'running'
       AND lease_expires_at > (SELECT t FROM now)
-    RETURNING id, lease_epoch, attempts
+    RETURNING id, state, lease_epoch, attempts
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
-    SELECT id, 'completed', 'running', 'completed', lease_epoch, %(worker_id)s, attempts
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+                             detail)
+    SELECT id, state, 'running', state, lease_epoch, %(worker_id)s, attempts,
+           CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'completed')
+                ELSE '{}'::jsonb END
     FROM moved
 )
-SELECT id FROM moved;
+SELECT id, state FROM moved;
 
 -- name: task_complete_many
 -- Record the results of many tasks a worker finished and finish them, in one statement (the
 -- worker's group commit, worker/completions.py). Fenced row by row exactly as task_complete: a
 -- task whose lease is lost is left alone and missing from the answer. `results` is JSON text.
 -- The rows are locked one by one in id order (the LATERAL lock runs per row of the sorted batch,
--- by primary key), as the heartbeat locks them, so the two cannot deadlock.
+-- by primary key), as the heartbeat locks them, so the two cannot deadlock. A task whose cancel
+-- was requested ends `cancelled` with its result, as in task_complete.
 WITH now AS (
     SELECT outlast_now() AS t
 ), done AS (
@@ -156,7 +162,7 @@ WITH now AS (
     ) AS held
 ), moved AS (
     UPDATE tasks AS t
-    SET state = 'completed',
+    SET state = CASE WHEN t.cancel_requested THEN 'cancelled' ELSE 'completed' END,
         result = l.result::jsonb,
         error = NULL,
         worker_id = NULL,
@@ -165,10 +171,13 @@ WITH now AS (
         updated_at = (SELECT t FROM now)
     FROM locked AS l
     WHERE t.id = l.id
-    RETURNING t.id, t.lease_epoch, t.attempts
+    RETURNING t.id, t.state, t.lease_epoch, t.attempts
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
-    SELECT id, 'completed', 'running', 'completed', lease_epoch, %(worker_id)s, attempts
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+                             detail)
+    SELECT id, state, 'running', state, lease_epoch, %(worker_id)s, attempts,
+           CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'completed')
+                ELSE '{}'::jsonb END
     FROM moved
 )
 SELECT id FROM moved;
@@ -177,11 +186,14 @@ SELECT id FROM moved;
 -- An attempt raised. Retry with exponential backoff and equal jitter (half fixed, half random)
 -- while attempts remain and the error is retryable; otherwise fail the task and write its dead
 -- letter in the same statement (the partial unique index allows one open dead letter per task).
--- Fenced. `cur` locks the row and decides retry-or-fail once, so every CTE agrees.
+-- Fenced. `cur` locks the row and decides retry-or-fail once, so every CTE agrees. A task whose
+-- cancel was requested is neither retried nor dead-lettered: it ends `cancelled` (SPEC guarantee
+-- 8), keeping the attempt's error, and its event says the attempt failed (detail.after).
 WITH now AS (
     SELECT outlast_now() AS t
 ), cur AS (
-    SELECT id, (%(retryable)s AND attempts < max_attempts) AS retry,
+    SELECT id, cancel_requested AS cancel,
+           (%(retryable)s AND attempts < max_attempts AND NOT cancel_requested) AS retry,
            least(%(retry_max_s)s::float8,
                  %(retry_base_s)s::float8 * power(2, greatest(attempts - 1, 0)))
                * (0.5 + random() / 2) AS delay_s
@@ -193,7 +205,7 @@ WITH now AS (
     FOR UPDATE
 ), moved AS (
     UPDATE tasks AS t
-    SET state = CASE WHEN c.retry THEN 'queued' ELSE 'failed' END,
+    SET state = CASE WHEN c.cancel THEN 'cancelled' WHEN c.retry THEN 'queued' ELSE 'failed' END,
         run_at = CASE WHEN c.retry
                       THEN (SELECT t FROM now) + make_interval(secs => c.delay_s)
                       ELSE t.run_at END,
@@ -208,10 +220,12 @@ WITH now AS (
 ), events AS (
     INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
                              detail)
-    SELECT id, CASE WHEN state = 'queued' THEN 'retry_scheduled' ELSE 'failed' END,
+    SELECT id, CASE state WHEN 'queued' THEN 'retry_scheduled' ELSE state END,
            'running', state, lease_epoch, %(worker_id)s, attempts,
            jsonb_build_object('error', error - 'traceback',
                               'retry_at', CASE WHEN state = 'queued' THEN run_at END)
+           || CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'failed')
+                   ELSE '{}'::jsonb END
     FROM moved
 ), dead AS (
     INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,

@@ -7,16 +7,19 @@
 -- park the task, releasing its lease. Fenced. Waits already recorded (the same interrupt raised
 -- again after a crash) keep their clock; one that timed out with outcome `fail` (the task was
 -- then redriven) is asked again. Attempts restart at 0: reaching a wait is success, and the next
--- run gets a full retry budget.
+-- run gets a full retry budget. A task whose cancel was requested is not parked but cancelled
+-- (SPEC guarantee 8): no wait is recorded, and its event says it stopped on interrupts.
 WITH now AS (
     SELECT outlast_now() AS t
 ), moved AS (
     UPDATE tasks
-    SET state = CASE WHEN 'approval' = ANY (%(kinds)s::text[]) THEN 'waiting_for_approval'
+    SET state = CASE WHEN cancel_requested THEN 'cancelled'
+                     WHEN 'approval' = ANY (%(kinds)s::text[]) THEN 'waiting_for_approval'
                      ELSE 'waiting_for_input' END,
-        attempts = 0,
+        attempts = CASE WHEN cancel_requested THEN attempts ELSE 0 END,
         worker_id = NULL,
         lease_expires_at = NULL,
+        finished_at = CASE WHEN cancel_requested THEN (SELECT t FROM now) END,
         updated_at = (SELECT t FROM now)
     WHERE id = %(task_id)s
       AND lease_epoch = %(epoch)s
@@ -32,6 +35,7 @@ WITH now AS (
     FROM moved AS m,
          jsonb_to_recordset(%(waits)s::jsonb)
              AS w (interrupt_id text, kind text, payload jsonb, timeout_s float8, on_timeout text)
+    WHERE m.state <> 'cancelled'
     ON CONFLICT (task_id, interrupt_id) DO UPDATE
     SET decision = NULL, value = NULL, decided_by = NULL, comment = NULL, decided_at = NULL,
         created_at = excluded.created_at, expires_at = excluded.expires_at
@@ -39,8 +43,11 @@ WITH now AS (
     RETURNING tw.id
 ), events AS (
     INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, detail)
-    SELECT id, 'waiting', 'running', state, lease_epoch, %(worker_id)s,
+    SELECT id, CASE state WHEN 'cancelled' THEN 'cancelled' ELSE 'waiting' END, 'running', state,
+           lease_epoch, %(worker_id)s,
            jsonb_build_object('interrupts', %(waits)s::jsonb)
+           || CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'waiting')
+                   ELSE '{}'::jsonb END
     FROM moved
 )
 SELECT id, state FROM moved;

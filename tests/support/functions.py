@@ -38,9 +38,37 @@ async def linger(task_input: dict[str, Any]) -> dict[str, Any]:
     return {"slept": True}
 
 
+# What `unstorable` returns, by input.kind: values Postgres jsonb cannot hold as they are.
+UNSTORABLE: dict[str, Any] = {
+    "nan": {"score": float("nan")},
+    "infinity": [float("inf")],
+    "huge_int": 10**5000,  # past Python's int-to-text limit
+    "surrogate": {"name": "caf\udce9"},  # a lone surrogate (undecodable bytes, surrogateescape)
+    "nul": "a\x00b",
+}
+
+
+async def unstorable(task_input: dict[str, Any]) -> Any:
+    """Return a result Postgres would refuse (input.kind picks which, see UNSTORABLE)."""
+    return UNSTORABLE[task_input["kind"]]
+
+
+async def refuse(task_input: dict[str, Any]) -> None:
+    """Raise an error whose message Postgres would refuse as it is (a NUL, a lone surrogate):
+    NonRetryable if `fatal`, a TypeError if `type_error`, else a RuntimeError."""
+    message = "refused \x00 caf\udce9"
+    if task_input.get("fatal"):
+        raise NonRetryable(message)
+    if task_input.get("type_error"):
+        raise TypeError(message)
+    raise RuntimeError(message)
+
+
 REGISTERED = {
     "echo": "tests.support.functions:echo",
     "shout": "tests.support.functions:shout",
     "explode": "tests.support.functions:explode",
     "linger": "tests.support.functions:linger",
+    "unstorable": "tests.support.functions:unstorable",
+    "refuse": "tests.support.functions:refuse",
 }

@@ -4,6 +4,7 @@ nodes ran again after a crash."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from collections.abc import Awaitable, Callable
@@ -75,3 +76,47 @@ review.add_edge(START, "legal")
 review.add_edge(START, "finance")
 review.add_edge(["legal", "finance"], "verdict")
 review.add_edge("verdict", END)
+
+
+class Gate(TypedDict, total=False):
+    started: str
+    go: str
+    fail: bool
+    done: bool
+
+
+async def _gated_work(state: Gate) -> dict[str, Any]:
+    """Note in the file `started` that the node runs, then hold until the file `go` exists (a
+    test's signal); then raise if `fail`, else finish. Never finishes without the signal."""
+    fd = os.open(state["started"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, b"started\n")
+    os.close(fd)
+    while not os.path.exists(state["go"]):
+        await asyncio.sleep(0.05)
+    if state.get("fail"):
+        raise RuntimeError("the attempt failed after its cancel was requested")
+    return {"done": True}
+
+
+# One node held by a test: it lets a test cancel a task mid-node, then choose how it leaves.
+gated: StateGraph[Gate] = StateGraph(Gate)
+gated.add_node("work", _gated_work)
+gated.add_edge(START, "work")
+gated.add_edge("work", END)
+
+
+class Ask(TypedDict, total=False):
+    timeout_s: float
+    verdict: str
+
+
+def _ask(state: Ask) -> dict[str, Any]:
+    answer = request_approval("pay", {"amount": 1}, timeout_s=state["timeout_s"])
+    return {"verdict": "go" if answer.approved else "stop"}
+
+
+# One approval with the wait timeout the input names (a huge one Postgres cannot add to a time).
+asking: StateGraph[Ask] = StateGraph(Ask)
+asking.add_node("ask", _ask)
+asking.add_edge(START, "ask")
+asking.add_edge("ask", END)
