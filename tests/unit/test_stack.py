@@ -20,6 +20,9 @@ SLEEPER = (sys.executable, "-c", "import time; time.sleep(60)")
 @pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(SLEEPER)
+    # Until the child has exec'd, its command line is still ours (the parent's): a loaded
+    # machine showed the tests here a forked-but-not-yet-exec'd sleeper.
+    wait_until(lambda: supervisor.is_ours(proc.pid, SLEEPER), 10, message="sleeper exec'd")
     try:
         yield proc
     finally:
