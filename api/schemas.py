@@ -291,6 +291,7 @@ class WorkerPublic(BaseModel):
     pid: int
     state: Literal["running", "stopping", "stopped", "lost"]
     concurrency: int
+    graphs: list[str] = Field(description="The graphs it runs: it claims tasks of these only.")
     started_at: datetime
     last_heartbeat_at: datetime
     stopped_at: datetime | None
@@ -301,10 +302,19 @@ class GraphPublic(BaseModel):
     kind: Literal["graph", "function"] | None = Field(
         None, description="A LangGraph graph, or a function task (no nodes, no checkpoints)."
     )
-    import_path: str
+    import_path: str | None = Field(
+        description="Where this API loads it from; null when only workers or queued tasks name it."
+    )
     nodes: list[str]
     description: str | None
     error: str | None = Field(None, description="Why the graph cannot be loaded, if it cannot.")
+    registered: bool = Field(
+        True, description="Registered with this API process (so it accepts tasks of it)."
+    )
+    workers: int = Field(0, description="Running workers that announced they run it.")
+    queued: int = Field(
+        0, description="Its queued tasks. Queued with no worker: they wait for one that runs it."
+    )
 
 
 class FieldErrorPublic(BaseModel):

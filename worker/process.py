@@ -60,10 +60,15 @@ class WorkerProcess:
                 hostname=socket.gethostname(),
                 pid=os.getpid(),
                 concurrency=self.config.concurrency,
+                graphs=self.registry.names(),
             )
             log.info(
                 "worker started",
-                extra={"worker_id": str(self.worker_id), "concurrency": self.config.concurrency},
+                extra={
+                    "worker_id": str(self.worker_id),
+                    "concurrency": self.config.concurrency,
+                    "graphs": self.registry.names(),
+                },
             )
             await self._serve(pool, queue_pool)
             await workers.set_state(pool, self.worker_id, "stopped")
@@ -77,7 +82,13 @@ class WorkerProcess:
         executor = Executor(pool, self.registry, self.worker_id, self.config, completions)
         wakeup = Wakeup(self.url, on_cancel=self.leases.request_cancel)
         claimer = Claimer(
-            queue_pool, self.worker_id, self.leases, self.config, executor.execute, wakeup.event
+            queue_pool,
+            self.worker_id,
+            self.leases,
+            self.config,
+            executor.execute,
+            wakeup.event,
+            graphs=self.registry.names(),
         )
         heartbeat = Heartbeat(
             self.url,

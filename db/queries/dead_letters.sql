@@ -30,6 +30,8 @@ ORDER BY count(*) DESC, graph, error_type;
 -- name: dead_letter_redrive
 -- Redrive open dead letters (one by :dead_letter_id, or up to :limit by filter) back to queued.
 -- Attempts restart at zero; the epoch is kept (never reset), so a holder from before cannot write.
+-- Ready now, and in the claim order from now (ready_at): a redrive is a new start, which joins
+-- the back of the queue rather than jumping the backlog with its first readiness.
 -- The resume point: NULL continues from the thread's last checkpoint; 'scratch' forks from the
 -- thread's first checkpoint (its input); 'checkpoint' forks from :checkpoint_id.
 -- FOR UPDATE without SKIP LOCKED: a concurrent redrive of the same row waits, then re-reads
@@ -59,6 +61,7 @@ WITH now AS (
         attempts = 0,
         max_attempts = coalesce(%(max_attempts)s, t.max_attempts),
         run_at = (SELECT t FROM now),
+        ready_at = (SELECT t FROM now),
         finished_at = NULL,
         cancel_requested = false,
         resume_checkpoint_id = CASE %(mode)s
