@@ -63,6 +63,8 @@ class Reaper:
         lost = await reap.silent_workers(
             self.db, stale_s=self.config.worker_stale_s, batch=self.config.batch
         )
+        # Dead letters first: a task whose last kept dead letter just went can go in this pass.
+        letters_pruned = await self._prune_dead_letters()
         return ReapResult(
             requeued=leases.get("queued", 0),
             failed=leases.get("failed", 0),
@@ -70,7 +72,7 @@ class Reaper:
             waits_expired=sum(expired.values()),
             workers_lost=lost,
             tasks_pruned=await self._prune(),
-            dead_letters_pruned=await self._prune_dead_letters(),
+            dead_letters_pruned=letters_pruned,
         )
 
     async def _drain(self, step: Callable[[], Awaitable[Mapping[str, int]]]) -> Counter[str]:
