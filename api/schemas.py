@@ -104,6 +104,10 @@ class TaskPublic(BaseModel):
     metadata: JsonObject
     priority: int
     run_at: datetime
+    ready_at: datetime = Field(
+        description="Its place in the claim order once run_at has come: when it became ready. "
+        "A retry or a reaped lease moves run_at (backoff) and keeps ready_at."
+    )
     attempts: int
     max_attempts: int
     timeout_s: int | None
