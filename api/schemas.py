@@ -164,6 +164,10 @@ class DeadLetterPublic(BaseModel):
     created_at: datetime
     redriven_at: datetime | None
     redrive_mode: str | None
+    resolved_at: datetime | None = Field(
+        description="Closed by an operator without a redrive (POST .../resolve)."
+    )
+    resolution: str | None = Field(description="The note given with the resolve.")
 
 
 class DeadLetterGroup(BaseModel):
@@ -192,6 +196,12 @@ class RedriveRequest(_Request):
         if mode != "checkpoint" and value is not None:
             raise ValueError("checkpoint_id is allowed only when mode is 'checkpoint'")
         return value
+
+
+class ResolveRequest(_Request):
+    note: LongText | None = Field(
+        None, description="Why it needs no redrive; kept on the dead letter."
+    )
 
 
 class RedriveByFilterRequest(_Request):

@@ -173,6 +173,9 @@ class DeadLetter(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     redriven_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     redrive_mode: Mapped[str | None] = mapped_column(Text)
+    # Closed by an operator without a redrive (migration 0008); `resolution` is their note.
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(
@@ -181,6 +184,13 @@ class DeadLetter(Base):
         ),
         CheckConstraint(
             "(redriven_at IS NULL) = (redrive_mode IS NULL)", name="dead_letters_redrive_complete"
+        ),
+        CheckConstraint(
+            "redriven_at IS NULL OR resolved_at IS NULL", name="dead_letters_closed_once"
+        ),
+        CheckConstraint(
+            "resolution IS NULL OR resolved_at IS NOT NULL",
+            name="dead_letters_resolution_when_resolved",
         ),
         # Exactly one open dead letter per task: a second insert for the same failure is refused.
         Index(

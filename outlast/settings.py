@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     dead_letter_retention_days: float = Field(
         30.0,
         ge=0,
-        description="Redriven dead letters are deleted this long after the redrive; 0 keeps "
-        "them. Open ones (and their failed tasks) are kept until redriven.",
+        description="Closed (redriven or resolved) dead letters are deleted this long after; 0 "
+        "keeps them. Open ones (and their failed tasks) are kept until closed.",
     )
     worker_stale_s: PositiveFloat | None = Field(
         None, description="Worker marked lost after this long silent; unset means 3 x lease TTL."

@@ -95,9 +95,9 @@ RETURNING w.id;
 -- Delete finished tasks older than the retention, with their LangGraph threads (the checkpoint
 -- tables have no foreign key to tasks) and their events (no foreign key either, ADR 0006); waits
 -- go by ON DELETE CASCADE. A task one of whose dead letters is still kept is not pruned: an open
--- dead letter (never redriven) is kept until redriven, a closed one :dead_letter_retention_s after
--- its redrive (0: forever), and the cascade would take them with the task. So a failed task
--- waiting for an operator stays, whatever its age.
+-- dead letter (neither redriven nor resolved) is kept until an operator closes it, a closed one
+-- :dead_letter_retention_s after it was closed (0: forever), and the cascade would take them with
+-- the task. So a failed task waiting for an operator stays, whatever its age.
 -- A pruned task's Idempotency-Key is free again. SKIP LOCKED: never waits on a busy row.
 WITH doomed AS (
     SELECT id, id::text AS thread_id
@@ -107,9 +107,9 @@ WITH doomed AS (
       AND NOT EXISTS (
           SELECT FROM dead_letters AS d
           WHERE d.task_id = t.id
-            AND (d.redriven_at IS NULL
+            AND (coalesce(d.redriven_at, d.resolved_at) IS NULL
                  OR %(dead_letter_retention_s)s::float8 = 0
-                 OR d.redriven_at
+                 OR coalesce(d.redriven_at, d.resolved_at)
                     >= outlast_now() - make_interval(secs => %(dead_letter_retention_s)s)))
     ORDER BY finished_at
     LIMIT %(batch)s
@@ -128,12 +128,12 @@ WITH doomed AS (
 SELECT count(*) AS pruned FROM tasks_gone;
 
 -- name: dead_letters_prune_closed
--- Delete dead letters closed (redriven) longer ago than their own retention. Open ones are never
--- deleted here: they wait for an operator. The task stays, under its own retention.
+-- Delete dead letters closed (redriven or resolved) longer ago than their own retention. Open
+-- ones are never deleted here: they wait for an operator. The task stays, under its own retention.
 DELETE FROM dead_letters
 WHERE id IN (
     SELECT id FROM dead_letters
-    WHERE redriven_at < outlast_now() - make_interval(secs => %(retention_s)s)
+    WHERE coalesce(redriven_at, resolved_at) < outlast_now() - make_interval(secs => %(retention_s)s)
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
 )

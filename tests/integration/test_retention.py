@@ -114,3 +114,20 @@ async def test_redriven_dead_letter_is_kept_for_its_own_retention(pool: Pool, db
     forever = ReaperConfig(retention_s=30 * DAY_S, dead_letter_retention_s=0)
     assert (await reap_on(db_url, 4000, forever)).tasks_pruned == 0
     assert await count(pool, "SELECT count(*) FROM dead_letters WHERE task_id = %s", other) == 1
+
+
+async def test_resolved_dead_letter_goes_by_its_retention_then_its_task(
+    pool: Pool, db_url: str
+) -> None:
+    worker_id = await new_worker(pool)
+    await submit(pool, max_attempts=1)
+    task_id = await dead_lettered(pool, worker_id)
+    (letter,) = await dead_letters.list_(
+        pool, dead_letters.Filter(task_id=uuid.UUID(task_id)), limit=1
+    )
+    await dead_letters.resolve(pool, letter["id"], note="not worth a rerun")
+    config = ReaperConfig(retention_s=30 * DAY_S, dead_letter_retention_s=60 * DAY_S)
+    assert (await reap_on(db_url, 31, config)).tasks_pruned == 0
+    result = await reap_on(db_url, 61, config)
+    assert (result.dead_letters_pruned, result.tasks_pruned) == (1, 1)
+    assert await count(pool, "SELECT count(*) FROM tasks WHERE id = %s", task_id) == 0

@@ -8,6 +8,9 @@
 - tasks_ready is rebuilt on (priority DESC, ready_at, id, run_at, graph): the claim reads it in
   order, and tests run_at and graph on the index entry itself, so a task in backoff or of a graph
   this worker does not run is passed over without a visit to the table.
+- dead_letters.resolved_at / resolution: an operator closes a dead letter without redriving it
+  (POST /v1/dead-letters/{id}/resolve). Open (neither redriven nor resolved) dead letters, and
+  their failed tasks, are kept until closed; closed ones have their own retention.
 - dead_letters_task: pruning asks, per finished task, whether a dead letter of it is still kept,
   and the ON DELETE CASCADE from tasks looks dead letters up by task_id (the partial unique index
   covers only open ones).
@@ -61,6 +64,16 @@ def upgrade() -> None:
     )
 
     op.execute("CREATE INDEX dead_letters_task ON dead_letters (task_id)")
+    op.execute("ALTER TABLE dead_letters ADD COLUMN resolved_at timestamptz")
+    op.execute("ALTER TABLE dead_letters ADD COLUMN resolution text")
+    op.execute(
+        "ALTER TABLE dead_letters ADD CONSTRAINT dead_letters_closed_once "
+        "CHECK (redriven_at IS NULL OR resolved_at IS NULL)"
+    )
+    op.execute(
+        "ALTER TABLE dead_letters ADD CONSTRAINT dead_letters_resolution_when_resolved "
+        "CHECK (resolution IS NULL OR resolved_at IS NOT NULL)"
+    )
 
     # At most one row (the key is the constant true); its presence marks a test database.
     op.execute(
@@ -76,6 +89,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(CLOCK_BEFORE)
     op.execute("DROP TABLE outlast_test_clock")
+    op.execute("ALTER TABLE dead_letters DROP COLUMN resolution")
+    op.execute("ALTER TABLE dead_letters DROP COLUMN resolved_at")
     op.execute("DROP INDEX dead_letters_task")
     op.execute("DROP INDEX tasks_ready")
     op.execute(
