@@ -37,6 +37,11 @@ class WorkerProcess:
         self.config = config
         self.registry = registry
         self.worker_id = uuid.uuid4()
+        self.graphs, broken = registry.runnable()
+        for name, error in broken.items():
+            log.error(
+                "graph cannot be loaded; not claiming it", extra={"graph": name, "error": error}
+            )
         self.leases = Leases()
         self.stop = asyncio.Event()
 
@@ -60,14 +65,14 @@ class WorkerProcess:
                 hostname=socket.gethostname(),
                 pid=os.getpid(),
                 concurrency=self.config.concurrency,
-                graphs=self.registry.names(),
+                graphs=self.graphs,
             )
             log.info(
                 "worker started",
                 extra={
                     "worker_id": str(self.worker_id),
                     "concurrency": self.config.concurrency,
-                    "graphs": self.registry.names(),
+                    "graphs": self.graphs,
                 },
             )
             await self._serve(pool, queue_pool)
@@ -88,7 +93,7 @@ class WorkerProcess:
             self.config,
             executor.execute,
             wakeup.event,
-            graphs=self.registry.names(),
+            graphs=self.graphs,
         )
         heartbeat = Heartbeat(
             self.url,
