@@ -104,6 +104,10 @@ class TaskPublic(BaseModel):
     metadata: JsonObject
     priority: int
     run_at: datetime
+    ready_at: datetime = Field(
+        description="Its place in the claim order once run_at has come: when it became ready. "
+        "A retry or a reaped lease moves run_at (backoff) and keeps ready_at."
+    )
     attempts: int
     max_attempts: int
     timeout_s: int | None
@@ -160,6 +164,10 @@ class DeadLetterPublic(BaseModel):
     created_at: datetime
     redriven_at: datetime | None
     redrive_mode: str | None
+    resolved_at: datetime | None = Field(
+        description="Closed by an operator without a redrive (POST .../resolve)."
+    )
+    resolution: str | None = Field(description="The note given with the resolve.")
 
 
 class DeadLetterGroup(BaseModel):
@@ -188,6 +196,12 @@ class RedriveRequest(_Request):
         if mode != "checkpoint" and value is not None:
             raise ValueError("checkpoint_id is allowed only when mode is 'checkpoint'")
         return value
+
+
+class ResolveRequest(_Request):
+    note: LongText | None = Field(
+        None, description="Why it needs no redrive; kept on the dead letter."
+    )
 
 
 class RedriveByFilterRequest(_Request):
@@ -291,6 +305,7 @@ class WorkerPublic(BaseModel):
     pid: int
     state: Literal["running", "stopping", "stopped", "lost"]
     concurrency: int
+    graphs: list[str] = Field(description="The graphs it runs: it claims tasks of these only.")
     started_at: datetime
     last_heartbeat_at: datetime
     stopped_at: datetime | None
@@ -301,10 +316,19 @@ class GraphPublic(BaseModel):
     kind: Literal["graph", "function"] | None = Field(
         None, description="A LangGraph graph, or a function task (no nodes, no checkpoints)."
     )
-    import_path: str
+    import_path: str | None = Field(
+        description="Where this API loads it from; null when only workers or queued tasks name it."
+    )
     nodes: list[str]
     description: str | None
     error: str | None = Field(None, description="Why the graph cannot be loaded, if it cannot.")
+    registered: bool = Field(
+        True, description="Registered with this API process (so it accepts tasks of it)."
+    )
+    workers: int = Field(0, description="Running workers that announced they run it.")
+    queued: int = Field(
+        0, description="Its queued tasks. Queued with no worker: they wait for one that runs it."
+    )
 
 
 class FieldErrorPublic(BaseModel):

@@ -26,12 +26,19 @@ async def _drain(url: str, batch: int, go: Event, out: Any) -> None:
             await conn.execute(f"SET {name} = {value}".encode())
         worker_id = uuid.uuid4()
         await workers.register(
-            conn, worker_id, hostname="bench", pid=os.getpid(), concurrency=batch
+            conn,
+            worker_id,
+            hostname="bench",
+            pid=os.getpid(),
+            concurrency=batch,
+            graphs=["bench-noop"],
         )
         out.put(("ready", 0.0))
         await asyncio.to_thread(go.wait)
         count = 0
-        while claims := await lease.claim_many(conn, worker_id, limit=batch, ttl_s=60):
+        while claims := await lease.claim_many(
+            conn, worker_id, limit=batch, ttl_s=60, graphs=["bench-noop"]
+        ):
             done = [outcome.Done(c.task_id, c.epoch, '{"n": 1}') for c in claims]
             await outcome.complete_many(conn, worker_id, done)
             count += len(claims)

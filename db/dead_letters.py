@@ -1,4 +1,5 @@
-"""Dead letters: list, group, inspect, redrive (one, or by filter with a dry run and a cap)."""
+"""Dead letters: list, group, inspect, redrive (one, or by filter with a dry run and a cap),
+resolve (close without a redrive)."""
 
 from __future__ import annotations
 
@@ -96,8 +97,25 @@ async def redrive_one(
     )
     if rows:
         return rows[0]
-    current = await get(db, dead_letter_id)
-    raise Conflict(f"dead letter {dead_letter_id} was already redriven at {current['redriven_at']}")
+    raise _closed(await get(db, dead_letter_id))
+
+
+def _closed(letter: Row) -> Conflict:
+    if letter["resolved_at"] is not None:
+        return Conflict(f"dead letter {letter['id']} was resolved at {letter['resolved_at']}")
+    return Conflict(f"dead letter {letter['id']} was already redriven at {letter['redriven_at']}")
+
+
+async def resolve(db: Db, dead_letter_id: uuid.UUID, *, note: str | None = None) -> Row:
+    """Close an open dead letter without a redrive; its task stays failed. NotFound if it does
+    not exist, Conflict if it was already redriven or resolved (one of two concurrent closes
+    wins)."""
+    row = await fetch_one(
+        db, "dead_letter_resolve", {"dead_letter_id": dead_letter_id, "note": note}
+    )
+    if row is not None:
+        return row
+    raise _closed(await get(db, dead_letter_id))
 
 
 async def redrive_many(

@@ -5,6 +5,7 @@ if the task is still running under that epoch with an unexpired lease (by the da
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +39,15 @@ class Claim:
         )
 
 
-async def claim_many(db: Db, worker_id: uuid.UUID, *, limit: int, ttl_s: float) -> list[Claim]:
+async def claim_many(
+    db: Db, worker_id: uuid.UUID, *, limit: int, ttl_s: float, graphs: Sequence[str]
+) -> list[Claim]:
+    """Claim up to `limit` ready tasks of `graphs` (the graphs this worker can run: a task of
+    another graph stays queued for a worker that runs it), in priority then readiness order."""
     rows = await fetch_all(
-        db, "task_claim_many", {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s}
+        db,
+        "task_claim_many",
+        {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s, "graphs": list(graphs)},
     )
     return [
         Claim(

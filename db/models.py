@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from db.states import TaskState
@@ -49,6 +49,9 @@ class Task(Base):
     state: Mapped[str] = mapped_column(Text, server_default=text("'queued'"))
     priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    # When the task became ready: its place in the claim order once run_at has come. A retry or a
+    # reaped lease moves run_at (backoff) and keeps ready_at (migration 0008).
+    ready_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     max_attempts: Mapped[int] = mapped_column(Integer)
     timeout_s: Mapped[int | None] = mapped_column(Integer)
@@ -112,11 +115,15 @@ class Task(Base):
             name="tasks_waiting_holds_no_lease",
         ),
         # The claim reads this index in order: ready tasks, highest priority, oldest readiness.
+        # run_at and graph are keys too, so that the claim's `run_at <= now` and `graph = ANY`
+        # are tested on the index entry, without visiting the table.
         Index(
             "tasks_ready",
             text("priority DESC"),
-            "run_at",
+            "ready_at",
             "id",
+            "run_at",
+            "graph",
             postgresql_where=text("state = 'queued'"),
         ),
         # The reaper's scan of leased tasks. Deliberately not on lease_expires_at: the heartbeat
@@ -171,6 +178,9 @@ class DeadLetter(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     redriven_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     redrive_mode: Mapped[str | None] = mapped_column(Text)
+    # Closed by an operator without a redrive (migration 0008); `resolution` is their note.
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(
@@ -180,6 +190,13 @@ class DeadLetter(Base):
         CheckConstraint(
             "(redriven_at IS NULL) = (redrive_mode IS NULL)", name="dead_letters_redrive_complete"
         ),
+        CheckConstraint(
+            "redriven_at IS NULL OR resolved_at IS NULL", name="dead_letters_closed_once"
+        ),
+        CheckConstraint(
+            "resolution IS NULL OR resolved_at IS NOT NULL",
+            name="dead_letters_resolution_when_resolved",
+        ),
         # Exactly one open dead letter per task: a second insert for the same failure is refused.
         Index(
             "dead_letters_open_task",
@@ -188,6 +205,8 @@ class DeadLetter(Base):
             postgresql_where=text("redriven_at IS NULL"),
         ),
         Index("dead_letters_created", "created_at", "id"),
+        # Retention asks whether a task still has a kept dead letter; the cascade from tasks too.
+        Index("dead_letters_task", "task_id"),
     )
 
 
@@ -239,6 +258,8 @@ class Worker(Base):
     hostname: Mapped[str] = mapped_column(Text)
     pid: Mapped[int] = mapped_column(Integer)
     concurrency: Mapped[int] = mapped_column(Integer)
+    # The graphs this process can run, announced at registration; it claims only these.
+    graphs: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     state: Mapped[str] = mapped_column(Text, server_default=text("'running'"))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     last_heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
@@ -253,3 +274,14 @@ class Worker(Base):
         ),
         Index("workers_started", "started_at", "id"),
     )
+
+
+class OutlastTestClock(Base):
+    """Its one row marks a test database: only there does outlast_now() honour the session
+    setting `outlast.now`. Migrations leave it empty; the test template inserts the row."""
+
+    __tablename__ = "outlast_test_clock"
+
+    enabled: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+
+    __table_args__ = (CheckConstraint("enabled", name="outlast_test_clock_one_row"),)

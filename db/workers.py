@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -10,12 +11,25 @@ from db.connect import Db, Row, fetch_all, fetch_one
 
 
 async def register(
-    db: Db, worker_id: uuid.UUID, *, hostname: str, pid: int, concurrency: int
+    db: Db,
+    worker_id: uuid.UUID,
+    *,
+    hostname: str,
+    pid: int,
+    concurrency: int,
+    graphs: Sequence[str],
 ) -> Row:
+    """Announce a worker process and the graphs it runs (the same names it claims with)."""
     row = await fetch_one(
         db,
         "worker_register",
-        {"worker_id": worker_id, "hostname": hostname, "pid": pid, "concurrency": concurrency},
+        {
+            "worker_id": worker_id,
+            "hostname": hostname,
+            "pid": pid,
+            "concurrency": concurrency,
+            "graphs": list(graphs),
+        },
     )
     if row is None:  # INSERT ... RETURNING always answers; this guards the type
         raise RuntimeError("worker_register returned no row")
@@ -43,3 +57,9 @@ async def list_(
             "limit": limit,
         },
     )
+
+
+async def graph_coverage(db: Db) -> dict[str, Row]:
+    """Graph name -> {workers: live workers serving it, queued: its queued tasks}, for every
+    graph a running worker announced or a queued task names."""
+    return {r["graph"]: r for r in await fetch_all(db, "graph_coverage", {})}

@@ -59,6 +59,21 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self.paths
 
+    def runnable(self) -> tuple[list[str], dict[str, str]]:
+        """The names that load (import, and are a graph or a function), and why each of the
+        others does not. A worker announces and claims only the first: a task of a graph it
+        cannot load waits for a worker that can, instead of failing here."""
+        names: list[str] = []
+        broken: dict[str, str] = {}
+        for name in self.names():
+            try:
+                self.function(name)
+            except RegistryError as exc:
+                broken[name] = str(exc)
+            else:
+                names.append(name)
+        return names, broken
+
     def load(self, name: str) -> Any:
         """The graph object registered as `name` (imported once)."""
         if name not in self._loaded:

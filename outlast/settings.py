@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     retention_days: float = Field(
         30.0, ge=0, description="Finished tasks are deleted this long after; 0 keeps them."
     )
+    dead_letter_retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="Closed (redriven or resolved) dead letters are deleted this long after; 0 "
+        "keeps them. Open ones (and their failed tasks) are kept until closed.",
+    )
     worker_stale_s: PositiveFloat | None = Field(
         None, description="Worker marked lost after this long silent; unset means 3 x lease TTL."
     )

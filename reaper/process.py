@@ -8,6 +8,7 @@ import signal
 from dataclasses import asdict
 
 from db.connect import open_pool
+from db.outcome import RetryPolicy
 from outlast import database, logs
 from outlast.settings import Settings
 from reaper.reaper import Reaper, ReaperConfig
@@ -19,6 +20,8 @@ def config_from(settings: Settings) -> ReaperConfig:
         batch=settings.reaper_batch,
         worker_stale_s=settings.worker_stale_after_s,
         retention_s=settings.retention_days * 86_400,
+        dead_letter_retention_s=settings.dead_letter_retention_days * 86_400,
+        retry=RetryPolicy(base_s=settings.retry_base_s, max_s=settings.retry_max_s),
     )
 
 

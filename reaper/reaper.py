@@ -7,12 +7,13 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 
 import psycopg
 
 from db import reap, waits
 from db.connect import Db
+from db.outcome import RetryPolicy
 from outlast.pause import jittered, pause
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,11 @@ class ReaperConfig:
     batch: int = 500
     worker_stale_s: float = 90.0
     retention_s: float = 30 * 86_400.0  # 0: keep finished tasks forever
+    # How long a redriven dead letter is kept after its redrive (0: forever). An open one is kept
+    # until it is redriven, and so is its task, whatever retention_s says.
+    dead_letter_retention_s: float = 30 * 86_400.0
+    # The backoff of a requeued expired lease or overrun attempt: the same as a failed attempt's.
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class ReapResult:
     waits_expired: int = 0
     workers_lost: int = 0
     tasks_pruned: int = 0
+    dead_letters_pruned: int = 0
 
     @property
     def total(self) -> int:
@@ -49,11 +56,15 @@ class Reaper:
         """One pass: expired leases and overrun attempts, human waits past their timeout, silent
         workers, then what is past the retention. Each step loops over batches until one comes
         back short, so a pass leaves nothing due behind."""
-        leases = await self._drain(lambda: reap.expired_leases(self.db, batch=self.config.batch))
+        leases = await self._drain(
+            lambda: reap.expired_leases(self.db, batch=self.config.batch, retry=self.config.retry)
+        )
         expired = await self._drain(lambda: waits.expire(self.db, batch=self.config.batch))
         lost = await reap.silent_workers(
             self.db, stale_s=self.config.worker_stale_s, batch=self.config.batch
         )
+        # Dead letters first: a task whose last kept dead letter just went can go in this pass.
+        letters_pruned = await self._prune_dead_letters()
         return ReapResult(
             requeued=leases.get("queued", 0),
             failed=leases.get("failed", 0),
@@ -61,6 +72,7 @@ class Reaper:
             waits_expired=sum(expired.values()),
             workers_lost=lost,
             tasks_pruned=await self._prune(),
+            dead_letters_pruned=letters_pruned,
         )
 
     async def _drain(self, step: Callable[[], Awaitable[Mapping[str, int]]]) -> Counter[str]:
@@ -77,7 +89,10 @@ class Reaper:
         pruned = 0
         while True:
             batch = await reap.finished_tasks(
-                self.db, retention_s=self.config.retention_s, batch=self.config.batch
+                self.db,
+                retention_s=self.config.retention_s,
+                dead_letter_retention_s=self.config.dead_letter_retention_s,
+                batch=self.config.batch,
             )
             pruned += batch
             if batch < self.config.batch:
@@ -86,6 +101,18 @@ class Reaper:
             self.db, retention_s=self.config.retention_s, batch=self.config.batch
         )
         return pruned
+
+    async def _prune_dead_letters(self) -> int:
+        if not self.config.dead_letter_retention_s:
+            return 0
+        pruned = 0
+        while True:
+            batch = await reap.closed_dead_letters(
+                self.db, retention_s=self.config.dead_letter_retention_s, batch=self.config.batch
+            )
+            pruned += batch
+            if batch < self.config.batch:
+                return pruned
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

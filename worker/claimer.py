@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import psycopg
 
@@ -29,8 +29,13 @@ class Claimer:
         config: WorkerConfig,
         run: Callable[[Lease], Awaitable[None]],
         wakeup: asyncio.Event,
+        *,
+        graphs: Sequence[str],
     ) -> None:
         self.pool = pool
+        # The graphs this worker can run: it claims no task of another (a rolling deploy can run
+        # workers with different OUTLAST_GRAPHS side by side).
+        self.graphs = tuple(graphs)
         self.worker_id = worker_id
         self.leases = leases
         self.config = config
@@ -48,6 +53,7 @@ class Claimer:
             self.worker_id,
             limit=min(free, self.config.claim_batch),
             ttl_s=self.config.lease_ttl_s,
+            graphs=self.graphs,
         )
         for claim in claims:
             held = self.leases.add(claim)

@@ -37,6 +37,11 @@ class WorkerProcess:
         self.config = config
         self.registry = registry
         self.worker_id = uuid.uuid4()
+        self.graphs, broken = registry.runnable()
+        for name, error in broken.items():
+            log.error(
+                "graph cannot be loaded; not claiming it", extra={"graph": name, "error": error}
+            )
         self.leases = Leases()
         self.stop = asyncio.Event()
 
@@ -60,10 +65,15 @@ class WorkerProcess:
                 hostname=socket.gethostname(),
                 pid=os.getpid(),
                 concurrency=self.config.concurrency,
+                graphs=self.graphs,
             )
             log.info(
                 "worker started",
-                extra={"worker_id": str(self.worker_id), "concurrency": self.config.concurrency},
+                extra={
+                    "worker_id": str(self.worker_id),
+                    "concurrency": self.config.concurrency,
+                    "graphs": self.graphs,
+                },
             )
             await self._serve(pool, queue_pool)
             await workers.set_state(pool, self.worker_id, "stopped")
@@ -77,7 +87,13 @@ class WorkerProcess:
         executor = Executor(pool, self.registry, self.worker_id, self.config, completions)
         wakeup = Wakeup(self.url, on_cancel=self.leases.request_cancel)
         claimer = Claimer(
-            queue_pool, self.worker_id, self.leases, self.config, executor.execute, wakeup.event
+            queue_pool,
+            self.worker_id,
+            self.leases,
+            self.config,
+            executor.execute,
+            wakeup.event,
+            graphs=self.graphs,
         )
         heartbeat = Heartbeat(
             self.url,

@@ -1,4 +1,4 @@
-"""Dead letters: list, group, inspect, redrive one, redrive by filter (with a dry run)."""
+"""Dead letters: list, group, inspect, redrive one, redrive by filter (with a dry run), resolve."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from api.schemas import (
     RedriveByFilterRequest,
     RedriveByFilterResult,
     RedriveRequest,
+    ResolveRequest,
     TaskPublic,
 )
 from db import checkpoints, dead_letters, tasks
@@ -87,6 +88,23 @@ async def redrive(
         task = await tasks.get(pool, letter["task_id"])  # 409 names the task's state now
         raise Conflict(str(exc), state=task["state"]) from exc
     return TaskPublic.model_validate(row)
+
+
+@router.post("/{dead_letter_id}/resolve", summary="Close a dead letter without a redrive")
+async def resolve(
+    dead_letter_id: uuid.UUID, pool: PoolDep, body: ResolveRequest | None = None
+) -> DeadLetterPublic:
+    """200 with the resolved dead letter; its task stays failed, and both then go by the
+    retention settings (an open dead letter is kept until redriven or resolved). 409 when it was
+    already redriven or resolved."""
+    note = body.note if body else None
+    try:
+        row = await dead_letters.resolve(pool, dead_letter_id, note=note)
+    except Conflict as exc:
+        letter = await dead_letters.get(pool, dead_letter_id)
+        task = await tasks.get(pool, letter["task_id"])
+        raise Conflict(str(exc), state=task["state"]) from exc
+    return DeadLetterPublic.model_validate(row)
 
 
 @router.post("/redrive", summary="Redrive open dead letters by filter")

@@ -1,11 +1,14 @@
-"""The registered graphs (built-in examples plus OUTLAST_GRAPHS)."""
+"""The graphs: those registered with this API (built-in examples plus OUTLAST_GRAPHS), those
+running workers announce, and those queued tasks name, each with its live workers and queue."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import RegistryDep
+from api.deps import PoolDep, RegistryDep
 from api.schemas import GraphPublic, Page
+from db import workers
 from outlast.registry import Registry, RegistryError
 
 router = APIRouter(prefix="/v1/graphs", tags=["graphs"])
@@ -21,8 +24,20 @@ def _describe(registry: Registry, name: str) -> GraphPublic:
         )
 
 
-@router.get("", summary="List registered graphs")
-def list_graphs(registry: RegistryDep) -> Page[GraphPublic]:
-    # Sync on purpose: the first describe imports and compiles the graph; FastAPI runs this in
-    # its thread pool so the event loop is not held. The registry is small: a single page.
-    return Page[GraphPublic](items=[_describe(registry, name) for name in registry.names()])
+def _describe_all(registry: Registry) -> dict[str, GraphPublic]:
+    return {name: _describe(registry, name) for name in registry.names()}
+
+
+@router.get("", summary="List graphs, with the live workers that run each")
+async def list_graphs(registry: RegistryDep, pool: PoolDep) -> Page[GraphPublic]:
+    # The first describe imports and compiles the graph: in the thread pool, so the event loop is
+    # not held. The registry is small, and so is the set of graph names: a single page.
+    graphs = await run_in_threadpool(_describe_all, registry)
+    coverage = await workers.graph_coverage(pool)
+    for name in coverage.keys() - graphs.keys():
+        graphs[name] = GraphPublic(
+            name=name, import_path=None, nodes=[], description=None, registered=False
+        )
+    for name, row in coverage.items():
+        graphs[name].workers, graphs[name].queued = row["workers"], row["queued"]
+    return Page[GraphPublic](items=[graphs[name] for name in sorted(graphs)])

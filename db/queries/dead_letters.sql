@@ -1,11 +1,13 @@
 -- Dead letters: one row per task that failed for good. Operators list, group, inspect and
--- redrive them. Redrive is compare-and-set on the open dead letter: exactly one redrive wins.
+-- redrive or resolve them. A dead letter is open until one of the two closes it; both are
+-- compare-and-set on the open dead letter: exactly one wins.
 
 -- name: dead_letter_list
--- Open (or, with :include_redriven, all) dead letters, oldest first, keyset-paginated.
+-- Open (or, with :include_redriven, all: redriven and resolved too) dead letters, oldest first,
+-- keyset-paginated.
 SELECT *
 FROM dead_letters
-WHERE (%(include_redriven)s OR redriven_at IS NULL)
+WHERE (%(include_redriven)s OR (redriven_at IS NULL AND resolved_at IS NULL))
   AND (%(graph)s::text IS NULL OR graph = %(graph)s::text)
   AND (%(error_type)s::text IS NULL OR error_type = %(error_type)s::text)
   AND (%(task_id)s::uuid IS NULL OR task_id = %(task_id)s::uuid)
@@ -23,13 +25,15 @@ SELECT * FROM dead_letters WHERE id = %(dead_letter_id)s;
 SELECT graph, error_type, count(*) AS count, min(created_at) AS first_at,
        max(created_at) AS last_at
 FROM dead_letters
-WHERE redriven_at IS NULL
+WHERE redriven_at IS NULL AND resolved_at IS NULL
 GROUP BY graph, error_type
 ORDER BY count(*) DESC, graph, error_type;
 
 -- name: dead_letter_redrive
 -- Redrive open dead letters (one by :dead_letter_id, or up to :limit by filter) back to queued.
 -- Attempts restart at zero; the epoch is kept (never reset), so a holder from before cannot write.
+-- Ready now, and in the claim order from now (ready_at): a redrive is a new start, which joins
+-- the back of the queue rather than jumping the backlog with its first readiness.
 -- The resume point: NULL continues from the thread's last checkpoint; 'scratch' forks from the
 -- thread's first checkpoint (its input); 'checkpoint' forks from :checkpoint_id.
 -- FOR UPDATE without SKIP LOCKED: a concurrent redrive of the same row waits, then re-reads
@@ -40,7 +44,7 @@ WITH now AS (
     SELECT d.id
     FROM dead_letters AS d
     JOIN tasks AS t ON t.id = d.task_id AND t.state = 'failed'
-    WHERE d.redriven_at IS NULL
+    WHERE d.redriven_at IS NULL AND d.resolved_at IS NULL
       AND (%(dead_letter_id)s::uuid IS NULL OR d.id = %(dead_letter_id)s::uuid)
       AND (%(graph)s::text IS NULL OR d.graph = %(graph)s::text)
       AND (%(error_type)s::text IS NULL OR d.error_type = %(error_type)s::text)
@@ -51,7 +55,7 @@ WITH now AS (
     UPDATE dead_letters AS d
     SET redriven_at = (SELECT t FROM now), redrive_mode = %(mode)s
     FROM picked
-    WHERE d.id = picked.id AND d.redriven_at IS NULL
+    WHERE d.id = picked.id AND d.redriven_at IS NULL AND d.resolved_at IS NULL
     RETURNING d.id, d.task_id
 ), moved AS (
     UPDATE tasks AS t
@@ -59,6 +63,7 @@ WITH now AS (
         attempts = 0,
         max_attempts = coalesce(%(max_attempts)s, t.max_attempts),
         run_at = (SELECT t FROM now),
+        ready_at = (SELECT t FROM now),
         finished_at = NULL,
         cancel_requested = false,
         resume_checkpoint_id = CASE %(mode)s
@@ -80,3 +85,23 @@ WITH now AS (
     FROM moved
 )
 SELECT moved.*, pg_notify('outlast_tasks', 'redriven') AS notified FROM moved;
+
+-- name: dead_letter_resolve
+-- Close an open dead letter without redriving it: the operator has dealt with it (or decided the
+-- task is not worth running again). The task stays failed. Compare-and-set on the open dead
+-- letter, so of a resolve and a redrive (or two resolves) exactly one wins. Closed, it goes by
+-- OUTLAST_DEAD_LETTER_RETENTION_DAYS, and its task by OUTLAST_RETENTION_DAYS.
+WITH now AS (
+    SELECT outlast_now() AS t
+), closed AS (
+    UPDATE dead_letters
+    SET resolved_at = (SELECT t FROM now), resolution = %(note)s
+    WHERE id = %(dead_letter_id)s AND redriven_at IS NULL AND resolved_at IS NULL
+    RETURNING *
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, detail)
+    SELECT task_id, 'dead_letter_resolved', 'failed', 'failed',
+           jsonb_build_object('dead_letter_id', id, 'note', %(note)s::text)
+    FROM closed
+)
+SELECT * FROM closed;

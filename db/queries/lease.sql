@@ -4,9 +4,15 @@
 -- worker claimed, and its lease has not expired. A lease, once expired, is dead.
 
 -- name: task_claim_many
--- Claim up to :limit ready tasks for one worker; raise each task's epoch and attempts.
+-- Claim up to :limit ready tasks of the graphs this worker runs (:graphs, the names it announced
+-- at registration); raise each task's epoch and attempts. A task of a graph no live worker runs
+-- stays queued until one that does arrives (GET /v1/graphs shows it).
+-- Order: priority, then readiness (ready_at, kept across retries and reaped leases, so a task
+-- whose backoff is over is not put behind tasks that became ready after it), then id.
 -- SKIP LOCKED lets claimers pass each other's candidate rows instead of queueing on them; the
--- ORDER BY matches the partial index tasks_ready so the scan stops after :limit rows. A row that
+-- ORDER BY matches the partial index tasks_ready so the scan stops after :limit rows, and run_at
+-- and graph are keys of that index too, so a task still in backoff, delayed, or of another graph
+-- is passed over on the index entry, without a visit to the table. A row that
 -- changed between the scan and the lock is re-checked against the WHERE by the lock itself
 -- (READ COMMITTED re-evaluates a locking SELECT on the newest version), so the UPDATE joins by
 -- primary key only: a second `state = 'queued'` there let the planner, on statistics taken when
@@ -19,8 +25,11 @@ WITH now AS (
 ), picked AS (
     SELECT id
     FROM tasks
-    WHERE state = 'queued' AND run_at <= (SELECT t FROM now) AND NOT cancel_requested
-    ORDER BY priority DESC, run_at, id
+    WHERE state = 'queued'
+      AND run_at <= (SELECT t FROM now)
+      AND graph = ANY(%(graphs)s::text[])
+      AND NOT cancel_requested
+    ORDER BY priority DESC, ready_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
@@ -37,14 +46,14 @@ WITH now AS (
     WHERE t.id = picked.id
     RETURNING t.id, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
               t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
-              t.run_at
+              t.ready_at
 ), events AS (
     INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
     SELECT id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
     FROM claimed
 )
 -- RETURNING has no order; hand the batch back in claim order.
-SELECT * FROM claimed ORDER BY priority DESC, run_at, id;
+SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 
 -- name: lease_heartbeat
 -- Extend every live lease a worker holds, in one statement; return each task still held and
@@ -131,8 +140,9 @@ RETURNING id;
 
 -- name: task_release
 -- Give a task back on graceful shutdown: queued again at once, the attempt not counted
--- (the task did not fail; the worker left). Wakes idle workers. A task whose cancel was requested
--- is not given back but cancelled (SPEC guarantee 8; its event says it was released).
+-- (the task did not fail; the worker left). It keeps its ready_at, so it goes back to its place
+-- in the claim order, not behind the backlog. Wakes idle workers. A task whose cancel was
+-- requested is not given back but cancelled (SPEC guarantee 8; its event says it was released).
 WITH released AS (
     UPDATE tasks
     SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,

@@ -10,7 +10,8 @@ SELECT
      WHERE state = 'queued' AND run_at <= outlast_now()) AS ready,
     (SELECT coalesce(extract(epoch FROM outlast_now() - min(run_at)), 0)::float8 FROM tasks
      WHERE state = 'queued' AND run_at <= outlast_now()) AS oldest_ready_age_s,
-    (SELECT count(*) FROM dead_letters WHERE redriven_at IS NULL) AS dead_letters_open,
+    (SELECT count(*) FROM dead_letters
+     WHERE redriven_at IS NULL AND resolved_at IS NULL) AS dead_letters_open,
     (SELECT coalesce(jsonb_object_agg(kind, n), '{}'::jsonb)
      FROM (SELECT kind, count(*) AS n FROM task_waits
            WHERE decided_at IS NULL GROUP BY kind) AS w) AS waits_open,

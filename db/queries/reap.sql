@@ -4,8 +4,10 @@
 -- name: lease_reap_expired
 -- Take back leases that expired (the worker died or froze) and attempts that overran timeout_s.
 -- Attempts are counted at claim, so a task whose worker keeps dying still runs out: with attempts
--- left it is queued again at once (recovery is bounded by TTL + reaper interval); without, it
--- fails and gets its dead letter here. A task whose cancel was requested is cancelled instead.
+-- left it is queued again after the same exponential backoff with equal jitter as task_fail
+-- (:retry_base_s doubling per attempt, capped at :retry_max_s; so recovery is bounded by TTL +
+-- reaper interval + that backoff), keeping its ready_at, its place in the claim order; without,
+-- it fails and gets its dead letter here. A task whose cancel was requested is cancelled instead.
 -- The epoch is not raised: the task leaves `running`, which already fences the old holder.
 WITH now AS (
     SELECT outlast_now() AS t
@@ -13,7 +15,10 @@ WITH now AS (
     SELECT id, worker_id,
            CASE WHEN timeout_s IS NOT NULL
                      AND attempt_started_at + make_interval(secs => timeout_s) <= (SELECT t FROM now)
-                THEN 'timed_out' ELSE 'lease_expired' END AS reason
+                THEN 'timed_out' ELSE 'lease_expired' END AS reason,
+           least(%(retry_max_s)s::float8,
+                 %(retry_base_s)s::float8 * power(2, greatest(attempts - 1, 0)))
+               * (0.5 + random() / 2) AS delay_s
     FROM tasks
     WHERE state = 'running'
       AND (lease_expires_at <= (SELECT t FROM now)
@@ -27,7 +32,9 @@ WITH now AS (
     SET state = CASE WHEN t.cancel_requested THEN 'cancelled'
                      WHEN t.attempts < t.max_attempts THEN 'queued'
                      ELSE 'failed' END,
-        run_at = (SELECT t FROM now),
+        run_at = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts
+                      THEN (SELECT t FROM now) + make_interval(secs => e.delay_s)
+                      ELSE t.run_at END,
         worker_id = NULL,
         lease_expires_at = NULL,
         error = CASE WHEN t.cancel_requested THEN t.error
@@ -45,12 +52,13 @@ WITH now AS (
         updated_at = (SELECT t FROM now)
     FROM expired AS e
     WHERE t.id = e.id AND t.state = 'running'
-    RETURNING t.id, t.state, t.graph, t.attempts, t.lease_epoch, t.error, e.worker_id, e.reason
+    RETURNING t.id, t.state, t.graph, t.attempts, t.lease_epoch, t.error, t.run_at, e.worker_id,
+              e.reason
 ), events AS (
     INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
                              detail)
     SELECT id, reason, 'running', state, lease_epoch, worker_id, attempts,
-           jsonb_build_object('error', error)
+           jsonb_build_object('error', error, 'retry_at', CASE WHEN state = 'queued' THEN run_at END)
     FROM moved
 ), dead AS (
     INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,
@@ -85,14 +93,24 @@ RETURNING w.id;
 
 -- name: tasks_prune_finished
 -- Delete finished tasks older than the retention, with their LangGraph threads (the checkpoint
--- tables have no foreign key to tasks) and their events (no foreign key either, ADR 0006); dead
--- letters and waits go by ON DELETE CASCADE.
+-- tables have no foreign key to tasks) and their events (no foreign key either, ADR 0006); waits
+-- go by ON DELETE CASCADE. A task one of whose dead letters is still kept is not pruned: an open
+-- dead letter (neither redriven nor resolved) is kept until an operator closes it, a closed one
+-- :dead_letter_retention_s after it was closed (0: forever), and the cascade would take them with
+-- the task. So a failed task waiting for an operator stays, whatever its age.
 -- A pruned task's Idempotency-Key is free again. SKIP LOCKED: never waits on a busy row.
 WITH doomed AS (
     SELECT id, id::text AS thread_id
-    FROM tasks
+    FROM tasks AS t
     WHERE state IN ('completed', 'failed', 'cancelled')
       AND finished_at < outlast_now() - make_interval(secs => %(retention_s)s)
+      AND NOT EXISTS (
+          SELECT FROM dead_letters AS d
+          WHERE d.task_id = t.id
+            AND (coalesce(d.redriven_at, d.resolved_at) IS NULL
+                 OR %(dead_letter_retention_s)s::float8 = 0
+                 OR coalesce(d.redriven_at, d.resolved_at)
+                    >= outlast_now() - make_interval(secs => %(dead_letter_retention_s)s)))
     ORDER BY finished_at
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
@@ -108,6 +126,18 @@ WITH doomed AS (
     DELETE FROM tasks WHERE id IN (SELECT id FROM doomed) RETURNING id
 )
 SELECT count(*) AS pruned FROM tasks_gone;
+
+-- name: dead_letters_prune_closed
+-- Delete dead letters closed (redriven or resolved) longer ago than their own retention. Open
+-- ones are never deleted here: they wait for an operator. The task stays, under its own retention.
+DELETE FROM dead_letters
+WHERE id IN (
+    SELECT id FROM dead_letters
+    WHERE coalesce(redriven_at, resolved_at) < outlast_now() - make_interval(secs => %(retention_s)s)
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id;
 
 -- name: workers_prune_stopped
 -- Forget worker rows that stopped (or were lost) longer ago than the retention.

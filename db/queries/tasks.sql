@@ -3,15 +3,17 @@
 -- appends its task_events row in the same statement, and answers with RETURNING.
 
 -- name: task_insert
--- Submit one task. A repeated Idempotency-Key inserts nothing and returns no row; the caller then
+-- Submit one task; it becomes ready (ready_at, its place in the claim order) at its run_at.
+-- A repeated Idempotency-Key inserts nothing and returns no row; the caller then
 -- reads the existing task (task_get_by_idempotency_key). ON CONFLICT waits for a concurrent insert
 -- of the same key to commit, so the read that follows always finds it.
 WITH inserted AS (
-    INSERT INTO tasks (graph, input, metadata, priority, run_at, max_attempts, timeout_s,
-                       wait_timeout_s, on_wait_timeout, idempotency_key, request_hash)
-    VALUES (%(graph)s, %(input)s, %(metadata)s, %(priority)s,
-            coalesce(%(run_at)s, outlast_now()), %(max_attempts)s, %(timeout_s)s,
-            %(wait_timeout_s)s, %(on_wait_timeout)s, %(idempotency_key)s, %(request_hash)s)
+    INSERT INTO tasks (graph, input, metadata, priority, run_at, ready_at, max_attempts,
+                       timeout_s, wait_timeout_s, on_wait_timeout, idempotency_key, request_hash)
+    SELECT %(graph)s, %(input)s, %(metadata)s, %(priority)s, ready.at, ready.at,
+           %(max_attempts)s, %(timeout_s)s, %(wait_timeout_s)s, %(on_wait_timeout)s,
+           %(idempotency_key)s, %(request_hash)s
+    FROM (SELECT coalesce(%(run_at)s::timestamptz, outlast_now()) AS at) AS ready
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
 ), events AS (
@@ -257,11 +259,11 @@ WITH batch AS (
          WITH ORDINALITY AS b (graph, input, metadata, priority, run_at, max_attempts, timeout_s,
                                wait_timeout_s, on_wait_timeout, ord)
 ), inserted AS (
-    INSERT INTO tasks (id, graph, input, metadata, priority, run_at, max_attempts, timeout_s,
-                       wait_timeout_s, on_wait_timeout)
-    SELECT id, graph, input, metadata, priority, coalesce(run_at, outlast_now()), max_attempts,
-           timeout_s, wait_timeout_s, on_wait_timeout
-    FROM batch
+    INSERT INTO tasks (id, graph, input, metadata, priority, run_at, ready_at, max_attempts,
+                       timeout_s, wait_timeout_s, on_wait_timeout)
+    SELECT id, graph, input, metadata, priority, ready.at, ready.at, max_attempts, timeout_s,
+           wait_timeout_s, on_wait_timeout
+    FROM batch CROSS JOIN LATERAL (SELECT coalesce(batch.run_at, outlast_now()) AS at) AS ready
     ORDER BY ord
     RETURNING *
 ), events AS (

@@ -206,6 +206,7 @@ SELECT id, state, pg_notify('outlast_tasks', 'wait_timed_out') AS notified FROM 
 -- name: task_follow_up
 -- Continue a completed task on the same thread with new input (a follow-up message): queued
 -- again with a fresh retry budget; the worker runs the input on top of the thread's state.
+-- New work, so it takes its place in the claim order from now (ready_at), as a submit does.
 WITH now AS (
     SELECT outlast_now() AS t
 ), moved AS (
@@ -216,6 +217,7 @@ WITH now AS (
         cancel_requested = false,
         finished_at = NULL,
         run_at = (SELECT t FROM now),
+        ready_at = (SELECT t FROM now),
         updated_at = (SELECT t FROM now)
     WHERE id = %(task_id)s AND state = 'completed'
     RETURNING *

@@ -202,3 +202,35 @@ def test_bad_redrive_by_filter_body(
     }
     assert counts(db_url) == before
     assert len(client.get("/v1/dead-letters").json()["items"]) == 1
+
+
+def test_resolve_closes_a_dead_letter_without_a_redrive(client: TestClient) -> None:
+    letter = dead_letter(client)
+    url = f"/v1/dead-letters/{letter['id']}"
+    resolved = client.post(f"{url}/resolve", json={"note": "obsolete input"})
+    assert resolved.status_code == 200, resolved.text
+    body = resolved.json()
+    assert body["resolved_at"] and body["resolution"] == "obsolete input"
+    assert body["redriven_at"] is None
+    assert client.get(f"/v1/tasks/{letter['task_id']}").json()["state"] == "failed"
+    assert client.get("/v1/dead-letters").json()["items"] == []  # no longer open
+    assert client.get("/v1/dead-letters/groups").json()["items"] == []
+    listed = client.get("/v1/dead-letters", params={"include_redriven": True}).json()["items"]
+    assert [d["id"] for d in listed] == [letter["id"]]
+    for action in ("resolve", "redrive"):  # closed once: neither a second resolve nor a redrive
+        again = client.post(f"{url}/{action}")
+        assert again.status_code == 409, again.text
+        assert "resolved" in again.json()["detail"]
+    events = client.get(f"/v1/tasks/{letter['task_id']}/events").json()["items"]
+    assert events[-1]["kind"] == "dead_letter_resolved"
+
+
+def test_resolve_after_redrive_is_a_conflict_and_unknown_is_404(client: TestClient) -> None:
+    letter = dead_letter(client)
+    assert client.post(f"/v1/dead-letters/{letter['id']}/redrive").status_code == 200
+    late = client.post(f"/v1/dead-letters/{letter['id']}/resolve")
+    assert late.status_code == 409 and "redriven" in late.json()["detail"]
+    missing = client.post(f"/v1/dead-letters/{uuid.uuid4()}/resolve")
+    assert missing.status_code == 404
+    bad = client.post(f"/v1/dead-letters/{letter['id']}/resolve", json={"note": "a\u0000b"})
+    assert bad.status_code == 422

@@ -15,6 +15,7 @@ from db.connect import Pool
 from tests.support import database as test_db
 from tests.support.api import api_client, free_port, live_server, on_app_loop
 from tests.support.processes import Processes
+from tests.support.queue import GRAPHS
 from tests.support.wait import wait_until
 
 
@@ -29,7 +30,9 @@ def test_workers_list_filter_and_pages(client: TestClient) -> None:
 
     async def register(pool: Pool) -> None:
         for n, worker_id in enumerate(ids):
-            await workers.register(pool, worker_id, hostname=f"h{n}", pid=100 + n, concurrency=4)
+            await workers.register(
+                pool, worker_id, hostname=f"h{n}", pid=100 + n, concurrency=4, graphs=GRAPHS
+            )
         await workers.set_state(pool, ids[0], "stopped")
 
     on_app_loop(client, register)

@@ -16,7 +16,7 @@ import pytest
 from db import lease, outcome, reap, tasks, waits
 from db.outcome import Done
 from db.waits import NewWait
-from tests.support.queue import claim_one, new_worker, submit
+from tests.support.queue import GRAPHS, NO_BACKOFF, claim_one, new_worker, submit
 
 POLICY = outcome.RetryPolicy(base_s=0.01, max_s=0.01)
 
@@ -113,7 +113,7 @@ async def test_the_reaper_cancels_instead_of_requeueing(tx, reason: str) -> None
     _, task_id, _ = await running_then_cancelled(tx, max_attempts=3, **fields)
     later = datetime.now(UTC) + timedelta(seconds=5 if reason == "timed_out" else 120)
     await tx.execute(f"SET LOCAL outlast.now = '{later.isoformat()}'")
-    assert (await reap.expired_leases(tx, batch=10))["cancelled"] == 1
+    assert (await reap.expired_leases(tx, batch=10, retry=NO_BACKOFF))["cancelled"] == 1
     assert (await tasks.get(tx, task_id))["state"] == "cancelled"
     event = await last_event(tx, task_id)
     assert (event["kind"], event["to_state"]) == (reason, "cancelled")
@@ -126,7 +126,7 @@ async def test_the_claim_skips_a_queued_task_whose_cancel_was_requested(tx) -> N
     worker_id = await new_worker(tx)
     task_id = await submit(tx)
     await tx.execute("UPDATE tasks SET cancel_requested = true WHERE id = %s", (task_id,))
-    assert await lease.claim_many(tx, worker_id, limit=10, ttl_s=30) == []
+    assert await lease.claim_many(tx, worker_id, limit=10, ttl_s=30, graphs=GRAPHS) == []
 
 
 @pytest.mark.parametrize("state", ["queued", "waiting_for_input", "completed", "failed"])

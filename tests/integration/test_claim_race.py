@@ -7,7 +7,7 @@ import uuid
 
 from db import lease
 from db.connect import Pool, connect
-from tests.support.queue import count, new_worker, submit
+from tests.support.queue import GRAPHS, count, new_worker, submit
 
 
 async def test_concurrent_claimers_never_claim_a_task_twice(pool: Pool, db_url: str) -> None:
@@ -20,7 +20,9 @@ async def test_concurrent_claimers_never_claim_a_task_twice(pool: Pool, db_url: 
     async def claimer(worker_id: uuid.UUID) -> None:
         conn = await connect(db_url)  # each claimer on its own connection: real concurrency
         async with conn:
-            while batch := await lease.claim_many(conn, worker_id, limit=7, ttl_s=30):
+            while batch := await lease.claim_many(
+                conn, worker_id, limit=7, ttl_s=30, graphs=GRAPHS
+            ):
                 claimed.extend(c.task_id for c in batch)
 
     await asyncio.gather(*(claimer(w) for w in worker_ids))
@@ -39,7 +41,10 @@ async def test_claim_takes_highest_priority_then_oldest(pool: Pool) -> None:
     high = await submit(pool, priority=10)
     second_normal = await submit(pool)
     worker_id = await new_worker(pool)
-    order = [c.task_id for c in await lease.claim_many(pool, worker_id, limit=10, ttl_s=30)]
+    order = [
+        c.task_id
+        for c in await lease.claim_many(pool, worker_id, limit=10, ttl_s=30, graphs=GRAPHS)
+    ]
     assert order == [high, first_normal, second_normal, low]
 
 
@@ -49,7 +54,7 @@ async def test_delayed_task_is_not_claimed_before_run_at(tx) -> None:  # type: i
 
     task_id = await submit(tx, run_at=datetime(2030, 1, 1, 0, 5, tzinfo=UTC))
     worker_id = await new_worker(tx)
-    assert await lease.claim_many(tx, worker_id, limit=10, ttl_s=30) == []
+    assert await lease.claim_many(tx, worker_id, limit=10, ttl_s=30, graphs=GRAPHS) == []
     await tx.execute("SET LOCAL outlast.now = '2030-01-01T00:05:00Z'")
-    claims = await lease.claim_many(tx, worker_id, limit=10, ttl_s=30)
+    claims = await lease.claim_many(tx, worker_id, limit=10, ttl_s=30, graphs=GRAPHS)
     assert [c.task_id for c in claims] == [task_id]

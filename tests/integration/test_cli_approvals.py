@@ -10,7 +10,7 @@ from db import lease, waits
 from db.connect import open_pool
 from outlast.cli.client_commands import approvals_app
 from tests.integration.test_api_client_cli import assert_one_line_failure, base_url, ok, run
-from tests.support.queue import new_worker, submit
+from tests.support.queue import GRAPHS, new_worker, submit
 
 __all__ = ["base_url"]  # the fixture, imported for pytest
 
@@ -23,7 +23,7 @@ def park(db_url: str, graph: str, kind: waits.Kind, payload: dict[str, object]) 
         async with pool:
             worker_id = await new_worker(pool)
             task_id = await submit(pool, graph)
-            (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=30)
+            (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=30, graphs=GRAPHS)
             wait = waits.NewWait("interrupt-1", kind, payload)
             await waits.park(pool, worker_id, task_id, claim.epoch, [wait], default_timeout_s=60)
             return task_id

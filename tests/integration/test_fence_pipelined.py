@@ -18,7 +18,7 @@ from db.errors import LeaseLost
 from db.lease import Claim
 from db.sql import query
 from outlast.registry import Registry
-from tests.support.queue import claim_one, count, new_worker, submit
+from tests.support.queue import NO_BACKOFF, claim_one, count, new_worker, submit
 from worker.checkpointer import FencedSaver
 
 
@@ -44,7 +44,7 @@ async def taken_over(pool: Pool) -> tuple[Claim, Claim]:
     old = await claim_one(pool, worker_a)
     async with pool.connection() as conn:
         await conn.execute("UPDATE tasks SET lease_expires_at = clock_timestamp()")
-    await reap.expired_leases(pool, batch=10)
+    await reap.expired_leases(pool, batch=10, retry=NO_BACKOFF)
     return old, await claim_one(pool, worker_b)
 
 

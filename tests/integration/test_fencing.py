@@ -10,7 +10,7 @@ from db import lease, outcome
 from db.connect import Pool
 from db.errors import LeaseLost
 from outlast.registry import Registry
-from tests.support.queue import claim_one, count, new_worker, submit
+from tests.support.queue import NO_BACKOFF, claim_one, count, new_worker, submit
 from worker.checkpointer import FencedSaver
 
 RETRY = outcome.RetryPolicy(base_s=1.0, max_s=10.0)
@@ -27,7 +27,7 @@ async def expire_and_reclaim(tx: AsyncConnection[DictRow], ttl_s: float = 30.0):
     assert (await lease.heartbeat(tx, worker_a, {old.task_id: old.epoch}, ttl_s=ttl_s)) == {}
     from db import reap
 
-    assert (await reap.expired_leases(tx, batch=10))["queued"] == 1
+    assert (await reap.expired_leases(tx, batch=10, retry=NO_BACKOFF))["queued"] == 1
     new = await claim_one(tx, worker_b, ttl_s=ttl_s)
     assert new.epoch == old.epoch + 1
     return worker_a, old, worker_b, new
@@ -77,7 +77,7 @@ async def test_zombie_checkpoint_write_rolls_back_whole(pool: Pool) -> None:
         )
     from db import reap
 
-    await reap.expired_leases(pool, batch=10)
+    await reap.expired_leases(pool, batch=10, retry=NO_BACKOFF)
     await claim_one(pool, worker_b)
     graph = Registry.from_spec().compiled("pipeline", FencedSaver(pool, task_id, old.epoch))
     with pytest.raises(LeaseLost):

@@ -13,7 +13,7 @@ from db import lease, outcome
 from db.connect import Pool, connect
 from db.errors import LeaseLost
 from tests.integration.test_fencing import expire_and_reclaim
-from tests.support.queue import count, new_worker, submit
+from tests.support.queue import GRAPHS, count, new_worker, submit
 from worker.completions import Completions
 
 
@@ -21,7 +21,7 @@ async def test_complete_many_lands_live_leases_and_leaves_a_lost_one(tx) -> None
     worker_a, stale, worker_b, taken = await expire_and_reclaim(tx)
     for _ in range(2):
         await submit(tx)
-    live = await lease.claim_many(tx, worker_a, limit=2, ttl_s=30)
+    live = await lease.claim_many(tx, worker_a, limit=2, ttl_s=30, graphs=GRAPHS)
     done = [outcome.Done(c.task_id, c.epoch, f'{{"i": {i}}}') for i, c in enumerate(live)]
     landed = await outcome.complete_many(
         tx, worker_a, [outcome.Done(stale.task_id, stale.epoch, '{"zombie": true}'), *done]
@@ -43,7 +43,7 @@ async def _claimed(pool: Pool, n: int) -> tuple[uuid.UUID, list[lease.Claim]]:
     worker_id = await new_worker(pool)
     for _ in range(n):
         await submit(pool)
-    return worker_id, await lease.claim_many(pool, worker_id, limit=n, ttl_s=30)
+    return worker_id, await lease.claim_many(pool, worker_id, limit=n, ttl_s=30, graphs=GRAPHS)
 
 
 async def test_concurrent_completions_share_one_statement(
@@ -128,7 +128,7 @@ async def test_heartbeat_and_group_completion_of_one_worker_do_not_deadlock(
         for _ in range(15):
             for _ in range(20):
                 await submit(pool)
-            claims = await lease.claim_many(pool, worker_id, limit=20, ttl_s=30)
+            claims = await lease.claim_many(pool, worker_id, limit=20, ttl_s=30, graphs=GRAPHS)
             held = {c.task_id: c.epoch for c in claims}
             done = [outcome.Done(c.task_id, c.epoch, "{}") for c in reversed(claims)]
             answer, landed = await asyncio.gather(

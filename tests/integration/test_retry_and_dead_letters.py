@@ -10,7 +10,7 @@ import pytest
 from db import dead_letters, outcome, reap, tasks
 from db.connect import Pool
 from db.errors import Conflict
-from tests.support.queue import claim_one, count, new_worker, submit
+from tests.support.queue import GRAPHS, NO_BACKOFF, claim_one, count, new_worker, submit
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 POLICY = outcome.RetryPolicy(base_s=10.0, max_s=25.0)
@@ -75,7 +75,7 @@ async def test_crash_looping_task_runs_out_of_attempts(tx) -> None:  # type: ign
         await claim_one(tx, worker_id, ttl_s=5)
         moment += timedelta(seconds=6)
         await at(tx, moment)
-        await reap.expired_leases(tx, batch=10)
+        await reap.expired_leases(tx, batch=10, retry=NO_BACKOFF)
     task = await tasks.get(tx, task_id)
     assert (task["state"], task["attempts"], task["error"]["type"]) == ("failed", 3, "LeaseExpired")
     letter = (await dead_letters.list_(tx, dead_letters.Filter(task_id=task_id), limit=5))[0]
@@ -136,7 +136,7 @@ async def test_two_reapers_at_once_reap_each_lease_once(pool: Pool, db_url: str)
         await submit(pool)
     from db import lease
 
-    await lease.claim_many(pool, worker_id, limit=total, ttl_s=0.01)
+    await lease.claim_many(pool, worker_id, limit=total, ttl_s=0.01, graphs=GRAPHS)
     await asyncio.sleep(0.05)
     from db.connect import connect
 
@@ -144,7 +144,7 @@ async def test_two_reapers_at_once_reap_each_lease_once(pool: Pool, db_url: str)
         conn = await connect(db_url)
         async with conn:
             reaped = 0
-            while n := sum((await reap.expired_leases(conn, batch=7)).values()):
+            while n := sum((await reap.expired_leases(conn, batch=7, retry=NO_BACKOFF)).values()):
                 reaped += n
             return reaped
 

@@ -23,6 +23,7 @@ from api.app import create_app
 from db import lease, outcome, workers
 from db.connect import Pool
 from outlast.settings import Settings
+from tests.support.queue import GRAPHS
 from tests.support.wait import wait_until
 
 T = TypeVar("T")
@@ -75,8 +76,10 @@ def dead_letter(
 
     async def fail(pool: Pool) -> None:
         worker_id = uuid.uuid4()
-        await workers.register(pool, worker_id, hostname="test", pid=1, concurrency=1)
-        claims = await lease.claim_many(pool, worker_id, limit=1, ttl_s=30)
+        await workers.register(
+            pool, worker_id, hostname="test", pid=1, concurrency=1, graphs=GRAPHS
+        )
+        claims = await lease.claim_many(pool, worker_id, limit=1, ttl_s=30, graphs=GRAPHS)
         assert [c.task_id for c in claims] == [uuid.UUID(task["id"])], "other tasks were queued"
         failure = outcome.Failure(error_type, "boom", "Traceback: boom", retryable=False)
         await outcome.fail(

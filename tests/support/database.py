@@ -16,6 +16,13 @@ TEMPLATE = "outlast_template"
 FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 
 
+def mark_test_database(url: str) -> None:
+    """Let sessions of this database move outlast_now() with `SET outlast.now` (migration 0008).
+    Only test databases get the mark: a production database ignores the setting."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO outlast_test_clock DEFAULT VALUES ON CONFLICT DO NOTHING")
+
+
 class DatabaseServer:
     """The session's Postgres: DATABASE_URL's server when set, else an embedded one."""
 
@@ -35,7 +42,9 @@ class DatabaseServer:
     def create_template(self) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
         self._admin(f'CREATE DATABASE "{TEMPLATE}"')
-        migrate.upgrade(with_database(self.admin_url, TEMPLATE))
+        url = with_database(self.admin_url, TEMPLATE)
+        migrate.upgrade(url)
+        mark_test_database(url)
 
     def clone(self) -> str:
         name = f"t_{uuid.uuid4().hex[:16]}"

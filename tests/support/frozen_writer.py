@@ -11,13 +11,14 @@ import uuid
 
 from db import lease, workers
 from db.connect import open_pool
+from tests.support.queue import GRAPHS
 
 
 async def main(url: str, ttl_s: float, mode: str) -> None:
     pool = await open_pool(url, min_size=1, max_size=1, idle_in_transaction_s=ttl_s / 2)
     worker_id = uuid.uuid4()
-    await workers.register(pool, worker_id, hostname="frozen", pid=0, concurrency=1)
-    (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=ttl_s)
+    await workers.register(pool, worker_id, hostname="frozen", pid=0, concurrency=1, graphs=GRAPHS)
+    (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=ttl_s, graphs=GRAPHS)
     async with pool.connection() as conn:
         if mode == "pipeline":  # the checkpointer's usual path: the fence queued before the Sync
             async with conn.pipeline():

@@ -8,11 +8,19 @@ from typing import Any
 from db import lease, tasks, workers
 from db.connect import Db
 from db.lease import Claim
+from db.outcome import RetryPolicy
+from outlast.registry import BUILTIN
+
+# Reap expired leases without backoff, for tests about what happens after a takeover.
+NO_BACKOFF = RetryPolicy(base_s=0.0, max_s=0.0)
+
+# The graphs a test worker announces and claims: the built-ins, which these tests submit.
+GRAPHS = tuple(BUILTIN)
 
 
 async def new_worker(db: Db) -> uuid.UUID:
     worker_id = uuid.uuid4()
-    await workers.register(db, worker_id, hostname="test", pid=1, concurrency=8)
+    await workers.register(db, worker_id, hostname="test", pid=1, concurrency=8, graphs=GRAPHS)
     return worker_id
 
 
@@ -29,7 +37,7 @@ async def submit(
 
 
 async def claim_one(db: Db, worker_id: uuid.UUID, *, ttl_s: float = 30.0) -> Claim:
-    claims = await lease.claim_many(db, worker_id, limit=1, ttl_s=ttl_s)
+    claims = await lease.claim_many(db, worker_id, limit=1, ttl_s=ttl_s, graphs=GRAPHS)
     assert len(claims) == 1, f"expected one ready task, claimed {len(claims)}"
     return claims[0]
 

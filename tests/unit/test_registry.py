@@ -36,3 +36,13 @@ def test_unimportable_graph_is_a_clear_error() -> None:
     registry = Registry.from_spec("ghost=no_such_module:graph")
     with pytest.raises(RegistryError, match="ghost"):
         registry.load("ghost")
+
+
+def test_runnable_leaves_out_what_cannot_load() -> None:
+    """A worker announces and claims only these: a task of a broken graph waits for a worker
+    that can load it, instead of being claimed and failed."""
+    registry = Registry.from_spec("ghost=no_such_module:graph,odd=outlast.registry:BUILTIN")
+    names, broken = registry.runnable()
+    assert names == ["chat", "expense", "flaky", "intake", "pipeline"]
+    assert set(broken) == {"ghost", "odd"}
+    assert "cannot be loaded" in broken["ghost"] and "neither a graph" in broken["odd"]
