@@ -29,7 +29,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
-from langgraph.types import Command, Interrupt
+from langgraph.types import Command, Interrupt, StateSnapshot
 
 from db import outcome, waits
 from db.connect import Pool
@@ -52,6 +52,19 @@ log = logging.getLogger(__name__)
 
 class TaskTimeout(Exception):
     """The attempt ran past the task's timeout_s (retryable, like any attempt failure)."""
+
+
+class UnfinishedRun(Exception):
+    """The graph stopped with nodes still to run and nothing waiting on a person: its thread's
+    newest checkpoint is not where the run ended. Never a completion (retryable: the next attempt
+    resumes from the thread's head)."""
+
+
+def finished(snapshot: StateSnapshot) -> Any:
+    """The values of a run that has ended; UnfinishedRun when the head still has `next` nodes."""
+    if snapshot.next:
+        raise UnfinishedRun(f"the graph stopped before {', '.join(snapshot.next)}")
+    return snapshot.values
 
 
 def run_config(claim: Claim, *, head: bool = False) -> RunnableConfig:
@@ -172,7 +185,7 @@ class Executor:
                 config = run_config(claim, head=True)
                 snapshot = await graph.aget_state(config)
                 if not snapshot.interrupts:
-                    return RunEnd(values=snapshot.values)
+                    return RunEnd(values=finished(snapshot))
                 answered = await self._answers(claim, snapshot.interrupts)
                 if not answered:
                     return RunEnd(waits=[as_wait(i) for i in snapshot.interrupts])

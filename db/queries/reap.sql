@@ -59,9 +59,7 @@ WITH now AS (
            outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
                'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', m.reason,
                'worker_id', m.worker_id, 'error', m.error)),
-           (SELECT checkpoint_id FROM checkpoints
-            WHERE thread_id = m.id::text AND checkpoint_ns = ''
-            ORDER BY checkpoint_id DESC LIMIT 1)
+           outlast_checkpoint_head(m.id::text, '')
     FROM moved AS m
     WHERE m.state = 'failed'
 )
@@ -98,6 +96,8 @@ WITH doomed AS (
     FOR UPDATE SKIP LOCKED
 ), checkpoints_gone AS (
     DELETE FROM checkpoints WHERE thread_id IN (SELECT thread_id FROM doomed)
+), order_gone AS (
+    DELETE FROM checkpoint_order WHERE thread_id IN (SELECT thread_id FROM doomed)
 ), blobs_gone AS (
     DELETE FROM checkpoint_blobs WHERE thread_id IN (SELECT thread_id FROM doomed)
 ), writes_gone AS (

@@ -75,3 +75,26 @@ review.add_edge(START, "legal")
 review.add_edge(START, "finance")
 review.add_edge(["legal", "finance"], "verdict")
 review.add_edge("verdict", END)
+
+
+class GatedDocument(CountedDocument, total=False):
+    approved_by: str | None
+
+
+async def sign_off(state: GatedDocument) -> GatedDocument:
+    answer = request_approval("publish", {"keywords": state["keywords"]})
+    return {"approved_by": answer.decided_by}
+
+
+# `counted` with a person's sign-off between two nodes: every node (the sign-off once it has its
+# answer) appended to `input.log`, so a test sees which ran, in what order, and whether the wait
+# was honoured.
+GATED_NODES = [s.__name__ for s in pipeline.STEPS[:4]] + ["sign_off"]
+GATED_NODES += [s.__name__ for s in pipeline.STEPS[4:]]
+gated: StateGraph[GatedDocument] = StateGraph(GatedDocument)
+for step in [*pipeline.STEPS[:4], sign_off, *pipeline.STEPS[4:]]:
+    gated.add_node(step.__name__, _counting(step))
+gated.add_edge(START, GATED_NODES[0])
+for before_name, after_name in itertools.pairwise(GATED_NODES):
+    gated.add_edge(before_name, after_name)
+gated.add_edge(GATED_NODES[-1], END)
