@@ -30,3 +30,10 @@ async def stopped_workers(db: Db, *, retention_s: float, batch: int) -> int:
 async def silent_workers(db: Db, *, stale_s: float, batch: int) -> int:
     rows = await fetch_all(db, "workers_mark_lost", {"stale_s": stale_s, "batch": batch})
     return len(rows)
+
+
+async def silent_worker_sessions(db: Db, *, stale_s: float) -> int:
+    """End the open transactions of workers gone silent (expired lease, or marked lost); how
+    many sessions were ended (ADR 0008)."""
+    rows = await fetch_all(db, "worker_sessions_end", {"stale_s": stale_s})
+    return sum(1 for r in rows if r["ended"])
