@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from db import workers
 from db.connect import Db, fetch_all, fetch_one
 
 
@@ -35,5 +36,6 @@ async def silent_workers(db: Db, *, stale_s: float, batch: int) -> int:
 async def silent_worker_sessions(db: Db, *, stale_s: float) -> int:
     """End the open transactions of workers gone silent (expired lease, or marked lost); how
     many sessions were ended (ADR 0008)."""
-    rows = await fetch_all(db, "worker_sessions_end", {"stale_s": stale_s})
+    params = {"stale_s": stale_s, "session_prefix": workers.SESSION_PREFIX}
+    rows = await fetch_all(db, "worker_sessions_end", params)
     return sum(1 for r in rows if r["ended"])

@@ -108,7 +108,7 @@ WITH silent AS (
 SELECT a.pid, s.id AS worker_id, pg_terminate_backend(a.pid, 1000) AS ended
 FROM pg_stat_activity AS a
 JOIN (SELECT id, max(since) AS since FROM silent GROUP BY id) AS s
-  ON a.application_name = 'outlast-worker ' || s.id::text
+  ON a.application_name = %(session_prefix)s || s.id::text
 WHERE a.xact_start < s.since
   AND a.pid <> pg_backend_pid()
   AND pg_has_role(a.usesysid, 'MEMBER');
