@@ -1,10 +1,18 @@
-"""Reads of a task's LangGraph checkpoints (thread_id = task id)."""
+"""A task's LangGraph checkpoints (thread_id = task id): reads, and their order.
+
+The order of a thread's checkpoints is the database's (checkpoint_order, ADR 0007): a checkpoint
+id is a uuid6 from the writer's wall clock, and a worker whose clock is behind writes ids that
+sort before older ones."""
 
 from __future__ import annotations
 
 import uuid
 
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
+
 from db.connect import Db, Row, fetch_all, fetch_one
+from db.sql import query
 
 
 async def list_(
@@ -23,3 +31,29 @@ async def exists(db: Db, task_id: uuid.UUID, checkpoint_id: str) -> bool:
         db, "checkpoint_exists", {"thread_id": str(task_id), "checkpoint_id": checkpoint_id}
     )
     return bool(row and row["found"])
+
+
+async def head(db: Db, thread_id: str, checkpoint_ns: str = "") -> str | None:
+    """The id of the thread's newest checkpoint in `checkpoint_ns` (the last written), if any."""
+    row = await fetch_one(
+        db, "checkpoint_head", {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
+    )
+    return row["checkpoint_id"] if row else None
+
+
+async def record_order(
+    conn: AsyncConnection[DictRow],
+    thread_id: str,
+    checkpoint_ns: str,
+    checkpoint_id: str,
+    epoch: int,
+) -> None:
+    """Number a checkpoint as the newest of its thread. Only inside the fenced write of that
+    checkpoint (worker/checkpointer.py): in pipeline mode this queues the statement."""
+    params = {
+        "thread_id": thread_id,
+        "checkpoint_ns": checkpoint_ns,
+        "checkpoint_id": checkpoint_id,
+        "epoch": epoch,
+    }
+    await conn.execute(query("checkpoint_order_insert"), params)

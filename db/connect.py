@@ -56,6 +56,7 @@ async def open_pool(
     wait_s: float = 30.0,
     idle_in_transaction_s: float | None = None,
     claims: bool = False,
+    application_name: str | None = None,
 ) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """An autocommit pool with dict rows. Statements that must be atomic are single statements
     (CTEs) or run inside an explicit `conn.transaction()`. A checkout waits at most `wait_s`
@@ -70,8 +71,13 @@ async def open_pool(
     (there the idle timeout is not armed).
 
     `claims`: the pool runs the queue's own statements (a worker's queue pool); its sessions get
-    CLAIM_SESSION."""
+    CLAIM_SESSION.
+
+    `application_name`: names the sessions in pg_stat_activity. A worker's name its worker id
+    (db.workers.application_name), so the reaper can end the sessions of a worker gone silent."""
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **KEEPALIVES}
+    if application_name is not None:
+        kwargs["application_name"] = application_name
     options = dict(CLAIM_SESSION) if claims else {}
     configure = None
     if idle_in_transaction_s is not None:

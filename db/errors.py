@@ -13,6 +13,8 @@ OutlastError
 │                       Infinity, an int too long to write as text (also a ValueError)
 ├── TaskTimeout         the attempt ran past the task's `timeout_s` (retryable, like any
 │                       other failure of an attempt); its name is the failure's `type`
+├── UnfinishedRun       a graph run stopped with nodes left and nothing waiting on a person:
+│                       never a completion; retryable (the next attempt resumes from the head)
 ├── RegistryError       a malformed OUTLAST_GRAPHS entry, or a graph that cannot be
 │                       imported (also a ValueError)
 └── ApiError            the REST API answered 4xx/5xx (outlast.client); `.status` and
@@ -72,6 +74,12 @@ class UnstorableValue(NonRetryable, ValueError):
 
 class TaskTimeout(OutlastError):
     """The attempt ran past the task's timeout_s (retryable, like any attempt failure)."""
+
+
+class UnfinishedRun(OutlastError):
+    """The graph stopped with nodes still to run and nothing waiting on a person: its thread's
+    newest checkpoint is not where the run ended. Never a completion (retryable: the next attempt
+    resumes from the thread's head)."""
 
 
 class RegistryError(OutlastError, ValueError):

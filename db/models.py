@@ -285,3 +285,19 @@ class OutlastTestClock(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
 
     __table_args__ = (CheckConstraint("enabled", name="outlast_test_clock_one_row"),)
+
+
+class CheckpointOrder(Base):
+    """The order of a thread's checkpoints (LangGraph's tables are not modelled here): one row per
+    checkpoint, written with it under the lease fence; the highest `seq` is the thread's head.
+    Checkpoint ids are uuid6 from a worker's wall clock and must not decide it (ADR 0007)."""
+
+    __tablename__ = "checkpoint_order"
+
+    thread_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    checkpoint_ns: Mapped[str] = mapped_column(Text, primary_key=True)
+    checkpoint_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
+    lease_epoch: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("checkpoint_order_head", "thread_id", "checkpoint_ns", "seq"),)

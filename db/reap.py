@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from db import workers
 from db.connect import Db, fetch_all, fetch_one
 from db.outcome import RetryPolicy
 
@@ -55,3 +56,11 @@ async def stopped_workers(db: Db, *, retention_s: float, batch: int) -> int:
 async def silent_workers(db: Db, *, stale_s: float, batch: int) -> int:
     rows = await fetch_all(db, "workers_mark_lost", {"stale_s": stale_s, "batch": batch})
     return len(rows)
+
+
+async def silent_worker_sessions(db: Db, *, stale_s: float) -> int:
+    """End the open transactions of workers gone silent (expired lease, or marked lost); how
+    many sessions were ended (ADR 0008)."""
+    params = {"stale_s": stale_s, "session_prefix": workers.SESSION_PREFIX}
+    rows = await fetch_all(db, "worker_sessions_end", params)
+    return sum(1 for r in rows if r["ended"])

@@ -9,6 +9,14 @@ from typing import Literal
 
 from db.connect import Db, Row, fetch_all, fetch_one
 
+# A worker's database sessions carry this name (pg_stat_activity.application_name), so the reaper
+# finds them (db/queries/reap.sql worker_sessions_end).
+SESSION_PREFIX = "outlast-worker "
+
+
+def application_name(worker_id: uuid.UUID) -> str:
+    return f"{SESSION_PREFIX}{worker_id}"
+
 
 async def register(
     db: Db,

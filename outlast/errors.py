@@ -17,6 +17,7 @@ from db.errors import (
     OutlastError,
     RegistryError,
     TaskTimeout,
+    UnfinishedRun,
     UnstorableValue,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "OutlastError",
     "RegistryError",
     "TaskTimeout",
+    "UnfinishedRun",
     "UnstorableValue",
 ]

@@ -41,6 +41,7 @@ class ReapResult:
     workers_lost: int = 0
     tasks_pruned: int = 0
     dead_letters_pruned: int = 0
+    sessions_ended: int = 0
 
     @property
     def total(self) -> int:
@@ -53,9 +54,12 @@ class Reaper:
         self.config = config
 
     async def run_once(self) -> ReapResult:
-        """One pass: expired leases and overrun attempts, human waits past their timeout, silent
-        workers, then what is past the retention. Each step loops over batches until one comes
-        back short, so a pass leaves nothing due behind."""
+        """One pass: the open transactions of silent workers, expired leases and overrun
+        attempts, human waits past their timeout, silent workers, then what is past the
+        retention. Each step loops over batches until one comes back short, so a pass leaves
+        nothing due behind. Sessions go first: a frozen worker's transaction may hold the very
+        rows the lease step takes back (ADR 0008)."""
+        sessions = await reap.silent_worker_sessions(self.db, stale_s=self.config.worker_stale_s)
         leases = await self._drain(
             lambda: reap.expired_leases(self.db, batch=self.config.batch, retry=self.config.retry)
         )
@@ -73,6 +77,7 @@ class Reaper:
             workers_lost=lost,
             tasks_pruned=await self._prune(),
             dead_letters_pruned=letters_pruned,
+            sessions_ended=sessions,
         )
 
     async def _drain(self, step: Callable[[], Awaitable[Mapping[str, int]]]) -> Counter[str]:

@@ -12,6 +12,11 @@ or, on a lost lease, none of it: one round trip, as the unfenced saver takes. A 
 or is cancelled before its fence is queued is never synced: its connection is closed, so the
 server rolls it back. The first write after a redrive, fork or follow-up also consumes the task's
 resume point, in an explicit transaction that opens with `lease_fence_resume` (ADR 0001's shape).
+
+Order (ADR 0007): LangGraph's checkpoint ids come from the writing process's wall clock, and the
+stock saver reads a thread's newest checkpoint as its highest id. Each `aput` therefore also
+numbers its checkpoint in `checkpoint_order`, in the same fenced transaction, and `aget_tuple`
+without a checkpoint id reads the last one written; no worker's clock decides the head.
 """
 
 from __future__ import annotations
@@ -23,10 +28,18 @@ from typing import Any, cast
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
 
-from db import lease
+from db import checkpoints, lease
 from db.connect import Pool
 from db.errors import LeaseLost
 
@@ -53,18 +66,18 @@ class FencedSaver(AsyncPostgresSaver):
         self._consume_resume = consume_resume
 
     @asynccontextmanager
-    async def _fenced(self) -> AsyncIterator[AsyncPostgresSaver]:
+    async def _fenced(self) -> AsyncIterator[tuple[AsyncConnection[DictRow], AsyncPostgresSaver]]:
         if self._consume_resume:
             async with self.pool.connection() as conn, conn.transaction():
                 await lease.fence(conn, self.task_id, self.epoch, consume_resume=True)
-                yield AsyncPostgresSaver(conn, serde=self.serde)
+                yield conn, AsyncPostgresSaver(conn, serde=self.serde)
             self._consume_resume = False
             return
         try:
             async with self.pool.connection() as conn, conn.pipeline():
                 try:
                     pipe = cast(Any, _SyncAtTheEnd())
-                    yield AsyncPostgresSaver(conn, pipe=pipe, serde=self.serde)
+                    yield conn, AsyncPostgresSaver(conn, pipe=pipe, serde=self.serde)
                     await lease.fence_last(conn, self.task_id, self.epoch)
                 except BaseException:
                     await conn.close()  # never Sync a write whose fence is not queued behind it
@@ -83,8 +96,14 @@ class FencedSaver(AsyncPostgresSaver):
     ) -> RunnableConfig:
         # Record which claim wrote the checkpoint: history shows who wrote what after a crash.
         stamped: Any = {**metadata, "outlast_epoch": self.epoch}
-        async with self._fenced() as saver:
-            return await saver.aput(config, checkpoint, stamped, new_versions)
+        thread_id = str(config["configurable"]["thread_id"])
+        checkpoint_ns = str(config["configurable"].get("checkpoint_ns", ""))
+        async with self._fenced() as (conn, saver):
+            written = await saver.aput(config, checkpoint, stamped, new_versions)
+            await checkpoints.record_order(
+                conn, thread_id, checkpoint_ns, checkpoint["id"], self.epoch
+            )
+            return written
 
     async def aput_writes(
         self,
@@ -93,5 +112,19 @@ class FencedSaver(AsyncPostgresSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        async with self._fenced() as saver:
+        async with self._fenced() as (_, saver):
             await saver.aput_writes(config, writes, task_id, task_path)
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint `config` names or, when it names none, the thread's last one written
+        (the stock saver would take the highest id, which a skewed clock can make an old one)."""
+        if not get_checkpoint_id(config):
+            configurable = config["configurable"]
+            thread_id = str(configurable["thread_id"])
+            head = await checkpoints.head(
+                self.pool, thread_id, str(configurable.get("checkpoint_ns", ""))
+            )
+            if head is None:
+                return None
+            config = {**config, "configurable": {**configurable, "checkpoint_id": head}}
+        return await super().aget_tuple(config)

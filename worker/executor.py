@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
-from langgraph.types import Command, Interrupt
+from langgraph.types import Command, Interrupt, StateSnapshot
 
 from db import outcome, waits
 from db.connect import Pool
@@ -39,7 +39,7 @@ from db.lease import Claim
 from db.waits import NewWait
 from outlast import human
 from outlast.context import TaskContext
-from outlast.errors import NonRetryable, TaskTimeout
+from outlast.errors import NonRetryable, TaskTimeout, UnfinishedRun
 from outlast.functions import TaskFunction
 from outlast.jsonsafe import dumps_storable, to_storable_json
 from outlast.registry import Registry
@@ -50,6 +50,13 @@ from worker.failures import describe_failure
 from worker.leases import Lease
 
 log = logging.getLogger(__name__)
+
+
+def finished(snapshot: StateSnapshot) -> Any:
+    """The values of a run that has ended; UnfinishedRun when the head still has `next` nodes."""
+    if snapshot.next:
+        raise UnfinishedRun(f"the graph stopped before {', '.join(snapshot.next)}")
+    return snapshot.values
 
 
 def run_config(claim: Claim, *, head: bool = False) -> RunnableConfig:
@@ -180,7 +187,7 @@ class Executor:
                 config = run_config(claim, head=True)
                 snapshot = await graph.aget_state(config)
                 if not snapshot.interrupts:
-                    return RunEnd(values=snapshot.values)
+                    return RunEnd(values=finished(snapshot))
                 answered = await self._answers(claim, snapshot.interrupts)
                 if not answered:
                     return RunEnd(waits=[as_wait(i) for i in snapshot.interrupts])

@@ -52,11 +52,17 @@ class WorkerProcess:
             min_size=2,
             max_size=self.config.concurrency + 2,
             idle_in_transaction_s=frozen_after_s,
+            application_name=workers.application_name(self.worker_id),
         )
         # The queue's own statements (claims, group completions) on sessions planned for the
         # table as it is now (db.connect.CLAIM_SESSION); checkpoints keep their cached plans.
         queue_pool = await open_pool(
-            self.url, min_size=2, max_size=3, idle_in_transaction_s=frozen_after_s, claims=True
+            self.url,
+            min_size=2,
+            max_size=3,
+            idle_in_transaction_s=frozen_after_s,
+            claims=True,
+            application_name=workers.application_name(self.worker_id),
         )
         try:
             await workers.register(

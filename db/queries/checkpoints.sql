@@ -1,14 +1,37 @@
--- Reads of LangGraph's checkpoint tables (owned and written by langgraph-checkpoint-postgres).
+-- Reads of LangGraph's checkpoint tables (owned and written by langgraph-checkpoint-postgres),
+-- and checkpoint_order, which orders a thread's checkpoints by the database instead of by the
+-- writer's clock (a checkpoint id is a uuid6 from the writing process's wall clock; ADR 0007).
+
+-- name: checkpoint_order_insert
+-- Number a checkpoint as its thread's newest. Queued by the fenced saver in the transaction that
+-- writes the checkpoint, before the fence, so it commits with it or not at all; one writer at a
+-- time per thread (the lease), so `seq` follows the order the checkpoints were written in. A
+-- checkpoint written again keeps its place.
+INSERT INTO checkpoint_order (thread_id, checkpoint_ns, checkpoint_id, lease_epoch)
+VALUES (%(thread_id)s, %(checkpoint_ns)s, %(checkpoint_id)s, %(epoch)s)
+ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO NOTHING;
+
+-- name: checkpoint_head
+-- A thread's newest checkpoint in a namespace (NULL when it has none): the last one written.
+SELECT outlast_checkpoint_head(%(thread_id)s, %(checkpoint_ns)s) AS checkpoint_id;
 
 -- name: checkpoint_list
--- A task's checkpoints on its thread (root namespace), newest first, paginated by id.
+-- A task's checkpoints on its thread (root namespace), newest first by write order, paginated by
+-- a checkpoint id (the page's last). A checkpoint with no order row (written by an unfenced
+-- saver) sorts after the others, by id.
+WITH ordered AS (
+    SELECT c.*, coalesce(o.seq, 0) AS seq
+    FROM checkpoints AS c
+    LEFT JOIN checkpoint_order AS o USING (thread_id, checkpoint_ns, checkpoint_id)
+    WHERE c.thread_id = %(thread_id)s AND c.checkpoint_ns = ''
+)
 SELECT checkpoint_id, parent_checkpoint_id, checkpoint->>'ts' AS ts,
        metadata->>'source' AS source, (metadata->>'step')::int AS step, metadata
-FROM checkpoints
-WHERE thread_id = %(thread_id)s
-  AND checkpoint_ns = ''
-  AND (%(before_id)s::text IS NULL OR checkpoint_id < %(before_id)s::text)
-ORDER BY checkpoint_id DESC
+FROM ordered
+WHERE %(before_id)s::text IS NULL
+   OR (seq, checkpoint_id) < (SELECT seq, checkpoint_id FROM ordered
+                              WHERE checkpoint_id = %(before_id)s::text)
+ORDER BY seq DESC, checkpoint_id DESC
 LIMIT %(limit)s;
 
 -- name: checkpoint_exists

@@ -67,9 +67,7 @@ WITH now AS (
            outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
                'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', m.reason,
                'worker_id', m.worker_id, 'error', m.error)),
-           (SELECT checkpoint_id FROM checkpoints
-            WHERE thread_id = m.id::text AND checkpoint_ns = ''
-            ORDER BY checkpoint_id DESC LIMIT 1)
+           outlast_checkpoint_head(m.id::text, '')
     FROM moved AS m
     WHERE m.state = 'failed'
 )
@@ -90,6 +88,38 @@ FROM (
 ) AS stale
 WHERE w.id = stale.id
 RETURNING w.id;
+
+-- name: worker_sessions_end
+-- End the sessions of silent workers that still hold a transaction open (ADR 0008). A worker
+-- frozen (SIGSTOP, a paused VM) between sending a pipelined checkpoint write and its Sync keeps
+-- that write's locks (the task row's share lock, the unique-index entries of its rows) for as
+-- long as its connection lives, and a stopped process's kernel still answers TCP keepalives:
+-- the reaper skips the locked task row, or the next owner waits on the locks forever while it
+-- heartbeats. No server setting ends such a transaction before PostgreSQL 17's
+-- transaction_timeout (the backend waits for the rest of the pipeline, so it is not idle in
+-- transaction). A worker is silent when it holds a lease that has expired (its heartbeat extends
+-- all its leases at once, and it fences itself at 80 %% of the TTL) or when it is marked lost;
+-- only a transaction opened before it fell silent (before the lease ran out, or stale_s ago) is
+-- ended. Ended, the transaction rolls back, which the fence makes harmless. Sessions are found by
+-- the worker id in their application_name (db.workers.application_name); only those of a role
+-- the reaper may signal (the same role, or a superuser reaper) are candidates. Each termination
+-- waits up to a second, so the same pass can then take the task back.
+WITH silent AS (
+    SELECT worker_id AS id, lease_expires_at AS since
+    FROM tasks
+    WHERE state = 'running' AND lease_expires_at <= outlast_now() AND worker_id IS NOT NULL
+    UNION ALL
+    SELECT id, outlast_now() - make_interval(secs => %(stale_s)s)
+    FROM workers
+    WHERE state = 'lost'
+)
+SELECT a.pid, s.id AS worker_id, pg_terminate_backend(a.pid, 1000) AS ended
+FROM pg_stat_activity AS a
+JOIN (SELECT id, max(since) AS since FROM silent GROUP BY id) AS s
+  ON a.application_name = %(session_prefix)s || s.id::text
+WHERE a.xact_start < s.since
+  AND a.pid <> pg_backend_pid()
+  AND pg_has_role(a.usesysid, 'MEMBER');
 
 -- name: tasks_prune_finished
 -- Delete finished tasks older than the retention, with their LangGraph threads (the checkpoint
@@ -116,6 +146,8 @@ WITH doomed AS (
     FOR UPDATE SKIP LOCKED
 ), checkpoints_gone AS (
     DELETE FROM checkpoints WHERE thread_id IN (SELECT thread_id FROM doomed)
+), order_gone AS (
+    DELETE FROM checkpoint_order WHERE thread_id IN (SELECT thread_id FROM doomed)
 ), blobs_gone AS (
     DELETE FROM checkpoint_blobs WHERE thread_id IN (SELECT thread_id FROM doomed)
 ), writes_gone AS (

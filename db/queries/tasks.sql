@@ -236,9 +236,7 @@ WITH now AS (
            outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
                'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', 'failed',
                'worker_id', %(worker_id)s::uuid, 'error', m.error - 'traceback')),
-           (SELECT checkpoint_id FROM checkpoints
-            WHERE thread_id = m.id::text AND checkpoint_ns = ''
-            ORDER BY checkpoint_id DESC LIMIT 1)
+           outlast_checkpoint_head(m.id::text, '')
     FROM moved AS m
     WHERE m.state = 'failed'
 )

@@ -195,9 +195,7 @@ WITH now AS (
            outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
                'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', 'wait_timed_out',
                'error', m.error)),
-           (SELECT checkpoint_id FROM checkpoints
-            WHERE thread_id = m.id::text AND checkpoint_ns = ''
-            ORDER BY checkpoint_id DESC LIMIT 1)
+           outlast_checkpoint_head(m.id::text, '')
     FROM moved AS m
     WHERE m.state = 'failed'
 )
@@ -254,6 +252,10 @@ WITH now AS (
                              checkpoint, metadata)
     SELECT i.id::text, cp.checkpoint_ns, cp.checkpoint_id, NULL, cp.type, cp.checkpoint,
            cp.metadata || jsonb_build_object('forked_from', %(task_id)s::text)
+    FROM inserted AS i, cp
+), copied_order AS (
+    INSERT INTO checkpoint_order (thread_id, checkpoint_ns, checkpoint_id, lease_epoch)
+    SELECT i.id::text, cp.checkpoint_ns, cp.checkpoint_id, i.lease_epoch
     FROM inserted AS i, cp
 ), copied_blobs AS (
     INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)

@@ -100,3 +100,33 @@ async def test_zombie_checkpoint_write_rolls_back_whole(pool: Pool) -> None:
         )
         == 0
     )
+    assert (
+        await count(
+            pool, "SELECT count(*) FROM checkpoint_order WHERE thread_id = %s", str(task_id)
+        )
+        == 0
+    )
+
+
+async def test_checkpoints_are_numbered_in_the_order_they_were_written(pool: Pool) -> None:
+    """Each fenced checkpoint write numbers its checkpoint (ADR 0007): the head is the last one
+    written, whatever its id."""
+    worker = await new_worker(pool)
+    task_id = await submit(pool, input={"text": "One. Two."})
+    claim = await claim_one(pool, worker)
+    saver = FencedSaver(pool, task_id, claim.epoch)
+    graph = Registry.from_spec().compiled("pipeline", saver)
+    config = {"configurable": {"thread_id": str(task_id)}}
+    await graph.ainvoke(claim.input, config, durability="sync")
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT o.checkpoint_id, o.lease_epoch, c.parent_checkpoint_id FROM checkpoint_order o"
+            " JOIN checkpoints c USING (thread_id, checkpoint_ns, checkpoint_id)"
+            " WHERE thread_id = %s ORDER BY seq",
+            (str(task_id),),
+        )
+        rows = await cur.fetchall()
+    assert {r["lease_epoch"] for r in rows} == {claim.epoch}
+    assert [r["parent_checkpoint_id"] for r in rows[1:]] == [r["checkpoint_id"] for r in rows[:-1]]
+    head = await saver.aget_tuple(config)
+    assert head is not None and head.checkpoint["id"] == rows[-1]["checkpoint_id"]

@@ -1,6 +1,7 @@
 """A process that claims one task and opens a fenced checkpoint transaction, then stops inside
 it (the test SIGSTOPs it there): a worker frozen mid-transaction, holding the task row lock.
-Connects exactly as a worker does (db.connect.open_pool with idle_in_transaction_s)."""
+Connects exactly as a worker does (db.connect.open_pool with idle_in_transaction_s, its sessions
+named for its worker id)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,14 @@ from tests.support.queue import GRAPHS
 
 
 async def main(url: str, ttl_s: float, mode: str) -> None:
-    pool = await open_pool(url, min_size=1, max_size=1, idle_in_transaction_s=ttl_s / 2)
     worker_id = uuid.uuid4()
+    pool = await open_pool(
+        url,
+        min_size=1,
+        max_size=1,
+        idle_in_transaction_s=ttl_s / 2,
+        application_name=workers.application_name(worker_id),
+    )
     await workers.register(pool, worker_id, hostname="frozen", pid=0, concurrency=1, graphs=GRAPHS)
     (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=ttl_s, graphs=GRAPHS)
     async with pool.connection() as conn:

@@ -120,3 +120,26 @@ asking: StateGraph[Ask] = StateGraph(Ask)
 asking.add_node("ask", _ask)
 asking.add_edge(START, "ask")
 asking.add_edge("ask", END)
+
+
+class SignedDocument(CountedDocument, total=False):
+    approved_by: str | None
+
+
+async def sign_off(state: SignedDocument) -> SignedDocument:
+    answer = request_approval("publish", {"keywords": state["keywords"]})
+    return {"approved_by": answer.decided_by}
+
+
+# `counted` with a person's sign-off between two nodes: every node (the sign-off once it has its
+# answer) appended to `input.log`, so a test sees which ran, in what order, and whether the wait
+# was honoured.
+SIGNED_NODES = [s.__name__ for s in pipeline.STEPS[:4]] + ["sign_off"]
+SIGNED_NODES += [s.__name__ for s in pipeline.STEPS[4:]]
+signed: StateGraph[SignedDocument] = StateGraph(SignedDocument)
+for step in [*pipeline.STEPS[:4], sign_off, *pipeline.STEPS[4:]]:
+    signed.add_node(step.__name__, _counting(step))
+signed.add_edge(START, SIGNED_NODES[0])
+for before_name, after_name in itertools.pairwise(SIGNED_NODES):
+    signed.add_edge(before_name, after_name)
+signed.add_edge(SIGNED_NODES[-1], END)

@@ -31,10 +31,14 @@ class Observer:
         return [r["kind"] for r in rows]
 
     def checkpoints(self, task_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The thread's checkpoints in the order they were written (checkpoint_order)."""
         return self.rows(
             "SELECT checkpoint_id, parent_checkpoint_id, (metadata->>'step')::int AS step,"
             " metadata->>'source' AS source, (metadata->>'outlast_epoch')::bigint AS epoch"
-            " FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' ORDER BY checkpoint_id",
+            " FROM checkpoints LEFT JOIN checkpoint_order"
+            " USING (thread_id, checkpoint_ns, checkpoint_id)"
+            " WHERE thread_id = %s AND checkpoint_ns = ''"
+            " ORDER BY coalesce(seq, 0), checkpoint_id",
             str(task_id),
         )
 

@@ -23,6 +23,7 @@ TEST_ENV = {
     "OUTLAST_RETRY_MAX_S": "0.5",
     "OUTLAST_LOG_LEVEL": "INFO",
     "OUTLAST_GRAPHS": "counted=tests.support.graphs:counted,review=tests.support.graphs:review,"
+    "signed=tests.support.graphs:signed,"
     + ",".join(f"{name}={path}" for name, path in FUNCTIONS.items()),
 }
 

@@ -18,14 +18,14 @@
   where this table has its row. Migrations create it empty; only the test template fills it.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-28
 """
 
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
