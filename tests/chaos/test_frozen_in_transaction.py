@@ -52,9 +52,14 @@ def test_reaper_takes_back_a_task_whose_worker_froze_mid_transaction(
         fenced, _, backend = frozen.stdout.readline().rpartition(" ")
         assert fenced.startswith(f"fenced {task_id}")
         frozen.send_signal(signal.SIGSTOP)
-        # The frozen session holds a lock on the task row, unless Postgres has already ended it
-        # (the bound under test is half a second: a slow test can look too late).
-        assert holders(observe) >= 1 or ended(observe, int(backend))
+        # The frozen session comes to hold a lock on the task row (in a pipeline the fence was
+        # sent, not necessarily executed, when the line was printed), unless Postgres has
+        # already ended it: the bound under test is half a second, and a slow test looks late.
+        wait_until(
+            lambda: holders(observe) >= 1 or ended(observe, int(backend)),
+            10,
+            message="the frozen session to hold the task row lock",
+        )
 
         async def reap_until_requeued() -> None:
             pool = await open_pool(db_url)
