@@ -16,7 +16,7 @@ from db.connect import open_pool
 from reaper.reaper import Reaper, ReaperConfig
 from tests.conftest import REPO
 from tests.support.observe import Observer
-from tests.support.wait import wait_until
+from tests.support.wait import await_until, wait_until
 
 TTL_S = 1.0
 
@@ -65,11 +65,11 @@ def test_reaper_takes_back_a_task_whose_worker_froze_mid_transaction(
             pool = await open_pool(db_url)
             async with pool:
                 reaper = Reaper(pool, ReaperConfig(interval_s=0.1))
-                for _ in range(100):
-                    if (await reaper.run_once()).requeued:
-                        return
-                    await asyncio.sleep(0.1)
-                raise AssertionError("the reaper never got the task back")
+
+                async def requeued() -> int:
+                    return (await reaper.run_once()).requeued
+
+                await await_until(requeued, 30, interval=0.1, message="the reaper to requeue")
 
         asyncio.run(reap_until_requeued())
         assert observe.state(task_id) == "queued"
