@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -145,6 +146,17 @@ def inject(cluster: Cluster, poller: Poller, fault: str) -> str:
     return f"{fault} with {running} tasks running"
 
 
+def unfinished(cluster: Cluster) -> list[dict[str, Any]]:
+    """The tasks not completed, with who holds them and how far they got."""
+    return cluster.observe.rows(
+        "SELECT t.id, t.graph, t.state, t.attempts, t.lease_epoch, w.pid AS worker_pid,"
+        " t.lease_expires_at > outlast_now() AS lease_live,"
+        " (SELECT count(*) FROM checkpoints c WHERE c.thread_id = t.id::text) AS checkpoints"
+        " FROM tasks t LEFT JOIN workers w ON w.id = t.worker_id"
+        " WHERE t.state <> 'completed' ORDER BY t.id LIMIT 10"
+    )
+
+
 def log_lines(procs: list[Proc], *needles: str) -> dict[str, int]:
     text = "".join(p.output() for p in procs)
     return {n: text.count(n) for n in needles}
@@ -174,9 +186,10 @@ def test_restart_and_terminated_sessions_lose_nothing_and_the_api_stays_up(
             goal = cluster.completed() + PROGRESS
             wait_until(lambda g=goal: cluster.completed() >= g, 120, message=f"{goal} completed")
             notes.append(inject(cluster, poller, fault))
-        wait_until(
-            lambda: cluster.completed() == TASKS, 60 + TASKS * 0.2, interval=0.5, message="all"
-        )
+        try:
+            wait_until(lambda: cluster.completed() == TASKS, 60 + TASKS * 0.2, interval=0.5)
+        except AssertionError as exc:
+            raise AssertionError(f"not all tasks completed: {unfinished(cluster)}") from exc
     finally:
         poller.stop()
     observe = cluster.observe
