@@ -113,11 +113,13 @@ class EmbeddedPostgres:
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
 
-    def stop(self) -> bool:
-        """Stop the server if it runs; True when it was running."""
+    def stop(self, mode: str = "fast") -> bool:
+        """Stop the server if it runs; True when it was running. `mode` is pg_ctl's: "fast"
+        (clean), or "immediate" (no checkpoint; the next start recovers from the WAL, as after
+        a crash)."""
         if not self.is_running():
             return False
-        _pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._run_as(), timeout=60)
+        _pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.pgdata, user=self._run_as(), timeout=60)
         return True
 
     def owner(self) -> str:

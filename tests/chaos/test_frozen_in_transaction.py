@@ -16,7 +16,7 @@ from db.connect import open_pool
 from reaper.reaper import Reaper, ReaperConfig
 from tests.conftest import REPO
 from tests.support.observe import Observer
-from tests.support.wait import wait_until
+from tests.support.wait import await_until, wait_until
 
 TTL_S = 1.0
 
@@ -29,6 +29,11 @@ def holders(observe: Observer) -> int:
             " WHERE relation = 'tasks'::regclass AND pid <> pg_backend_pid()"
         )
     )
+
+
+def ended(observe: Observer, backend: int) -> bool:
+    """The session is gone; its client is frozen, so only the server can have ended it."""
+    return not observe.value("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", backend)
 
 
 @pytest.mark.parametrize("mode", ["explicit", "pipeline"])
@@ -44,19 +49,27 @@ def test_reaper_takes_back_a_task_whose_worker_froze_mid_transaction(
     )
     try:
         assert frozen.stdout is not None
-        assert frozen.stdout.readline().startswith(f"fenced {task_id}")
+        fenced, _, backend = frozen.stdout.readline().rpartition(" ")
+        assert fenced.startswith(f"fenced {task_id}")
         frozen.send_signal(signal.SIGSTOP)
-        assert holders(observe) >= 1  # the frozen session holds a lock on the task row
+        # The frozen session comes to hold a lock on the task row (in a pipeline the fence was
+        # sent, not necessarily executed, when the line was printed), unless Postgres has
+        # already ended it: the bound under test is half a second, and a slow test looks late.
+        wait_until(
+            lambda: holders(observe) >= 1 or ended(observe, int(backend)),
+            10,
+            message="the frozen session to hold the task row lock",
+        )
 
         async def reap_until_requeued() -> None:
             pool = await open_pool(db_url)
             async with pool:
                 reaper = Reaper(pool, ReaperConfig(interval_s=0.1))
-                for _ in range(100):
-                    if (await reaper.run_once()).requeued:
-                        return
-                    await asyncio.sleep(0.1)
-                raise AssertionError("the reaper never got the task back")
+
+                async def requeued() -> int:
+                    return (await reaper.run_once()).requeued
+
+                await await_until(requeued, 30, interval=0.1, message="the reaper to requeue")
 
         asyncio.run(reap_until_requeued())
         assert observe.state(task_id) == "queued"

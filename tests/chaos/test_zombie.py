@@ -16,11 +16,16 @@ TEXT = "A frozen worker wakes up. Its lease is gone. It must not write."
 def test_zombie_commits_nothing_after_another_worker_takes_over(
     processes: Processes, observe: Observer, tmp_path: Path
 ) -> None:
-    log = tmp_path / "nodes.log"
+    log, gate = tmp_path / "nodes.log", tmp_path / "gate"
     zombie = processes.worker(concurrency=1)
-    task_id = observe.submit("counted", {"text": TEXT, "delay_s": 0.5, "log": str(log)})
+    # The third node waits at the gate: the zombie is frozen mid-graph, and the worker that
+    # takes over cannot finish the task before the test has read what the zombie wrote.
+    graph_input = {"text": TEXT, "delay_s": 0.1, "log": str(log), "gate": str(gate)}
+    task_id = observe.submit("counted", {**graph_input, "gate_at": "count_words"})
     wait_until(
-        lambda: log.exists() and len(log.read_text().splitlines()) >= 2, 30, message="2 nodes"
+        lambda: max((c["step"] for c in observe.checkpoints(task_id)), default=-1) >= 2,
+        30,
+        message="2 nodes checkpointed",
     )
     zombie.signal(signal.SIGSTOP)
     zombie_epoch = observe.task(task_id)["lease_epoch"]
@@ -29,6 +34,8 @@ def test_zombie_commits_nothing_after_another_worker_takes_over(
     processes.reaper()
     wait_until(lambda: observe.task(task_id)["lease_epoch"] > zombie_epoch, 30, message="takeover")
     zombie_checkpoints = [c for c in observe.checkpoints(task_id) if c["epoch"] == zombie_epoch]
+    assert zombie_checkpoints
+    gate.touch()
     wait_until(lambda: observe.state(task_id) == "completed", 30, message="task completed")
 
     zombie.signal(signal.SIGCONT)

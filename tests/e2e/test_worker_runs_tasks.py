@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from outlast.graphs.pipeline import STEPS
 from tests.support.observe import Observer, assert_linear
 from tests.support.processes import Processes
 from tests.support.wait import wait_until
 
+NODES = [step.__name__ for step in STEPS]
 TEXT = (
     "Durable agents outlast crashes. Agents checkpoint every node. Crashes happen; agents resume."
 )
@@ -104,6 +106,18 @@ def test_attempt_past_its_timeout_fails_and_dead_letters(
     )
 
 
+# How a cancel reaches the worker, and how the test knows it has: its LISTEN session is up
+# before the cancel, or a heartbeat (which reports the flag) ran after it.
+LISTENING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+    " AND query = 'LISTEN outlast_cancel'"
+)
+BEAT_AFTER_CANCEL = (
+    "SELECT count(*) FROM workers w, task_events e WHERE w.pid = %s AND e.task_id = %s"
+    " AND e.kind = 'cancel_requested' AND w.last_heartbeat_at > e.at"
+)
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -117,15 +131,22 @@ def test_attempt_past_its_timeout_fails_and_dead_letters(
 def test_cancel_running_task_stops_at_next_node_boundary(
     processes: Processes, observe: Observer, tmp_path: Path, path: dict[str, str]
 ) -> None:
-    log = tmp_path / "nodes.log"
-    processes.worker(**path)
-    task_id = observe.submit("counted", {"text": TEXT, "delay_s": 0.6, "log": str(log)})
+    log, gate = tmp_path / "nodes.log", tmp_path / "gate"
+    worker = processes.worker(**path)
+    notify = "OUTLAST_NOTIFY" not in path
+    # The second node waits at the gate until the worker has the cancel: it stops right after.
+    graph_input = {"text": TEXT, "delay_s": 0.3, "log": str(log), "gate": str(gate)}
+    task_id = observe.submit("counted", {**graph_input, "gate_at": NODES[1]})
     wait_until(lambda: log.exists() and log.read_text().count("\n") >= 1, 30, message="first node")
+    if notify:
+        wait_until(lambda: observe.value(LISTENING, worker.app_name), 30, message="LISTEN")
     assert observe.call("task_cancel", task_id=task_id, reason="test")[0]["state"] == "running"
+    if not notify:
+        wait_until(lambda: observe.value(BEAT_AFTER_CANCEL, worker.pid, task_id), 30)
+    gate.touch()
     wait_until(lambda: finished(observe, task_id), 30, message="task cancelled")
     assert observe.state(task_id) == "cancelled"
-    ran = log.read_text().split("\n")[:-1]
-    assert 1 <= len(ran) <= 3, ran  # stopped well before the sixth node
+    assert [line.split()[0] for line in log.read_text().splitlines()] == NODES[:2]
     assert observe.events(task_id)[-1] == "cancelled"
 
 

@@ -1,5 +1,6 @@
 """A process that claims one task and opens a fenced checkpoint transaction, then stops inside
 it (the test SIGSTOPs it there): a worker frozen mid-transaction, holding the task row lock.
+It prints its session's backend pid, so the test can tell when Postgres has ended the session.
 Connects exactly as a worker does (db.connect.open_pool with idle_in_transaction_s, its sessions
 named for its worker id)."""
 
@@ -30,11 +31,11 @@ async def main(url: str, ttl_s: float, mode: str) -> None:
         if mode == "pipeline":  # the checkpointer's usual path: the fence queued before the Sync
             async with conn.pipeline():
                 await lease.fence_last(conn, claim.task_id, claim.epoch)
-                print(f"fenced {claim.task_id} {claim.epoch}", flush=True)
+                print(f"fenced {claim.task_id} {claim.epoch} {conn.info.backend_pid}", flush=True)
                 time.sleep(3600)  # the test SIGSTOPs us here, before the Sync, lock held
         async with conn.transaction():  # the explicit path (first write after a resume point)
             await lease.fence(conn, claim.task_id, claim.epoch)
-            print(f"fenced {claim.task_id} {claim.epoch}", flush=True)
+            print(f"fenced {claim.task_id} {claim.epoch} {conn.info.backend_pid}", flush=True)
             time.sleep(3600)  # the test SIGSTOPs us here, lock held
 
 

@@ -1,6 +1,8 @@
 """Graphs for tests. `counted` is the pipeline with every node execution appended to the file
 named by `input.log`: an execution count kept outside the graph state, so a test can see which
-nodes ran again after a crash."""
+nodes ran again after a crash. With `input.gate` (a path) and `input.gate_at` (a node name), that
+node waits until the file exists before it runs: a test holds the task mid-graph for as long as
+it needs to make a fault land there, instead of racing the task to its end."""
 
 from __future__ import annotations
 
@@ -19,12 +21,24 @@ from outlast.human import request_approval
 
 class CountedDocument(pipeline.Document, total=False):
     log: str
+    gate: str
+    gate_at: str
+
+
+GATE_POLL_S = 0.02
+
+
+async def _pass_gate(state: CountedDocument, node: str) -> None:
+    if state.get("gate_at") == node:
+        while not os.path.exists(state["gate"]):
+            await asyncio.sleep(GATE_POLL_S)  # a cancellation point, as a real node's I/O is
 
 
 def _counting(step: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
     # No functools.wraps: LangGraph reads a node's input schema from its annotations, and the
     # wrapped step's (Document) would filter out `log`.
     async def run(state: CountedDocument) -> Any:
+        await _pass_gate(state, step.__name__)
         update = await step(state)
         # O_APPEND writes of one short line are atomic, so concurrent workers never interleave.
         fd = os.open(state["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

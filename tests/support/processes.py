@@ -33,6 +33,7 @@ class Proc:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    app_name: str  # application_name of its database sessions (pg_stat_activity)
 
     @property
     def pid(self) -> int:
@@ -68,19 +69,21 @@ class Processes:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def start(self, module: str, *args: str, **env: str) -> Proc:
+    def start(self, module: str, *args: str, label: str | None = None, **env: str) -> Proc:
         self.logs.mkdir(parents=True, exist_ok=True)
-        log = self.logs / f"{module}-{len(self.started)}.log"
+        app_name = f"{label or module}-{len(self.started)}"
+        log = self.logs / f"{app_name}.log"
         with log.open("wb") as out:
             popen = subprocess.Popen(
                 [sys.executable, "-m", module, *args],
                 cwd=self.cwd,
-                env=self._env(env),
+                # libpq names every session the process opens, so a test can find them.
+                env={**self._env(env), "PGAPPNAME": app_name},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        proc = Proc(module, popen, log)
+        proc = Proc(module, popen, log, app_name)
         self.started.append(proc)
         return proc
 
@@ -89,6 +92,10 @@ class Processes:
 
     def reaper(self, **env: str) -> Proc:
         return self.start("reaper", **env)
+
+    def api(self, port: int, **env: str) -> Proc:
+        """The API as `outlast api` runs it (uvicorn); wait for GET /healthz before using it."""
+        return self.start("outlast.cli", "api", "--port", str(port), label="api", **env)
 
     def kill_all(self) -> None:
         for proc in self.started:
