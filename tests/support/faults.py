@@ -45,7 +45,7 @@ def statements_in_flight(observe: Observer, *procs: Proc) -> int:
     """Sessions of `procs` with a statement running (sent before a freeze, not yet done)."""
     return int(
         observe.value(
-            f"SELECT count(*) FROM pg_stat_activity WHERE {SESSIONS_OF} AND state = 'active'",
+            f"SELECT count(*) FROM pg_stat_activity WHERE {SESSIONS_OF} AND state = 'active'",  # noqa: S608 (a constant)
             *sessions_of(*procs),
         )
     )
