@@ -82,26 +82,45 @@ class AnthropicProvider:
         body = to_anthropic(model, request)
         if on_text is None:
             message = await self._client.messages.create(**body, timeout=timeout_s)
-            return from_anthropic(message.to_dict(), model)
+            return from_anthropic(message.to_dict(warnings=False), model)
         stream = await self._client.messages.create(**body, stream=True, timeout=timeout_s)
-        events = (event.to_dict() async for event in stream)
+        events = (event.to_dict(warnings=False) async for event in stream)
         return await assemble_stream(events, model, on_text)
 
     def _failure(self, exc: Exception, model: str, timeout_s: float) -> Exception:
         secret = self._key.get_secret_value()
         if isinstance(exc, anthropic.APIStatusError):
             detail = redact(exc.api_message or str(exc), secret)
+            status = _stream_error_status(exc.type) if exc.status_code < 300 else exc.status_code
             return status_failure(
-                exc.status_code, exc.response.headers, detail, provider=self.name, model=model
+                status, exc.response.headers, detail, provider=self.name, model=model
             )
         if isinstance(exc, anthropic.APITimeoutError | TimeoutError):
             return transport_failure(
                 f"timed out after {timeout_s}s", provider=self.name, model=model
             )
+        # This SDK does not wrap a connection lost while a stream is read.
         if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
             what = redact(f"connection failed: {type(exc).__name__}: {exc}", secret)
             return transport_failure(what, provider=self.name, model=model)
         return exc  # a bug of ours or the SDK's: let it surface as itself
+
+
+# An error event inside a stream arrives after a 200; its type says what the status would be.
+STREAM_ERROR_STATUSES = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "overloaded_error": 529,
+}
+
+
+def _stream_error_status(kind: str | None) -> int:
+    """Unknown or server-side kinds (`api_error`, `timeout_error`) count as a 500."""
+    return STREAM_ERROR_STATUSES.get(kind or "", 500)
 
 
 def to_anthropic(model: str, request: ModelRequest) -> dict[str, Any]:
@@ -202,8 +221,10 @@ async def assemble_stream(
     Tool-call arguments arrive as JSON fragments; they are parsed once, at the block's end."""
     message: dict[str, Any] = {"content": [], "usage": {}}
     fragments: dict[int, list[str]] = {}
+    ended = False
     async for event in events:
         kind = event.get("type")
+        ended = kind == "message_stop"
         if kind == "message_start":
             message["usage"] = dict(event["message"].get("usage") or {})
         elif kind == "content_block_start":
@@ -223,4 +244,8 @@ async def assemble_stream(
         elif kind == "message_delta":
             message["stop_reason"] = event["delta"].get("stop_reason")
             message["usage"].update({k: v for k, v in (event.get("usage") or {}).items() if v})
+    if not ended:  # the body ended cleanly but the message did not: a half answer is no answer
+        raise transport_failure(
+            "stream ended before message_stop", provider="anthropic", model=model
+        )
     return from_anthropic(message, model)  # tool inputs are JSON text now; parsed there

@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import openai
 from pydantic import SecretStr
 
@@ -82,11 +81,11 @@ class OpenAIProvider:
         body = to_openai(model, request)
         if on_text is None:
             completion = await self._client.chat.completions.create(**body, timeout=timeout_s)
-            return from_openai(completion.to_dict(), model)
+            return from_openai(completion.to_dict(warnings=False), model)
         stream = await self._client.chat.completions.create(
             **body, stream=True, stream_options={"include_usage": True}, timeout=timeout_s
         )
-        chunks = (chunk.to_dict() async for chunk in stream)
+        chunks = (chunk.to_dict(warnings=False) async for chunk in stream)
         return await assemble_stream(chunks, model, on_text)
 
     def _failure(self, exc: Exception, model: str, timeout_s: float) -> Exception:
@@ -100,8 +99,11 @@ class OpenAIProvider:
             return transport_failure(
                 f"timed out after {timeout_s}s", provider=self.name, model=model
             )
-        if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+        if isinstance(exc, openai.APIConnectionError):
             what = redact(f"connection failed: {type(exc).__name__}: {exc}", secret)
+            return transport_failure(what, provider=self.name, model=model)
+        if isinstance(exc, openai.APIError):  # an error chunk in a stream: the server failed
+            what = redact(f"failed mid-stream: {exc.message}", secret)
             return transport_failure(what, provider=self.name, model=model)
         return exc  # a bug of ours or the SDK's: let it surface as itself
 
@@ -209,6 +211,8 @@ async def assemble_stream(
                 await on_text(delta["content"])
             for piece in delta.get("tool_calls") or []:
                 _merge_call(calls.setdefault(piece.get("index", 0), {}), piece)
+    if finish is None:  # the body ended cleanly but the completion did not: no half answers
+        raise transport_failure("stream ended before finish_reason", provider="openai", model=model)
     message = {"content": "".join(text), "tool_calls": [calls[i] for i in sorted(calls)]}
     completion = {"choices": [{"message": message, "finish_reason": finish}], "usage": usage}
     return from_openai(completion, model)

@@ -35,7 +35,7 @@ class RetryPolicy:
         asked: float | None = getattr(error, "retry_after", None)
         if asked is not None:
             return min(asked, self.retry_after_max_s)
-        backoff = min(self.max_s, self.base_s * 2 ** (attempt - 1))
+        backoff = min(self.max_s, self.base_s * 2.0 ** (attempt - 1))
         return backoff / 2 + random.uniform(0, backoff / 2)  # noqa: S311 (jitter, not crypto)
 
 
