@@ -19,7 +19,7 @@ from outlast.models.offline import OfflineProvider
 from outlast.models.openai import OpenAIProvider
 from outlast.models.provider import ModelRef, Provider
 from outlast.models.retry import RetryPolicy
-from outlast.settings import Settings
+from outlast.settings import Settings, load
 
 PROVIDERS = ("anthropic", "openai", "offline")
 
@@ -53,9 +53,11 @@ def provider(name: str, settings: Settings) -> Provider:
     )
 
 
-def chain(specs: str | Sequence[str], settings: Settings) -> ModelChain:
+def chain(specs: str | Sequence[str], settings: Settings | None = None) -> ModelChain:
     """A failover chain from `provider:model` specs (a comma-separated string or a list),
-    tried in order; every provider named must be configured, or this raises at once."""
+    tried in order; every provider named must be configured, or this raises at once.
+    Settings default to the environment's."""
+    settings = settings or load()
     if isinstance(specs, str):
         specs = [spec for spec in specs.split(",") if spec.strip()]
     refs = [ModelRef.parse(spec) for spec in specs]

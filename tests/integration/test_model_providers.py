@@ -335,6 +335,8 @@ async def test_the_key_never_shows(
     api: str, fake: FakeLLM, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for sdk_logger in ("anthropic", "openai", "httpx2", "httpcore2", "httpx", "httpcore"):
+        caplog.set_level(logging.DEBUG, logger=sdk_logger)  # the SDKs set their own levels
     # The fake echoes the key in its error body, as a careless proxy might.
     fake.script(
         api, Fault(500, message=f"upstream said {CANARY}"), Fault(401, message=f"bad key {CANARY}")
@@ -355,5 +357,7 @@ async def test_the_key_never_shows(
         ok.model_dump_json(),
         ASK.model_dump_json(),
     ]
+    assert "HTTP 401" in caplog.text or "401" in str(caught.value)
+    assert len(caplog.records) > 3, "the SDKs' debug logs were not captured"
     assert [text for text in shown if CANARY in text] == []
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
