@@ -192,12 +192,14 @@ def _usage(usage: dict[str, Any]) -> Usage:
     )
 
 
-def _tool_use(block: dict[str, Any]) -> ToolCall:
-    value = block.get("input")
+def _tool_use(block: dict[str, Any], position: int) -> ToolCall:
+    """A gateway may drop the id or the input; the call stays usable (an id by position)."""
+    ident, name = block.get("id") or f"toolu_{position}", block.get("name") or ""
+    value = block.get("input", {})
     if isinstance(value, dict):
-        return ToolCall(id=block["id"], name=block["name"], args=value)
+        return ToolCall(id=ident, name=name, args=value)
     raw = value if isinstance(value, str) else json.dumps(value)
-    return tool_call(block["id"], block["name"], raw)
+    return tool_call(ident, name, raw)
 
 
 def from_anthropic(message: dict[str, Any], model: str) -> ModelResponse:
@@ -205,7 +207,9 @@ def from_anthropic(message: dict[str, Any], model: str) -> ModelResponse:
     raw_stop = message.get("stop_reason")
     return ModelResponse(
         content="".join(b.get("text", "") for b in blocks if b.get("type") == "text"),
-        tool_calls=tuple(_tool_use(b) for b in blocks if b.get("type") == "tool_use"),
+        tool_calls=tuple(
+            _tool_use(b, n) for n, b in enumerate(b for b in blocks if b.get("type") == "tool_use")
+        ),
         stop_reason=STOP_REASONS.get(raw_stop or "", "other"),
         raw_stop_reason=raw_stop,
         usage=_usage(message.get("usage") or {}),

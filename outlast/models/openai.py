@@ -25,6 +25,7 @@ from outlast.models.messages import (
     ModelResponse,
     StopReason,
     SystemMessage,
+    ToolCall,
     ToolResultMessage,
     Usage,
     tool_call,
@@ -102,7 +103,7 @@ class OpenAIProvider:
         if isinstance(exc, openai.APIConnectionError):
             what = redact(f"connection failed: {type(exc).__name__}: {exc}", secret)
             return transport_failure(what, provider=self.name, model=model)
-        if isinstance(exc, openai.APIError):  # an error chunk in a stream: the server failed
+        if type(exc) is openai.APIError:  # an error chunk in a stream: the server failed
             what = redact(f"failed mid-stream: {exc.message}", secret)
             return transport_failure(what, provider=self.name, model=model)
         return exc  # a bug of ours or the SDK's: let it surface as itself
@@ -173,14 +174,18 @@ def _usage(usage: dict[str, Any]) -> Usage:
     )
 
 
+def _call(call: dict[str, Any], position: int) -> ToolCall:
+    """Compatible servers may leave out the id; the call stays usable (an id by position)."""
+    function = call.get("function") or {}
+    ident = call.get("id") or f"call_{position}"
+    return tool_call(ident, function.get("name") or "", function.get("arguments"))
+
+
 def from_openai(completion: dict[str, Any], model: str) -> ModelResponse:
     choices = completion.get("choices") or [{}]
     message = choices[0].get("message") or {}
     raw_stop = choices[0].get("finish_reason")
-    calls = [
-        tool_call(c["id"], c["function"]["name"], c["function"].get("arguments"))
-        for c in message.get("tool_calls") or []
-    ]
+    calls = [_call(c, n) for n, c in enumerate(message.get("tool_calls") or [])]
     return ModelResponse(
         content=message.get("content") or "",
         tool_calls=tuple(calls),
