@@ -5,6 +5,7 @@ malformed tool-call JSON, refusals that are not retried, and failover."""
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -361,3 +362,15 @@ async def test_the_key_never_shows(
     assert len(caplog.records) > 3, "the SDKs' debug logs were not captured"
     assert [text for text in shown if CANARY in text] == []
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+async def test_an_unreachable_provider_fails_over(fake: FakeLLM) -> None:
+    """Nothing listens at the first link's address: connection refused, retried, then failover."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    down = AnthropicProvider(SecretStr(CANARY), base_url=f"http://127.0.0.1:{closed_port}")
+    fake.script(OPENAI, Reply(text="still here"))
+    models = ModelChain([Link(down, "claude-x"), Link(make(OPENAI, fake), "gpt-x")], retry=FAST)
+    response = await models.complete(ASK)
+    assert (response.content, response.provider) == ("still here", "openai")
