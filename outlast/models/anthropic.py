@@ -84,8 +84,9 @@ class AnthropicProvider:
             message = await self._client.messages.create(**body, timeout=timeout_s)
             return from_anthropic(message.to_dict(warnings=False), model)
         stream = await self._client.messages.create(**body, stream=True, timeout=timeout_s)
-        events = (event.to_dict(warnings=False) async for event in stream)
-        return await assemble_stream(events, model, on_text)
+        async with stream:  # closes the response when a timeout or a cut ends the read early
+            events = (event.to_dict(warnings=False) async for event in stream)
+            return await assemble_stream(events, model, on_text)
 
     def _failure(self, exc: Exception, model: str, timeout_s: float) -> Exception:
         secret = self._key.get_secret_value()

@@ -86,8 +86,9 @@ class OpenAIProvider:
         stream = await self._client.chat.completions.create(
             **body, stream=True, stream_options={"include_usage": True}, timeout=timeout_s
         )
-        chunks = (chunk.to_dict(warnings=False) async for chunk in stream)
-        return await assemble_stream(chunks, model, on_text)
+        async with stream:  # closes the response when a timeout or a cut ends the read early
+            chunks = (chunk.to_dict(warnings=False) async for chunk in stream)
+            return await assemble_stream(chunks, model, on_text)
 
     def _failure(self, exc: Exception, model: str, timeout_s: float) -> Exception:
         secret = self._key.get_secret_value()
