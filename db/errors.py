@@ -17,6 +17,14 @@ OutlastError
 │                       never a completion; retryable (the next attempt resumes from the head)
 ├── RegistryError       a malformed OUTLAST_GRAPHS entry, or a graph that cannot be
 │                       imported (also a ValueError)
+├── ModelError          a model call failed (outlast.models); `.provider`, `.model`,
+│   │                   `.status` (HTTP status, if any) and `.retryable`
+│   ├── ModelUnavailable    retryable (429, 5xx, 529, a timeout, a dropped connection)
+│   │                       and still failing after the retries and the failover chain
+│   ├── ModelRejected       not retryable: the provider refused the request (400, 401,
+│   │                       403, 404, 422); retrying or failing over would not help
+│   └── ModelConfigError    a provider named without its key (the message names the
+│                           setting), or an unknown provider (also a ValueError)
 └── ApiError            the REST API answered 4xx/5xx (outlast.client); `.status` and
                         `.problem` (its problem+json body)
 
@@ -84,6 +92,48 @@ class UnfinishedRun(OutlastError):
 
 class RegistryError(OutlastError, ValueError):
     """A malformed OUTLAST_GRAPHS entry, or a graph that cannot be imported."""
+
+
+class ModelError(OutlastError):
+    """A model call failed. Messages carry the provider, model and status, never a key."""
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, provider: str = "", model: str = "", status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
+        self.status = status
+
+
+class ModelUnavailable(ModelError):
+    """Retryable: rate limited, overloaded, a 5xx, a timeout or a dropped connection.
+
+    `retry_after` is the wait the provider asked for (seconds), if it said."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        model: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, model=model, status=status)
+        self.retry_after = retry_after
+
+
+class ModelRejected(ModelError):
+    """Not retryable: the provider refused this request (400, 401, 403, 404, 422)."""
+
+
+class ModelConfigError(ModelError, ValueError):
+    """A provider was named without its key, or no such provider exists."""
 
 
 class ApiError(OutlastError):

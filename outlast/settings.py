@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -70,6 +70,30 @@ class Settings(BaseSettings):
         description="Extra graphs, comma-separated `name=module:attribute`.",
     )
     log_level: str = Field("INFO", description="Log level of every process (JSON lines).")
+
+    # Model providers (outlast.models). The vendors' own variable names, as their SDKs use them.
+    anthropic_api_key: SecretStr | None = Field(
+        None, validation_alias="ANTHROPIC_API_KEY", description="Key of the anthropic provider."
+    )
+    anthropic_base_url: str | None = Field(
+        None, validation_alias="ANTHROPIC_BASE_URL", description="Another Anthropic endpoint."
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias="OPENAI_API_KEY", description="Key of the openai provider."
+    )
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias="OPENAI_BASE_URL",
+        description="An OpenAI-compatible server to use instead of OpenAI's.",
+    )
+    model_timeout_s: PositiveFloat = Field(60.0, description="Longest one model call attempt.")
+    model_attempts: PositiveInt = Field(4, description="Tries of one model call per provider.")
+    model_retry_after_max_s: PositiveFloat = Field(
+        60.0, description="Cap on a provider's Retry-After."
+    )
+    model_prices_file: Path | None = Field(
+        None, description="JSON or TOML prices per provider/model that win over genai-prices."
+    )
 
     @property
     def heartbeat_every_s(self) -> float:

@@ -37,6 +37,7 @@ def test_the_page_lists_the_public_modules() -> None:
         "outlast.tools",
         "outlast.errors",
         "outlast.client",
+        "outlast.models",
     }
 
 
