@@ -37,7 +37,7 @@ class WorkerProcess:
         self.config = config
         self.registry = registry
         self.worker_id = uuid.uuid4()
-        self.leases = Leases()
+        self.leases = Leases(ttl_s=config.lease_ttl_s)
         self.stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -76,15 +76,21 @@ class WorkerProcess:
         completions = Completions(queue_pool, self.worker_id)
         executor = Executor(pool, self.registry, self.worker_id, self.config, completions)
         wakeup = Wakeup(self.url, on_cancel=self.leases.request_cancel)
-        claimer = Claimer(
-            queue_pool, self.worker_id, self.leases, self.config, executor.execute, wakeup.event
-        )
         heartbeat = Heartbeat(
             self.url,
             self.worker_id,
             self.leases,
             ttl_s=self.config.lease_ttl_s,
             every_s=self.config.heartbeat_every_s,
+        )
+        claimer = Claimer(
+            queue_pool,
+            self.worker_id,
+            self.leases,
+            self.config,
+            executor.execute,
+            wakeup.event,
+            may_claim=heartbeat.healthy,
         )
         background = [asyncio.create_task(heartbeat.run_forever(self.stop))]
         if self.config.notify:
