@@ -97,14 +97,15 @@ class WorkerProcess:
             background.append(asyncio.create_task(wakeup.run_forever(self.stop)))
         await claimer.run_forever(self.stop)
         await workers.set_state(pool, self.worker_id, "stopping")
-        await self._drain(pool)
+        await self._drain(pool, executor)
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await heartbeat.close()
 
-    async def _drain(self, pool: Pool) -> None:
-        """Let tasks finish within the grace period, then stop and release the rest."""
+    async def _drain(self, pool: Pool, executor: Executor) -> None:
+        """Let tasks finish within the grace period, then stop and release the rest. Blocking
+        calls still running are abandoned: the process exits and ends their threads."""
         runners = [h.runner for h in self.leases.held.values() if h.runner is not None]
         if runners and self.config.shutdown_grace_s > 0:
             await asyncio.wait(runners, timeout=self.config.shutdown_grace_s)
@@ -112,6 +113,7 @@ class WorkerProcess:
         for held in remaining:
             if held.runner is not None:
                 held.runner.cancel()
+        executor.blocking.abandon()
         await asyncio.gather(*(h.runner for h in remaining if h.runner), return_exceptions=True)
         for held in remaining:
             released = await lease.release(

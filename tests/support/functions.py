@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Any
 
 from outlast.context import TaskContext
@@ -38,9 +39,34 @@ async def linger(task_input: dict[str, Any]) -> dict[str, Any]:
     return {"slept": True}
 
 
+def block(task_input: dict[str, Any], task: TaskContext) -> str:
+    """A plain function that blocks its thread for `sleep_s`, noting `start`/`end` lines in the
+    file `log`; with `polite`, it returns early once asked to stop."""
+    note(task_input["log"], "start")
+    deadline = time.monotonic() + float(task_input.get("sleep_s", 60))
+    try:
+        while time.monotonic() < deadline:
+            if task_input.get("polite") and task.stop_requested():
+                return "stopped"
+            time.sleep(0.05)
+        return "slept"
+    finally:
+        note(task_input["log"], "end")
+
+
+def note(path: str, line: str) -> None:
+    # O_APPEND writes of one short line are atomic: concurrent calls never interleave.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{line}\n".encode())
+    finally:
+        os.close(fd)
+
+
 REGISTERED = {
     "echo": "tests.support.functions:echo",
     "shout": "tests.support.functions:shout",
     "explode": "tests.support.functions:explode",
     "linger": "tests.support.functions:linger",
+    "block": "tests.support.functions:block",
 }
