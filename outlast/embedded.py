@@ -113,11 +113,12 @@ class EmbeddedPostgres:
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
 
-    def stop(self) -> bool:
-        """Stop the server if it runs; True when it was running."""
+    def stop(self, mode: str = "fast") -> bool:
+        """Stop the server if it runs (`mode`: pg_ctl's fast, smart or immediate); True when it
+        was running."""
         if not self.is_running():
             return False
-        _pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._run_as(), timeout=60)
+        _pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.pgdata, user=self._run_as(), timeout=60)
         return True
 
     def owner(self) -> str:

@@ -19,7 +19,7 @@ from db import lease, workers
 from db.connect import Pool, open_pool
 from outlast import database, logs
 from outlast.registry import Registry
-from outlast.settings import Settings
+from outlast.settings import FENCE_FRACTION, Settings
 from worker.claimer import Claimer
 from worker.completions import Completions
 from worker.config import WorkerConfig
@@ -73,7 +73,9 @@ class WorkerProcess:
             await pool.close()
 
     async def _serve(self, pool: Pool, queue_pool: Pool) -> None:
-        completions = Completions(queue_pool, self.worker_id)
+        completions = Completions(
+            queue_pool, self.worker_id, retry_for_s=self.config.lease_ttl_s * FENCE_FRACTION
+        )
         executor = Executor(pool, self.registry, self.worker_id, self.config, completions)
         wakeup = Wakeup(self.url, on_cancel=self.leases.request_cancel)
         heartbeat = Heartbeat(
