@@ -5,6 +5,8 @@ without an attempt spent for the restart."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -26,15 +28,19 @@ SLOW_LEASE = {"OUTLAST_LEASE_TTL_S": "20"}
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+def server() -> Iterator[EmbeddedPostgres]:
     if os.environ.get("DATABASE_URL"):
         pytest.skip("restarts a dedicated embedded server")
-    pg = EmbeddedPostgres(tmp_path / "pg", free_port(), options=FAST)
-    migrate.upgrade(pg.start())
+    # Not under tmp_path: pytest prunes old tmp_path roots, which other sessions can do while
+    # this server runs (as tests/conftest.py's session server does).
+    root = Path(tempfile.mkdtemp(prefix="outlast-restart-"))
+    pg = EmbeddedPostgres(root, free_port(), options=FAST)
     try:
+        migrate.upgrade(pg.start())
         yield pg
     finally:
         pg.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def reachable(url: str) -> bool:
