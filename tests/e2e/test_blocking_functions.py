@@ -1,6 +1,6 @@
 """Plain `def` task functions that block, time out and get cancelled run on the worker's own
 bounded threads: a graph task beside them still completes promptly, the worker never runs more
-blocking calls than its concurrency, and a cancel reaches a function that polls for it."""
+blocking calls than its slots, and a cancel or timeout reaches a function that polls for it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tests.support.processes import Processes
 from tests.support.wait import wait_until
 
 CONCURRENCY = 4
+TEXT = {"text": "One. Two words. Three short words here."}
 
 
 def most_at_once(log: Path) -> int:
@@ -22,28 +23,41 @@ def most_at_once(log: Path) -> int:
     return most
 
 
-def test_blocked_threads_never_starve_a_graph_task_nor_exceed_the_slots(
+def test_blocked_threads_never_starve_a_graph_task(
+    processes: Processes, observe: Observer, tmp_path: Path
+) -> None:
+    """More blocked calls than the event loop's default executor has threads (6 on 2 cores):
+    there they left none for the graph, which then waited for a blocked call to end."""
+    calls = tmp_path / "calls"
+    processes.worker(8)
+    for _ in range(7):
+        observe.submit("block", {"log": str(calls), "sleep_s": 60})
+    wait_until(lambda: most_at_once(calls) == 7, 60, message="the calls started")
+    graph = observe.submit("pipeline", TEXT)
+    # The blocked calls last a minute; the graph takes a second or two when nothing starves it.
+    wait_until(lambda: observe.state(graph) == "completed", 30, message="the graph completed")
+
+
+def test_timed_out_calls_keep_their_slots_until_they_return(
     processes: Processes, observe: Observer, tmp_path: Path
 ) -> None:
     calls = tmp_path / "calls"
     processes.worker(CONCURRENCY)
-    # Three rude calls that block for a minute, with a one-second timeout and retries left.
+    # Rude calls (they never look at stop_requested) that time out after a second, retries left.
     rude = [
         observe.submit("block", {"log": str(calls), "sleep_s": 60}, timeout_s=1, max_attempts=5)
         for _ in range(CONCURRENCY - 1)
     ]
     wait_until(lambda: most_at_once(calls) == len(rude), 60, message="the calls started")
-    graph = observe.submit("pipeline", {"text": "One. Two words. Three short words here."})
+    graph = observe.submit("pipeline", TEXT)
 
     def graph_done() -> bool:
-        assert most_at_once(calls) <= CONCURRENCY, "more blocking calls than slots"
+        # A timeout that freed the slot would let a retry start a call beside the old one.
+        assert most_at_once(calls) <= len(rude), "more blocking calls than slots"
         return observe.state(graph) == "completed"
 
-    # The rude calls hold their slots for a minute; the graph takes a second or two when
-    # nothing starves it.
-    wait_until(graph_done, 30, interval=0.2, message="the graph task completed")
-    assert most_at_once(calls) <= CONCURRENCY - 1
-    assert all(observe.state(t) == "running" for t in rude)  # timed out, still held
+    wait_until(graph_done, 30, interval=0.2, message="the graph completed")
+    assert all(observe.state(t) == "running" for t in rude)  # past timeout_s, still held
 
 
 def test_cancel_reaches_a_function_that_polls_for_it(
@@ -57,3 +71,16 @@ def test_cancel_reaches_a_function_that_polls_for_it(
     assert wait_until(lambda: observe.state(task_id) == "cancelled", 30)
     assert calls.read_text().split() == ["start", "end"]
     assert observe.task(task_id)["result"] is None
+
+
+def test_a_timeout_reaches_a_function_that_polls_for_it(
+    processes: Processes, observe: Observer, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls"
+    processes.worker(CONCURRENCY)
+    task_id = observe.submit(
+        "block", {"log": str(calls), "sleep_s": 600, "polite": True}, timeout_s=1, max_attempts=1
+    )
+    assert wait_until(lambda: observe.state(task_id) == "failed", 30)
+    assert observe.task(task_id)["error"]["type"] == "TaskTimeout"
+    assert calls.read_text().split() == ["start", "end"]
