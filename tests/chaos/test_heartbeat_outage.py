@@ -5,6 +5,7 @@ more live leases than its concurrency, sampled continuously from the database's 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -81,4 +82,31 @@ def test_a_cut_off_worker_never_holds_more_leases_than_its_slots(
         direct.kill_all()
         proxy.close()
     assert sampler.samples > 100
+    assert sampler.bounded()
+
+
+def test_a_frozen_worker_wakes_without_overfilling_its_slots(
+    processes: Processes, observe: Observer
+) -> None:
+    """SIGSTOP past the TTL: on waking, the worker's fence deadlines have all passed; it must
+    neither claim before a heartbeat gets through nor count a fenced lease's slot as free."""
+    sampler = LeaseSampler(processes.db_url)
+    try:
+        ids = [observe.submit("linger", {"sleep_s": 1}, max_attempts=50) for _ in range(24)]
+        sampler.start()
+        worker = processes.worker(CONCURRENCY)
+        processes.reaper()
+        running = "SELECT count(*) FROM tasks WHERE state = 'running'"
+        wait_until(lambda: observe.value(running) == CONCURRENCY, 60, message="slots full")
+        worker.signal(signal.SIGSTOP)
+        wait_until(lambda: observe.value(running) == 0, 30, message="leases reaped")
+        worker.signal(signal.SIGCONT)
+
+        def all_done() -> bool:
+            sampler.bounded()
+            return all(observe.state(t) == "completed" for t in ids)
+
+        wait_until(all_done, 180, interval=0.2, message="every task completed")
+    finally:
+        sampler.done.set()
     assert sampler.bounded()
