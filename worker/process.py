@@ -117,7 +117,9 @@ class WorkerProcess:
                 held.runner.cancel()
         executor.blocking.abandon()
         await asyncio.gather(*(h.runner for h in remaining if h.runner), return_exceptions=True)
-        for held in remaining:
+        # And the leases left unsettled earlier (self-fenced, crashed runners), if still ours.
+        unsettled = {h.claim.task_id: h for h in remaining} | self.leases.orphans
+        for held in unsettled.values():
             released = await lease.release(
                 pool, self.worker_id, held.claim.task_id, held.claim.epoch
             )
