@@ -3,9 +3,9 @@ slots in one statement, starts a runner for each, and when idle waits for a NOTI
 slot, or its jittered poll. It never holds a transaction: each claim commits at once.
 
 A slot is free only once its runner has finished, outcome write included, and the database has
-settled its lease. A lease left unsettled (fenced by the worker's own clock, or its runner
-crashed) keeps its slot until a release gives the task back or it has surely expired
-(worker/leases.py). While the heartbeat fails the loop claims nothing."""
+settled its lease. A lease left unsettled keeps its slot until it has surely expired
+(worker/leases.py), or, when the worker fenced it itself, until a release gives the task back.
+While the heartbeat fails the loop claims nothing."""
 
 from __future__ import annotations
 
@@ -82,9 +82,9 @@ class Claimer:
             await self.run(held)
             settled = not held.fenced
         except Exception:
-            # A bug or an unreachable database while recording the outcome. The lease is
-            # released once the database answers again (or expires, and the reaper gives the
-            # task out again); nothing is lost, and its slot stays taken until then.
+            # A bug or an unreachable database while recording the outcome. The lease expires
+            # and the reaper gives the task to another worker; nothing is lost, and the slot
+            # stays taken until then (the lease may be live: never more than concurrency).
             log.exception("runner crashed", extra={"task_id": str(held.claim.task_id)})
         finally:
             confirmed_lost = held.lost.is_set() and not held.fenced
@@ -92,9 +92,11 @@ class Claimer:
             self.slot_freed.set()
 
     async def _release_orphans(self) -> None:
-        """Give back the tasks of leases left unsettled, so they run again at once (a release
-        does not count the attempt) and their slots free up."""
-        for orphan in list(self.leases.orphans.values()):
+        """Give back the tasks of leases the worker fenced itself, so they run again at once (a
+        release does not count the attempt) and their slots free up. A crashed runner's lease
+        is not released but left to expire: its attempt then counts, so a task that crashes
+        its runner every time still ends in the dead letters."""
+        for orphan in [o for o in self.leases.orphans.values() if o.fenced]:
             claim = orphan.claim
             try:
                 released = await lease.release(

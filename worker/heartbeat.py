@@ -43,13 +43,21 @@ class HeartbeatResult:
 
 class Heartbeat:
     def __init__(
-        self, url: str, worker_id: uuid.UUID, leases: Leases, *, ttl_s: float, every_s: float
+        self,
+        url: str,
+        worker_id: uuid.UUID,
+        leases: Leases,
+        *,
+        ttl_s: float,
+        every_s: float,
+        recovered: asyncio.Event | None = None,
     ) -> None:
         self.url = url
         self.worker_id = worker_id
         self.leases = leases
         self.ttl_s = ttl_s
         self.every_s = every_s
+        self.recovered = recovered  # set when a heartbeat succeeds after failing: claim again
         self.last_ok = time.monotonic()  # when the last successful heartbeat was sent
         self.ok = True  # the last heartbeat succeeded
         self._conn: AsyncConnection[DictRow] | None = None
@@ -99,7 +107,9 @@ class Heartbeat:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self.ok = await self._beat()
+            failing, self.ok = not self.ok, await self._beat()
+            if failing and self.ok and self.recovered is not None:
+                self.recovered.set()
             delay = jittered(self.every_s, 0.1)
             if not self.ok:
                 self.self_fence()

@@ -84,6 +84,7 @@ class WorkerProcess:
             self.leases,
             ttl_s=self.config.lease_ttl_s,
             every_s=self.config.heartbeat_every_s,
+            recovered=wakeup.event,
         )
         claimer = Claimer(
             queue_pool,
