@@ -56,6 +56,7 @@ async def open_pool(
     wait_s: float = 30.0,
     idle_in_transaction_s: float | None = None,
     claims: bool = False,
+    check: bool = True,
 ) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """An autocommit pool with dict rows. Statements that must be atomic are single statements
     (CTEs) or run inside an explicit `conn.transaction()`. A checkout waits at most `wait_s`
@@ -72,12 +73,12 @@ async def open_pool(
     `claims`: the pool runs the queue's own statements (a worker's queue pool); its sessions get
     CLAIM_SESSION.
 
-    Every checkout checks its connection first (one empty statement, a round trip of well under
-    a millisecond on a local network). After Postgres restarts, every pooled connection is dead
-    and the client cannot know it until it uses one: unchecked, each of them failed one request
-    (the API answered 503 to reads long after the server was back; a worker's checkpoint write
-    failed and cost the task an attempt). Checked, a dead one is thrown away and replaced before
-    anyone uses it. tests/chaos/test_postgres_restart.py."""
+    `check` (default): every checkout checks its connection first (one empty statement: a round
+    trip, 0.1-0.25 ms on a loaded 2-core machine). After Postgres restarts, every pooled
+    connection is dead and the client cannot know it until it uses one: unchecked, each of them
+    failed one request (the API answered 503 to reads long after the server was back; a
+    worker's checkpoint write failed and cost the task an attempt). Checked, a dead one is
+    thrown away and replaced before anyone uses it. tests/chaos/test_postgres_restart.py."""
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **KEEPALIVES}
     options = dict(CLAIM_SESSION) if claims else {}
     configure = None
@@ -93,7 +94,7 @@ async def open_pool(
         max_size=max_size,
         kwargs=kwargs,
         configure=configure,
-        check=AsyncConnectionPool.check_connection,
+        check=AsyncConnectionPool.check_connection if check else None,
         connection_class=AsyncConnection[DictRow],
         timeout=wait_s,
         open=False,
