@@ -3,12 +3,17 @@
 A node that takes `config: RunnableConfig` can call `task_context(config)` to learn its task's
 id, the attempt number (1 on the first run; restarts at 1 when a dead letter is redriven) and the
 run number (how many times the task was ever claimed: its lease epoch, never reset).
+
+A function task gets the context as its second argument. `stop_requested()` turns true when the
+call should stop (the task was cancelled, timed out or lost its lease, or the worker is shutting
+down): a plain `def` function, which cannot be interrupted, polls it to return early.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["TaskContext", "task_context"]
@@ -21,6 +26,11 @@ class TaskContext:
     task_id: uuid.UUID
     attempt: int
     run: int
+    stop: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+
+    def stop_requested(self) -> bool:
+        """True once the call should stop: return (or raise) soon; the result is dropped."""
+        return self.stop.is_set()
 
     def as_configurable(self) -> dict[str, Any]:
         return {

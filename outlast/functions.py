@@ -13,15 +13,19 @@ The function takes the task's input, and optionally the TaskContext:
 Its return value (anything JSON can encode; the rest is made JSON-safe; NaN or Infinity fail the
 task, see outlast/jsonsafe.py) is the task's result.
 An `async def` runs on the worker's event loop and is cancelled at once when the task is
-cancelled. A plain `def` runs in a thread (it cannot be interrupted: a cancel takes effect when
-it returns, and its result is dropped). Raise `outlast.errors.NonRetryable` to fail for good.
+cancelled. A plain `def` runs on a thread of the worker's own (worker/blocking.py), never on the
+event loop's default executor. A thread cannot be interrupted: when the task is cancelled, times
+out or loses its lease, `task.stop_requested()` turns true, and the worker keeps the task's slot
+(and, while it holds it, the lease) until the function returns; only then is the cancel or the
+timeout recorded, and what the function returned is dropped. Raise
+`outlast.errors.NonRetryable` to fail for good.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +56,15 @@ class TaskFunction:
             raise TypeError("a task function takes (input) or (input, task: TaskContext)")
         return cls(fn, inspect.iscoroutinefunction(fn), len(params) >= 2)
 
-    async def call(self, task_input: dict[str, Any], task: TaskContext) -> Any:
+    async def call(
+        self, task_input: dict[str, Any], task: TaskContext, run_sync: RunSync | None = None
+    ) -> Any:
+        """Call the function; a plain `def` through `run_sync(fn, *args)` (the worker's own
+        threads), or asyncio.to_thread outside a worker."""
         args = (task_input, task) if self.takes_context else (task_input,)
         if self.is_async:
             return await self.fn(*args)
-        return await asyncio.to_thread(self.fn, *args)
+        return await (run_sync or asyncio.to_thread)(self.fn, *args)
+
+
+RunSync = Callable[..., Awaitable[Any]]

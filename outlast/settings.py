@@ -6,10 +6,23 @@ agreement. `DATABASE_URL` has no prefix (as every Postgres tool expects); the re
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic import (
+    AliasChoices,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A worker that cannot renew a lease stops that task itself this far into the lease's TTL after
+# its last renewal, ahead of the lease's expiry in the database (worker/heartbeat.py).
+FENCE_FRACTION = 0.8
 
 
 class Settings(BaseSettings):
@@ -95,6 +108,25 @@ class Settings(BaseSettings):
         None, description="JSON or TOML prices per provider/model that win over genai-prices."
     )
 
+    @model_validator(mode="after")
+    def _check_together(self) -> Settings:
+        """Settings that are each valid but impossible together are refused at start-up."""
+        problems = timing_problems(self.lease_ttl_s, self.heartbeat_every_s)
+        if self.worker_stale_after_s <= self.heartbeat_every_s:
+            problems.append(
+                f"OUTLAST_WORKER_STALE_S ({self.worker_stale_after_s:g}) must be longer than the"
+                f" heartbeat interval ({self.heartbeat_every_s:g}): a healthy worker would be"
+                " marked lost between two heartbeats"
+            )
+        if self.retry_base_s > self.retry_max_s:
+            problems.append(
+                f"OUTLAST_RETRY_BASE_S ({self.retry_base_s:g}) must not exceed"
+                f" OUTLAST_RETRY_MAX_S ({self.retry_max_s:g})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @property
     def heartbeat_every_s(self) -> float:
         return self.heartbeat_interval_s or self.lease_ttl_s / 3
@@ -104,5 +136,38 @@ class Settings(BaseSettings):
         return self.worker_stale_s or self.lease_ttl_s * 3
 
 
+def timing_problems(lease_ttl_s: float, heartbeat_every_s: float) -> list[str]:
+    """What is wrong with a lease TTL and heartbeat interval taken together (empty: nothing)."""
+    if heartbeat_every_s < lease_ttl_s * FENCE_FRACTION:
+        return []
+    return [
+        f"OUTLAST_HEARTBEAT_INTERVAL_S ({heartbeat_every_s:g}) must be less than"
+        f" {FENCE_FRACTION:.0%} of OUTLAST_LEASE_TTL_S ({lease_ttl_s:g}): a worker stops a task"
+        f" itself {FENCE_FRACTION:g} x TTL after its lease's last renewal, so its leases would"
+        " lapse between two heartbeats"
+    ]
+
+
 def load() -> Settings:
     return Settings()
+
+
+def load_or_exit(program: str) -> Settings:
+    """The settings, or a one-line message naming what is wrong and exit status 2 (for the
+    process entry points: no traceback)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(f"{program}: bad configuration: {describe(exc)}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """Each problem as `variable: rule`, on one line. Not str(exc): for a check across fields
+    that prints every input value, DATABASE_URL's password included."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        rule = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {rule}" if where else rule)
+    return "; ".join(parts)

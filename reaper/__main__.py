@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from outlast.settings import Settings
+from outlast.settings import load_or_exit
 from reaper import process
 
 
@@ -12,7 +12,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m reaper", description=__doc__)
     parser.add_argument("--once", action="store_true", help="one pass, print counts, exit")
     args = parser.parse_args()
-    process.main(Settings(), once=args.once)
+    process.main(load_or_exit("reaper"), once=args.once)
 
 
 if __name__ == "__main__":

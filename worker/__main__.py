@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from outlast.settings import Settings
+from outlast.settings import load_or_exit
 from worker import process
 
 
@@ -14,7 +14,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.concurrency is not None and not 1 <= args.concurrency <= 1000:
         parser.error("--concurrency must be between 1 and 1000")
-    process.main(Settings(), args.concurrency)
+    process.main(load_or_exit("worker"), args.concurrency)
 
 
 if __name__ == "__main__":

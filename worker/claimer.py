@@ -1,11 +1,17 @@
 """The claim loop: owns the worker's concurrency slots. It claims as many tasks as it has free
 slots in one statement, starts a runner for each, and when idle waits for a NOTIFY, a freed
-slot, or its jittered poll. It never holds a transaction: each claim commits at once."""
+slot, or its jittered poll. It never holds a transaction: each claim commits at once.
+
+A slot is free only once its runner has finished, outcome write included, and the database has
+settled its lease. A lease left unsettled keeps its slot until it has surely expired
+(worker/leases.py), or, when the worker fenced it itself, until a release gives the task back.
+While the heartbeat fails the loop claims nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -31,6 +37,7 @@ class Claimer:
         wakeup: asyncio.Event,
         *,
         graphs: Sequence[str],
+        may_claim: Callable[[], bool] = lambda: True,
     ) -> None:
         self.pool = pool
         # The graphs this worker can run: it claims no task of another (a rolling deploy can run
@@ -41,13 +48,19 @@ class Claimer:
         self.config = config
         self.run = run
         self.wakeup = wakeup
+        self.may_claim = may_claim
         self.slot_freed = asyncio.Event()
 
     async def run_once(self) -> int:
-        """Claim up to the free slots and start a runner for each; return how many started."""
-        free = self.config.concurrency - len(self.leases)
+        """Claim up to the free slots and start a runner for each; return how many started.
+        Nothing while the heartbeat fails: a lease claimed then could not be guarded."""
+        if not self.may_claim():
+            return 0
+        await self._release_orphans()
+        free = self.config.concurrency - self.leases.occupied()
         if free <= 0:
             return 0
+        sent = time.monotonic()
         claims = await lease.claim_many(
             self.pool,
             self.worker_id,
@@ -55,8 +68,9 @@ class Claimer:
             ttl_s=self.config.lease_ttl_s,
             graphs=self.graphs,
         )
+        seen = time.monotonic()
         for claim in claims:
-            held = self.leases.add(claim)
+            held = self.leases.add(claim, sent=sent, seen=seen)
             held.runner = asyncio.create_task(self._runner(held), name=f"task-{claim.task_id}")
         if claims:
             # One line per claim, not per task, and the ids only at DEBUG: at thousands of tasks
@@ -68,15 +82,43 @@ class Claimer:
         return len(claims)
 
     async def _runner(self, held: Lease) -> None:
+        # Settled: the database has the outcome, or refused the lease as no longer ours.
+        settled = False
         try:
             await self.run(held)
+            settled = not held.fenced
         except Exception:
             # A bug or an unreachable database while recording the outcome. The lease expires
-            # and the reaper gives the task to another worker; nothing is lost.
+            # and the reaper gives the task to another worker; nothing is lost, and the slot
+            # stays taken until then (the lease may be live: never more than concurrency).
             log.exception("runner crashed", extra={"task_id": str(held.claim.task_id)})
         finally:
-            self.leases.remove(held.claim.task_id)
+            confirmed_lost = held.lost.is_set() and not held.fenced
+            self.leases.finish(held, settled=settled or confirmed_lost)
             self.slot_freed.set()
+
+    async def _release_orphans(self) -> None:
+        """Give back the tasks of leases the worker fenced itself, so they run again at once (a
+        release does not count the attempt) and their slots free up. A crashed runner's lease
+        is not released but left to expire: its attempt then counts, so a task that crashes
+        its runner every time still ends in the dead letters."""
+        for orphan in [o for o in self.leases.orphans.values() if o.fenced]:
+            claim = orphan.claim
+            try:
+                released = await lease.release(
+                    self.pool, self.worker_id, claim.task_id, claim.epoch
+                )
+            except (psycopg.Error, OSError) as exc:
+                log.warning(
+                    "release failed", extra={"task_id": str(claim.task_id), "error": str(exc)}
+                )
+                return
+            # Released, or already not ours (expired, reaped, finished): settled either way.
+            self.leases.orphans.pop(claim.task_id, None)
+            log.info(
+                "unsettled lease released",
+                extra={"task_id": str(claim.task_id), "released": released},
+            )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -87,18 +129,30 @@ class Claimer:
             except (psycopg.Error, OSError) as exc:
                 log.warning("claim failed", extra={"error": str(exc)})
                 started = 0
-            full = len(self.leases) >= self.config.concurrency
+            full = self.leases.occupied() >= self.config.concurrency
             if started and not full:
                 continue  # there may be more ready work: claim again at once
             await self._idle(stop, full)
 
+    def _idle_timeout(self, full: bool) -> float | None:
+        """The poll; while full, none, unless an orphan's slot frees up by expiry or the
+        heartbeat must be asked again."""
+        if not full:
+            return jittered(self.config.poll_interval_s)
+        expiry = self.leases.next_orphan_expiry()
+        if expiry is None and self.may_claim():
+            return None
+        timeout = jittered(self.config.poll_interval_s)
+        if expiry is not None:
+            timeout = min(timeout, max(expiry - time.monotonic(), 0.0) + 0.01)
+        return timeout
+
     async def _idle(self, stop: asyncio.Event, full: bool) -> None:
         """Wait for a reason to claim again: a freed slot, a NOTIFY, the poll, or stop."""
         waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.slot_freed.wait())]
-        timeout = None
+        timeout = self._idle_timeout(full)
         if not full:
             waits.append(asyncio.create_task(self.wakeup.wait()))
-            timeout = jittered(self.config.poll_interval_s)
         try:
             await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -10,17 +10,23 @@ Fencing is unchanged: `task_complete_many` checks every task's epoch and lease a
 `task_complete` does, row by row. A task whose lease was lost is missing from the answer and its
 runner gets LeaseLost; the others land. If Postgres refuses the statement's data (a result it
 cannot store), each completion of that batch is retried alone, so one bad task cannot take its
-neighbours down with it. Any other error (the database is unreachable) reaches every runner of
-the batch at once; their leases expire and the reaper hands the tasks out again.
+neighbours down with it. A lost connection (Postgres restarting) is retried with backoff for up
+to `retry_for_s` (the worker passes the fence fraction of its lease TTL), while the heartbeat
+keeps the leases: a completion is idempotent under its fence (once landed, a retry finds the
+task no longer running and changes nothing). Any other error, or a database still unreachable
+after that, reaches every runner of the batch at once; their leases are released or expire and
+the tasks are handed out again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from db import outcome
 from db.connect import Pool
@@ -33,10 +39,18 @@ Pending = tuple[Done, asyncio.Future[None]]
 
 
 class Completions:
-    def __init__(self, pool: Pool, worker_id: uuid.UUID, *, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        worker_id: uuid.UUID,
+        *,
+        max_batch: int = 500,
+        retry_for_s: float = 0.0,
+    ) -> None:
         self.pool = pool
         self.worker_id = worker_id
         self.max_batch = max_batch
+        self.retry_for_s = retry_for_s
         self._queued: list[Pending] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -59,9 +73,23 @@ class Completions:
                 for _, future in batch:
                     _settle(future, RuntimeError("completion not recorded: writer stopped"))
 
+    async def _complete_many(self, done: list[Done]) -> set[uuid.UUID]:
+        """complete_many, again after a lost connection until `retry_for_s` has passed."""
+        give_up_at = time.monotonic() + self.retry_for_s
+        delay = 0.05
+        while True:
+            try:
+                return set(await outcome.complete_many(self.pool, self.worker_id, done))
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                if time.monotonic() + delay > give_up_at:
+                    raise
+                log.warning("completion not written; retrying", extra={"error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
     async def _write(self, batch: list[Pending]) -> None:
         try:
-            landed = await outcome.complete_many(self.pool, self.worker_id, [d for d, _ in batch])
+            landed = await self._complete_many([d for d, _ in batch])
         except psycopg.DataError as exc:  # a result Postgres refuses: find whose, alone
             if len(batch) == 1:
                 _settle(batch[0][1], exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from db.outcome import RetryPolicy
-from outlast.settings import Settings
+from outlast.settings import Settings, timing_problems
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,10 @@ class WorkerConfig:
     shutdown_grace_s: float = 0.0
     wait_timeout_s: float = 86_400.0
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
+
+    def __post_init__(self) -> None:
+        if problems := timing_problems(self.lease_ttl_s, self.heartbeat_every_s):
+            raise ValueError("; ".join(problems))
 
     @property
     def claim_batch(self) -> int:

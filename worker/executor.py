@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -43,6 +44,7 @@ from outlast.errors import NonRetryable, TaskTimeout, UnfinishedRun
 from outlast.functions import TaskFunction
 from outlast.jsonsafe import dumps_storable, to_storable_json
 from outlast.registry import Registry
+from worker.blocking import BlockingCalls
 from worker.checkpointer import FencedSaver
 from worker.completions import Completions
 from worker.config import WorkerConfig
@@ -95,6 +97,7 @@ class Executor:
         self.worker_id = worker_id
         self.config = config
         self.completions = completions
+        self.blocking = BlockingCalls(config.concurrency)  # plain `def` task functions
 
     async def execute(self, lease: Lease) -> None:
         """Run the task and record its outcome. Never raises for the task's own errors;
@@ -207,10 +210,11 @@ class Executor:
         try:
             if lease.cancel_requested.is_set():
                 return RunEnd(cancelled=True)
+            run_sync = functools.partial(self.blocking.run, stop=context.stop)
             if claim.timeout_s is None:
-                return RunEnd(values=await function.call(claim.input, context))
+                return RunEnd(values=await function.call(claim.input, context, run_sync))
             async with attempt_timeout(claim):
-                return RunEnd(values=await function.call(claim.input, context))
+                return RunEnd(values=await function.call(claim.input, context, run_sync))
         except asyncio.CancelledError:
             runner = asyncio.current_task()
             if lease.cancel_requested.is_set() and not lease.lost.is_set() and runner:

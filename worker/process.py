@@ -19,7 +19,7 @@ from db import lease, workers
 from db.connect import Pool, open_pool
 from outlast import database, logs
 from outlast.registry import Registry
-from outlast.settings import Settings
+from outlast.settings import FENCE_FRACTION, Settings
 from worker.claimer import Claimer
 from worker.completions import Completions
 from worker.config import WorkerConfig
@@ -42,7 +42,7 @@ class WorkerProcess:
             log.error(
                 "graph cannot be loaded; not claiming it", extra={"graph": name, "error": error}
             )
-        self.leases = Leases()
+        self.leases = Leases(ttl_s=config.lease_ttl_s)
         self.stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -89,9 +89,19 @@ class WorkerProcess:
             await pool.close()
 
     async def _serve(self, pool: Pool, queue_pool: Pool) -> None:
-        completions = Completions(queue_pool, self.worker_id)
+        completions = Completions(
+            queue_pool, self.worker_id, retry_for_s=self.config.lease_ttl_s * FENCE_FRACTION
+        )
         executor = Executor(pool, self.registry, self.worker_id, self.config, completions)
         wakeup = Wakeup(self.url, on_cancel=self.leases.request_cancel)
+        heartbeat = Heartbeat(
+            self.url,
+            self.worker_id,
+            self.leases,
+            ttl_s=self.config.lease_ttl_s,
+            every_s=self.config.heartbeat_every_s,
+            recovered=wakeup.event,
+        )
         claimer = Claimer(
             queue_pool,
             self.worker_id,
@@ -100,27 +110,22 @@ class WorkerProcess:
             executor.execute,
             wakeup.event,
             graphs=self.graphs,
-        )
-        heartbeat = Heartbeat(
-            self.url,
-            self.worker_id,
-            self.leases,
-            ttl_s=self.config.lease_ttl_s,
-            every_s=self.config.heartbeat_every_s,
+            may_claim=heartbeat.healthy,
         )
         background = [asyncio.create_task(heartbeat.run_forever(self.stop))]
         if self.config.notify:
             background.append(asyncio.create_task(wakeup.run_forever(self.stop)))
         await claimer.run_forever(self.stop)
         await workers.set_state(pool, self.worker_id, "stopping")
-        await self._drain(pool)
+        await self._drain(pool, executor)
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await heartbeat.close()
 
-    async def _drain(self, pool: Pool) -> None:
-        """Let tasks finish within the grace period, then stop and release the rest."""
+    async def _drain(self, pool: Pool, executor: Executor) -> None:
+        """Let tasks finish within the grace period, then stop and release the rest. Blocking
+        calls still running are abandoned: the process exits and ends their threads."""
         runners = [h.runner for h in self.leases.held.values() if h.runner is not None]
         if runners and self.config.shutdown_grace_s > 0:
             await asyncio.wait(runners, timeout=self.config.shutdown_grace_s)
@@ -128,8 +133,11 @@ class WorkerProcess:
         for held in remaining:
             if held.runner is not None:
                 held.runner.cancel()
+        executor.blocking.abandon()
         await asyncio.gather(*(h.runner for h in remaining if h.runner), return_exceptions=True)
-        for held in remaining:
+        # And the leases left unsettled earlier (self-fenced, crashed runners), if still ours.
+        unsettled = {h.claim.task_id: h for h in remaining} | self.leases.orphans
+        for held in unsettled.values():
             released = await lease.release(
                 pool, self.worker_id, held.claim.task_id, held.claim.epoch
             )

@@ -15,7 +15,7 @@ import sys
 import typer
 
 from outlast import database
-from outlast.settings import Settings
+from outlast.settings import Settings, load_or_exit
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(no_args_is_help=True, help="The database: migrate, start, stop, url.")
@@ -23,11 +23,7 @@ app.add_typer(db_app, name="db")
 
 
 def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:  # pydantic's ValidationError names the variable and the rule
-        typer.echo(f"outlast: bad configuration: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    return load_or_exit("outlast")
 
 
 @app.command()

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import typer
+from pydantic import ValidationError
 
 from outlast import database
 from outlast.cli.supervisor import (
@@ -44,7 +45,7 @@ from outlast.cli.supervisor import (
     stop_named,
     worker_spec,
 )
-from outlast.settings import Settings
+from outlast.settings import Settings, describe
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -74,8 +75,8 @@ def check_workers(workers: int) -> None:
 def load_settings() -> Settings:
     try:
         return Settings()
-    except ValueError as exc:  # pydantic names the variable and the rule
-        fail(f"bad configuration: {exc}".replace("\n", " "), 2)
+    except ValidationError as exc:
+        fail(f"bad configuration: {describe(exc)}", 2)
 
 
 def layout_for(settings: Settings) -> Layout:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Any
 
 from outlast.context import TaskContext
@@ -64,6 +65,30 @@ async def refuse(task_input: dict[str, Any]) -> None:
     raise RuntimeError(message)
 
 
+def block(task_input: dict[str, Any], task: TaskContext) -> str:
+    """A plain function that blocks its thread for `sleep_s`, noting `start`/`end` lines in the
+    file `log`; with `polite`, it returns early once asked to stop."""
+    note(task_input["log"], "start")
+    deadline = time.monotonic() + float(task_input.get("sleep_s", 60))
+    try:
+        while time.monotonic() < deadline:
+            if task_input.get("polite") and task.stop_requested():
+                return "stopped"
+            time.sleep(0.05)
+        return "slept"
+    finally:
+        note(task_input["log"], "end")
+
+
+def note(path: str, line: str) -> None:
+    # O_APPEND writes of one short line are atomic: concurrent calls never interleave.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{line}\n".encode())
+    finally:
+        os.close(fd)
+
+
 REGISTERED = {
     "echo": "tests.support.functions:echo",
     "shout": "tests.support.functions:shout",
@@ -71,4 +96,5 @@ REGISTERED = {
     "linger": "tests.support.functions:linger",
     "unstorable": "tests.support.functions:unstorable",
     "refuse": "tests.support.functions:refuse",
+    "block": "tests.support.functions:block",
 }

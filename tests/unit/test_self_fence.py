@@ -1,9 +1,11 @@
 """A worker that cannot reach Postgres stops its tasks itself, by its own monotonic clock,
-before its leases could have expired (80 % of the TTL)."""
+before its leases could have expired (80 % of the TTL after each lease's own renewal), claims
+nothing meanwhile, and keeps the slot of a lease it could not settle until it has expired."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import psycopg
@@ -22,7 +24,7 @@ def claim() -> Claim:
 
 
 async def test_unreachable_database_fences_running_tasks() -> None:
-    leases = Leases()
+    leases = Leases(ttl_s=TTL_S)
     held = leases.add(claim())
     held.runner = asyncio.create_task(asyncio.sleep(60))
     nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/outlast?connect_timeout=1"
@@ -53,7 +55,7 @@ async def test_a_database_that_never_answers_still_fences_in_time() -> None:
 
     server = await asyncio.start_server(swallow, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    leases = Leases()
+    leases = Leases(ttl_s=TTL_S)
     held = leases.add(claim())
     held.runner = asyncio.create_task(asyncio.sleep(60))
     heartbeat = Heartbeat(
@@ -70,3 +72,42 @@ async def test_a_database_that_never_answers_still_fences_in_time() -> None:
         stop.set()
         await asyncio.wait_for(loop, timeout=10)
     assert held.runner.cancelled() or held.runner.cancelling()
+
+
+async def test_each_lease_is_fenced_from_its_own_renewal() -> None:
+    """A lease claimed after the last good heartbeat is not dropped with the older ones."""
+    leases = Leases(ttl_s=TTL_S)
+    now = time.monotonic()
+    old = leases.add(claim(), sent=now - TTL_S, seen=now - TTL_S)
+    fresh = leases.add(claim(), sent=now, seen=now)
+    assert leases.fence_overdue() == 1
+    assert old.lost.is_set() and old.fenced
+    assert not fresh.lost.is_set()
+    assert leases.epochs() == {fresh.claim.task_id: fresh.claim.epoch}  # no renewing the fenced
+
+
+async def test_no_claims_while_the_heartbeat_fails() -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/outlast?connect_timeout=1"
+    heartbeat = Heartbeat(nowhere, uuid.uuid4(), Leases(ttl_s=TTL_S), ttl_s=TTL_S, every_s=0.05)
+    assert heartbeat.healthy()
+    stop = asyncio.Event()
+    loop = asyncio.create_task(heartbeat.run_forever(stop))
+    while heartbeat.ok:
+        await asyncio.sleep(0.01)
+    assert not heartbeat.healthy()
+    stop.set()
+    await loop
+
+
+def test_an_unsettled_lease_keeps_its_slot_until_it_has_expired() -> None:
+    leases = Leases(ttl_s=TTL_S)
+    now = time.monotonic()
+    fenced = leases.add(claim(), sent=now, seen=now)
+    fenced.fence()
+    leases.finish(fenced, settled=False)
+    done = leases.add(claim())
+    leases.finish(done, settled=True)
+    assert leases.occupied() == 1  # the fenced lease may still be live in the database
+    expired = leases.add(claim(), sent=now - 2 * TTL_S, seen=now - 2 * TTL_S)
+    leases.finish(expired, settled=False)
+    assert leases.occupied() == 1  # that one has surely expired: its slot is free
