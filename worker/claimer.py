@@ -10,6 +10,7 @@ While the heartbeat fails the loop claims nothing."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -71,7 +72,7 @@ class Claimer:
         seen = time.monotonic()
         for claim in claims:
             held = self.leases.add(claim, sent=sent, seen=seen)
-            held.runner = asyncio.create_task(self._runner(held), name=f"task-{claim.task_id}")
+            self._start(held)
         if claims:
             # One line per claim, not per task, and the ids only at DEBUG: at thousands of tasks
             # a second, logging each task costs more than the queue. Each task's history, with
@@ -81,21 +82,31 @@ class Claimer:
                 log.debug("claimed tasks", extra={"task_ids": [str(c.task_id) for c in claims]})
         return len(claims)
 
+    def _start(self, held: Lease) -> asyncio.Task[None]:
+        """Start the task's runner. Its slot is given back by a done callback, not a `finally`
+        in the runner: a runner cancelled before its first step (the heartbeat's self-fence just
+        as a claim came back) never enters its body, and its lease would stay held, renewed with
+        nothing running under it (tests/integration/test_claimer_leases.py)."""
+        name = f"task-{held.claim.task_id}"
+        held.runner = asyncio.create_task(self._runner(held), name=name)
+        held.runner.add_done_callback(functools.partial(self._finished, held))
+        return held.runner
+
     async def _runner(self, held: Lease) -> None:
-        # Settled: the database has the outcome, or refused the lease as no longer ours.
-        settled = False
         try:
             await self.run(held)
-            settled = not held.fenced
+            held.settled = not held.fenced
         except Exception:
             # A bug or an unreachable database while recording the outcome. The lease expires
             # and the reaper gives the task to another worker; nothing is lost, and the slot
             # stays taken until then (the lease may be live: never more than concurrency).
             log.exception("runner crashed", extra={"task_id": str(held.claim.task_id)})
-        finally:
-            confirmed_lost = held.lost.is_set() and not held.fenced
-            self.leases.finish(held, settled=settled or confirmed_lost)
-            self.slot_freed.set()
+
+    def _finished(self, held: Lease, _runner: asyncio.Task[None]) -> None:
+        """The runner ended, however it ended (even cancelled before it started)."""
+        confirmed_lost = held.lost.is_set() and not held.fenced
+        self.leases.finish(held, settled=held.settled or confirmed_lost)
+        self.slot_freed.set()
 
     async def _release_orphans(self) -> None:
         """Give back the tasks of leases the worker fenced itself, so they run again at once (a

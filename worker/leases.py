@@ -25,9 +25,10 @@ class Lease:
     """One claimed task. `cancel_requested` is set when an operator cancelled it (stop at the next
     node boundary); `lost` when the lease is gone (stop now, write nothing); `fenced` when the
     worker stopped it by its own clock, not knowing whether the database still counts it as
-    held. `recording` is set once the graph has stopped and the runner writes how the attempt
-    ended. `cancel_at_once` while a function task's call runs: it has no node boundary, so a
-    cancel interrupts it."""
+    held; `settled` once the runner ended with the database knowing (outcome written, or the
+    lease refused as not ours). `recording` is set once the graph has stopped and the runner
+    writes how the attempt ended. `cancel_at_once` while a function task's call runs: it has no
+    node boundary, so a cancel interrupts it."""
 
     claim: Claim
     fence_at: float = 0.0
@@ -38,6 +39,7 @@ class Lease:
     recording: bool = False
     cancel_at_once: bool = False
     fenced: bool = False
+    settled: bool = False  # the database has the outcome, or refused the lease as not ours
 
     def renewed(self, ttl_s: float, sent: float, seen: float) -> None:
         self.fence_at = sent + ttl_s * FENCE_FRACTION

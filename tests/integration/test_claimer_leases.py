@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from db.connect import Pool
-from tests.support.queue import new_worker, submit
+from tests.support.queue import GRAPHS, new_worker, submit
 from worker.claimer import Claimer
 from worker.config import WorkerConfig
 from worker.leases import Lease, Leases
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Claimer._runner frees the lease in a `finally` that a task cancelled before its "
-    "first step never enters (seen in tests/chaos/test_postgres_restart.py at 2,000 tasks)",
-)
 async def test_a_runner_cancelled_before_it_starts_still_frees_its_lease(pool: Pool) -> None:
     worker_id = await new_worker(pool)
     await submit(pool)
@@ -29,7 +22,9 @@ async def test_a_runner_cancelled_before_it_starts_still_frees_its_lease(pool: P
     async def run(held: Lease) -> None:
         ran.append(held)
 
-    claimer = Claimer(pool, worker_id, leases, WorkerConfig(concurrency=2), run, asyncio.Event())
+    claimer = Claimer(
+        pool, worker_id, leases, WorkerConfig(concurrency=2), run, asyncio.Event(), graphs=GRAPHS
+    )
     assert await claimer.run_once() == 1
     runners = [held.runner for held in leases.held.values() if held.runner is not None]
     # The heartbeat's self-fence, run by the event loop before the new runner's first step

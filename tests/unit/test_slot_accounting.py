@@ -18,7 +18,7 @@ TTL_S = 30.0
 
 def claimer(leases: Leases, run: Any) -> Claimer:
     config = WorkerConfig(concurrency=1, lease_ttl_s=TTL_S, heartbeat_every_s=1.0)
-    return Claimer(None, uuid.uuid4(), leases, config, run, asyncio.Event())  # type: ignore[arg-type]
+    return Claimer(None, uuid.uuid4(), leases, config, run, asyncio.Event(), graphs=())  # type: ignore[arg-type]
 
 
 def claim() -> Claim:
@@ -31,7 +31,7 @@ async def test_a_crashed_runner_keeps_its_slot() -> None:
 
     leases = Leases(ttl_s=TTL_S)
     held = leases.add(claim())
-    await claimer(leases, crash)._runner(held)
+    await claimer(leases, crash)._start(held)
     assert len(leases) == 0
     assert leases.occupied() == 1  # its lease may be live for up to a TTL: no new claim
 
@@ -41,7 +41,7 @@ async def test_a_settled_runner_frees_its_slot() -> None:
         return None
 
     leases = Leases(ttl_s=TTL_S)
-    await claimer(leases, record)._runner(leases.add(claim()))
+    await claimer(leases, record)._start(leases.add(claim()))
     assert leases.occupied() == 0
 
 
@@ -53,8 +53,8 @@ async def test_a_self_fenced_runner_keeps_its_slot_and_a_confirmed_loss_frees_it
     leases = Leases(ttl_s=TTL_S)
     fenced = leases.add(claim())
     fenced.fenced = True
-    await claimer(leases, abandon)._runner(fenced)
+    await asyncio.wait([claimer(leases, abandon)._start(fenced)])
     assert leases.occupied() == 1
     lost = leases.add(claim())
-    await claimer(leases, abandon)._runner(lost)
+    await asyncio.wait([claimer(leases, abandon)._start(lost)])  # cancelled by its own lose()
     assert leases.occupied() == 1  # the heartbeat's answer said the second was not ours
