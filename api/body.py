@@ -81,7 +81,9 @@ def _problem(violation: json_guard.Violation) -> ProblemError:
         violation.slug,
         violation.title,
         f"{violation.field}: {violation.message}",
-        errors=[field_error(violation.field, violation.rule, violation.message)],
+        errors=[
+            field_error(violation.field, violation.rule, violation.message, violation.pointer)
+        ],
     )
 
 

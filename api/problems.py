@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api import json_guard
 from api.schemas import Problem
 from db.errors import Conflict, IdempotencyMismatch, NotFound
 
@@ -63,8 +64,12 @@ def openapi_responses() -> dict[int | str, dict[str, Any]]:
     }
 
 
-def field_error(field: str, rule: str, message: str) -> FieldError:
-    return {"field": field, "rule": rule, "message": message}
+def field_error(field: str, rule: str, message: str, pointer: str | None = None) -> FieldError:
+    """One broken rule. `pointer` (RFC 6901, into the body) is set for body fields."""
+    error = {"field": field, "rule": rule, "message": message}
+    if pointer is not None:
+        error["pointer"] = pointer
+    return error
 
 
 class ProblemError(Exception):
@@ -113,13 +118,20 @@ def _field_name(loc: Sequence[int | str]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _body_pointer(loc: Sequence[int | str]) -> str | None:
+    return json_guard.pointer(tuple(loc[1:])) if loc and loc[0] == "body" else None
+
+
 async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
     return cast(ProblemError, exc).response()  # registered for this class only
 
 
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     raw = cast(RequestValidationError, exc).errors()
-    errors = [field_error(_field_name(e["loc"]), e["type"], e["msg"]) for e in raw]
+    errors = [
+        field_error(_field_name(e["loc"]), e["type"], e["msg"], _body_pointer(e["loc"]))
+        for e in raw
+    ]
     if any(e["rule"] == "json_invalid" for e in errors):  # the body guard normally answers first
         return ProblemError(
             400, "malformed-json", "Malformed JSON", "the body is not valid JSON", errors=errors

@@ -309,8 +309,11 @@ class GraphPublic(BaseModel):
 
 class FieldErrorPublic(BaseModel):
     field: str = Field(description="Where: body.input.x, query.limit, path.task_id, header.x.")
-    rule: str = Field(description="Which rule it broke, e.g. missing, no_nul_character.")
+    rule: str = Field(description="Which rule it broke, e.g. missing, no_nul_character, int64.")
     message: str
+    pointer: str | None = Field(
+        None, description="For a body field: an RFC 6901 JSON Pointer into the body (/input/x)."
+    )
 
 
 class Problem(BaseModel):
