@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -23,18 +24,19 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from api.problems import ProblemError, invalid
-from api.schemas import Page
+from api.schemas import LABEL_PATTERN, Page
 from db.connect import Row
 
 M = TypeVar("M", bound=BaseModel)
+# ASCII digits only: str.isdigit() also takes '²' and Arabic-Indic digits, which int()
+# refuses or misreads. Eighteen digits always fit a bigint.
+_BIGINT = re.compile(r"[0-9]{1,18}")
 
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 CursorQuery = Annotated[
     str | None, Query(min_length=1, max_length=512, description="next_cursor of the last page.")
 ]
-FilterQuery = Annotated[
-    str | None, Query(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
-]
+FilterQuery = Annotated[str | None, Query(min_length=1, max_length=255, pattern=LABEL_PATTERN)]
 
 
 def encode(kind: str, *key: object) -> str:
@@ -74,7 +76,7 @@ def decode_time_id(cursor: str, kind: str) -> tuple[datetime, uuid.UUID]:
 
 def decode_int(cursor: str, kind: str) -> int:
     (value,) = decode(cursor, kind, 1)
-    if not value.isdigit() or len(value) > 18:  # a bigint, never a 500 from Postgres
+    if not _BIGINT.fullmatch(value):  # a bigint, never a 500 from int() or Postgres
         raise _bad_cursor(kind)
     return int(value)
 

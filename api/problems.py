@@ -14,6 +14,7 @@ A problem carries a stable `type` URI (clients branch on it, never on `title` or
     not-found                                     404      db.errors.NotFound, unknown route
     conflict                                      409      db.errors.Conflict (with `state`)
     method-not-allowed                            405      a route without that method
+    database-timeout                              503      statement_timeout or lock_timeout hit
     database-unavailable                          503      Postgres is down or the pool is full
     not-ready                                     503      /readyz
     internal-error                                500      anything else; logged, never echoed
@@ -29,6 +30,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import LockNotAvailable, QueryCanceled
 from starlette.exceptions import HTTPException
 
 from api import json_guard
@@ -167,6 +169,20 @@ async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
     return ProblemError(409, "conflict", "Conflict", str(exc), extra=extra).response()
 
 
+async def _on_timeout(request: Request, exc: Exception) -> JSONResponse:
+    # A statement cancelled by the session's own bound: transient (a lock held elsewhere, a
+    # slow plan), so 503 with Retry-After, naming which bound; never a 500.
+    setting = "lock_timeout" if isinstance(exc, LockNotAvailable) else "statement_timeout"
+    log.warning("database timeout (%s) in %s", setting, request.method, extra={"timeout": setting})
+    return ProblemError(
+        503,
+        "database-timeout",
+        "Database timeout",
+        f"the request's statement was stopped by the API's {setting}; retry",
+        extra={"timeout": setting},
+    ).response(headers={"Retry-After": "1"})
+
+
 async def _on_database(_: Request, exc: Exception) -> JSONResponse:
     # Connection loss and pool exhaustion are the server's trouble, and transient: 503, retry.
     log.warning("database unavailable: %s", type(exc).__name__)
@@ -189,5 +205,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(NotFound, _on_not_found)
     app.add_exception_handler(Conflict, _on_conflict)
+    app.add_exception_handler(QueryCanceled, _on_timeout)
+    app.add_exception_handler(LockNotAvailable, _on_timeout)
     app.add_exception_handler(psycopg.OperationalError, _on_database)
     app.add_exception_handler(Exception, _on_unexpected)

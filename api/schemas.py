@@ -32,7 +32,8 @@ JsonObject = dict[str, Any]
 THIRTY_DAYS_S = 30 * 24 * 3600
 # Free text that reaches a Postgres `text` column: bounded, and no control characters
 # (Postgres refuses NUL outright).
-Label = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
+LABEL_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+Label = Annotated[str, Field(min_length=1, max_length=255, pattern=LABEL_PATTERN)]
 MaxAttempts = Annotated[StrictInt, Field(ge=1, le=1000)]
 WaitOutcome = Literal["fail", "reject", "default"]
 LongText = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]+$")]

@@ -56,6 +56,7 @@ async def open_pool(
     wait_s: float = 30.0,
     idle_in_transaction_s: float | None = None,
     claims: bool = False,
+    session: dict[str, str] | None = None,
 ) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """An autocommit pool with dict rows. Statements that must be atomic are single statements
     (CTEs) or run inside an explicit `conn.transaction()`. A checkout waits at most `wait_s`
@@ -70,9 +71,12 @@ async def open_pool(
     (there the idle timeout is not armed).
 
     `claims`: the pool runs the queue's own statements (a worker's queue pool); its sessions get
-    CLAIM_SESSION."""
+    CLAIM_SESSION.
+
+    `session`: more settings for every session of the pool (the API's statement_timeout and
+    lock_timeout)."""
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **KEEPALIVES}
-    options = dict(CLAIM_SESSION) if claims else {}
+    options = {**(CLAIM_SESSION if claims else {}), **(session or {})}
     configure = None
     if idle_in_transaction_s is not None:
         timeout_ms = max(int(idle_in_transaction_s * 1000), 1)

@@ -148,7 +148,9 @@ def test_unstorable_scalars_are_refused_everywhere(
 
 def test_key_with_nul_is_named_by_its_pointer(client: TestClient) -> None:
     response = post_raw(client, "/v1/tasks", '{"graph": "pipeline", "input": {"a\\u0000": 1}}')
-    problem = assert_problem(response, 422, "validation-error", "body.input.a\x00", "no_nul_character")
+    problem = assert_problem(
+        response, 422, "validation-error", "body.input.a\x00", "no_nul_character"
+    )
     assert problem["errors"][0]["pointer"] == "/input/a\x00"
 
 

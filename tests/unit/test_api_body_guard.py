@@ -166,3 +166,25 @@ async def test_client_gone_mid_body_calls_nothing() -> None:
 
     await guard(scope({}), receive, send)
     assert sent == [] and not app.called
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"\xb9\xb2", b"1\xb2", b"-1", b"1e3"])
+async def test_content_length_that_is_no_ascii_number_is_not_trusted(length: bytes) -> None:
+    # b'\xb2' decodes (latin-1) to '²', which str.isdigit() accepts and int() refuses: a 500.
+    app = Recorder()
+    guard = BodyGuard(app, max_bytes=100, max_depth=8)
+    sent: list[Message] = []
+    queue: list[Message] = [
+        {"type": "http.request", "body": b"{}", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return queue.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    request = {**scope({}), "headers": [(b"content-length", length)]}
+    await guard(request, receive, send)
+    assert sent[0]["status"] == 204 and app.bodies == [b"{}"]
