@@ -122,6 +122,19 @@ class TaskPublic(BaseModel):
     updated_at: datetime
 
 
+# The default of a field a list leaves out; never sent (lists serve exclude_unset).
+_OMITTED: Any = None
+
+
+class TaskSummary(TaskPublic):
+    """A task in a list: `input`, `metadata` and `result` (user-sized) are left out unless
+    asked for with `?include=input,metadata,result`."""
+
+    input: JsonObject = Field(_OMITTED, description="Only with ?include=input.")
+    metadata: JsonObject = Field(_OMITTED, description="Only with ?include=metadata.")
+    result: Any = Field(_OMITTED, description="Only with ?include=result.")
+
+
 class TaskEventPublic(BaseModel):
     id: int
     task_id: uuid.UUID
@@ -161,6 +174,14 @@ class DeadLetterPublic(BaseModel):
     created_at: datetime
     redriven_at: datetime | None
     redrive_mode: str | None
+
+
+class DeadLetterSummary(DeadLetterPublic):
+    """A dead letter in a list: `traceback` and `attempt_history` are left out unless asked for
+    with `?include=traceback,attempt_history`."""
+
+    traceback: str | None = Field(_OMITTED, description="Only with ?include=traceback.")
+    attempt_history: list[Any] = Field(_OMITTED, description="Only with ?include=attempt_history.")
 
 
 class DeadLetterGroup(BaseModel):

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter
 
 from api.deps import PoolDep
-from api.pagination import CursorQuery, FilterQuery, LimitQuery, decode_time_id, page
+from api.pagination import (
+    CursorQuery,
+    FilterQuery,
+    LimitQuery,
+    decode_time_id,
+    include_query,
+    included,
+    page,
+)
 from api.problems import invalid
 from api.schemas import (
     DeadLetterGroup,
     DeadLetterPublic,
+    DeadLetterSummary,
     Page,
     RedriveByFilterRequest,
     RedriveByFilterResult,
@@ -24,25 +34,32 @@ from db.errors import Conflict
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
 
-@router.get("", summary="List dead letters, oldest first")
+HEAVY = ("traceback", "attempt_history")
+DeadLetterInclude = Annotated[str | None, include_query(*HEAVY)]
+
+
+@router.get("", summary="List dead letters, oldest first", response_model_exclude_unset=True)
 async def list_dead_letters(
     pool: PoolDep,
     graph: FilterQuery = None,
     error_type: FilterQuery = None,
     task_id: uuid.UUID | None = None,
     include_redriven: bool = False,
+    include: DeadLetterInclude = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[DeadLetterPublic]:
+) -> Page[DeadLetterSummary]:
+    """Items leave out `traceback` and `attempt_history` unless named in `include`."""
     after = decode_time_id(cursor, "dead-letters") if cursor else None
     where = dead_letters.Filter(graph, error_type, task_id, include_redriven)
     rows = await dead_letters.list_(pool, where, limit=limit + 1, after=after)
     return page(
         rows,
         limit,
-        DeadLetterPublic,
+        DeadLetterSummary,
         lambda r: (r["created_at"].isoformat(), r["id"]),
         "dead-letters",
+        omit=set(HEAVY) - included(include),
     )
 
 
