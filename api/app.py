@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -38,6 +39,18 @@ DESCRIPTION = """Submit LangGraph tasks, follow them, cancel them, and redrive d
 Errors are `application/problem+json` with a stable `type`; lists are cursor-paginated."""
 
 
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document, generated once, with problem+json on every error response."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _session(settings: Settings) -> dict[str, str]:
     """Every API statement is bounded: a request never waits for ever behind a lock or a slow
     plan, and answers 503 (api.problems) instead of holding its connection."""
@@ -67,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Outlast", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = resolved
     problems.install(app)
+    _document(app)
     app.add_middleware(
         BodyGuard, max_bytes=resolved.max_body_bytes, max_depth=resolved.max_json_depth
     )

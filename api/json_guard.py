@@ -31,6 +31,26 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 Path = tuple[str | int, ...]
 
+# The rules above as JSON Schema, for the OpenAPI document (components/schemas/JsonValue):
+# what JSON Schema can say. Depth (OUTLAST_MAX_JSON_DEPTH) and lone surrogates it cannot; a
+# float with no fraction beyond int64 (1e300) is accepted as a float.
+_NO_NUL = {"type": "string", "pattern": "^[^\\x00]*$"}
+JSON_REF = {"$ref": "#/components/schemas/JsonValue"}
+JSON_OBJECT = {"type": "object", "propertyNames": _NO_NUL, "additionalProperties": JSON_REF}
+JSON_VALUE = {
+    "description": "Any JSON a task's state can hold: no NUL in strings or keys, integers "
+    "within int64, finite numbers, nesting within OUTLAST_MAX_JSON_DEPTH.",
+    "anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        _NO_NUL,
+        {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+        {"type": "number", "not": {"type": "integer"}},
+        {"type": "array", "items": JSON_REF},
+        JSON_OBJECT,
+    ],
+}
+
 
 @dataclass(frozen=True)
 class Violation:

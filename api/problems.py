@@ -32,6 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg.errors import LockNotAvailable, QueryCanceled
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from api import json_guard
 from api.schemas import Problem
@@ -50,7 +51,8 @@ _HTTP_SLUGS = {
 
 
 def openapi_responses() -> dict[int | str, dict[str, Any]]:
-    """The error answers every route may give, for the OpenAPI document."""
+    """The error answers every route may give, for the OpenAPI document (served as
+    application/problem+json: see `document`)."""
     described = {
         400: "Malformed JSON",
         404: "Unknown id or route",
@@ -58,12 +60,30 @@ def openapi_responses() -> dict[int | str, dict[str, Any]]:
         413: "Body too large",
         415: "Body is not JSON",
         422: "A field broke a rule (see errors)",
-        503: "Database unavailable",
+        500: "Unexpected error (logged, never echoed)",
+        503: "Database unavailable or a statement timed out (retry)",
     }
-    return {
-        status: {"model": Problem, "description": f"{text} (application/problem+json)"}
-        for status, text in described.items()
-    }
+    return {status: {"model": Problem, "description": text} for status, text in described.items()}
+
+
+def document(spec: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what the API answers: every error response (4xx, 5xx) is
+        an `application/problem+json` Problem, FastAPI's own 422 model included; and JsonValue, the
+    free JSON a request may bring (api.json_guard)."""
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for operation in _operations(spec):
+        for status, response in operation.get("responses", {}).items():
+            if status[0] in "45":
+                response["content"] = {MEDIA_TYPE: problem}
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["JsonValue"] = json_guard.JSON_VALUE
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return spec
+
+
+def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [op for item in spec.get("paths", {}).values() for op in item.values()]
 
 
 def field_error(field: str, rule: str, message: str, pointer: str | None = None) -> FieldError:
@@ -144,11 +164,25 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     ).response()
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     http = cast(HTTPException, exc)
     slug, title = _HTTP_SLUGS.get(http.status_code, ("http-error", "HTTP error"))
     problem = ProblemError(http.status_code, slug, title, str(http.detail))
-    return problem.response(headers=dict(http.headers or {}))
+    headers = dict(http.headers or {})
+    if http.status_code == 405:
+        headers["Allow"] = _allowed(request)
+    return problem.response(headers=headers)
+
+
+def _allowed(request: Request) -> str:
+    """Every method the path serves. Starlette's 405 names only the first route that matched
+    the path (GET and POST /v1/tasks are two routes), so Allow would leave one out."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 async def _on_not_found(_: Request, exc: Exception) -> JSONResponse:

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter
+from starlette.exceptions import HTTPException
 
 from api.deps import PoolDep
 from api.pagination import (
@@ -68,6 +69,13 @@ async def list_groups(pool: PoolDep) -> Page[DeadLetterGroup]:
     # One row per (graph, error type): small by nature, so always a single page.
     rows = await dead_letters.groups(pool)
     return Page[DeadLetterGroup](items=[DeadLetterGroup.model_validate(r) for r in rows])
+
+
+@router.api_route("/redrive", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def redrive_other_methods() -> None:
+    """405 (Allow: POST): without this route, GET /redrive would be GET /{dead_letter_id}
+    with the malformed id "redrive" (422)."""
+    raise HTTPException(405, headers={"Allow": "POST"})
 
 
 @router.get("/{dead_letter_id}", summary="One dead letter")
