@@ -39,6 +39,11 @@ def test_the_api_does_what_its_openapi_document_says(db_url: str, tmp_path: Path
             "--generation-deterministic",
             "--workers",
             "1",
+            # Nothing may depend on speed: no health check on generation time, generous waits.
+            "--suppress-health-check",
+            "all",
+            "--request-timeout",
+            "60",
             "--no-color",
             "--report-dir",
             str(tmp_path),
