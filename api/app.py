@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
 
 from api import problems
+from api.access_log import AccessLog
 from api.body import BodyGuard
 from api.routes import (
     approvals,
@@ -37,6 +39,27 @@ DESCRIPTION = """Submit LangGraph tasks, follow them, cancel them, and redrive d
 Errors are `application/problem+json` with a stable `type`; lists are cursor-paginated."""
 
 
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document, generated once, with problem+json on every error response."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _session(settings: Settings) -> dict[str, str]:
+    """Every API statement is bounded: a request never waits for ever behind a lock or a slow
+    plan, and answers 503 (api.problems) instead of holding its connection."""
+    return {
+        "statement_timeout": f"{max(int(settings.api_statement_timeout_s * 1000), 1)}ms",
+        "lock_timeout": f"{max(int(settings.api_lock_timeout_s * 1000), 1)}ms",
+    }
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (default: from the environment). Nothing connects until the
     lifespan starts: building the app is cheap and safe in tests."""
@@ -48,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = Registry.from_spec(resolved.graphs)
         # resolve_url may start the embedded server (blocking; seconds on a cold start).
         url = await anyio.to_thread.run_sync(database.resolve_url, resolved)
-        app.state.pool = await open_pool(url, wait_s=POOL_WAIT_S)
+        app.state.pool = await open_pool(url, wait_s=POOL_WAIT_S, session=_session(resolved))
         try:
             yield
         finally:
@@ -57,9 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Outlast", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = resolved
     problems.install(app)
+    _document(app)
     app.add_middleware(
         BodyGuard, max_bytes=resolved.max_body_bytes, max_depth=resolved.max_json_depth
     )
+    if resolved.api_access_log:
+        app.add_middleware(AccessLog)  # added last: outermost, so it sees the guard's answers
     for module in (
         tasks,
         batch,

@@ -9,10 +9,14 @@ Holding it costs at most `max_bytes` per request, which is what the cap is for.
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import json_guard
 from api.problems import ProblemError, field_error
+
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 class _Disconnected(Exception):
@@ -81,7 +85,7 @@ def _problem(violation: json_guard.Violation) -> ProblemError:
         violation.slug,
         violation.title,
         f"{violation.field}: {violation.message}",
-        errors=[field_error(violation.field, violation.rule, violation.message)],
+        errors=[field_error(violation.field, violation.rule, violation.message, violation.pointer)],
     )
 
 
@@ -95,7 +99,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def _content_length(scope: Scope) -> int | None:
     value = _header(scope, b"content-length")
     # A malformed Content-Length is the server's to refuse; here it only means "count instead".
-    return int(value) if value is not None and value.strip().isdigit() else None
+    # ASCII digits only: '²' (byte 0xb2) passes str.isdigit(), then int() raises.
+    if value is None or not _DIGITS.fullmatch(value.strip(" \t")):
+        return None
+    return int(value)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -7,6 +7,10 @@ A cursor that does not decode is a 422 on `query.cursor`, never a 500.
 
 Each list fetches `limit + 1` rows: the extra row only says whether a next page exists, so the
 last page carries `next_cursor: null` instead of sending the client to an empty page.
+
+A page is also capped in size: items stop once their JSON passes MAX_PAGE_BYTES (at least one
+item is always returned), and `next_cursor` continues after the last one sent. Lists of tasks
+and dead letters are projections: their user-sized fields come only with `?include=`.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -23,18 +28,35 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from api.problems import ProblemError, invalid
-from api.schemas import Page
+from api.schemas import LABEL_PATTERN, Page
 from db.connect import Row
 
 M = TypeVar("M", bound=BaseModel)
+# ASCII digits only: str.isdigit() also takes '²' and Arabic-Indic digits, which int()
+# refuses or misreads. Eighteen digits always fit a bigint.
+_BIGINT = re.compile(r"[0-9]{1,18}")
 
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 CursorQuery = Annotated[
     str | None, Query(min_length=1, max_length=512, description="next_cursor of the last page.")
 ]
-FilterQuery = Annotated[
-    str | None, Query(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
-]
+MAX_PAGE_BYTES = 1_048_576
+FilterQuery = Annotated[str | None, Query(min_length=1, max_length=255, pattern=LABEL_PATTERN)]
+
+
+def include_query(*fields: str) -> Any:
+    """`?include=a,b`: which of `fields` a list adds to its items (a pattern the schema shows).
+    Use as `Annotated[str | None, include_query(...)]`."""
+    one = "(" + "|".join(fields) + ")"
+    return Query(
+        pattern=f"^{one}(,{one})*$",
+        max_length=200,
+        description=f"Comma-separated fields to add to each item: {', '.join(fields)}.",
+    )
+
+
+def included(include: str | None) -> set[str]:
+    return set(include.split(",")) if include else set()
 
 
 def encode(kind: str, *key: object) -> str:
@@ -74,7 +96,7 @@ def decode_time_id(cursor: str, kind: str) -> tuple[datetime, uuid.UUID]:
 
 def decode_int(cursor: str, kind: str) -> int:
     (value,) = decode(cursor, kind, 1)
-    if not value.isdigit() or len(value) > 18:  # a bigint, never a 500 from Postgres
+    if not _BIGINT.fullmatch(value):  # a bigint, never a 500 from int() or Postgres
         raise _bad_cursor(kind)
     return int(value)
 
@@ -90,8 +112,20 @@ def page(
     model: type[M],
     key: Callable[[Row], Sequence[Any]],
     kind: str,
+    *,
+    omit: Collection[str] = (),
 ) -> Page[M]:
-    """The first `limit` rows as `model`, and a cursor past the last one if more rows exist."""
-    items = [model.model_validate(row) for row in rows[:limit]]
-    more = len(rows) > limit
-    return Page[M](items=items, next_cursor=encode(kind, *key(rows[limit - 1])) if more else None)
+    """The first `limit` rows as `model` (without the columns in `omit`, which the route must
+    serve with response_model_exclude_unset), cut at MAX_PAGE_BYTES, and a cursor past the
+    last item sent if more rows exist."""
+    items: list[M] = []
+    size = 0
+    for row in rows[:limit]:
+        item = model.model_validate({k: v for k, v in row.items() if k not in omit})
+        size += len(item.model_dump_json(exclude_unset=True))
+        if items and size > MAX_PAGE_BYTES:
+            break
+        items.append(item)
+    more = len(rows) > len(items)
+    cursor = encode(kind, *key(rows[len(items) - 1])) if more else None
+    return Page[M](items=items, next_cursor=cursor)

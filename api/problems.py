@@ -14,6 +14,7 @@ A problem carries a stable `type` URI (clients branch on it, never on `title` or
     not-found                                     404      db.errors.NotFound, unknown route
     conflict                                      409      db.errors.Conflict (with `state`)
     method-not-allowed                            405      a route without that method
+    database-timeout                              503      statement_timeout or lock_timeout hit
     database-unavailable                          503      Postgres is down or the pool is full
     not-ready                                     503      /readyz
     internal-error                                500      anything else; logged, never echoed
@@ -29,8 +30,11 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import LockNotAvailable, QueryCanceled
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
+from api import json_guard
 from api.schemas import Problem
 from db.errors import Conflict, IdempotencyMismatch, NotFound
 
@@ -47,7 +51,8 @@ _HTTP_SLUGS = {
 
 
 def openapi_responses() -> dict[int | str, dict[str, Any]]:
-    """The error answers every route may give, for the OpenAPI document."""
+    """The error answers every route may give, for the OpenAPI document (served as
+    application/problem+json: see `document`)."""
     described = {
         400: "Malformed JSON",
         404: "Unknown id or route",
@@ -55,16 +60,38 @@ def openapi_responses() -> dict[int | str, dict[str, Any]]:
         413: "Body too large",
         415: "Body is not JSON",
         422: "A field broke a rule (see errors)",
-        503: "Database unavailable",
+        500: "Unexpected error (logged, never echoed)",
+        503: "Database unavailable or a statement timed out (retry)",
     }
-    return {
-        status: {"model": Problem, "description": f"{text} (application/problem+json)"}
-        for status, text in described.items()
-    }
+    return {status: {"model": Problem, "description": text} for status, text in described.items()}
 
 
-def field_error(field: str, rule: str, message: str) -> FieldError:
-    return {"field": field, "rule": rule, "message": message}
+def document(spec: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what the API answers: every error response (4xx, 5xx) is
+        an `application/problem+json` Problem, FastAPI's own 422 model included; and JsonValue, the
+    free JSON a request may bring (api.json_guard)."""
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for operation in _operations(spec):
+        for status, response in operation.get("responses", {}).items():
+            if status[0] in "45":
+                response["content"] = {MEDIA_TYPE: problem}
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["JsonValue"] = json_guard.JSON_VALUE
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return spec
+
+
+def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [op for item in spec.get("paths", {}).values() for op in item.values()]
+
+
+def field_error(field: str, rule: str, message: str, pointer: str | None = None) -> FieldError:
+    """One broken rule. `pointer` (RFC 6901, into the body) is set for body fields."""
+    error = {"field": field, "rule": rule, "message": message}
+    if pointer is not None:
+        error["pointer"] = pointer
+    return error
 
 
 class ProblemError(Exception):
@@ -113,13 +140,20 @@ def _field_name(loc: Sequence[int | str]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _body_pointer(loc: Sequence[int | str]) -> str | None:
+    return json_guard.pointer(tuple(loc[1:])) if loc and loc[0] == "body" else None
+
+
 async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
     return cast(ProblemError, exc).response()  # registered for this class only
 
 
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     raw = cast(RequestValidationError, exc).errors()
-    errors = [field_error(_field_name(e["loc"]), e["type"], e["msg"]) for e in raw]
+    errors = [
+        field_error(_field_name(e["loc"]), e["type"], e["msg"], _body_pointer(e["loc"]))
+        for e in raw
+    ]
     if any(e["rule"] == "json_invalid" for e in errors):  # the body guard normally answers first
         return ProblemError(
             400, "malformed-json", "Malformed JSON", "the body is not valid JSON", errors=errors
@@ -130,11 +164,25 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     ).response()
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     http = cast(HTTPException, exc)
     slug, title = _HTTP_SLUGS.get(http.status_code, ("http-error", "HTTP error"))
     problem = ProblemError(http.status_code, slug, title, str(http.detail))
-    return problem.response(headers=dict(http.headers or {}))
+    headers = dict(http.headers or {})
+    if http.status_code == 405:
+        headers["Allow"] = _allowed(request)
+    return problem.response(headers=headers)
+
+
+def _allowed(request: Request) -> str:
+    """Every method the path serves. Starlette's 405 names only the first route that matched
+    the path (GET and POST /v1/tasks are two routes), so Allow would leave one out."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 async def _on_not_found(_: Request, exc: Exception) -> JSONResponse:
@@ -153,6 +201,20 @@ async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
     state = cast(Conflict, exc).state
     extra = {"state": state} if state is not None else {}
     return ProblemError(409, "conflict", "Conflict", str(exc), extra=extra).response()
+
+
+async def _on_timeout(request: Request, exc: Exception) -> JSONResponse:
+    # A statement cancelled by the session's own bound: transient (a lock held elsewhere, a
+    # slow plan), so 503 with Retry-After, naming which bound; never a 500.
+    setting = "lock_timeout" if isinstance(exc, LockNotAvailable) else "statement_timeout"
+    log.warning("database timeout (%s) in %s", setting, request.method, extra={"timeout": setting})
+    return ProblemError(
+        503,
+        "database-timeout",
+        "Database timeout",
+        f"the request's statement was stopped by the API's {setting}; retry",
+        extra={"timeout": setting},
+    ).response(headers={"Retry-After": "1"})
 
 
 async def _on_database(_: Request, exc: Exception) -> JSONResponse:
@@ -177,5 +239,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(NotFound, _on_not_found)
     app.add_exception_handler(Conflict, _on_conflict)
+    app.add_exception_handler(QueryCanceled, _on_timeout)
+    app.add_exception_handler(LockNotAvailable, _on_timeout)
     app.add_exception_handler(psycopg.OperationalError, _on_database)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -1,8 +1,9 @@
 """The API's request and response bodies (FastAPI full-stack template naming: `XCreate` in,
 `XPublic` out).
 
-Request bodies forbid unknown fields and take numbers strictly (`"5"`, `5.0` and `true` are not
-integers), so a typo or a wrong type is a 422 naming the field rather than a silent default.
+Request bodies forbid unknown fields and take numbers strictly (`"5"` and `true` are not
+integers; `5.0` is, as JSON Schema says), so a typo or a wrong type is a 422 naming the field
+rather than a silent default.
 Response bodies are built from database rows and ignore columns they do not list: the stored
 `request_hash` and the lease epoch stay internal.
 """
@@ -16,26 +17,49 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
+from api import json_guard
 from db.states import TaskState
 from db.tasks import NewTask
 
 T = TypeVar("T")
 JsonObject = dict[str, Any]
+# Free JSON a request brings into a task's state or the database: the schema shows the body
+# guard's rules (api.json_guard.JSON_VALUE) that JSON Schema can express.
+JsonInput = Annotated[dict[str, Any], WithJsonSchema(json_guard.JSON_OBJECT, mode="validation")]
+AnyJsonInput = Annotated[Any, WithJsonSchema({"allOf": [json_guard.JSON_REF]}, mode="validation")]
 THIRTY_DAYS_S = 30 * 24 * 3600
 # Free text that reaches a Postgres `text` column: bounded, and no control characters
 # (Postgres refuses NUL outright).
-Label = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
-MaxAttempts = Annotated[StrictInt, Field(ge=1, le=1000)]
+LABEL_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+Label = Annotated[str, Field(min_length=1, max_length=255, pattern=LABEL_PATTERN)]
+
+
+def _whole(value: Any) -> Any:
+    # JSON Schema (and so the OpenAPI document) calls 5.0 an integer; a string or bool is not.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# After the bounds (Annotated[StrictInt, Field(...), WHOLE]): placed before them, it would hide
+# minimum and maximum from the JSON Schema.
+WHOLE = BeforeValidator(_whole)
+MaxAttempts = Annotated[StrictInt, Field(ge=1, le=1000), WHOLE]
 WaitOutcome = Literal["fail", "reject", "default"]
 LongText = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]+$")]
+
+
+# The default of a field that may be left out but not sent as null (validate_default is off),
+# and of a field a list leaves out (lists serve exclude_unset, so it is never sent).
+_OMITTED: Any = None
 
 
 class _Request(BaseModel):
@@ -51,19 +75,19 @@ class Page(BaseModel, Generic[T]):
 
 class TaskCreate(_Request):
     graph: Label = Field(description="A registered graph (GET /v1/graphs).")
-    input: JsonObject = Field(default_factory=dict, description="The graph's input state.")
-    priority: Annotated[StrictInt, Field(ge=-100, le=100)] = Field(
+    input: JsonInput = Field(default_factory=dict, description="The graph's input state.")
+    priority: Annotated[StrictInt, Field(ge=-100, le=100), WHOLE] = Field(
         0, description="Higher runs first."
     )
     run_at: AwareDatetime | None = Field(None, description="Not before this time (with offset).")
     max_attempts: MaxAttempts | None = Field(
         None, description="Attempts before dead-lettering; default OUTLAST_DEFAULT_MAX_ATTEMPTS."
     )
-    timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S)] | None = Field(
+    timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S), WHOLE] | None = Field(
         None, description="Longest one attempt may run."
     )
-    metadata: JsonObject = Field(default_factory=dict, description="Yours; stored, not read.")
-    wait_timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S)] | None = Field(
+    metadata: JsonInput = Field(default_factory=dict, description="Yours; stored, not read.")
+    wait_timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S), WHOLE] | None = Field(
         None, description="Longest a human wait may last (default OUTLAST_WAIT_TIMEOUT_S)."
     )
     on_wait_timeout: WaitOutcome | None = Field(
@@ -125,6 +149,15 @@ class TaskPublic(BaseModel):
     updated_at: datetime
 
 
+class TaskSummary(TaskPublic):
+    """A task in a list: `input`, `metadata` and `result` (user-sized) are left out unless
+    asked for with `?include=input,metadata,result`."""
+
+    input: JsonObject = Field(_OMITTED, description="Only with ?include=input.")
+    metadata: JsonObject = Field(_OMITTED, description="Only with ?include=metadata.")
+    result: Any = Field(_OMITTED, description="Only with ?include=result.")
+
+
 class TaskEventPublic(BaseModel):
     id: int
     task_id: uuid.UUID
@@ -148,7 +181,7 @@ class CheckpointPublic(BaseModel):
 
 
 class CancelRequest(_Request):
-    reason: Annotated[str, Field(max_length=1000)] | None = None
+    reason: Annotated[str, Field(max_length=1000, pattern=r"^[^\x00]*$")] | None = None
 
 
 class DeadLetterPublic(BaseModel):
@@ -170,6 +203,14 @@ class DeadLetterPublic(BaseModel):
     resolution: str | None = Field(description="The note given with the resolve.")
 
 
+class DeadLetterSummary(DeadLetterPublic):
+    """A dead letter in a list: `traceback` and `attempt_history` are left out unless asked for
+    with `?include=traceback,attempt_history`."""
+
+    traceback: str | None = Field(_OMITTED, description="Only with ?include=traceback.")
+    attempt_history: list[Any] = Field(_OMITTED, description="Only with ?include=attempt_history.")
+
+
 class DeadLetterGroup(BaseModel):
     graph: str
     error_type: str
@@ -179,6 +220,23 @@ class DeadLetterGroup(BaseModel):
 
 
 class RedriveRequest(_Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "properties": {"mode": {"const": "checkpoint"}},
+                    "required": ["mode", "checkpoint_id"],
+                },
+                {
+                    "properties": {
+                        "mode": {"enum": ["last_checkpoint", "scratch"]},
+                        "checkpoint_id": {"type": "null"},
+                    }
+                },
+            ]
+        },
+    )
     mode: Literal["last_checkpoint", "scratch", "checkpoint"] = Field(
         "last_checkpoint", description="From the last checkpoint, the input, or checkpoint_id."
     )
@@ -208,7 +266,7 @@ class RedriveByFilterRequest(_Request):
     graph: Label | None = None
     error_type: Label | None = None
     mode: Literal["last_checkpoint", "scratch"] = "last_checkpoint"
-    limit: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(
+    limit: Annotated[StrictInt, Field(ge=1, le=1000), WHOLE] = Field(
         100, description="Most dead letters redriven by this call."
     )
     dry_run: StrictBool = Field(False, description="List what would be redriven; change nothing.")
@@ -258,7 +316,7 @@ class _Decision(_Request):
 
 
 class ApproveRequest(_Decision):
-    edited_args: JsonObject | None = Field(
+    edited_args: JsonInput | None = Field(
         None, description="Arguments to act with instead of the proposed ones."
     )
     comment: LongText | None = None
@@ -269,7 +327,9 @@ class RejectRequest(_Decision):
 
 
 class InputRequest(_Decision):
-    value: Any = Field(description="The answer; checked against the question's JSON Schema.")
+    value: AnyJsonInput = Field(
+        description="The answer; checked against the question's JSON Schema."
+    )
 
 
 class DecisionResult(BaseModel):
@@ -278,15 +338,20 @@ class DecisionResult(BaseModel):
 
 
 class MessageRequest(_Request):
-    """A follow-up: `message` (a user message for chat graphs) or `input` (any graph input)."""
+    """A follow-up: `message` (a user message for chat graphs) or `input` (any graph input),
+    exactly one of the two (null is not a value here: leave the other out)."""
 
-    message: LongText | None = None
-    input: JsonObject | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["message"]}, {"required": ["input"]}]},
+    )
+    message: LongText = Field(_OMITTED)
+    input: JsonInput = Field(_OMITTED)
 
 
 class ForkRequest(_Request):
     checkpoint_id: Label = Field(description="A checkpoint of this task (GET .../checkpoints).")
-    state_patch: JsonObject | None = Field(
+    state_patch: JsonInput | None = Field(
         None, description="State values to set before resuming (applied as a graph update)."
     )
 
@@ -333,8 +398,11 @@ class GraphPublic(BaseModel):
 
 class FieldErrorPublic(BaseModel):
     field: str = Field(description="Where: body.input.x, query.limit, path.task_id, header.x.")
-    rule: str = Field(description="Which rule it broke, e.g. missing, no_nul_character.")
+    rule: str = Field(description="Which rule it broke, e.g. missing, no_nul_character, int64.")
     message: str
+    pointer: str | None = Field(
+        None, description="For a body field: an RFC 6901 JSON Pointer into the body (/input/x)."
+    )
 
 
 class Problem(BaseModel):

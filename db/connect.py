@@ -58,6 +58,7 @@ async def open_pool(
     claims: bool = False,
     application_name: str | None = None,
     check: bool = True,
+    session: dict[str, str] | None = None,
 ) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """An autocommit pool with dict rows. Statements that must be atomic are single statements
     (CTEs) or run inside an explicit `conn.transaction()`. A checkout waits at most `wait_s`
@@ -83,11 +84,14 @@ async def open_pool(
     failed one request (the API answered 503 to reads long after the server was back; a
     worker's checkpoint write failed and cost the task an attempt). Checked, a dead one is
     thrown away and replaced before anyone uses it. tests/chaos/test_restart_costs_no_attempt.py
-    and tests/chaos/test_postgres_restart.py."""
+    and tests/chaos/test_postgres_restart.py.
+
+    `session`: more settings for every session of the pool (the API's statement_timeout and
+    lock_timeout)."""
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **KEEPALIVES}
     if application_name is not None:
         kwargs["application_name"] = application_name
-    options = dict(CLAIM_SESSION) if claims else {}
+    options = {**(CLAIM_SESSION if claims else {}), **(session or {})}
     configure = None
     if idle_in_transaction_s is not None:
         timeout_ms = max(int(idle_in_transaction_s * 1000), 1)

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     api_port: PositiveInt = Field(8000, description="Port the API (and later the console) serves.")
     max_body_bytes: PositiveInt = Field(1_048_576, description="Largest request body accepted.")
     max_json_depth: PositiveInt = Field(32, description="Deepest JSON nesting accepted in a body.")
+    api_statement_timeout_s: PositiveFloat = Field(
+        15.0, description="Longest one API statement may run; then 503 database-timeout."
+    )
+    api_lock_timeout_s: PositiveFloat = Field(
+        5.0, description="Longest one API statement may wait for a lock; then 503."
+    )
+    api_access_log: bool = Field(True, description="The API logs one JSON line per request.")
 
     worker_concurrency: PositiveInt = Field(8, description="Tasks one worker process runs at once.")
     lease_ttl_s: PositiveFloat = Field(

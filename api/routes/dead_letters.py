@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter
+from starlette.exceptions import HTTPException
 
 from api.deps import PoolDep
-from api.pagination import CursorQuery, FilterQuery, LimitQuery, decode_time_id, page
+from api.pagination import (
+    CursorQuery,
+    FilterQuery,
+    LimitQuery,
+    decode_time_id,
+    include_query,
+    included,
+    page,
+)
 from api.problems import invalid
 from api.schemas import (
     DeadLetterGroup,
     DeadLetterPublic,
+    DeadLetterSummary,
     Page,
     RedriveByFilterRequest,
     RedriveByFilterResult,
@@ -25,25 +36,32 @@ from db.errors import Conflict
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
 
-@router.get("", summary="List dead letters, oldest first")
+HEAVY = ("traceback", "attempt_history")
+DeadLetterInclude = Annotated[str | None, include_query(*HEAVY)]
+
+
+@router.get("", summary="List dead letters, oldest first", response_model_exclude_unset=True)
 async def list_dead_letters(
     pool: PoolDep,
     graph: FilterQuery = None,
     error_type: FilterQuery = None,
     task_id: uuid.UUID | None = None,
     include_redriven: bool = False,
+    include: DeadLetterInclude = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[DeadLetterPublic]:
+) -> Page[DeadLetterSummary]:
+    """Items leave out `traceback` and `attempt_history` unless named in `include`."""
     after = decode_time_id(cursor, "dead-letters") if cursor else None
     where = dead_letters.Filter(graph, error_type, task_id, include_redriven)
     rows = await dead_letters.list_(pool, where, limit=limit + 1, after=after)
     return page(
         rows,
         limit,
-        DeadLetterPublic,
+        DeadLetterSummary,
         lambda r: (r["created_at"].isoformat(), r["id"]),
         "dead-letters",
+        omit=set(HEAVY) - included(include),
     )
 
 
@@ -52,6 +70,13 @@ async def list_groups(pool: PoolDep) -> Page[DeadLetterGroup]:
     # One row per (graph, error type): small by nature, so always a single page.
     rows = await dead_letters.groups(pool)
     return Page[DeadLetterGroup](items=[DeadLetterGroup.model_validate(r) for r in rows])
+
+
+@router.api_route("/redrive", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def redrive_other_methods() -> None:
+    """405 (Allow: POST): without this route, GET /redrive would be GET /{dead_letter_id}
+    with the malformed id "redrive" (422)."""
+    raise HTTPException(405, headers={"Allow": "POST"})
 
 
 @router.get("/{dead_letter_id}", summary="One dead letter")

@@ -4,24 +4,28 @@ resumes there, optionally with a state patch), and follow-ups that continue a fi
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from api.deps import PoolDep, RegistryDep
 from api.problems import ProblemError, field_error, invalid
-from api.schemas import CheckpointState, ForkRequest, MessageRequest, TaskPublic
+from api.schemas import LABEL_PATTERN, CheckpointState, ForkRequest, MessageRequest, TaskPublic
 from db import checkpoints, tasks, waits
 from db.errors import NotFound
 from outlast.jsonsafe import to_json
 
 router = APIRouter(prefix="/v1/tasks", tags=["history"])
+# Checked like every text that reaches SQL: a NUL here was a 500 from Postgres.
+CheckpointIdPath = Annotated[
+    str, Path(min_length=1, max_length=255, pattern=LABEL_PATTERN, description="A checkpoint id.")
+]
 
 
 @router.get("/{task_id}/checkpoints/{checkpoint_id}", summary="The state at one checkpoint")
 async def checkpoint_state(
-    task_id: uuid.UUID, checkpoint_id: str, pool: PoolDep, registry: RegistryDep
+    task_id: uuid.UUID, checkpoint_id: CheckpointIdPath, pool: PoolDep, registry: RegistryDep
 ) -> CheckpointState:
     """LangGraph's own view of the thread at that checkpoint: values, next nodes, interrupts."""
     task = await tasks.get(pool, task_id)

@@ -15,6 +15,8 @@ from api.pagination import (
     decode_int,
     decode_text,
     decode_time_id,
+    include_query,
+    included,
     page,
 )
 from api.problems import ProblemError, field_error
@@ -25,6 +27,7 @@ from api.schemas import (
     TaskCreate,
     TaskEventPublic,
     TaskPublic,
+    TaskSummary,
 )
 from db import checkpoints, tasks
 from db.states import TaskState
@@ -78,17 +81,31 @@ async def submit(
     return TaskPublic.model_validate(row)
 
 
-@router.get("", summary="List tasks, newest first")
+HEAVY = ("input", "metadata", "result")
+TaskInclude = Annotated[str | None, include_query(*HEAVY)]
+
+
+@router.get("", summary="List tasks, newest first", response_model_exclude_unset=True)
 async def list_tasks(
     pool: PoolDep,
     state: TaskState | None = None,
     graph: FilterQuery = None,
+    include: TaskInclude = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[TaskPublic]:
+) -> Page[TaskSummary]:
+    """Items leave out `input`, `metadata` and `result` unless named in `include`."""
     before = decode_time_id(cursor, "tasks") if cursor else None
     rows = await tasks.list_(pool, limit=limit + 1, state=state, graph=graph, before=before)
-    return page(rows, limit, TaskPublic, lambda r: (r["created_at"].isoformat(), r["id"]), "tasks")
+    omit = set(HEAVY) - included(include)
+    return page(
+        rows,
+        limit,
+        TaskSummary,
+        lambda r: (r["created_at"].isoformat(), r["id"]),
+        "tasks",
+        omit=omit,
+    )
 
 
 @router.get("/{task_id}", summary="One task")

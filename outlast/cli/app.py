@@ -34,7 +34,12 @@ def api(
     """Run the REST API (and the console) in the foreground."""
     import uvicorn
 
+    from outlast import logs
+
     settings = _settings()
+    # JSON lines like every process: uvicorn's own loggers propagate to this root handler
+    # (log_config=None keeps its plain-text config out), and the access log is api.access_log.
+    logs.configure("api", settings.log_level)
     database.resolve_url(settings)
     uvicorn.run(
         "api.app:create_app",
@@ -42,6 +47,7 @@ def api(
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level=settings.log_level.lower(),
+        log_config=None,
         access_log=False,
     )
 

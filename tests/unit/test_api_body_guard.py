@@ -166,3 +166,52 @@ async def test_client_gone_mid_body_calls_nothing() -> None:
 
     await guard(scope({}), receive, send)
     assert sent == [] and not app.called
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"\xb9\xb2", b"1\xb2", b"-1", b"1e3"])
+async def test_content_length_that_is_no_ascii_number_is_not_trusted(length: bytes) -> None:
+    # b'\xb2' decodes (latin-1) to '²', which str.isdigit() accepts and int() refuses: a 500.
+    app = Recorder()
+    guard = BodyGuard(app, max_bytes=100, max_depth=8)
+    sent: list[Message] = []
+    queue: list[Message] = [
+        {"type": "http.request", "body": b"{}", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return queue.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    request = {**scope({}), "headers": [(b"content-length", length)]}
+    await guard(request, receive, send)
+    assert sent[0]["status"] == 204 and app.bodies == [b"{}"]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [((), ""), (("input", "x"), "/input/x"), (("a/b", "c~d", 0), "/a~1b/c~0d/0")],
+)
+def test_pointer_escapes_slash_and_tilde(path: tuple[str | int, ...], expected: str) -> None:
+    assert json_guard.pointer(path) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"n": 2**63 - 1, "m": -(2**63), "f": 1.5, "s": "text", "l": [None, True, {"k": []}]},
+        {"n": 2**63},
+        {"n": [-(2**63) - 1]},
+        {"s": "a\x00"},
+        {"k\x00": 1},
+    ],
+)
+def test_the_openapi_json_value_schema_agrees_with_the_guard(value: Any) -> None:
+    import jsonschema
+
+    schema = {**json_guard.JSON_VALUE, "$defs": {"JsonValue": json_guard.JSON_VALUE}}
+    schema = json.loads(json.dumps(schema).replace("#/components/schemas/", "#/$defs/"))
+    valid = jsonschema.Draft202012Validator(schema).is_valid(value)
+    assert valid is (json_guard.first_bad_value(value) is None)
