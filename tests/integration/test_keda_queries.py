@@ -98,17 +98,24 @@ async def test_queries_read_the_ready_and_running_indexes(db_url: str) -> None:
     through tasks_state_created instead: as cheap there.)"""
     conn = await connect(db_url)
     async with conn:
-        await _finished_history(conn, rounds=10, size=500)
+        # No autovacuum here, and an aggressive VACUUM below: with a plain VACUUM racing
+        # autovacuum, the visibility map (what an index-only scan relies on) came out different
+        # from run to run, and so did the planner's choice.
+        await conn.execute("ALTER TABLE tasks SET (autovacuum_enabled = off)")
+        await _finished_history(conn, rounds=10, size=1000)
         await conn.execute(
             "INSERT INTO tasks (graph, max_attempts) "
-            "SELECT 'pipeline', 3 FROM generate_series(1, 3000)"
+            "SELECT 'pipeline', 3 FROM generate_series(1, 2000)"
         )
-        await conn.execute("VACUUM ANALYZE tasks")
+        await conn.execute("VACUUM (FREEZE, ANALYZE) tasks")
         plans = {name: await plan(conn, sql) for name, sql in keda_queries().items()}
     for name, text in plans.items():
         assert "Seq Scan on tasks" not in text, f"{name}:\n{text}"
         assert "Index Only Scan using tasks_ready on tasks" in text, f"{name}:\n{text}"
         cond = next(line for line in text.splitlines() if "Index Cond: ((run_at <= " in line)
         assert "AND (graph = ANY (" in cond, f"{name}:\n{text}"
-    # The running tasks are counted from an index too (tasks_running or tasks_state_created).
-    assert "Index Cond: (state = 'running'::text)" in plans["work"], plans["work"]
+    # The running tasks are counted from an index too: tasks_running, or tasks_state_created.
+    running = plans["work"].split("InitPlan")[-1]
+    assert "Index Only Scan using tasks_running" in running or (
+        "Index Cond: (state = 'running'::text)" in running
+    ), plans["work"]
