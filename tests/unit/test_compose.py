@@ -1,21 +1,63 @@
-"""compose.yaml, checked by reading it: no Docker engine runs here (SPEC.md section 2)."""
+"""compose.yaml, checked by reading it: no Docker engine runs here (SPEC.md section 2). It is
+validated against the compose specification's JSON schema, as check-jsonschema ships it."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+from importlib.resources import files
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
-COMPOSE = Path(__file__).resolve().parents[2] / "compose.yaml"
+from tests.support.deploy import (
+    COMPOSE,
+    RELEASE_BUDGET_S,
+    compose_duration_s,
+    shutdown_grace_s,
+)
+
 APP_SERVICES = ("migrate", "api", "reaper", "worker")
+COMPOSE_SPEC = files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json")
+
+
+@pytest.fixture(scope="module")
+def spec() -> jsonschema.protocols.Validator:
+    schema = json.loads(COMPOSE_SPEC.read_text())
+    validator = jsonschema.validators.validator_for(schema)
+    validator.check_schema(schema)
+    return validator(schema)
 
 
 @pytest.fixture(scope="module")
 def services() -> dict[str, Any]:
     document = yaml.safe_load(COMPOSE.read_text())
     return dict(document["services"])
+
+
+def test_compose_file_matches_the_compose_specification(
+    spec: jsonschema.protocols.Validator,
+) -> None:
+    document = yaml.safe_load(COMPOSE.read_text())  # anchors and `<<` merges resolved
+    problems = [
+        f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in spec.iter_errors(document)
+    ]
+    assert not problems, problems
+
+
+def test_the_specification_catches_a_misspelt_key(spec: jsonschema.protocols.Validator) -> None:
+    document = yaml.safe_load(COMPOSE.read_text())
+    document["services"]["worker"]["stop_grace"] = "30s"
+    assert not spec.is_valid(document)
+
+
+def test_worker_stop_grace_outlasts_the_drain_and_the_release(services: dict[str, Any]) -> None:
+    """`docker compose stop` sends SIGTERM, then SIGKILL after stop_grace_period (10 s unless
+    set): the worker's OUTLAST_SHUTDOWN_GRACE_S plus its release must fit in it."""
+    worker = services["worker"]
+    drain = shutdown_grace_s(worker["environment"])
+    assert compose_duration_s(worker["stop_grace_period"]) > drain + RELEASE_BUDGET_S
 
 
 def test_every_service_is_declared(services: dict[str, Any]) -> None:

@@ -1,30 +1,30 @@
-"""The Kubernetes manifests in deploy/k8s, checked by reading them (no cluster runs here)."""
+"""The Kubernetes manifests in deploy/k8s, checked by reading them (no cluster runs here):
+against the Kubernetes API's own JSON schemas and KEDA's CRD models, offline."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
-import yaml
+from cloudcoil.models.keda.v1alpha1 import ScaledObject
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+from tests.support.deploy import (
+    K8S,
+    RELEASE_BUDGET_S,
+    by_name,
+    load,
+    manifests,
+    shutdown_grace_s,
+)
+
 # An example secret would overwrite the real one on every apply, so kustomize leaves it out.
 NOT_APPLIED = {"kustomization.yaml", "secret.example.yaml"}
 WORKLOADS = {"Deployment", "Job"}
-
-
-def load(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
-
-
-def manifests() -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (path.name, doc)
-        for path in sorted(K8S.glob("*.yaml"))
-        if path.name != "kustomization.yaml"
-        for doc in load(path)
-    ]
+# Kinds kubernetes-validate has no schema for (custom resources), checked below by other means.
+CUSTOM = {"ScaledObject"}
+# The oldest Kubernetes the manifests are checked against, and the newest the package knows.
+KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.latest_version())
 
 
 def of_kind(kind: str) -> list[dict[str, Any]]:
@@ -33,10 +33,6 @@ def of_kind(kind: str) -> list[dict[str, Any]]:
 
 def containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return list(doc["spec"]["template"]["spec"]["containers"])
-
-
-def by_name(kind: str, name: str) -> dict[str, Any]:
-    return next(doc for doc in of_kind(kind) if doc["metadata"]["name"] == name)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +44,52 @@ def test_every_document_is_a_named_kubernetes_object(file: str, doc: dict[str, A
     assert doc.get("kind"), file
     assert doc["metadata"].get("name"), file
     assert "namespace" not in doc["metadata"], f"{file}: the namespace is the user's choice"
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize(
+    ("file", "doc"),
+    [pytest.param(f, d, id=f"{f}:{d['kind']}") for f, d in manifests() if d["kind"] not in CUSTOM],
+)
+def test_objects_match_the_kubernetes_api_schema(
+    file: str, doc: dict[str, Any], version: str
+) -> None:
+    """The API's own schemas, strict: an unknown or misspelt field is an error, as
+    `kubectl apply --validate=strict` makes it (kubernetes-validate ships them; no network)."""
+    try:
+        kubernetes_validate.validate(doc, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        pytest.fail(f"{file}: {doc['kind']} at /{where}: {exc.message} (Kubernetes {version})")
+
+
+def test_the_schema_check_catches_a_misspelt_field() -> None:
+    worker = by_name("Deployment", "outlast-worker")
+    pod = worker["spec"]["template"]["spec"]
+    misspelt = {**pod, "terminationGracePeriod": pod["terminationGracePeriodSeconds"]}
+    bad = {**worker, "spec": {**worker["spec"], "template": {"spec": misspelt}}}
+    with pytest.raises(kubernetes_validate.ValidationError, match="terminationGracePeriod"):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+def keda_round_trip(doc: dict[str, Any]) -> dict[str, Any]:
+    """The ScaledObject as KEDA's CRD schema reads it: models generated from KEDA's CRDs
+    (cloudcoil-models-keda) check types and required fields; a field the schema does not have is
+    dropped (as the API server prunes it), so a round trip that changes the document names it."""
+    return ScaledObject.model_validate(doc).model_dump(by_alias=True, exclude_unset=True)
+
+
+def test_scaled_object_matches_the_keda_crd() -> None:
+    scaled = by_name("ScaledObject", "outlast-worker")
+    assert keda_round_trip(scaled) == scaled
+
+
+def test_the_keda_check_catches_a_misspelt_field_and_a_wrong_type() -> None:
+    scaled = by_name("ScaledObject", "outlast-worker")
+    misspelt = {**scaled, "spec": {**scaled["spec"], "pollingIntervall": 15}}
+    assert keda_round_trip(misspelt) != misspelt
+    quoted = {**scaled, "spec": {**scaled["spec"], "minReplicaCount": "1"}}
+    assert keda_round_trip(quoted) != quoted
 
 
 def test_the_expected_objects_exist() -> None:
@@ -114,26 +156,83 @@ def test_api_probes_and_service() -> None:
     assert service["spec"]["selector"].items() <= pod_labels.items()
 
 
-def test_worker_has_time_to_release_its_tasks_on_sigterm() -> None:
-    worker = by_name("Deployment", "outlast-worker")["spec"]["template"]["spec"]
-    grace = int(by_name("ConfigMap", "outlast-config")["data"]["OUTLAST_SHUTDOWN_GRACE_S"])
-    assert worker["terminationGracePeriodSeconds"] >= 30
-    assert worker["terminationGracePeriodSeconds"] > grace
+def test_worker_grace_period_outlasts_the_drain_and_the_release() -> None:
+    """Kubernetes sends SIGTERM, then SIGKILL after terminationGracePeriodSeconds. The worker
+    lets its tasks run for OUTLAST_SHUTDOWN_GRACE_S (the container's env, else the ConfigMap,
+    else the default in outlast/settings.py), then releases what is left: the pod's grace must be
+    longer than both, or the kill lands before the release and those attempts count."""
+    pod = by_name("Deployment", "outlast-worker")["spec"]["template"]["spec"]
+    [worker] = pod["containers"]
+    config = by_name("ConfigMap", "outlast-config")["data"]
+    own_env = {e["name"]: e.get("value") for e in worker.get("env", []) if "value" in e}
+    drain = shutdown_grace_s(config, own_env)
+    assert pod["terminationGracePeriodSeconds"] > drain + RELEASE_BUDGET_S
 
 
-def test_scaled_object_scales_the_workers_on_queue_depth() -> None:
+def trigger(name: str) -> dict[str, Any]:
     scaled = by_name("ScaledObject", "outlast-worker")
-    assert scaled["apiVersion"].startswith("keda.sh/")
-    assert scaled["spec"]["scaleTargetRef"]["name"] == "outlast-worker"
-    [trigger] = scaled["spec"]["triggers"]
-    assert trigger["type"] == "postgresql"
-    metadata = trigger["metadata"]
-    assert "FROM tasks" in metadata["query"]
-    assert "'queued'" in metadata["query"]
+    return next(t for t in scaled["spec"]["triggers"] if t["name"] == name)
+
+
+# The postgresql scaler's metadata (KEDA's docs for it): the query, its targets, and the
+# connection, either whole from an environment variable of the scaled container or in parts.
+POSTGRESQL_METADATA = {
+    "query",
+    "targetQueryValue",
+    "activationTargetQueryValue",
+    "connectionFromEnv",
+    "host",
+    "port",
+    "userName",
+    "passwordFromEnv",
+    "dbName",
+    "sslmode",
+}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    by_name("ScaledObject", "outlast-worker")["spec"]["triggers"],
+    ids=lambda t: t["name"],
+)
+def test_triggers_are_postgresql_scalers_as_keda_documents_them(doc: dict[str, Any]) -> None:
+    assert doc["type"] == "postgresql"
+    metadata = doc["metadata"]
+    assert set(metadata) <= POSTGRESQL_METADATA, set(metadata) - POSTGRESQL_METADATA
     assert float(metadata["targetQueryValue"]) > 0
+    assert float(metadata.get("activationTargetQueryValue", "0")) >= 0
+    assert doc.get("metricType", "AverageValue") in {"AverageValue", "Value"}
     # KEDA reads the connection string from this variable of the scaled pods' container.
+    assert "authenticationRef" in doc or metadata["connectionFromEnv"]
     worker = containers(by_name("Deployment", "outlast-worker"))[0]
     assert metadata["connectionFromEnv"] in {e["name"] for e in worker["env"]}
+
+
+def test_work_trigger_counts_running_and_ready_tasks_per_worker_slot() -> None:
+    work = trigger("work")
+    query = work["metadata"]["query"]
+    assert "state = 'running'" in query
+    assert "state = 'queued'" in query
+    assert "run_at <= " in query
+    concurrency = by_name("ConfigMap", "outlast-config")["data"]["OUTLAST_WORKER_CONCURRENCY"]
+    assert float(work["metadata"]["targetQueryValue"]) == float(concurrency)
+    assert work.get("metricType", "AverageValue") == "AverageValue"
+
+
+def test_age_trigger_scales_in_proportion_to_the_oldest_wait() -> None:
+    age = trigger("oldest-ready-age")
+    assert age["metricType"] == "Value"
+    assert "min(run_at)" in age["metadata"]["query"]
+
+
+def test_a_worker_stays_up_when_the_triggers_count_only_served_graphs() -> None:
+    """The queries count only the graphs running workers announced: with no worker they read 0
+    and KEDA would never start one."""
+    scaled = by_name("ScaledObject", "outlast-worker")
+    filtered = ["FROM workers" in t["metadata"]["query"] for t in scaled["spec"]["triggers"]]
+    assert all(filtered)
+    assert scaled["spec"]["minReplicaCount"] >= 1
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "outlast-worker"
 
 
 def test_kustomization_lists_every_manifest() -> None:
