@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 
 from db import migrate
-from outlast.embedded import EmbeddedPostgres, free_port, with_database
+from outlast.embedded import EmbeddedPostgres, database_name, free_port, with_database
 
 TEMPLATE = "outlast_bench_template"
 # The test server's settings (tests/support/database.py), used only with BENCH_PG_FAST=1.
@@ -55,7 +55,7 @@ class BenchServer:
         return with_database(self.admin_url, name)
 
     def drop(self, url: str) -> None:
-        self._admin(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+        self._admin(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
 
     def facts(self) -> dict[str, str]:
         """The server's version and the settings that move the figures."""

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -36,10 +37,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def database_name(url: str) -> str:
+    """The database a postgresql:// URL names (its path, without query or fragment)."""
+    return urlsplit(url).path.lstrip("/")
+
+
 def with_database(url: str, name: str) -> str:
-    """`url` pointed at database `name` on the same server."""
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
+    """`url` pointed at database `name` on the same server; its query (`?host=/socket/dir`,
+    `?sslmode=require`) and everything else are kept."""
+    parts = urlsplit(url)  # not urlunsplit: it drops the `//` of an empty host (a socket URL)
+    query = f"?{parts.query}" if parts.query else ""
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return f"{parts.scheme}://{parts.netloc}/{name}{query}{fragment}"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 
 from db import migrate
-from outlast.embedded import EmbeddedPostgres, free_port, with_database
+from outlast.embedded import EmbeddedPostgres, database_name, free_port, with_database
 
 TEMPLATE = "outlast_template"
 # The test server trades durability for speed: no test here needs to survive an OS crash.
@@ -52,7 +52,7 @@ class DatabaseServer:
         return with_database(self.admin_url, name)
 
     def drop(self, url: str) -> None:
-        self._admin(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+        self._admin(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
 
     def stop(self) -> None:
         if self.embedded is not None:
