@@ -1,7 +1,7 @@
 """Putting tasks in a bench database, and reading back when they ran.
 
-`submit` goes through the product's own submit statements (`task_insert_many` in batches, or
-`task_insert` one by one), so every task has its `submitted` event and wakes workers. `queued`
+`submit` goes through the product's own submit statements (`tasks_insert_many` in batches, or
+`tasks_insert` one by one), so every task has its `submitted` event and wakes workers. `queued`
 and `waiting` are setup for the claim-latency section only: plain bulk inserts that lay down a
 deep queue in seconds, shaped as the product leaves such rows.
 """
@@ -40,7 +40,7 @@ def _batch_params(
 def submit(
     url: str, graph: str, count: int, input: dict[str, Any] | None = None, max_attempts: int = 3
 ) -> datetime:
-    """Submit `count` tasks in one transaction (task_insert_many, 1,000 a statement). Returns
+    """Submit `count` tasks in one transaction (tasks_insert_many, 1,000 a statement). Returns
     the database clock just after the commit: when the tasks became visible to workers."""
     with psycopg.connect(url, autocommit=True) as conn:
         with conn.transaction():
@@ -48,7 +48,8 @@ def submit(
             while left:
                 size = min(left, CHUNK)
                 conn.execute(
-                    query("task_insert_many"), _batch_params(graph, size, input or {}, max_attempts)
+                    query("tasks_insert_many"),
+                    _batch_params(graph, size, input or {}, max_attempts),
                 )
                 left -= size
         row = conn.execute("SELECT clock_timestamp()").fetchone()
@@ -58,9 +59,9 @@ def submit(
 
 
 def submit_one(conn: psycopg.Connection[Any], graph: str, input: dict[str, Any]) -> None:
-    """One task through the single-submit statement the API uses (task_insert)."""
+    """One task through the single-submit statement the API uses (tasks_insert)."""
     conn.execute(
-        query("task_insert"),
+        query("tasks_insert"),
         {
             "graph": graph,
             "input": Jsonb(input),
@@ -98,7 +99,7 @@ def queued(url: str, count: int, graph: str = "bench-noop") -> None:
 
 def waiting(url: str, count: int) -> None:
     """`count` tasks parked on a person: waiting_for_approval, no lease, one open wait each,
-    as db/queries/waits.sql task_wait leaves them."""
+    as db/queries/waits.sql waits_park leaves them."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             """

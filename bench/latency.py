@@ -1,9 +1,9 @@
 """Sections 4 and 5: how soon a submitted task starts, and how claims scale with queue depth.
 
 4. Submit->start: idle workers (2 processes), tasks submitted one at a time through the API's
-   statement (task_insert) at a steady low rate; latency = `started_at - created_at`, both by the
+   statement (tasks_insert) at a steady low rate; latency = `started_at - created_at`, both by the
    database clock. Once with LISTEN/NOTIFY, once with OUTLAST_NOTIFY=false (the poll alone).
-5. Claim latency: one claimer (the product's task_claim_many, `claim_batch` at a time, timed at
+5. Claim latency: one claimer (the product's lease_claim_many, `claim_batch` at a time, timed at
    the client) in steady state: each claimed batch is completed and as many new tasks submitted,
    so the depth holds. At each depth in `depths`, and with `waiting_tasks` tasks parked on a
    person (they are in no index the claim reads, so they should cost nothing).
@@ -55,7 +55,7 @@ def start_latency(session: Session) -> list[Row]:
                     "ms",
                     target=Target("<=", 10, on="value", unit="ms"),
                     note=f"2 idle workers, warmed by {WARMUP} tasks; {count} tasks at "
-                    f"{cfg.latency_rate:g}/s via task_insert; created_at → started_at by "
+                    f"{cfg.latency_rate:g}/s via tasks_insert; created_at → started_at by "
                     "the DB clock",
                 ),
                 Row(
@@ -113,7 +113,7 @@ def claim_latency(session: Session) -> list[Row]:
                         f"claim p50 at {label} queued",
                         p50,
                         "ms",
-                        note=f"task_claim_many, {cfg.claim_batch} per claim, "
+                        note=f"lease_claim_many, {cfg.claim_batch} per claim, "
                         f"{cfg.claims_per_depth} claims per depth, depth held steady",
                     ),
                     Row("5", f"claim p99 at {label} queued", p99, "ms"),
@@ -182,8 +182,8 @@ async def _claims_async(url: str, count: int, batch: int) -> tuple[float, float]
             elapsed = (time.perf_counter() - started) * 1000
             if i >= 10:
                 timings.append(elapsed)
-            for claim in claims:
-                await outcome.complete(pool, worker_id, claim.task_id, claim.epoch, {"n": 1})
+            done = [outcome.Done(c.task_id, c.epoch, '{"n": 1}') for c in claims]
+            await outcome.complete_many(pool, worker_id, done)
             refill = [tasks.NewTask(graph="bench-noop", input={}, max_attempts=3)] * len(claims)
             await tasks.insert_many(pool, refill)
         return percentile(timings, 50), percentile(timings, 99)

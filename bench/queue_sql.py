@@ -1,6 +1,6 @@
 """Outlast's queue statements alone, shaped as ceiling A is: each process claims with the product's
-`task_claim_many` (10 at a time) and finishes the batch with the product's fenced
-`task_complete_many` (the worker's group commit), both with their event rows, through db/ on one
+`lease_claim_many` (10 at a time) and finishes the batch with the product's fenced
+`outcome_complete_many` (the worker's group commit), both with their event rows, through db/ on one
 connection with the session settings of the worker's queue pool (db.connect.CLAIM_SESSION). No
 worker process around them: where the queue's own SQL stands against plain SQL.
 """
@@ -51,6 +51,6 @@ def _process(url: str, batch: int, go: Event, out: Any) -> None:
 
 def queue_statements(url: str, tasks: int, batch: int, processes: int) -> float:
     """Tasks per second for `processes` processes claiming `batch` at a time and completing them
-    in one statement, on `tasks` tasks submitted through task_insert_many."""
+    in one statement, on `tasks` tasks submitted through tasks_insert_many."""
     backlog.submit(url, "bench-noop", tasks)
     return drain_rate(_process, url, batch, processes, tasks, "the queue statements")

@@ -101,7 +101,7 @@ def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
             say(f"queue statements alone: {sql_tasks} tasks, {processes} process(es)")
             rate = queue_statements(stack.url, sql_tasks, 10, processes)
         note = (
-            "no worker: task_claim_many x10 then task_complete_many for the 10, with "
+            "no worker: lease_claim_many x10 then outcome_complete_many for the 10, with "
             "their event rows, one connection per process, the worker queue pool's "
             "session settings"
             if processes == 1

@@ -20,7 +20,7 @@ async def list_(
 ) -> list[Row]:
     return await fetch_all(
         db,
-        "checkpoint_list",
+        "checkpoints_list",
         {"thread_id": str(task_id), "before_id": before_id, "limit": limit},
     )
 
@@ -28,7 +28,7 @@ async def list_(
 async def exists(db: Db, task_id: uuid.UUID, checkpoint_id: str) -> bool:
     """True when `checkpoint_id` is a checkpoint of the task's own thread."""
     row = await fetch_one(
-        db, "checkpoint_exists", {"thread_id": str(task_id), "checkpoint_id": checkpoint_id}
+        db, "checkpoints_exists", {"thread_id": str(task_id), "checkpoint_id": checkpoint_id}
     )
     return bool(row and row["found"])
 
@@ -36,12 +36,12 @@ async def exists(db: Db, task_id: uuid.UUID, checkpoint_id: str) -> bool:
 async def head(db: Db, thread_id: str, checkpoint_ns: str = "") -> str | None:
     """The id of the thread's newest checkpoint in `checkpoint_ns` (the last written), if any."""
     row = await fetch_one(
-        db, "checkpoint_head", {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
+        db, "checkpoints_head", {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
     )
     return row["checkpoint_id"] if row else None
 
 
-async def record_order(
+async def order_insert(
     conn: AsyncConnection[DictRow],
     thread_id: str,
     checkpoint_ns: str,
@@ -56,4 +56,4 @@ async def record_order(
         "checkpoint_id": checkpoint_id,
         "epoch": epoch,
     }
-    await conn.execute(query("checkpoint_order_insert"), params)
+    await conn.execute(query("checkpoints_order_insert"), params)

@@ -27,7 +27,7 @@ async def list_(
 ) -> list[Row]:
     return await fetch_all(
         db,
-        "dead_letter_list",
+        "dead_letters_list",
         {
             "graph": where.graph,
             "error_type": where.error_type,
@@ -41,17 +41,17 @@ async def list_(
 
 
 async def get(db: Db, dead_letter_id: uuid.UUID) -> Row:
-    row = await fetch_one(db, "dead_letter_get", {"dead_letter_id": dead_letter_id})
+    row = await fetch_one(db, "dead_letters_get", {"dead_letter_id": dead_letter_id})
     if row is None:
         raise NotFound("dead letter", dead_letter_id)
     return row
 
 
 async def groups(db: Db) -> list[Row]:
-    return await fetch_all(db, "dead_letter_groups", {})
+    return await fetch_all(db, "dead_letters_groups", {})
 
 
-async def _redrive(
+async def redrive(
     db: Db,
     *,
     dead_letter_id: uuid.UUID | None,
@@ -63,7 +63,7 @@ async def _redrive(
 ) -> list[Row]:
     return await fetch_all(
         db,
-        "dead_letter_redrive",
+        "dead_letters_redrive",
         {
             "dead_letter_id": dead_letter_id,
             "graph": where.graph,
@@ -86,7 +86,7 @@ async def redrive_one(
 ) -> Row:
     """Queue the dead letter's task again. Conflict if it was already redriven (exactly one of
     two concurrent redrives wins)."""
-    rows = await _redrive(
+    rows = await redrive(
         db,
         dead_letter_id=dead_letter_id,
         where=Filter(),
@@ -111,7 +111,7 @@ async def resolve(db: Db, dead_letter_id: uuid.UUID, *, note: str | None = None)
     not exist, Conflict if it was already redriven or resolved (one of two concurrent closes
     wins)."""
     row = await fetch_one(
-        db, "dead_letter_resolve", {"dead_letter_id": dead_letter_id, "note": note}
+        db, "dead_letters_resolve", {"dead_letter_id": dead_letter_id, "note": note}
     )
     if row is not None:
         return row
@@ -126,7 +126,7 @@ async def redrive_many(
     mode: Literal["last_checkpoint", "scratch"] = "last_checkpoint",
     max_attempts: int | None = None,
 ) -> list[Row]:
-    return await _redrive(
+    return await redrive(
         db,
         dead_letter_id=None,
         where=where,
@@ -135,3 +135,12 @@ async def redrive_many(
         checkpoint_id=None,
         max_attempts=max_attempts,
     )
+
+
+async def prune_closed(db: Db, *, retention_s: float, batch: int) -> int:
+    """Delete up to `batch` dead letters closed (redriven or resolved) longer ago than
+    `retention_s`."""
+    rows = await fetch_all(
+        db, "dead_letters_prune_closed", {"retention_s": retention_s, "batch": batch}
+    )
+    return len(rows)

@@ -1,10 +1,12 @@
-"""The lease a worker holds on a task: claim, heartbeat, release, and the fence every worker
-write opens with. Semantics: a claim raises the task's `lease_epoch`; a worker write commits only
-if the task is still running under that epoch with an unexpired lease (by the database clock)."""
+"""The lease a worker holds on a task: claim, heartbeat, release, the fence every worker write
+opens with, and the reaper taking back expired leases. Semantics: a claim raises the task's
+`lease_epoch`; a worker write commits only if the task is still running under that epoch with an
+unexpired lease (by the database clock)."""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +16,7 @@ from psycopg.rows import DictRow
 
 from db.connect import Db, fetch_all, fetch_one
 from db.errors import LeaseLost
+from db.outcome import RetryPolicy
 from db.sql import query
 
 
@@ -46,7 +49,7 @@ async def claim_many(
     another graph stays queued for a worker that runs it), in priority then readiness order."""
     rows = await fetch_all(
         db,
-        "task_claim_many",
+        "lease_claim_many",
         {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s, "graphs": list(graphs)},
     )
     return [
@@ -88,9 +91,17 @@ async def fence(
     conn: AsyncConnection[DictRow], task_id: uuid.UUID, epoch: int, *, consume_resume: bool = False
 ) -> None:
     """Inside an open transaction: lock the task row if the lease is still ours, else LeaseLost.
-    With `consume_resume`, also clear the task's resume point (the fork is now the head)."""
-    statement = "lease_fence_resume" if consume_resume else "lease_fence"
-    cur = await conn.execute(query(statement), {"task_id": task_id, "epoch": epoch})
+    With `consume_resume`, also clear the task's resume point (`fence_resume`)."""
+    if consume_resume:
+        return await fence_resume(conn, task_id, epoch)
+    cur = await conn.execute(query("lease_fence"), {"task_id": task_id, "epoch": epoch})
+    if await cur.fetchone() is None:
+        raise LeaseLost(task_id, epoch)
+
+
+async def fence_resume(conn: AsyncConnection[DictRow], task_id: uuid.UUID, epoch: int) -> None:
+    """As `fence`, and clear the task's resume point: the write it opens is now the head."""
+    cur = await conn.execute(query("lease_fence_resume"), {"task_id": task_id, "epoch": epoch})
     if await cur.fetchone() is None:
         raise LeaseLost(task_id, epoch)
 
@@ -114,6 +125,17 @@ def is_lease_lost(exc: BaseException) -> bool:
 async def release(db: Db, worker_id: uuid.UUID, task_id: uuid.UUID, epoch: int) -> bool:
     """Give the task back (graceful shutdown). False when the lease was already gone."""
     row = await fetch_one(
-        db, "task_release", {"worker_id": worker_id, "task_id": task_id, "epoch": epoch}
+        db, "lease_release", {"worker_id": worker_id, "task_id": task_id, "epoch": epoch}
     )
     return row is not None
+
+
+async def reap_expired(db: Db, *, batch: int, retry: RetryPolicy) -> Counter[str]:
+    """Take back up to `batch` expired or timed-out attempts; count them by the state they went to
+    (`queued`, after `retry`'s backoff; `failed`; `cancelled`)."""
+    rows = await fetch_all(
+        db,
+        "lease_reap_expired",
+        {"batch": batch, "retry_base_s": retry.base_s, "retry_max_s": retry.max_s},
+    )
+    return Counter(r["state"] for r in rows)

@@ -51,18 +51,6 @@ class Failure:
         }
 
 
-async def complete(
-    db: Db, worker_id: uuid.UUID, task_id: uuid.UUID, epoch: int, result: Any
-) -> None:
-    row = await fetch_one(
-        db,
-        "task_complete",
-        {"worker_id": worker_id, "task_id": task_id, "epoch": epoch, "result": Jsonb(result)},
-    )
-    if row is None:
-        raise LeaseLost(task_id, epoch)
-
-
 @dataclass(frozen=True)
 class Done:
     """A task a worker finished, with its result as JSON text."""
@@ -77,7 +65,7 @@ async def complete_many(db: Db, worker_id: uuid.UUID, done: Sequence[Done]) -> s
     from the answer had lost its lease, and nothing was written for it."""
     rows = await fetch_all(
         db,
-        "task_complete_many",
+        "outcome_complete_many",
         {
             "worker_id": worker_id,
             "task_ids": [d.task_id for d in done],
@@ -99,7 +87,7 @@ async def fail(
     """Retry later or fail for good (with its dead letter). Returns (new state, run_at)."""
     row = await fetch_one(
         db,
-        "task_fail",
+        "outcome_fail",
         {
             "worker_id": worker_id,
             "task_id": task_id,
@@ -117,7 +105,7 @@ async def fail(
 
 async def cancel_ack(db: Db, worker_id: uuid.UUID, task_id: uuid.UUID, epoch: int) -> None:
     row = await fetch_one(
-        db, "task_cancel_ack", {"worker_id": worker_id, "task_id": task_id, "epoch": epoch}
+        db, "outcome_cancel_ack", {"worker_id": worker_id, "task_id": task_id, "epoch": epoch}
     )
     if row is None:
         raise LeaseLost(task_id, epoch)

@@ -1,4 +1,5 @@
-"""Tasks as the API sees them: submit, read, list, cancel."""
+"""Tasks as the API sees them: submit, read, list, cancel; the two ways a finished thread goes on
+(follow-up and fork); the decision lock of a waiting task; retention."""
 
 from __future__ import annotations
 
@@ -64,12 +65,10 @@ async def insert(db: Db, task: NewTask, idempotency_key: str | None = None) -> t
         "idempotency_key": idempotency_key,
         "request_hash": digest,
     }
-    row = await fetch_one(db, "task_insert", params)
+    row = await fetch_one(db, "tasks_insert", params)
     if row is not None:
         return row, True
-    existing = await fetch_one(
-        db, "task_get_by_idempotency_key", {"idempotency_key": idempotency_key}
-    )
+    existing = await get_by_idempotency_key(db, idempotency_key)
     if existing is None:  # the key's task was deleted between the two statements (retention)
         raise Conflict(f"Idempotency-Key {idempotency_key!r} is being reused; retry")
     if existing["request_hash"] != digest:
@@ -79,8 +78,13 @@ async def insert(db: Db, task: NewTask, idempotency_key: str | None = None) -> t
     return existing, False
 
 
+async def get_by_idempotency_key(db: Db, idempotency_key: str | None) -> Row | None:
+    """The task an Idempotency-Key already created, if it is still kept."""
+    return await fetch_one(db, "tasks_get_by_idempotency_key", {"idempotency_key": idempotency_key})
+
+
 async def get(db: Db, task_id: uuid.UUID) -> Row:
-    row = await fetch_one(db, "task_get", {"task_id": task_id})
+    row = await fetch_one(db, "tasks_get", {"task_id": task_id})
     if row is None:
         raise NotFound("task", task_id)
     return row
@@ -96,7 +100,7 @@ async def list_(
 ) -> list[Row]:
     return await fetch_all(
         db,
-        "task_list",
+        "tasks_list",
         {
             "state": state,
             "graph": graph,
@@ -107,17 +111,17 @@ async def list_(
     )
 
 
-async def events(db: Db, task_id: uuid.UUID, *, after_id: int, limit: int) -> list[Row]:
+async def events_list(db: Db, task_id: uuid.UUID, *, after_id: int, limit: int) -> list[Row]:
     await get(db, task_id)
     return await fetch_all(
-        db, "task_events_list", {"task_id": task_id, "after_id": after_id, "limit": limit}
+        db, "tasks_events_list", {"task_id": task_id, "after_id": after_id, "limit": limit}
     )
 
 
 async def cancel(db: Db, task_id: uuid.UUID, reason: str | None = None) -> Row:
     """Cancel at once, or (running) request the worker to stop at its next node boundary.
     Raises NotFound, or Conflict when the task is finished or its cancel was already requested."""
-    row = await fetch_one(db, "task_cancel", {"task_id": task_id, "reason": reason})
+    row = await fetch_one(db, "tasks_cancel", {"task_id": task_id, "reason": reason})
     if row is not None:
         return row
     current = await get(db, task_id)
@@ -145,4 +149,58 @@ async def insert_many(db: Db, batch: list[NewTask]) -> list[Row]:
         "wait_timeouts_s": [t.wait_timeout_s for t in batch],
         "on_wait_timeouts": [t.on_wait_timeout for t in batch],
     }
-    return await fetch_all(db, "task_insert_many", params)
+    return await fetch_all(db, "tasks_insert_many", params)
+
+
+async def lock_for_decision(db: Db, task_id: uuid.UUID) -> Row | None:
+    """Inside a transaction: lock the task row (id, state) before one of its waits is decided."""
+    return await fetch_one(db, "tasks_lock_for_decision", {"task_id": task_id})
+
+
+async def follow_up(db: Db, task_id: uuid.UUID, graph_input: dict[str, Any]) -> Row:
+    """Queue a completed task again with new input on the same thread."""
+    row = await fetch_one(db, "tasks_follow_up", {"task_id": task_id, "input": Jsonb(graph_input)})
+    if row is not None:
+        return row
+    current = await get(db, task_id)
+    raise Conflict(
+        f"only a completed task takes a follow-up; this one is {current['state']}",
+        state=current["state"],
+    )
+
+
+async def fork(
+    db: Db, task_id: uuid.UUID, checkpoint_id: str, state_patch: dict[str, Any] | None
+) -> Row:
+    """A new task resuming from `checkpoint_id` of `task_id`'s thread, with `state_patch`."""
+    row = await fetch_one(
+        db,
+        "tasks_fork",
+        {
+            "task_id": task_id,
+            "checkpoint_id": checkpoint_id,
+            "state_patch": Jsonb(state_patch) if state_patch else None,
+        },
+    )
+    if row is not None:
+        return row
+    await get(db, task_id)
+    raise NotFound("checkpoint", checkpoint_id)
+
+
+async def prune_finished(
+    db: Db, *, retention_s: float, dead_letter_retention_s: float, batch: int
+) -> int:
+    """Delete up to `batch` finished tasks older than the retention (and their threads), except
+    those with a dead letter still kept (open, or closed within `dead_letter_retention_s`;
+    0 keeps closed ones forever)."""
+    row = await fetch_one(
+        db,
+        "tasks_prune_finished",
+        {
+            "retention_s": retention_s,
+            "dead_letter_retention_s": dead_letter_retention_s,
+            "batch": batch,
+        },
+    )
+    return int(row["pruned"]) if row else 0

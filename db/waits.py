@@ -1,5 +1,5 @@
 """Waits on people: record them (worker, fenced), decide them (API), expire them (reaper), list
-them (the approvals inbox), and the two ways a finished thread goes on: follow-up and fork."""
+them (the approvals inbox)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
+from db import tasks
 from db.connect import Db, Row, fetch_all, fetch_one, transaction
 from db.errors import Conflict, LeaseLost, NotFound
 
@@ -51,7 +52,7 @@ async def park(
     """Record the waits and park the task (releasing its lease). Returns the waiting state."""
     row = await fetch_one(
         db,
-        "task_wait",
+        "waits_park",
         {
             "worker_id": worker_id,
             "task_id": task_id,
@@ -69,13 +70,13 @@ async def park(
 async def answers(db: Db, task_id: uuid.UUID, interrupt_ids: list[str]) -> dict[str, Any]:
     """Interrupt id -> resume value, for the interrupts among `interrupt_ids` already answered."""
     rows = await fetch_all(
-        db, "wait_decisions", {"task_id": task_id, "interrupt_ids": interrupt_ids}
+        db, "waits_answers", {"task_id": task_id, "interrupt_ids": interrupt_ids}
     )
     return {r["interrupt_id"]: r["value"] for r in rows}
 
 
-async def for_task(db: Db, task_id: uuid.UUID) -> list[Row]:
-    return await fetch_all(db, "wait_list_for_task", {"task_id": task_id})
+async def list_for_task(db: Db, task_id: uuid.UUID) -> list[Row]:
+    return await fetch_all(db, "waits_list_for_task", {"task_id": task_id})
 
 
 async def decide(
@@ -97,13 +98,13 @@ async def decide(
     several waits are open and `wait_id` does not say which).
     """
     async with transaction(db) as conn:
-        locked = await fetch_one(conn, "task_lock_for_decision", {"task_id": task_id})
+        locked = await tasks.lock_for_decision(conn, task_id)
         if locked is None:
             raise NotFound("task", task_id)
-        wait = _choose(await for_task(conn, task_id), kind, wait_id, locked["state"])
+        wait = _choose(await list_for_task(conn, task_id), kind, wait_id, locked["state"])
         task = await fetch_one(
             conn,
-            "task_wait_decide",
+            "waits_decide",
             {
                 "task_id": task_id,
                 "wait_id": wait["id"],
@@ -154,7 +155,7 @@ async def list_open(
 ) -> list[Row]:
     return await fetch_all(
         db,
-        "wait_list_open",
+        "waits_list_open",
         {
             "graph": graph,
             "kind": kind,
@@ -165,48 +166,19 @@ async def list_open(
     )
 
 
+async def lock_expired(db: Db, *, batch: int) -> list[uuid.UUID]:
+    """Inside a transaction: lock up to `batch` waiting tasks that have an expired open wait."""
+    return [r["id"] for r in await fetch_all(db, "waits_lock_expired", {"batch": batch})]
+
+
 async def expire(db: Db, *, batch: int) -> dict[str, int]:
     """One batch of wait timeouts; counts by the state each task went to."""
     async with transaction(db) as conn:
-        locked = await fetch_all(conn, "wait_lock_expired", {"batch": batch})
+        locked = await lock_expired(conn, batch=batch)
         if not locked:
             return {}
-        rows = await fetch_all(conn, "wait_expire", {"task_ids": [r["id"] for r in locked]})
+        rows = await fetch_all(conn, "waits_expire", {"task_ids": locked})
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
     return counts
-
-
-async def follow_up(db: Db, task_id: uuid.UUID, graph_input: dict[str, Any]) -> Row:
-    """Queue a completed task again with new input on the same thread."""
-    row = await fetch_one(db, "task_follow_up", {"task_id": task_id, "input": Jsonb(graph_input)})
-    if row is not None:
-        return row
-    current = await fetch_one(db, "task_get", {"task_id": task_id})
-    if current is None:
-        raise NotFound("task", task_id)
-    raise Conflict(
-        f"only a completed task takes a follow-up; this one is {current['state']}",
-        state=current["state"],
-    )
-
-
-async def fork(
-    db: Db, task_id: uuid.UUID, checkpoint_id: str, state_patch: dict[str, Any] | None
-) -> Row:
-    """A new task resuming from `checkpoint_id` of `task_id`'s thread, with `state_patch`."""
-    row = await fetch_one(
-        db,
-        "task_fork",
-        {
-            "task_id": task_id,
-            "checkpoint_id": checkpoint_id,
-            "state_patch": Jsonb(state_patch) if state_patch else None,
-        },
-    )
-    if row is not None:
-        return row
-    if await fetch_one(db, "task_get", {"task_id": task_id}) is None:
-        raise NotFound("task", task_id)
-    raise NotFound("checkpoint", checkpoint_id)

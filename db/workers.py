@@ -1,4 +1,5 @@
-"""Worker process records."""
+"""Worker process records: register, state, list, the graphs they serve; the reaper marks the
+silent ones lost, ends their sessions, and forgets the stopped."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Literal
 from db.connect import Db, Row, fetch_all, fetch_one
 
 # A worker's database sessions carry this name (pg_stat_activity.application_name), so the reaper
-# finds them (db/queries/reap.sql worker_sessions_end).
+# finds them (db/queries/workers.sql workers_sessions_end).
 SESSION_PREFIX = "outlast-worker "
 
 
@@ -30,7 +31,7 @@ async def register(
     """Announce a worker process and the graphs it runs (the same names it claims with)."""
     row = await fetch_one(
         db,
-        "worker_register",
+        "workers_register",
         {
             "worker_id": worker_id,
             "hostname": hostname,
@@ -40,12 +41,12 @@ async def register(
         },
     )
     if row is None:  # INSERT ... RETURNING always answers; this guards the type
-        raise RuntimeError("worker_register returned no row")
+        raise RuntimeError("workers_register returned no row")
     return row
 
 
 async def set_state(db: Db, worker_id: uuid.UUID, state: Literal["stopping", "stopped"]) -> None:
-    await fetch_one(db, "worker_set_state", {"worker_id": worker_id, "state": state})
+    await fetch_one(db, "workers_set_state", {"worker_id": worker_id, "state": state})
 
 
 async def list_(
@@ -57,7 +58,7 @@ async def list_(
 ) -> list[Row]:
     return await fetch_all(
         db,
-        "worker_list",
+        "workers_list",
         {
             "state": state,
             "before_started_at": before[0] if before else None,
@@ -70,4 +71,26 @@ async def list_(
 async def graph_coverage(db: Db) -> dict[str, Row]:
     """Graph name -> {workers: live workers serving it, queued: its queued tasks}, for every
     graph a running worker announced or a queued task names."""
-    return {r["graph"]: r for r in await fetch_all(db, "graph_coverage", {})}
+    return {r["graph"]: r for r in await fetch_all(db, "workers_graph_coverage", {})}
+
+
+async def mark_lost(db: Db, *, stale_s: float, batch: int) -> int:
+    """Mark up to `batch` workers silent for longer than `stale_s` lost; how many were."""
+    rows = await fetch_all(db, "workers_mark_lost", {"stale_s": stale_s, "batch": batch})
+    return len(rows)
+
+
+async def sessions_end(db: Db, *, stale_s: float) -> int:
+    """End the open transactions of workers gone silent (expired lease, or marked lost); how
+    many sessions were ended (ADR 0008)."""
+    params = {"stale_s": stale_s, "session_prefix": SESSION_PREFIX}
+    rows = await fetch_all(db, "workers_sessions_end", params)
+    return sum(1 for r in rows if r["ended"])
+
+
+async def prune_stopped(db: Db, *, retention_s: float, batch: int) -> int:
+    """Forget up to `batch` workers stopped or lost longer ago than `retention_s`."""
+    rows = await fetch_all(
+        db, "workers_prune_stopped", {"retention_s": retention_s, "batch": batch}
+    )
+    return len(rows)

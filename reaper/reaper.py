@@ -11,7 +11,7 @@ from dataclasses import astuple, dataclass, field
 
 import psycopg
 
-from db import reap, waits
+from db import dead_letters, lease, tasks, waits, workers
 from db.connect import Db
 from db.outcome import RetryPolicy
 from outlast.pause import jittered, pause
@@ -59,12 +59,12 @@ class Reaper:
         retention. Each step loops over batches until one comes back short, so a pass leaves
         nothing due behind. Sessions go first: a frozen worker's transaction may hold the very
         rows the lease step takes back (ADR 0008)."""
-        sessions = await reap.silent_worker_sessions(self.db, stale_s=self.config.worker_stale_s)
+        sessions = await workers.sessions_end(self.db, stale_s=self.config.worker_stale_s)
         leases = await self._drain(
-            lambda: reap.expired_leases(self.db, batch=self.config.batch, retry=self.config.retry)
+            lambda: lease.reap_expired(self.db, batch=self.config.batch, retry=self.config.retry)
         )
         expired = await self._drain(lambda: waits.expire(self.db, batch=self.config.batch))
-        lost = await reap.silent_workers(
+        lost = await workers.mark_lost(
             self.db, stale_s=self.config.worker_stale_s, batch=self.config.batch
         )
         # Dead letters first: a task whose last kept dead letter just went can go in this pass.
@@ -93,7 +93,7 @@ class Reaper:
             return 0
         pruned = 0
         while True:
-            batch = await reap.finished_tasks(
+            batch = await tasks.prune_finished(
                 self.db,
                 retention_s=self.config.retention_s,
                 dead_letter_retention_s=self.config.dead_letter_retention_s,
@@ -102,7 +102,7 @@ class Reaper:
             pruned += batch
             if batch < self.config.batch:
                 break
-        await reap.stopped_workers(
+        await workers.prune_stopped(
             self.db, retention_s=self.config.retention_s, batch=self.config.batch
         )
         return pruned
@@ -112,7 +112,7 @@ class Reaper:
             return 0
         pruned = 0
         while True:
-            batch = await reap.closed_dead_letters(
+            batch = await dead_letters.prune_closed(
                 self.db, retention_s=self.config.dead_letter_retention_s, batch=self.config.batch
             )
             pruned += batch

@@ -100,7 +100,7 @@ class FencedSaver(AsyncPostgresSaver):
         checkpoint_ns = str(config["configurable"].get("checkpoint_ns", ""))
         async with self._fenced() as (conn, saver):
             written = await saver.aput(config, checkpoint, stamped, new_versions)
-            await checkpoints.record_order(
+            await checkpoints.order_insert(
                 conn, thread_id, checkpoint_ns, checkpoint["id"], self.epoch
             )
             return written

@@ -6,8 +6,8 @@ arrive while it runs go in the next one. Nothing waits on a timer: a lone comple
 at once, and under load each statement carries whatever finished meanwhile (up to `max_batch`).
 This saves a commit (and its fsync) per task, which is most of a short task's cost.
 
-Fencing is unchanged: `task_complete_many` checks every task's epoch and lease as
-`task_complete` does, row by row. A task whose lease was lost is missing from the answer and its
+Fencing is unchanged: `outcome_complete_many` checks every task's epoch and lease with the lease
+fence, row by row. A task whose lease was lost is missing from the answer and its
 runner gets LeaseLost; the others land. If Postgres refuses the statement's data (a result it
 cannot store), each completion of that batch is retried alone, so one bad task cannot take its
 neighbours down with it. A lost connection (Postgres restarting) is retried with backoff for up

@@ -48,7 +48,7 @@ async def inbox(
 @router.get("/v1/tasks/{task_id}/waits", summary="A task's waits and their decisions")
 async def task_waits(task_id: uuid.UUID, pool: PoolDep) -> list[WaitPublic]:
     await tasks.get(pool, task_id)
-    return [WaitPublic.model_validate(w) for w in await waits.for_task(pool, task_id)]
+    return [WaitPublic.model_validate(w) for w in await waits.list_for_task(pool, task_id)]
 
 
 @router.post("/v1/tasks/{task_id}/approve", summary="Approve the action a task waits on")

@@ -12,7 +12,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from api.deps import PoolDep, RegistryDep
 from api.problems import ProblemError, field_error, invalid
 from api.schemas import LABEL_PATTERN, CheckpointState, ForkRequest, MessageRequest, TaskPublic
-from db import checkpoints, tasks, waits
+from db import checkpoints, tasks
 from db.errors import NotFound
 from outlast.jsonsafe import to_json
 
@@ -62,7 +62,7 @@ async def fork(
             "checkpoint_of_task",
             f"{body.checkpoint_id!r} is not a checkpoint of task {task_id}",
         )
-    row = await waits.fork(pool, task_id, body.checkpoint_id, body.state_patch)
+    row = await tasks.fork(pool, task_id, body.checkpoint_id, body.state_patch)
     response.headers["Location"] = str(request.url_for("get_task", task_id=row["id"]))
     return TaskPublic.model_validate(row)
 
@@ -93,4 +93,4 @@ async def follow_up(
             "submit a new task instead",
         )
     graph_input = body.input or {"messages": [{"role": "user", "content": body.message}]}
-    return TaskPublic.model_validate(await waits.follow_up(pool, task_id, graph_input))
+    return TaskPublic.model_validate(await tasks.follow_up(pool, task_id, graph_input))

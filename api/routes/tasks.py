@@ -118,7 +118,7 @@ async def list_events(
     task_id: uuid.UUID, pool: PoolDep, limit: LimitQuery = 50, cursor: CursorQuery = None
 ) -> Page[TaskEventPublic]:
     after = decode_int(cursor, "events") if cursor else 0
-    rows = await tasks.events(pool, task_id, after_id=after, limit=limit + 1)
+    rows = await tasks.events_list(pool, task_id, after_id=after, limit=limit + 1)
     return page(rows, limit, TaskEventPublic, lambda r: (r["id"],), "events")
 
 

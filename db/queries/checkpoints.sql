@@ -2,20 +2,22 @@
 -- and checkpoint_order, which orders a thread's checkpoints by the database instead of by the
 -- writer's clock (a checkpoint id is a uuid6 from the writing process's wall clock; ADR 0007).
 
--- name: checkpoint_order_insert
+-- name: checkpoints_order_insert
 -- Number a checkpoint as its thread's newest. Queued by the fenced saver in the transaction that
 -- writes the checkpoint, before the fence, so it commits with it or not at all; one writer at a
 -- time per thread (the lease), so `seq` follows the order the checkpoints were written in. A
 -- checkpoint written again keeps its place.
+-- fence: its transaction's lease_fence or lease_fence_last (worker/checkpointer.py): it takes the
+-- claimed epoch only to record it.
 INSERT INTO checkpoint_order (thread_id, checkpoint_ns, checkpoint_id, lease_epoch)
 VALUES (%(thread_id)s, %(checkpoint_ns)s, %(checkpoint_id)s, %(epoch)s)
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO NOTHING;
 
--- name: checkpoint_head
+-- name: checkpoints_head
 -- A thread's newest checkpoint in a namespace (NULL when it has none): the last one written.
 SELECT outlast_checkpoint_head(%(thread_id)s, %(checkpoint_ns)s) AS checkpoint_id;
 
--- name: checkpoint_list
+-- name: checkpoints_list
 -- A task's checkpoints on its thread (root namespace), newest first by write order, paginated by
 -- a checkpoint id (the page's last). A checkpoint with no order row (written by an unfenced
 -- saver) sorts after the others, by id.
@@ -34,7 +36,7 @@ WHERE %(before_id)s::text IS NULL
 ORDER BY seq DESC, checkpoint_id DESC
 LIMIT %(limit)s;
 
--- name: checkpoint_exists
+-- name: checkpoints_exists
 -- Whether :checkpoint_id is on the task's thread (root namespace): a redrive "from a chosen
 -- checkpoint" may only resume from that task's own history.
 SELECT EXISTS (

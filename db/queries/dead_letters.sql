@@ -2,7 +2,7 @@
 -- redrive or resolve them. A dead letter is open until one of the two closes it; both are
 -- compare-and-set on the open dead letter: exactly one wins.
 
--- name: dead_letter_list
+-- name: dead_letters_list
 -- Open (or, with :include_redriven, all: redriven and resolved too) dead letters, oldest first,
 -- keyset-paginated.
 SELECT *
@@ -16,11 +16,11 @@ WHERE (%(include_redriven)s OR (redriven_at IS NULL AND resolved_at IS NULL))
 ORDER BY created_at, id
 LIMIT %(limit)s;
 
--- name: dead_letter_get
+-- name: dead_letters_get
 -- One dead letter by id.
 SELECT * FROM dead_letters WHERE id = %(dead_letter_id)s;
 
--- name: dead_letter_groups
+-- name: dead_letters_groups
 -- Open dead letters grouped by graph and error type, largest group first.
 SELECT graph, error_type, count(*) AS count, min(created_at) AS first_at,
        max(created_at) AS last_at
@@ -29,7 +29,7 @@ WHERE redriven_at IS NULL AND resolved_at IS NULL
 GROUP BY graph, error_type
 ORDER BY count(*) DESC, graph, error_type;
 
--- name: dead_letter_redrive
+-- name: dead_letters_redrive
 -- Redrive open dead letters (one by :dead_letter_id, or up to :limit by filter) back to queued.
 -- Attempts restart at zero; the epoch is kept (never reset), so a holder from before cannot write.
 -- Ready now, and in the claim order from now (ready_at): a redrive is a new start, which joins
@@ -86,7 +86,7 @@ WITH now AS (
 )
 SELECT moved.*, pg_notify('outlast_tasks', 'redriven') AS notified FROM moved;
 
--- name: dead_letter_resolve
+-- name: dead_letters_resolve
 -- Close an open dead letter without redriving it: the operator has dealt with it (or decided the
 -- task is not worth running again). The task stays failed. Compare-and-set on the open dead
 -- letter, so of a resolve and a redrive (or two resolves) exactly one wins. Closed, it goes by
@@ -105,3 +105,15 @@ WITH now AS (
     FROM closed
 )
 SELECT * FROM closed;
+
+-- name: dead_letters_prune_closed
+-- Delete dead letters closed (redriven or resolved) longer ago than their own retention. Open
+-- ones are never deleted here: they wait for an operator. The task stays, under its own retention.
+DELETE FROM dead_letters
+WHERE id IN (
+    SELECT id FROM dead_letters
+    WHERE coalesce(redriven_at, resolved_at) < outlast_now() - make_interval(secs => %(retention_s)s)
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id;

@@ -1,9 +1,13 @@
--- The lease: claim, heartbeat, fence, release. Every statement here reads the database clock
--- through outlast_now() (clock_timestamp(), unless a test moved its own session's clock).
+-- The lease: claim, heartbeat, fence, release, and the reaper taking expired leases back. Every
+-- statement here reads the database clock through outlast_now() (clock_timestamp(), unless a test
+-- moved its own session's clock).
 -- A worker write is fenced by one predicate everywhere: the task is running, under the epoch the
--- worker claimed, and its lease has not expired. A lease, once expired, is dead.
+-- worker claimed, and its lease has not expired (by outlast_now(), read when the row is checked).
+-- A lease, once expired, is dead. The predicate is written once, in lease_fence between
+-- `-- fence:begin` and `-- fence:end`; every worker write carries it verbatim
+-- (tests/unit/test_sql_rule.py, docs/architecture.md "Named SQL blocks").
 
--- name: task_claim_many
+-- name: lease_claim_many
 -- Claim up to :limit ready tasks of the graphs this worker runs (:graphs, the names it announced
 -- at registration); raise each task's epoch and attempts. A task of a graph no live worker runs
 -- stays queued until one that does arrives (GET /v1/graphs shows it).
@@ -59,7 +63,7 @@ SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 -- Extend every live lease a worker holds, in one statement; return each task still held and
 -- whether its cancel was requested. A task missing from the answer is lost: stop it.
 -- No index covers lease_expires_at, so this is a HOT update. The rows are locked one by one in id
--- order, as task_complete_many locks them, so a heartbeat and a group commit of the same worker
+-- order, as outcome_complete_many locks them, so a heartbeat and a group commit of the same worker
 -- cannot deadlock.
 WITH now AS (
     SELECT outlast_now() AS t
@@ -78,9 +82,11 @@ WITH now AS (
         SELECT t.id
         FROM tasks AS t
         WHERE t.id = held.id
-          AND t.lease_epoch = held.epoch
-          AND t.state = 'running'
-          AND t.lease_expires_at > (SELECT t FROM now)
+          -- fence:begin
+          AND lease_epoch = held.epoch
+          AND state = 'running'
+          AND lease_expires_at > outlast_now()
+          -- fence:end
         FOR UPDATE
     ) AS live
 )
@@ -98,9 +104,11 @@ RETURNING t.id, t.cancel_requested;
 SELECT id
 FROM tasks
 WHERE id = %(task_id)s
+  -- fence:begin
   AND lease_epoch = %(epoch)s
   AND state = 'running'
   AND lease_expires_at > outlast_now()
+  -- fence:end
 FOR SHARE;
 
 -- name: lease_fence_last
@@ -120,9 +128,11 @@ FROM (
     SELECT id
     FROM tasks
     WHERE id = %(task_id)s
+      -- fence:begin
       AND lease_epoch = %(epoch)s
       AND state = 'running'
       AND lease_expires_at > outlast_now()
+      -- fence:end
     FOR SHARE
 ) AS held;
 
@@ -133,12 +143,14 @@ FROM (
 UPDATE tasks
 SET resume_checkpoint_id = NULL, resume_input = NULL, resume_patch = NULL
 WHERE id = %(task_id)s
+  -- fence:begin
   AND lease_epoch = %(epoch)s
   AND state = 'running'
   AND lease_expires_at > outlast_now()
+  -- fence:end
 RETURNING id;
 
--- name: task_release
+-- name: lease_release
 -- Give a task back on graceful shutdown: queued again at once, the attempt not counted
 -- (the task did not fail; the worker left). It keeps its ready_at, so it goes back to its place
 -- in the claim order, not behind the backlog. Wakes idle workers. A task whose cancel was
@@ -153,9 +165,11 @@ WITH released AS (
         finished_at = CASE WHEN cancel_requested THEN outlast_now() END,
         updated_at = outlast_now()
     WHERE id = %(task_id)s
+      -- fence:begin
       AND lease_epoch = %(epoch)s
       AND state = 'running'
       AND lease_expires_at > outlast_now()
+      -- fence:end
     RETURNING id, state, lease_epoch, attempts
 ), events AS (
     INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
@@ -169,3 +183,75 @@ WITH released AS (
 -- pg_notify in the final SELECT: an unreferenced SELECT CTE would never run. Postgres folds
 -- identical notifications of one transaction into one.
 SELECT id, state, pg_notify('outlast_tasks', 'released') AS notified FROM released;
+
+-- name: lease_reap_expired
+-- Take back leases that expired (the worker died or froze) and attempts that overran timeout_s.
+-- Attempts are counted at claim, so a task whose worker keeps dying still runs out: with attempts
+-- left it is queued again after the same exponential backoff with equal jitter as outcome_fail
+-- (:retry_base_s doubling per attempt, capped at :retry_max_s; so recovery is bounded by TTL +
+-- reaper interval + that backoff), keeping its ready_at, its place in the claim order; without,
+-- it fails and gets its dead letter here. A task whose cancel was requested is cancelled instead.
+-- The epoch is not raised: the task leaves `running`, which already fences the old holder.
+WITH now AS (
+    SELECT outlast_now() AS t
+), expired AS (
+    SELECT id, worker_id,
+           CASE WHEN timeout_s IS NOT NULL
+                     AND attempt_started_at + make_interval(secs => timeout_s) <= (SELECT t FROM now)
+                THEN 'timed_out' ELSE 'lease_expired' END AS reason,
+           least(%(retry_max_s)s::float8,
+                 %(retry_base_s)s::float8 * power(2, greatest(attempts - 1, 0)))
+               * (0.5 + random() / 2) AS delay_s
+    FROM tasks
+    WHERE state = 'running'
+      AND (lease_expires_at <= (SELECT t FROM now)
+           OR (timeout_s IS NOT NULL
+               AND attempt_started_at + make_interval(secs => timeout_s) <= (SELECT t FROM now)))
+    ORDER BY id
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE tasks AS t
+    SET state = CASE WHEN t.cancel_requested THEN 'cancelled'
+                     WHEN t.attempts < t.max_attempts THEN 'queued'
+                     ELSE 'failed' END,
+        run_at = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts
+                      THEN (SELECT t FROM now) + make_interval(secs => e.delay_s)
+                      ELSE t.run_at END,
+        worker_id = NULL,
+        lease_expires_at = NULL,
+        error = CASE WHEN t.cancel_requested THEN t.error
+                     ELSE jsonb_build_object(
+                         'type', CASE e.reason WHEN 'timed_out' THEN 'TaskTimeout'
+                                               ELSE 'LeaseExpired' END,
+                         'message', CASE e.reason
+                             WHEN 'timed_out' THEN format('attempt %%s ran past timeout_s=%%s',
+                                                          t.attempts, t.timeout_s)
+                             ELSE format('worker %%s stopped heartbeating during attempt %%s',
+                                         e.worker_id, t.attempts) END,
+                         'retryable', true) END,
+        finished_at = CASE WHEN t.cancel_requested OR t.attempts >= t.max_attempts
+                           THEN (SELECT t FROM now) END,
+        updated_at = (SELECT t FROM now)
+    FROM expired AS e
+    WHERE t.id = e.id AND t.state = 'running'
+    RETURNING t.id, t.state, t.graph, t.attempts, t.lease_epoch, t.error, t.run_at, e.worker_id,
+              e.reason
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+                             detail)
+    SELECT id, reason, 'running', state, lease_epoch, worker_id, attempts,
+           jsonb_build_object('error', error, 'retry_at', CASE WHEN state = 'queued' THEN run_at END)
+    FROM moved
+), dead AS (
+    INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,
+                              attempt_history, last_checkpoint_id)
+    SELECT m.id, m.graph, m.error->>'type', m.error->>'message', NULL, m.attempts,
+           outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
+               'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', m.reason,
+               'worker_id', m.worker_id, 'error', m.error)),
+           outlast_checkpoint_head(m.id::text, '')
+    FROM moved AS m
+    WHERE m.state = 'failed'
+)
+SELECT id, state, reason, pg_notify('outlast_tasks', 'reaped') AS notified FROM moved;

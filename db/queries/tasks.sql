@@ -1,11 +1,11 @@
--- Tasks: submit, read, cancel, and the worker's fenced outcomes (complete, fail, cancel ack).
+-- Tasks: submit, read, list, cancel, continue (follow-up, fork), prune.
 -- Every state change is one statement that guards on the current state in its WHERE clause,
 -- appends its task_events row in the same statement, and answers with RETURNING.
 
--- name: task_insert
+-- name: tasks_insert
 -- Submit one task; it becomes ready (ready_at, its place in the claim order) at its run_at.
 -- A repeated Idempotency-Key inserts nothing and returns no row; the caller then
--- reads the existing task (task_get_by_idempotency_key). ON CONFLICT waits for a concurrent insert
+-- reads the existing task (tasks_get_by_idempotency_key). ON CONFLICT waits for a concurrent insert
 -- of the same key to commit, so the read that follows always finds it.
 WITH inserted AS (
     INSERT INTO tasks (graph, input, metadata, priority, run_at, ready_at, max_attempts,
@@ -22,15 +22,15 @@ WITH inserted AS (
 )
 SELECT inserted.*, pg_notify('outlast_tasks', 'submitted') AS notified FROM inserted;
 
--- name: task_get_by_idempotency_key
+-- name: tasks_get_by_idempotency_key
 -- The task an Idempotency-Key already created.
 SELECT * FROM tasks WHERE idempotency_key = %(idempotency_key)s;
 
--- name: task_get
+-- name: tasks_get
 -- One task by id.
 SELECT * FROM tasks WHERE id = %(task_id)s;
 
--- name: task_list
+-- name: tasks_list
 -- Newest first, keyset-paginated on (created_at, id) so a page costs the same at any depth.
 SELECT *
 FROM tasks
@@ -41,7 +41,7 @@ WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
--- name: task_events_list
+-- name: tasks_events_list
 -- A task's history, oldest first, paginated by event id.
 SELECT id, task_id, at, kind, from_state, to_state, lease_epoch, worker_id, attempt, detail
 FROM task_events
@@ -49,7 +49,7 @@ WHERE task_id = %(task_id)s AND id > %(after_id)s
 ORDER BY id
 LIMIT %(limit)s;
 
--- name: task_cancel
+-- name: tasks_cancel
 -- Cancel a task. Queued or waiting: cancelled at once. Running: the flag is raised and the worker
 -- stops at its next node boundary (it sees the flag on its next heartbeat). The FOR UPDATE in
 -- `cur` only captures the state being left, for the event row; the guard is in the UPDATE.
@@ -82,167 +82,7 @@ LEFT JOIN LATERAL (
     SELECT pg_notify('outlast_cancel', m.id::text) AS notified WHERE m.state = 'running'
 ) AS n ON true;
 
--- name: task_cancel_ack
--- The worker stopped a task whose cancel was requested: cancelled, lease released. Fenced.
-WITH now AS (
-    SELECT outlast_now() AS t
-), moved AS (
-    UPDATE tasks
-    SET state = 'cancelled',
-        worker_id = NULL,
-        lease_expires_at = NULL,
-        finished_at = (SELECT t FROM now),
-        updated_at = (SELECT t FROM now)
-    WHERE id = %(task_id)s
-      AND lease_epoch = %(epoch)s
-      AND state = 'running'
-      AND lease_expires_at > (SELECT t FROM now)
-      AND cancel_requested
-    RETURNING id, lease_epoch, attempts
-), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
-    SELECT id, 'cancelled', 'running', 'cancelled', lease_epoch, %(worker_id)s, attempts
-    FROM moved
-)
-SELECT id FROM moved;
-
--- name: task_complete
--- Record a task's result and finish it. Fenced: lands only under the lease the worker holds.
--- A cancel requested while the run finished wins (SPEC guarantee 8): the task ends `cancelled`,
--- keeping the result it produced, and its event says it finished (detail.after = 'completed').
-WITH now AS (
-    SELECT outlast_now() AS t
-), moved AS (
-    UPDATE tasks
-    SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
-        result = %(result)s,
-        error = NULL,
-        worker_id = NULL,
-        lease_expires_at = NULL,
-        finished_at = (SELECT t FROM now),
-        updated_at = (SELECT t FROM now)
-    WHERE id = %(task_id)s
-      AND lease_epoch = %(epoch)s
-      AND state = 'running'
-      AND lease_expires_at > (SELECT t FROM now)
-    RETURNING id, state, lease_epoch, attempts
-), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
-                             detail)
-    SELECT id, state, 'running', state, lease_epoch, %(worker_id)s, attempts,
-           CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'completed')
-                ELSE '{}'::jsonb END
-    FROM moved
-)
-SELECT id, state FROM moved;
-
--- name: task_complete_many
--- Record the results of many tasks a worker finished and finish them, in one statement (the
--- worker's group commit, worker/completions.py). Fenced row by row exactly as task_complete: a
--- task whose lease is lost is left alone and missing from the answer. `results` is JSON text.
--- The rows are locked one by one in id order (the LATERAL lock runs per row of the sorted batch,
--- by primary key), as the heartbeat locks them, so the two cannot deadlock. A task whose cancel
--- was requested ends `cancelled` with its result, as in task_complete.
-WITH now AS (
-    SELECT outlast_now() AS t
-), done AS (
-    SELECT *
-    FROM unnest(%(task_ids)s::uuid[], %(epochs)s::bigint[], %(results)s::text[])
-         AS d (id, epoch, result)
-    ORDER BY id
-), locked AS (
-    SELECT held.id, done.result
-    FROM done
-    CROSS JOIN LATERAL (
-        SELECT t.id
-        FROM tasks AS t
-        WHERE t.id = done.id
-          AND t.lease_epoch = done.epoch
-          AND t.state = 'running'
-          AND t.lease_expires_at > (SELECT t FROM now)
-        FOR UPDATE
-    ) AS held
-), moved AS (
-    UPDATE tasks AS t
-    SET state = CASE WHEN t.cancel_requested THEN 'cancelled' ELSE 'completed' END,
-        result = l.result::jsonb,
-        error = NULL,
-        worker_id = NULL,
-        lease_expires_at = NULL,
-        finished_at = (SELECT t FROM now),
-        updated_at = (SELECT t FROM now)
-    FROM locked AS l
-    WHERE t.id = l.id
-    RETURNING t.id, t.state, t.lease_epoch, t.attempts
-), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
-                             detail)
-    SELECT id, state, 'running', state, lease_epoch, %(worker_id)s, attempts,
-           CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'completed')
-                ELSE '{}'::jsonb END
-    FROM moved
-)
-SELECT id FROM moved;
-
--- name: task_fail
--- An attempt raised. Retry with exponential backoff and equal jitter (half fixed, half random)
--- while attempts remain and the error is retryable; otherwise fail the task and write its dead
--- letter in the same statement (the partial unique index allows one open dead letter per task).
--- Fenced. `cur` locks the row and decides retry-or-fail once, so every CTE agrees. A task whose
--- cancel was requested is neither retried nor dead-lettered: it ends `cancelled` (SPEC guarantee
--- 8), keeping the attempt's error, and its event says the attempt failed (detail.after).
-WITH now AS (
-    SELECT outlast_now() AS t
-), cur AS (
-    SELECT id, cancel_requested AS cancel,
-           (%(retryable)s AND attempts < max_attempts AND NOT cancel_requested) AS retry,
-           least(%(retry_max_s)s::float8,
-                 %(retry_base_s)s::float8 * power(2, greatest(attempts - 1, 0)))
-               * (0.5 + random() / 2) AS delay_s
-    FROM tasks
-    WHERE id = %(task_id)s
-      AND lease_epoch = %(epoch)s
-      AND state = 'running'
-      AND lease_expires_at > (SELECT t FROM now)
-    FOR UPDATE
-), moved AS (
-    UPDATE tasks AS t
-    SET state = CASE WHEN c.cancel THEN 'cancelled' WHEN c.retry THEN 'queued' ELSE 'failed' END,
-        run_at = CASE WHEN c.retry
-                      THEN (SELECT t FROM now) + make_interval(secs => c.delay_s)
-                      ELSE t.run_at END,
-        worker_id = NULL,
-        lease_expires_at = NULL,
-        error = %(error)s,
-        finished_at = CASE WHEN c.retry THEN NULL ELSE (SELECT t FROM now) END,
-        updated_at = (SELECT t FROM now)
-    FROM cur AS c
-    WHERE t.id = c.id
-    RETURNING t.id, t.state, t.run_at, t.attempts, t.lease_epoch, t.graph, t.error
-), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
-                             detail)
-    SELECT id, CASE state WHEN 'queued' THEN 'retry_scheduled' ELSE state END,
-           'running', state, lease_epoch, %(worker_id)s, attempts,
-           jsonb_build_object('error', error - 'traceback',
-                              'retry_at', CASE WHEN state = 'queued' THEN run_at END)
-           || CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'failed')
-                   ELSE '{}'::jsonb END
-    FROM moved
-), dead AS (
-    INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,
-                              attempt_history, last_checkpoint_id)
-    SELECT m.id, m.graph, m.error->>'type', m.error->>'message', m.error->>'traceback', m.attempts,
-           outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
-               'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', 'failed',
-               'worker_id', %(worker_id)s::uuid, 'error', m.error - 'traceback')),
-           outlast_checkpoint_head(m.id::text, '')
-    FROM moved AS m
-    WHERE m.state = 'failed'
-)
-SELECT id, state, run_at FROM moved;
-
--- name: task_insert_many
+-- name: tasks_insert_many
 -- Submit a batch of tasks in one statement, so in one transaction: every task or none. Each
 -- column arrives as an array with one element per task; WITH ORDINALITY keeps the caller's order,
 -- which the INSERT follows (so run_at, read per row from the clock, rises through the batch) and
@@ -271,3 +111,129 @@ WITH batch AS (
 SELECT inserted.*, (SELECT pg_notify('outlast_tasks', 'submitted')) AS notified
 FROM inserted JOIN batch USING (id)
 ORDER BY batch.ord;
+
+-- name: tasks_lock_for_decision
+-- Lock the task before deciding one of its waits. Decisions on one task serialise on this row
+-- lock, and the decide statement that follows (a new snapshot under READ COMMITTED) sees every
+-- decision committed before it: the last one, and only the last one, queues the task.
+SELECT id, state FROM tasks WHERE id = %(task_id)s FOR UPDATE;
+
+-- name: tasks_follow_up
+-- Continue a completed task on the same thread with new input (a follow-up message): queued
+-- again with a fresh retry budget; the worker runs the input on top of the thread's state.
+-- New work, so it takes its place in the claim order from now (ready_at), as a submit does.
+WITH now AS (
+    SELECT outlast_now() AS t
+), moved AS (
+    UPDATE tasks
+    SET state = 'queued',
+        resume_input = %(input)s,
+        attempts = 0,
+        cancel_requested = false,
+        finished_at = NULL,
+        run_at = (SELECT t FROM now),
+        ready_at = (SELECT t FROM now),
+        updated_at = (SELECT t FROM now)
+    WHERE id = %(task_id)s AND state = 'completed'
+    RETURNING *
+), events AS (
+    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT id, 'follow_up', 'completed', 'queued', lease_epoch, jsonb_build_object('input', %(input)s)
+    FROM moved
+)
+SELECT moved.*, pg_notify('outlast_tasks', 'follow_up') AS notified FROM moved;
+
+-- name: tasks_fork
+-- Time travel: a new task whose thread starts as a copy of another task's checkpoint (its
+-- channel blobs and pending writes too, except recorded human answers, so the fork asks again).
+-- The worker applies :state_patch, then resumes from there. Nothing is inserted when the
+-- checkpoint is not on the source task's thread.
+WITH now AS (
+    SELECT outlast_now() AS t
+), cp AS (
+    SELECT * FROM checkpoints
+    WHERE thread_id = %(task_id)s::text AND checkpoint_ns = '' AND checkpoint_id = %(checkpoint_id)s
+), inserted AS (
+    INSERT INTO tasks (graph, input, metadata, priority, max_attempts, timeout_s, wait_timeout_s,
+                       on_wait_timeout, resume_patch)
+    SELECT s.graph, s.input,
+           s.metadata || jsonb_build_object('forked_from', jsonb_build_object(
+               'task_id', s.id, 'checkpoint_id', %(checkpoint_id)s::text)),
+           s.priority, s.max_attempts, s.timeout_s, s.wait_timeout_s, s.on_wait_timeout,
+           %(state_patch)s
+    FROM tasks AS s
+    WHERE s.id = %(task_id)s AND EXISTS (SELECT 1 FROM cp)
+    RETURNING *
+), copied_checkpoint AS (
+    INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type,
+                             checkpoint, metadata)
+    SELECT i.id::text, cp.checkpoint_ns, cp.checkpoint_id, NULL, cp.type, cp.checkpoint,
+           cp.metadata || jsonb_build_object('forked_from', %(task_id)s::text)
+    FROM inserted AS i, cp
+), copied_order AS (
+    INSERT INTO checkpoint_order (thread_id, checkpoint_ns, checkpoint_id, lease_epoch)
+    SELECT i.id::text, cp.checkpoint_ns, cp.checkpoint_id, i.lease_epoch
+    FROM inserted AS i, cp
+), copied_blobs AS (
+    INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+    SELECT i.id::text, b.checkpoint_ns, b.channel, b.version, b.type, b.blob
+    FROM inserted AS i, cp
+    JOIN checkpoint_blobs AS b
+      ON b.thread_id = cp.thread_id AND b.checkpoint_ns = cp.checkpoint_ns
+     AND (b.channel, b.version) IN (SELECT key, value
+                                    FROM jsonb_each_text(cp.checkpoint->'channel_versions'))
+), copied_writes AS (
+    INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel,
+                                   type, blob, task_path)
+    SELECT i.id::text, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.idx, w.channel, w.type,
+           w.blob, w.task_path
+    FROM inserted AS i, cp
+    JOIN checkpoint_writes AS w
+      ON w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
+     AND w.checkpoint_id = cp.checkpoint_id
+    WHERE w.channel <> '__resume__'
+), events AS (
+    INSERT INTO task_events (task_id, kind, to_state, detail)
+    SELECT id, 'submitted', 'queued', jsonb_build_object(
+        'forked_from', %(task_id)s::text, 'checkpoint_id', %(checkpoint_id)s::text)
+    FROM inserted
+)
+SELECT inserted.*, pg_notify('outlast_tasks', 'forked') AS notified FROM inserted;
+
+-- name: tasks_prune_finished
+-- Delete finished tasks older than the retention, with their LangGraph threads (the checkpoint
+-- tables have no foreign key to tasks) and their events (no foreign key either, ADR 0006); waits
+-- go by ON DELETE CASCADE. A task one of whose dead letters is still kept is not pruned: an open
+-- dead letter (neither redriven nor resolved) is kept until an operator closes it, a closed one
+-- :dead_letter_retention_s after it was closed (0: forever), and the cascade would take them with
+-- the task. So a failed task waiting for an operator stays, whatever its age.
+-- A pruned task's Idempotency-Key is free again. SKIP LOCKED: never waits on a busy row.
+WITH doomed AS (
+    SELECT id, id::text AS thread_id
+    FROM tasks AS t
+    WHERE state IN ('completed', 'failed', 'cancelled')
+      AND finished_at < outlast_now() - make_interval(secs => %(retention_s)s)
+      AND NOT EXISTS (
+          SELECT FROM dead_letters AS d
+          WHERE d.task_id = t.id
+            AND (coalesce(d.redriven_at, d.resolved_at) IS NULL
+                 OR %(dead_letter_retention_s)s::float8 = 0
+                 OR coalesce(d.redriven_at, d.resolved_at)
+                    >= outlast_now() - make_interval(secs => %(dead_letter_retention_s)s)))
+    ORDER BY finished_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+), checkpoints_gone AS (
+    DELETE FROM checkpoints WHERE thread_id IN (SELECT thread_id FROM doomed)
+), order_gone AS (
+    DELETE FROM checkpoint_order WHERE thread_id IN (SELECT thread_id FROM doomed)
+), blobs_gone AS (
+    DELETE FROM checkpoint_blobs WHERE thread_id IN (SELECT thread_id FROM doomed)
+), writes_gone AS (
+    DELETE FROM checkpoint_writes WHERE thread_id IN (SELECT thread_id FROM doomed)
+), events_gone AS (
+    DELETE FROM task_events WHERE task_id IN (SELECT id FROM doomed)
+), tasks_gone AS (
+    DELETE FROM tasks WHERE id IN (SELECT id FROM doomed) RETURNING id
+)
+SELECT count(*) AS pruned FROM tasks_gone;

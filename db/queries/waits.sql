@@ -2,7 +2,7 @@
 -- lease and no worker slot; each wait gets exactly one decision; when none is left open the task
 -- is queued and any worker resumes it with Command(resume=...).
 
--- name: task_wait
+-- name: waits_park
 -- The worker's run stopped on interrupts nobody has answered: record one wait per interrupt and
 -- park the task, releasing its lease. Fenced. Waits already recorded (the same interrupt raised
 -- again after a crash) keep their clock; one that timed out with outcome `fail` (the task was
@@ -22,9 +22,11 @@ WITH now AS (
         finished_at = CASE WHEN cancel_requested THEN (SELECT t FROM now) END,
         updated_at = (SELECT t FROM now)
     WHERE id = %(task_id)s
+      -- fence:begin
       AND lease_epoch = %(epoch)s
       AND state = 'running'
-      AND lease_expires_at > (SELECT t FROM now)
+      AND lease_expires_at > outlast_now()
+      -- fence:end
     RETURNING id, state, lease_epoch, wait_timeout_s, on_wait_timeout
 ), waits AS (
     INSERT INTO task_waits AS tw (task_id, interrupt_id, kind, payload, expires_at, on_timeout)
@@ -52,7 +54,7 @@ WITH now AS (
 )
 SELECT id, state FROM moved;
 
--- name: wait_decisions
+-- name: waits_answers
 -- The answers already given to these interrupts, as resume values. A wait that timed out with
 -- outcome `fail` is not an answer (the task failed instead).
 SELECT interrupt_id, value
@@ -62,20 +64,14 @@ WHERE task_id = %(task_id)s
   AND decided_at IS NOT NULL
   AND NOT (decision = 'timed_out' AND on_timeout = 'fail');
 
--- name: task_lock_for_decision
--- Lock the task before deciding one of its waits. Decisions on one task serialise on this row
--- lock, and the decide statement that follows (a new snapshot under READ COMMITTED) sees every
--- decision committed before it: the last one, and only the last one, queues the task.
-SELECT id, state FROM tasks WHERE id = %(task_id)s FOR UPDATE;
-
--- name: wait_list_for_task
+-- name: waits_list_for_task
 -- A task's waits, oldest first (the open ones and their decisions).
 SELECT * FROM task_waits WHERE task_id = %(task_id)s ORDER BY created_at, id;
 
--- name: task_wait_decide
+-- name: waits_decide
 -- Record the one decision a wait gets (compare-and-set on decided_at IS NULL), then move the
 -- task: queued when no wait is left open, else waiting on what remains (approval first).
--- Run after task_lock_for_decision, in its transaction.
+-- Run after tasks_lock_for_decision, in its transaction.
 WITH now AS (
     SELECT outlast_now() AS t
 ), decided AS (
@@ -108,7 +104,7 @@ WITH now AS (
 )
 SELECT moved.*, pg_notify('outlast_tasks', 'decided') AS notified FROM moved;
 
--- name: wait_list_open
+-- name: waits_list_open
 -- The approvals inbox: every open wait of a waiting task, oldest first, keyset-paginated.
 SELECT w.*, t.graph, t.state AS task_state, t.metadata AS task_metadata
 FROM task_waits AS w
@@ -122,7 +118,7 @@ WHERE w.decided_at IS NULL
 ORDER BY w.created_at, w.id
 LIMIT %(limit)s;
 
--- name: wait_lock_expired
+-- name: waits_lock_expired
 -- The reaper's first step on wait timeouts: lock waiting tasks that have an expired open wait.
 -- SKIP LOCKED: a decision in flight on a task holds its row; the next pass gets it.
 SELECT t.id
@@ -134,8 +130,8 @@ ORDER BY t.id
 LIMIT %(batch)s
 FOR UPDATE OF t SKIP LOCKED;
 
--- name: wait_expire
--- Apply each expired wait's outcome on the tasks wait_lock_expired locked (same transaction):
+-- name: waits_expire
+-- Apply each expired wait's outcome on the tasks waits_lock_expired locked (same transaction):
 -- `reject` answers an approval with a rejection, `default` answers with the interrupt's default,
 -- `fail` fails the task (with its dead letter). Then, as a decision would, queue the task when
 -- no wait is left open.
@@ -200,85 +196,3 @@ WITH now AS (
     WHERE m.state = 'failed'
 )
 SELECT id, state, pg_notify('outlast_tasks', 'wait_timed_out') AS notified FROM moved;
-
--- name: task_follow_up
--- Continue a completed task on the same thread with new input (a follow-up message): queued
--- again with a fresh retry budget; the worker runs the input on top of the thread's state.
--- New work, so it takes its place in the claim order from now (ready_at), as a submit does.
-WITH now AS (
-    SELECT outlast_now() AS t
-), moved AS (
-    UPDATE tasks
-    SET state = 'queued',
-        resume_input = %(input)s,
-        attempts = 0,
-        cancel_requested = false,
-        finished_at = NULL,
-        run_at = (SELECT t FROM now),
-        ready_at = (SELECT t FROM now),
-        updated_at = (SELECT t FROM now)
-    WHERE id = %(task_id)s AND state = 'completed'
-    RETURNING *
-), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
-    SELECT id, 'follow_up', 'completed', 'queued', lease_epoch, jsonb_build_object('input', %(input)s)
-    FROM moved
-)
-SELECT moved.*, pg_notify('outlast_tasks', 'follow_up') AS notified FROM moved;
-
--- name: task_fork
--- Time travel: a new task whose thread starts as a copy of another task's checkpoint (its
--- channel blobs and pending writes too, except recorded human answers, so the fork asks again).
--- The worker applies :state_patch, then resumes from there. Nothing is inserted when the
--- checkpoint is not on the source task's thread.
-WITH now AS (
-    SELECT outlast_now() AS t
-), cp AS (
-    SELECT * FROM checkpoints
-    WHERE thread_id = %(task_id)s::text AND checkpoint_ns = '' AND checkpoint_id = %(checkpoint_id)s
-), inserted AS (
-    INSERT INTO tasks (graph, input, metadata, priority, max_attempts, timeout_s, wait_timeout_s,
-                       on_wait_timeout, resume_patch)
-    SELECT s.graph, s.input,
-           s.metadata || jsonb_build_object('forked_from', jsonb_build_object(
-               'task_id', s.id, 'checkpoint_id', %(checkpoint_id)s::text)),
-           s.priority, s.max_attempts, s.timeout_s, s.wait_timeout_s, s.on_wait_timeout,
-           %(state_patch)s
-    FROM tasks AS s
-    WHERE s.id = %(task_id)s AND EXISTS (SELECT 1 FROM cp)
-    RETURNING *
-), copied_checkpoint AS (
-    INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type,
-                             checkpoint, metadata)
-    SELECT i.id::text, cp.checkpoint_ns, cp.checkpoint_id, NULL, cp.type, cp.checkpoint,
-           cp.metadata || jsonb_build_object('forked_from', %(task_id)s::text)
-    FROM inserted AS i, cp
-), copied_order AS (
-    INSERT INTO checkpoint_order (thread_id, checkpoint_ns, checkpoint_id, lease_epoch)
-    SELECT i.id::text, cp.checkpoint_ns, cp.checkpoint_id, i.lease_epoch
-    FROM inserted AS i, cp
-), copied_blobs AS (
-    INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
-    SELECT i.id::text, b.checkpoint_ns, b.channel, b.version, b.type, b.blob
-    FROM inserted AS i, cp
-    JOIN checkpoint_blobs AS b
-      ON b.thread_id = cp.thread_id AND b.checkpoint_ns = cp.checkpoint_ns
-     AND (b.channel, b.version) IN (SELECT key, value
-                                    FROM jsonb_each_text(cp.checkpoint->'channel_versions'))
-), copied_writes AS (
-    INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel,
-                                   type, blob, task_path)
-    SELECT i.id::text, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.idx, w.channel, w.type,
-           w.blob, w.task_path
-    FROM inserted AS i, cp
-    JOIN checkpoint_writes AS w
-      ON w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
-     AND w.checkpoint_id = cp.checkpoint_id
-    WHERE w.channel <> '__resume__'
-), events AS (
-    INSERT INTO task_events (task_id, kind, to_state, detail)
-    SELECT id, 'submitted', 'queued', jsonb_build_object(
-        'forked_from', %(task_id)s::text, 'checkpoint_id', %(checkpoint_id)s::text)
-    FROM inserted
-)
-SELECT inserted.*, pg_notify('outlast_tasks', 'forked') AS notified FROM inserted;

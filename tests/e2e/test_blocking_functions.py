@@ -67,7 +67,7 @@ def test_cancel_reaches_a_function_that_polls_for_it(
     processes.worker(CONCURRENCY)
     task_id = observe.submit("block", {"log": str(calls), "sleep_s": 600, "polite": True})
     wait_until(calls.exists, 60, message="the call started")
-    observe.call("task_cancel", task_id=task_id, reason="stop")
+    observe.call("tasks_cancel", task_id=task_id, reason="stop")
     assert wait_until(lambda: observe.state(task_id) == "cancelled", 30)
     assert calls.read_text().split() == ["start", "end"]
     assert observe.task(task_id)["result"] is None

@@ -40,7 +40,7 @@ def test_an_attempt_that_fails_after_a_cancel_ends_cancelled_not_retried(
 ) -> None:
     processes.worker(concurrency=1, OUTLAST_GRAPHS=GRAPHS)
     task_id, go = gated_task(observe, tmp_path, fail=True, max_attempts=3)
-    assert observe.call("task_cancel", task_id=task_id, reason="stop")[0]["state"] == "running"
+    assert observe.call("tasks_cancel", task_id=task_id, reason="stop")[0]["state"] == "running"
     go.touch()  # the node now raises: an attempt with attempts left would be retried
     wait_until(lambda: observe.state(task_id) in FINISHED, 30, message="the task finished")
     task = observe.task(task_id)
@@ -55,10 +55,10 @@ def test_a_task_released_on_sigterm_after_a_cancel_ends_cancelled(
 ) -> None:
     worker = processes.worker(concurrency=1, OUTLAST_GRAPHS=GRAPHS, OUTLAST_LEASE_TTL_S="60")
     task_id, _ = gated_task(observe, tmp_path)
-    observe.call("task_cancel", task_id=task_id, reason="stop")
+    observe.call("tasks_cancel", task_id=task_id, reason="stop")
     worker.signal(signal.SIGTERM)  # the node holds: the worker gives the task back
     assert worker.wait(30) == 0
     assert observe.state(task_id) == "cancelled"
     event = cancel_event(observe, task_id)
     assert (event["from_state"], event["to_state"]) == ("running", "cancelled")
-    assert observe.call("task_cancel", task_id=task_id, reason="again") == []
+    assert observe.call("tasks_cancel", task_id=task_id, reason="again") == []

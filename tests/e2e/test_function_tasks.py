@@ -57,7 +57,7 @@ def test_cancel_interrupts_a_running_async_function(
     started = tmp_path / "started"
     task_id = observe.submit("linger", {"sleep_s": 600, "started": str(started)})
     wait_until(started.exists, 30, message="the function started")
-    observe.call("task_cancel", task_id=task_id, reason="changed my mind")
+    observe.call("tasks_cancel", task_id=task_id, reason="changed my mind")
     # The function sleeps for ten minutes; only an interrupted call ends the task this soon.
     assert wait_until(lambda: settled(observe, task_id), 30) == "cancelled"
     assert observe.events(task_id)[-2:] == ["cancel_requested", "cancelled"]

@@ -63,7 +63,7 @@ def test_exhausted_task_is_dead_lettered_then_redriven_to_completion(
     assert letter["last_checkpoint_id"] is not None
 
     redriven = observe.call(
-        "dead_letter_redrive",
+        "dead_letters_redrive",
         dead_letter_id=letter["id"],
         graph=None,
         error_type=None,
@@ -140,7 +140,7 @@ def test_cancel_running_task_stops_at_next_node_boundary(
     wait_until(lambda: log.exists() and log.read_text().count("\n") >= 1, 30, message="first node")
     if notify:
         wait_until(lambda: observe.value(LISTENING, worker.app_name), 30, message="LISTEN")
-    assert observe.call("task_cancel", task_id=task_id, reason="test")[0]["state"] == "running"
+    assert observe.call("tasks_cancel", task_id=task_id, reason="test")[0]["state"] == "running"
     if not notify:
         wait_until(lambda: observe.value(BEAT_AFTER_CANCEL, worker.pid, task_id), 30)
     gate.touch()
@@ -154,7 +154,7 @@ def test_cancel_queued_task_is_immediate_and_never_runs(
     processes: Processes, observe: Observer
 ) -> None:
     task_id = observe.submit("pipeline", {"text": TEXT})
-    assert observe.call("task_cancel", task_id=task_id, reason="test")[0]["state"] == "cancelled"
+    assert observe.call("tasks_cancel", task_id=task_id, reason="test")[0]["state"] == "cancelled"
     processes.worker()
     other = observe.submit("pipeline", {"text": TEXT})
     wait_until(lambda: finished(observe, other), 30, message="other task done")
@@ -173,7 +173,7 @@ def test_redrive_from_scratch_or_a_chosen_checkpoint_reruns_the_nodes_after_it(
         letter = observe.rows("SELECT id FROM dead_letters WHERE task_id = %s", task_id)[0]
         before_prepare = next(c for c in observe.checkpoints(task_id) if c["step"] == 0)
         observe.call(
-            "dead_letter_redrive",
+            "dead_letters_redrive",
             dead_letter_id=letter["id"],
             graph=None,
             error_type=None,

@@ -54,6 +54,12 @@ def test_the_api_does_what_its_openapi_document_says(db_url: str, tmp_path: Path
             "SCHEMATHESIS_HOOKS": "tests.support.fuzz_hooks",
         }
         done = subprocess.run(
-            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+            # cwd: Schemathesis keeps a cache in .schemathesis/ under it, not in the checkout.
+            command,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     assert done.returncode == 0, done.stdout[-20_000:] + done.stderr[-5_000:]

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from db import lease, outcome, waits
+from db import lease, waits
 from db.connect import Pool
 from tests.integration.test_api_bad_input import assert_problem, post_raw
 from tests.support.api import add_checkpoints, api_client, counts, on_app_loop, submit
-from tests.support.queue import GRAPHS, new_worker
+from tests.support.queue import GRAPHS, complete, new_worker
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -53,7 +53,7 @@ def completed(client: TestClient) -> str:
     async def run(pool: Pool) -> None:
         worker_id = await new_worker(pool)
         (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=30, graphs=GRAPHS)
-        await outcome.complete(pool, worker_id, claim.task_id, claim.epoch, {"ok": True})
+        await complete(pool, worker_id, claim.task_id, claim.epoch, {"ok": True})
 
     on_app_loop(client, run)
     return str(task["id"])

@@ -13,10 +13,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from db import lease, outcome, reap, tasks, waits
+from db import lease, outcome, tasks, waits
 from db.outcome import Done
 from db.waits import NewWait
-from tests.support.queue import GRAPHS, NO_BACKOFF, claim_one, new_worker, submit
+from tests.support.queue import GRAPHS, NO_BACKOFF, claim_one, complete, new_worker, submit
 
 POLICY = outcome.RetryPolicy(base_s=0.01, max_s=0.01)
 
@@ -84,12 +84,12 @@ async def test_parking_on_a_wait_after_a_cancel_cancels(tx) -> None:  # type: ig
     state = await waits.park(tx, worker_id, task_id, epoch, asked, default_timeout_s=60)
     assert state == "cancelled"
     await assert_cancelled(tx, task_id, after="waiting")
-    assert await waits.for_task(tx, task_id) == []  # nobody is asked about a cancelled task
+    assert await waits.list_for_task(tx, task_id) == []  # nobody is asked about a cancelled task
 
 
 async def test_a_completion_racing_a_cancel_cancels_and_keeps_the_result(tx) -> None:  # type: ignore[no-untyped-def]
     worker_id, task_id, epoch = await running_then_cancelled(tx)
-    await outcome.complete(tx, worker_id, task_id, epoch, {"answer": 42})
+    await complete(tx, worker_id, task_id, epoch, {"answer": 42})
     task = await assert_cancelled(tx, task_id, after="completed")
     assert task["result"] == {"answer": 42}
 
@@ -113,7 +113,7 @@ async def test_the_reaper_cancels_instead_of_requeueing(tx, reason: str) -> None
     _, task_id, _ = await running_then_cancelled(tx, max_attempts=3, **fields)
     later = datetime.now(UTC) + timedelta(seconds=5 if reason == "timed_out" else 120)
     await tx.execute(f"SET LOCAL outlast.now = '{later.isoformat()}'")
-    assert (await reap.expired_leases(tx, batch=10, retry=NO_BACKOFF))["cancelled"] == 1
+    assert (await lease.reap_expired(tx, batch=10, retry=NO_BACKOFF))["cancelled"] == 1
     assert (await tasks.get(tx, task_id))["state"] == "cancelled"
     event = await last_event(tx, task_id)
     assert (event["kind"], event["to_state"]) == (reason, "cancelled")

@@ -26,7 +26,7 @@ async def _submit(conn: AsyncConnection[DictRow], count: int) -> None:
 
 async def _claim_plan(conn: AsyncConnection[DictRow], worker_id: uuid.UUID) -> str:
     cur = await conn.execute(
-        b"EXPLAIN (COSTS OFF) " + query("task_claim_many").encode(),
+        b"EXPLAIN (COSTS OFF) " + query("lease_claim_many").encode(),
         {"worker_id": worker_id, "limit": 16, "ttl_s": 30, "graphs": list(GRAPHS)},
     )
     return "\n".join(row["QUERY PLAN"] for row in await cur.fetchall())
@@ -75,7 +75,7 @@ async def test_group_completion_generic_plan_looks_tasks_up_by_key(db_url: str) 
             await conn.execute(f"SET {name} = {value}")
         await conn.execute("SET plan_cache_mode = force_generic_plan")
         cur = await conn.execute(
-            b"EXPLAIN (COSTS OFF) " + query("task_complete_many").encode(),
+            b"EXPLAIN (COSTS OFF) " + query("outcome_complete_many").encode(),
             {
                 "worker_id": worker_id,
                 "task_ids": [c.task_id for c in claims],

@@ -16,7 +16,7 @@ __all__ = ["base_url"]  # the fixture, imported for pytest
 
 
 def park(db_url: str, graph: str, kind: waits.Kind, payload: dict[str, object]) -> uuid.UUID:
-    """A task waiting on a person, through the queue's own statements (claim, then task_wait)."""
+    """A task waiting on a person, through the queue's own statements (claim, then waits_park)."""
 
     async def run_() -> uuid.UUID:
         pool = await open_pool(db_url)

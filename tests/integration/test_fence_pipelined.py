@@ -12,7 +12,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
-from db import lease, reap
+from db import lease
 from db.connect import Pool
 from db.errors import LeaseLost
 from db.lease import Claim
@@ -44,7 +44,7 @@ async def taken_over(pool: Pool) -> tuple[Claim, Claim]:
     old = await claim_one(pool, worker_a)
     async with pool.connection() as conn:
         await conn.execute("UPDATE tasks SET lease_expires_at = clock_timestamp()")
-    await reap.expired_leases(pool, batch=10, retry=NO_BACKOFF)
+    await lease.reap_expired(pool, batch=10, retry=NO_BACKOFF)
     return old, await claim_one(pool, worker_b)
 
 

@@ -10,7 +10,7 @@ from db import lease, outcome
 from db.connect import Pool
 from db.errors import LeaseLost
 from outlast.registry import Registry
-from tests.support.queue import NO_BACKOFF, claim_one, count, new_worker, submit
+from tests.support.queue import NO_BACKOFF, claim_one, complete, count, new_worker, submit
 from worker.checkpointer import FencedSaver
 
 RETRY = outcome.RetryPolicy(base_s=1.0, max_s=10.0)
@@ -25,9 +25,8 @@ async def expire_and_reclaim(tx: AsyncConnection[DictRow], ttl_s: float = 30.0):
     old = await claim_one(tx, worker_a, ttl_s=ttl_s)
     await tx.execute("SET LOCAL outlast.now = '2030-01-01T00:01:00Z'")
     assert (await lease.heartbeat(tx, worker_a, {old.task_id: old.epoch}, ttl_s=ttl_s)) == {}
-    from db import reap
 
-    assert (await reap.expired_leases(tx, batch=10, retry=NO_BACKOFF))["queued"] == 1
+    assert (await lease.reap_expired(tx, batch=10, retry=NO_BACKOFF))["queued"] == 1
     new = await claim_one(tx, worker_b, ttl_s=ttl_s)
     assert new.epoch == old.epoch + 1
     return worker_a, old, worker_b, new
@@ -36,7 +35,7 @@ async def expire_and_reclaim(tx: AsyncConnection[DictRow], ttl_s: float = 30.0):
 async def test_stale_epoch_cannot_complete_fail_heartbeat_or_release(tx) -> None:  # type: ignore[no-untyped-def]
     worker_a, old, worker_b, new = await expire_and_reclaim(tx)
     with pytest.raises(LeaseLost):
-        await outcome.complete(tx, worker_a, old.task_id, old.epoch, {"zombie": True})
+        await complete(tx, worker_a, old.task_id, old.epoch, {"zombie": True})
     with pytest.raises(LeaseLost):
         await outcome.fail(tx, worker_a, old.task_id, old.epoch, FAILURE, RETRY)
     assert not await lease.release(tx, worker_a, old.task_id, old.epoch)
@@ -45,7 +44,7 @@ async def test_stale_epoch_cannot_complete_fail_heartbeat_or_release(tx) -> None
     assert await lease.heartbeat(tx, worker_b, {new.task_id: new.epoch}, ttl_s=30) == {
         new.task_id: False
     }
-    await outcome.complete(tx, worker_b, new.task_id, new.epoch, {"ok": True})
+    await complete(tx, worker_b, new.task_id, new.epoch, {"ok": True})
     assert await count(tx, "SELECT count(*) FROM task_events WHERE kind = 'completed'") == 1
 
 
@@ -56,7 +55,7 @@ async def test_expired_lease_is_dead_even_before_the_reaper_runs(tx) -> None:  #
     claim = await claim_one(tx, worker_id, ttl_s=5)
     await tx.execute("SET LOCAL outlast.now = '2030-01-01T00:00:06Z'")
     with pytest.raises(LeaseLost):
-        await outcome.complete(tx, worker_id, claim.task_id, claim.epoch, {})
+        await complete(tx, worker_id, claim.task_id, claim.epoch, {})
 
 
 async def test_fence_refuses_a_stale_epoch(tx) -> None:  # type: ignore[no-untyped-def]
@@ -75,9 +74,8 @@ async def test_zombie_checkpoint_write_rolls_back_whole(pool: Pool) -> None:
         await conn.execute(
             "UPDATE tasks SET lease_expires_at = clock_timestamp() WHERE id = %s", (task_id,)
         )
-    from db import reap
 
-    await reap.expired_leases(pool, batch=10, retry=NO_BACKOFF)
+    await lease.reap_expired(pool, batch=10, retry=NO_BACKOFF)
     await claim_one(pool, worker_b)
     graph = Registry.from_spec().compiled("pipeline", FencedSaver(pool, task_id, old.epoch))
     with pytest.raises(LeaseLost):

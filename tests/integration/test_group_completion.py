@@ -1,4 +1,4 @@
-"""Group commit of completions (worker/completions.py, db task_complete_many): many tasks finish
+"""Group commit of completions (worker/completions.py, db outcome_complete_many): many tasks finish
 in one fenced statement; a lost lease or a bad result spoils only its own task."""
 
 from __future__ import annotations

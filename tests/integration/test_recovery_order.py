@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from db import lease, outcome, reap, tasks
+from db import lease, outcome, tasks
 from tests.support.queue import GRAPHS, claim_one, count, new_worker, submit
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -24,7 +24,7 @@ async def run_at(tx, task_id) -> datetime:  # type: ignore[no-untyped-def]
 
 
 async def test_reaped_lease_is_requeued_after_exponential_backoff_with_jitter(tx) -> None:  # type: ignore[no-untyped-def]
-    """The same backoff as task_fail: base doubling per attempt, equal jitter, capped."""
+    """The same backoff as outcome_fail: base doubling per attempt, equal jitter, capped."""
     worker_id = await new_worker(tx)
     await at(tx, T0)
     task_id = await submit(tx, max_attempts=4)
@@ -34,7 +34,7 @@ async def test_reaped_lease_is_requeued_after_exponential_backoff_with_jitter(tx
         assert claim.attempt == attempt
         now += timedelta(seconds=6)  # the worker died: its lease ran out
         await at(tx, now)
-        assert (await reap.expired_leases(tx, batch=10, retry=POLICY))["queued"] == 1
+        assert (await lease.reap_expired(tx, batch=10, retry=POLICY))["queued"] == 1
         due = await run_at(tx, task_id)
         assert timedelta(seconds=low) <= due - now <= timedelta(seconds=high)
         await at(tx, due - timedelta(milliseconds=1))
@@ -63,7 +63,7 @@ async def test_reaped_task_is_claimed_first_after_its_backoff_despite_a_newer_ba
     await tasks.insert_many(tx, newer)
     now = T0 + timedelta(seconds=6)
     await at(tx, now)
-    assert (await reap.expired_leases(tx, batch=10, retry=POLICY))["queued"] == 1
+    assert (await lease.reap_expired(tx, batch=10, retry=POLICY))["queued"] == 1
     due = await run_at(tx, reaped)
     # During its backoff the backlog is served, and the reaped task is passed over.
     first = await lease.claim_many(tx, worker_id, limit=10, ttl_s=30, graphs=GRAPHS)
@@ -74,7 +74,7 @@ async def test_reaped_task_is_claimed_first_after_its_backoff_despite_a_newer_ba
 
 
 async def test_failed_attempt_keeps_its_place_after_backoff(tx) -> None:  # type: ignore[no-untyped-def]
-    """The same order holds for a retry scheduled by task_fail."""
+    """The same order holds for a retry scheduled by outcome_fail."""
     worker_id = await new_worker(tx)
     await at(tx, T0)
     retried = await submit(tx)

@@ -9,7 +9,7 @@ from db import dead_letters, outcome
 from db.connect import Pool, connect
 from outlast.registry import Registry
 from reaper.reaper import Reaper, ReaperConfig
-from tests.support.queue import claim_one, count, new_worker, submit
+from tests.support.queue import claim_one, complete, count, new_worker, submit
 from worker.checkpointer import FencedSaver
 
 DAY_S = 86_400.0
@@ -20,7 +20,7 @@ async def run_to_completion(pool: Pool, worker_id) -> str:  # type: ignore[no-un
     graph = Registry.from_spec().compiled("pipeline", FencedSaver(pool, claim.task_id, claim.epoch))
     config = {"configurable": {"thread_id": str(claim.task_id)}}
     values = await graph.ainvoke({"text": "Old news."}, config, durability="sync")
-    await outcome.complete(pool, worker_id, claim.task_id, claim.epoch, {"n": len(values)})
+    await complete(pool, worker_id, claim.task_id, claim.epoch, {"n": len(values)})
     return str(claim.task_id)
 
 
@@ -94,7 +94,7 @@ async def test_redriven_dead_letter_is_kept_for_its_own_retention(pool: Pool, db
     )
     await dead_letters.redrive_one(pool, letter["id"])
     claim = await claim_one(pool, worker_id)
-    await outcome.complete(pool, worker_id, claim.task_id, claim.epoch, {"ok": True})
+    await complete(pool, worker_id, claim.task_id, claim.epoch, {"ok": True})
     config = ReaperConfig(retention_s=30 * DAY_S, dead_letter_retention_s=60 * DAY_S)
     # Past the task's retention, within the dead letter's: both stay (the cascade would take it).
     assert (await reap_on(db_url, 31, config)).tasks_pruned == 0
@@ -110,7 +110,7 @@ async def test_redriven_dead_letter_is_kept_for_its_own_retention(pool: Pool, db
     )
     await dead_letters.redrive_one(pool, letter["id"])
     claim = await claim_one(pool, worker_id)
-    await outcome.complete(pool, worker_id, claim.task_id, claim.epoch, {"ok": True})
+    await complete(pool, worker_id, claim.task_id, claim.epoch, {"ok": True})
     forever = ReaperConfig(retention_s=30 * DAY_S, dead_letter_retention_s=0)
     assert (await reap_on(db_url, 4000, forever)).tasks_pruned == 0
     assert await count(pool, "SELECT count(*) FROM dead_letters WHERE task_id = %s", other) == 1

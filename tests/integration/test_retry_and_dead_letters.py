@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from db import dead_letters, outcome, reap, tasks
+from db import dead_letters, lease, outcome, tasks
 from db.connect import Pool
 from db.errors import Conflict
 from tests.support.queue import GRAPHS, NO_BACKOFF, claim_one, count, new_worker, submit
@@ -75,7 +75,7 @@ async def test_crash_looping_task_runs_out_of_attempts(tx) -> None:  # type: ign
         await claim_one(tx, worker_id, ttl_s=5)
         moment += timedelta(seconds=6)
         await at(tx, moment)
-        await reap.expired_leases(tx, batch=10, retry=NO_BACKOFF)
+        await lease.reap_expired(tx, batch=10, retry=NO_BACKOFF)
     task = await tasks.get(tx, task_id)
     assert (task["state"], task["attempts"], task["error"]["type"]) == ("failed", 3, "LeaseExpired")
     letter = (await dead_letters.list_(tx, dead_letters.Filter(task_id=task_id), limit=5))[0]
@@ -134,7 +134,6 @@ async def test_two_reapers_at_once_reap_each_lease_once(pool: Pool, db_url: str)
     total = 200
     for _ in range(total):
         await submit(pool)
-    from db import lease
 
     await lease.claim_many(pool, worker_id, limit=total, ttl_s=0.01, graphs=GRAPHS)
     await asyncio.sleep(0.05)
@@ -144,7 +143,7 @@ async def test_two_reapers_at_once_reap_each_lease_once(pool: Pool, db_url: str)
         conn = await connect(db_url)
         async with conn:
             reaped = 0
-            while n := sum((await reap.expired_leases(conn, batch=7, retry=NO_BACKOFF)).values()):
+            while n := sum((await lease.reap_expired(conn, batch=7, retry=NO_BACKOFF)).values()):
                 reaped += n
             return reaped
 

@@ -8,7 +8,7 @@ import uuid
 import psycopg
 import pytest
 
-from db import reap, workers
+from db import workers
 from db.connect import Pool
 from tests.support.queue import claim_one, new_worker, submit
 
@@ -41,7 +41,7 @@ async def test_a_live_lease_keeps_its_sessions(pool: Pool, db_url: str) -> None:
     await claim_one(pool, worker_id)
     conn = open_transaction(db_url, worker_id)
     try:
-        assert await reap.silent_worker_sessions(pool, stale_s=90) == 0
+        assert await workers.sessions_end(pool, stale_s=90) == 0
         assert alive(conn)
     finally:
         conn.close()
@@ -62,7 +62,7 @@ async def test_an_expired_lease_ends_the_transactions_opened_before_it_ran_out(
         await expire(pool, task_id)
         conn = open_transaction(db_url, worker_id)
     try:
-        ended = await reap.silent_worker_sessions(pool, stale_s=90)
+        ended = await workers.sessions_end(pool, stale_s=90)
         assert ended == (1 if opened == "before" else 0)
         assert alive(conn) is (opened == "after")
         assert alive(other)
@@ -77,9 +77,9 @@ async def test_a_lost_worker_loses_its_old_transactions(pool: Pool, db_url: str)
     worker_id = await new_worker(pool)
     conn = open_transaction(db_url, worker_id)
     try:
-        assert await reap.silent_worker_sessions(pool, stale_s=0) == 0  # not lost yet
-        assert await reap.silent_workers(pool, stale_s=0, batch=10) == 1
-        assert await reap.silent_worker_sessions(pool, stale_s=0) == 1
+        assert await workers.sessions_end(pool, stale_s=0) == 0  # not lost yet
+        assert await workers.mark_lost(pool, stale_s=0, batch=10) == 1
+        assert await workers.sessions_end(pool, stale_s=0) == 1
         assert not alive(conn)
     finally:
         conn.close()

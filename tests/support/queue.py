@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
-from db import lease, tasks, workers
+from db import lease, outcome, tasks, workers
 from db.connect import Db
+from db.errors import LeaseLost
 from db.lease import Claim
 from db.outcome import RetryPolicy
 from outlast.registry import BUILTIN
@@ -40,6 +42,16 @@ async def claim_one(db: Db, worker_id: uuid.UUID, *, ttl_s: float = 30.0) -> Cla
     claims = await lease.claim_many(db, worker_id, limit=1, ttl_s=ttl_s, graphs=GRAPHS)
     assert len(claims) == 1, f"expected one ready task, claimed {len(claims)}"
     return claims[0]
+
+
+async def complete(
+    db: Db, worker_id: uuid.UUID, task_id: uuid.UUID, epoch: int, result: Any
+) -> None:
+    """Finish one task through the worker's own statement (the group commit, of one), raising
+    LeaseLost as a runner would learn it: the task missing from the answer."""
+    done = [outcome.Done(task_id, epoch, json.dumps(result))]
+    if task_id not in await outcome.complete_many(db, worker_id, done):
+        raise LeaseLost(task_id, epoch)
 
 
 async def count(db: Db, sql: str, *params: Any) -> int:

@@ -41,13 +41,13 @@ def test_every_transition_is_a_named_statement() -> None:
 
 def test_terminal_states_only_leave_by_operator_action() -> None:
     assert {stmt for a, _, stmt in TRANSITIONS if a == TaskState.CANCELLED} == set()
-    assert {stmt for a, _, stmt in TRANSITIONS if a == TaskState.FAILED} == {"dead_letter_redrive"}
-    assert {stmt for a, _, stmt in TRANSITIONS if a == TaskState.COMPLETED} == {"task_follow_up"}
+    assert {stmt for a, _, stmt in TRANSITIONS if a == TaskState.FAILED} == {"dead_letters_redrive"}
+    assert {stmt for a, _, stmt in TRANSITIONS if a == TaskState.COMPLETED} == {"tasks_follow_up"}
 
 
 def test_waiting_states_hold_no_worker() -> None:
-    """Every way into a waiting state is task_wait, which releases the lease."""
+    """Every way into a waiting state is waits_park, which releases the lease."""
     waiting = {TaskState.WAITING_FOR_APPROVAL, TaskState.WAITING_FOR_INPUT}
     entries = {stmt for a, b, stmt in TRANSITIONS if b in waiting and a not in waiting}
-    assert entries == {"task_wait"}
-    assert "worker_id = NULL" in QUERIES["task_wait"]
+    assert entries == {"waits_park"}
+    assert "worker_id = NULL" in QUERIES["waits_park"]
