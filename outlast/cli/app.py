@@ -3,7 +3,7 @@
     outlast api | worker | reaper            run one process in the foreground
     outlast db migrate | start | stop | url  the database (embedded unless DATABASE_URL is set)
     outlast stack start | stop | scale | status | logs   the whole local stack (make start ...)
-    outlast tasks | dead-letters | approvals ...          the REST API, from the shell
+    outlast tasks | dead-letters | approvals | keys ...   the REST API, from the shell
 
 Bad input ends with a one-line message on stderr and exit code 2; never a traceback.
 """
@@ -114,6 +114,7 @@ def _mount_optional() -> None:
     app.add_typer(client_commands.tasks_app, name="tasks")
     app.add_typer(client_commands.dead_letters_app, name="dead-letters")
     app.add_typer(client_commands.approvals_app, name="approvals")
+    app.add_typer(client_commands.keys_app, name="keys")
 
 
 def main() -> None:

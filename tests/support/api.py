@@ -23,6 +23,7 @@ from api.app import create_app
 from db import lease, outcome, workers
 from db.connect import Pool
 from outlast.settings import Settings
+from tests.support.keys import AUTH
 from tests.support.queue import GRAPHS
 from tests.support.wait import wait_until
 
@@ -36,7 +37,7 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
 @contextmanager
 def api_client(db_url: str, **overrides: Any) -> Iterator[TestClient]:
     app = create_app(settings_for(db_url, **overrides))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, headers=AUTH) as client:
         yield client
 
 
