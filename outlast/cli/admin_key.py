@@ -19,16 +19,23 @@ TENANT = "default"
 NAME = "make start"
 
 
+def create(url: str, name: str = NAME) -> str:
+    """A new admin key of tenant `default`, stored (hashed) in the database at `url`; its text,
+    which is shown to nobody else (deployments without `make start`: compose, Kubernetes)."""
+    minted = apikey.mint()
+    asyncio.run(_insert(url, minted, name))
+    return minted.token
+
+
 def ensure(url: str, data_dir: Path) -> str | None:
     """The new key's text when one was made; None when the saved key is still live."""
     path = apikey.key_file(data_dir)
     saved = apikey.read_key_file(path)
     if saved is not None and asyncio.run(_live(url, saved)):
         return None
-    minted = apikey.mint()
-    asyncio.run(_insert(url, minted))
-    apikey.write_key_file(path, minted.token)
-    return minted.token
+    token = create(url)
+    apikey.write_key_file(path, token)
+    return token
 
 
 async def _live(url: str, token: str) -> bool:
@@ -45,11 +52,11 @@ async def _live(url: str, token: str) -> bool:
     )
 
 
-async def _insert(url: str, minted: apikey.Minted) -> None:
+async def _insert(url: str, minted: apikey.Minted, name: str) -> None:
     conn = await connect(url)
     try:
         await keys.insert(
-            conn, minted.key_id, tenant=TENANT, name=NAME, scopes=["admin"], digest=minted.digest
+            conn, minted.key_id, tenant=TENANT, name=name, scopes=["admin"], digest=minted.digest
         )
     finally:
         await conn.close()

@@ -1,7 +1,7 @@
 """The `outlast` command: run the processes, manage the database, drive the stack and the API.
 
     outlast api | worker | reaper            run one process in the foreground
-    outlast db migrate | start | stop | url  the database (embedded unless DATABASE_URL is set)
+    outlast db migrate | start | stop | url | admin-key  the database (embedded by default)
     outlast stack start | stop | scale | status | logs   the whole local stack (make start ...)
     outlast tasks | dead-letters | approvals | keys ...   the REST API, from the shell
 
@@ -98,6 +98,19 @@ def db_stop() -> None:
         return
     stopped = database.embedded(settings).stop()
     typer.echo("embedded postgres stopped" if stopped else "embedded postgres was not running")
+
+
+@db_app.command("admin-key")
+def db_admin_key(
+    name: str = typer.Option("operator", help="Recorded on the key and on its decisions."),
+) -> None:
+    """Make an admin API key (tenant `default`) straight in the database; print it once.
+
+    For deployments without `make start` (compose, Kubernetes): the first key, from which
+    `outlast keys create` makes the others."""
+    from outlast.cli import admin_key
+
+    typer.echo(admin_key.create(database.resolve_url(_settings()), name))
 
 
 @db_app.command("url")
