@@ -74,7 +74,8 @@ class EmbeddedPostgres:
         return self.data_dir.resolve() / PASSWORD_FILE
 
     def password(self) -> str:
-        """The superuser's password, generated (0600) the first time it is asked for."""
+        """The superuser's password, generated (0600) the first time it is asked for (by
+        start(); url() only reads it)."""
         path = self.password_file
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,13 @@ class EmbeddedPostgres:
         return path.read_text().strip()
 
     def url(self, database: str = DATABASE) -> str:
-        return f"postgresql://postgres:{self.password()}@127.0.0.1:{self.port}/{database}"
+        """The URL with the password; before the first start (no password yet) without one,
+        so a status command on a fresh data directory creates nothing."""
+        try:
+            secret = ":" + self.password_file.read_text().strip()
+        except FileNotFoundError:
+            secret = ""
+        return f"postgresql://postgres{secret}@127.0.0.1:{self.port}/{database}"
 
     def _run_as(self) -> str | None:
         return SYSTEM_USER if os.geteuid() == 0 else None
