@@ -30,8 +30,12 @@ from tests.support.wait import wait_until
 T = TypeVar("T")
 
 
+# Tests poll the API as fast as they like; the rate limit has its own test (test_api_access.py).
+UNLIMITED = {"rate_limit_per_s": 1e9, "rate_limit_burst": 1_000_000_000}
+
+
 def settings_for(db_url: str, **overrides: Any) -> Settings:
-    return Settings(**{"database_url": db_url, "graphs": "", **overrides})
+    return Settings(**{"database_url": db_url, "graphs": "", **UNLIMITED, **overrides})
 
 
 @contextmanager
