@@ -2,7 +2,8 @@
 (outlast.logs) like every other process.
 
 The request's details are fields of the line (method, path, query, status, duration_ms,
-client), never part of its message: a path is percent-decoded text the client chose, NULs and
+client, and `key`: the public id `olk_<id>` of the caller's API key, never its secret), never
+part of its message: a path is percent-decoded text the client chose, NULs and
 newlines included, and the JSON encoding escapes it inside its field, so a request cannot forge
 or split a log line.
 """
@@ -44,6 +45,7 @@ class AccessLog:
 
 def _fields(scope: Scope, status: int, elapsed_s: float) -> dict[str, object]:
     client = scope.get("client")
+    key_id = (scope.get("state") or {}).get("key_id")  # set by api.deps.authorize
     return {
         "method": scope["method"],
         "path": scope["path"],
@@ -51,4 +53,5 @@ def _fields(scope: Scope, status: int, elapsed_s: float) -> dict[str, object]:
         "status": status,
         "duration_ms": round(elapsed_s * 1000, 3),
         "client": client[0] if client else None,
+        "key": f"olk_{key_id}" if key_id else None,
     }

@@ -5,6 +5,7 @@ uvicorn api.app:create_app --factory      (or `outlast api`)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +14,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api import problems
+from api.access import Access, RateLimit
 from api.access_log import AccessLog
 from api.body import BodyGuard
 from api.routes import (
@@ -22,6 +24,7 @@ from api.routes import (
     graphs,
     health,
     history,
+    keys,
     metrics,
     tasks,
     workers,
@@ -34,7 +37,11 @@ from outlast.settings import Settings
 # A request waits at most this long for a database connection, then answers 503 (retry): a
 # client learns the database is down in seconds, and a saturated pool sheds load.
 POOL_WAIT_S = 5.0
+log = logging.getLogger("outlast.api")
 DESCRIPTION = """Submit LangGraph tasks, follow them, cancel them, and redrive dead letters.
+
+Every route but /healthz and /readyz takes an API key, `Authorization: Bearer olk_...`, holding
+the scope its `security` names (`admin` holds every scope).
 
 Errors are `application/problem+json` with a stable `type`; lists are cursor-paginated."""
 
@@ -67,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if resolved.auth == "off":
+            log.warning(
+                "OUTLAST_AUTH=off: the API takes no API key and every caller is an admin;"
+                " for local development only"
+            )
         # Registry first: a malformed OUTLAST_GRAPHS fails the start before any connection.
         app.state.registry = Registry.from_spec(resolved.graphs)
         # resolve_url may start the embedded server (blocking; seconds on a cold start).
@@ -79,6 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Outlast", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = resolved
+    app.state.access = Access(
+        enabled=resolved.auth == "on",
+        limit=RateLimit(resolved.rate_limit_per_s, resolved.rate_limit_burst),
+    )
     problems.install(app)
     _document(app)
     app.add_middleware(
@@ -94,8 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dead_letters,
         workers,
         graphs,
-        health,
+        keys,
         metrics,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
+    app.include_router(health.router, responses=problems.openapi_responses(keyed=False))
     return app

@@ -11,6 +11,9 @@ A problem carries a stable `type` URI (clients branch on it, never on `title` or
     payload-too-large                             413      the body is over max_body_bytes
     unknown-graph                                 422      submit names no registered graph
     idempotency-mismatch                          422      db.errors.IdempotencyMismatch
+    rate-limited                                  429      the key is over its rate (Retry-After)
+    unauthorized                                  401      no API key, or not a live one
+    forbidden                                     403      the key lacks the route's scope
     not-found                                     404      db.errors.NotFound, unknown route
     conflict                                      409      db.errors.Conflict (with `state`)
     method-not-allowed                            405      a route without that method
@@ -50,19 +53,25 @@ _HTTP_SLUGS = {
 }
 
 
-def openapi_responses() -> dict[int | str, dict[str, Any]]:
+def openapi_responses(*, keyed: bool = True) -> dict[int | str, dict[str, Any]]:
     """The error answers every route may give, for the OpenAPI document (served as
-    application/problem+json: see `document`)."""
+    application/problem+json: see `document`). `keyed`: the route takes an API key."""
     described = {
         400: "Malformed JSON",
+        401: "No API key, or not a live one (WWW-Authenticate: Bearer)",
+        403: "The API key lacks the route's scope (named in `scope`)",
         404: "Unknown id or route",
         409: "Wrong state",
         413: "Body too large",
         415: "Body is not JSON",
         422: "A field broke a rule (see errors)",
+        429: "The API key is over its rate (Retry-After)",
         500: "Unexpected error (logged, never echoed)",
         503: "Database unavailable or a statement timed out (retry)",
     }
+    if not keyed:
+        for status in (401, 403, 429):
+            del described[status]
     return {status: {"model": Problem, "description": text} for status, text in described.items()}
 
 
@@ -106,11 +115,13 @@ class ProblemError(Exception):
         *,
         errors: Sequence[FieldError] = (),
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail = status, slug, title, detail
         self.errors = list(errors)
         self.extra = extra or {}
+        self.headers = headers or {}
 
     def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
         body: dict[str, Any] = {
@@ -122,7 +133,8 @@ class ProblemError(Exception):
         }
         if self.errors:
             body["errors"] = self.errors
-        return JSONResponse(body, self.status, headers=headers, media_type=MEDIA_TYPE)
+        all_headers = {**self.headers, **(headers or {})}
+        return JSONResponse(body, self.status, headers=all_headers, media_type=MEDIA_TYPE)
 
 
 def invalid(field: str, rule: str, message: str) -> ProblemError:

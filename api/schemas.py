@@ -26,6 +26,7 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from api import json_guard
 from db.states import TaskState
@@ -312,7 +313,16 @@ class _Decision(_Request):
     wait_id: uuid.UUID | None = Field(
         None, description="Which wait, when the task has several open of this kind."
     )
-    decided_by: Label | None = Field(None, description="Who decides (stored with the decision).")
+    # Who decides is the API key (its name and id), never the body: a body that names someone
+    # is refused, so a client that still sends it learns that, instead of being ignored.
+    decided_by: SkipJsonSchema[Any] = None
+
+    @field_validator("decided_by")
+    @classmethod
+    def _refuse_decided_by(cls, value: Any) -> Any:
+        raise ValueError(
+            "the decider is the API key (its name and id); remove decided_by from the body"
+        )
 
 
 class ApproveRequest(_Decision):
@@ -418,3 +428,50 @@ class Problem(BaseModel):
 
 class Status(BaseModel):
     status: str
+
+
+Scope = Literal[
+    "tasks:write",
+    "tasks:read",
+    "approvals:decide",
+    "dead-letters:operate",
+    "agents:admin",
+    "metrics:read",
+    "admin",
+]
+Tenant = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="A tenant id.")]
+
+
+class KeyCreate(_Request):
+    scopes: list[Scope] = Field(min_length=1, max_length=7, description="`admin` holds all.")
+    name: Label | None = Field(
+        None, description="Who holds the key; decisions made with it record this name."
+    )
+    tenant: Tenant | None = Field(
+        None,
+        description="Whose key; default: the caller's tenant. Another tenant needs an admin key"
+        " of tenant `default`.",
+    )
+
+
+class KeyPublic(BaseModel):
+    """An API key as listed: never its secret (the server does not have it)."""
+
+    id: str = Field(description="Public id, `olk_<id>`: names the key in logs and decisions.")
+    tenant: str
+    name: str | None
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="Recorded at most once a minute per API replica."
+    )
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _display(cls, value: str) -> str:
+        return value if value.startswith("olk_") else f"olk_{value}"
+
+
+class KeyCreated(KeyPublic):
+    key: str = Field(description="The whole key, `olk_<id>_<secret>`. Shown this once only.")

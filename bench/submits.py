@@ -14,7 +14,28 @@ import httpx
 from bench.procs import wait_for
 from bench.session import Session, say
 from bench.table import Row, Target
+from db import key as keys
+from db.connect import connect
+from outlast import apikey
 from outlast.embedded import free_port
+
+
+async def _admin_key(url: str) -> str:
+    """An admin API key in the bench's database (the API needs one on every submit)."""
+    minted = apikey.mint()
+    conn = await connect(url)
+    try:
+        await keys.insert(
+            conn,
+            minted.key_id,
+            tenant="default",
+            name="bench",
+            scopes=["admin"],
+            digest=minted.digest,
+        )
+    finally:
+        await conn.close()
+    return minted.token
 
 
 def _healthy(base: str) -> bool:
@@ -52,9 +73,10 @@ async def _batches(client: httpx.AsyncClient, batches: int, size: int) -> float:
     return batches * size / (time.perf_counter() - started)
 
 
-async def _measure(base: str, session: Session) -> tuple[float, float]:
+async def _measure(base: str, session: Session, url: str) -> tuple[float, float]:
     cfg = session.config
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+    headers = {"Authorization": f"Bearer {await _admin_key(url)}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as client:
         await _singles(client, 50, cfg.concurrency)  # warm up
         await _batches(client, 1, cfg.api_batch_size)
         single = await _singles(client, cfg.count("api_single"), cfg.concurrency)
@@ -73,7 +95,7 @@ def api(session: Session) -> list[Row]:
             f"api: {cfg.count('api_single')} single submits, "
             f"{cfg.count('api_batches')} batches of {cfg.api_batch_size}"
         )
-        single, batch = asyncio.run(_measure(base, session))
+        single, batch = asyncio.run(_measure(base, session, stack.url))
     return [
         Row(
             "7",

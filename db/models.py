@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from db.states import TaskState
@@ -301,3 +301,43 @@ class CheckpointOrder(Base):
     lease_epoch: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("checkpoint_order_head", "thread_id", "checkpoint_ns", "seq"),)
+
+
+# The scopes a key may carry (api/access.py); `admin` holds every other one.
+KEY_SCOPES = (
+    "tasks:write",
+    "tasks:read",
+    "approvals:decide",
+    "dead-letters:operate",
+    "agents:admin",
+    "metrics:read",
+    "admin",
+)
+KEY_SCOPES_SQL = ", ".join(f"'{s}'" for s in KEY_SCOPES)
+
+
+class ApiKey(Base):
+    """One API key: its public id, tenant, scopes and the SHA-256 of its secret (never the
+    secret). Revoked keys are kept (decisions and logs name them)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    secret_sha256: Mapped[bytes] = mapped_column(BYTEA)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("id ~ '^[0-9a-f]{12}$'", name="api_keys_id_format"),
+        CheckConstraint("tenant ~ '^[a-z0-9][a-z0-9_-]{0,62}$'", name="api_keys_tenant_format"),
+        CheckConstraint("octet_length(secret_sha256) = 32", name="api_keys_hash_length"),
+        CheckConstraint(
+            f"cardinality(scopes) > 0 AND scopes <@ ARRAY[{KEY_SCOPES_SQL}]::text[]",
+            name="api_keys_scopes_known",
+        ),
+        Index("api_keys_tenant_created", "tenant", "created_at", "id"),
+    )

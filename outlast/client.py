@@ -1,7 +1,7 @@
 """A small typed client for Outlast's REST API.
 
     from outlast.client import Client
-    with Client("http://127.0.0.1:8000") as api:
+    with Client("http://127.0.0.1:8000") as api:  # key: $OUTLAST_API_KEY or .data/admin.key
         task = api.submit("pipeline", {"text": "Hello."}, idempotency_key="doc-1")
         print(api.get(task["id"])["state"])
 
@@ -13,12 +13,14 @@ Responses are the API's JSON as dicts (docs/api.md describes each). Errors:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal
 
 import httpx
 
+from outlast import apikey
 from outlast.errors import ApiError
 
 __all__ = ["ApiError", "Client"]
@@ -37,10 +39,18 @@ class Client:
         self,
         base_url: str = DEFAULT_URL,
         *,
+        api_key: str | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        """`api_key`: else $OUTLAST_API_KEY, else the key `make start` saved (outlast.apikey);
+        with none, requests go without one (an API with OUTLAST_AUTH=off takes them)."""
+        key = apikey.find_key(api_key)
+        self.has_key = key is not None
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(
+            base_url=base_url, timeout=timeout, transport=transport, headers=headers
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -160,12 +170,10 @@ class Client:
         *,
         edited_args: Json | None = None,
         comment: str | None = None,
-        decided_by: str | None = None,
         wait_id: str | None = None,
     ) -> Json:
-        body = _params(
-            edited_args=edited_args, comment=comment, decided_by=decided_by, wait_id=wait_id
-        )
+        """Recorded as decided by this client's API key."""
+        body = _params(edited_args=edited_args, comment=comment, wait_id=wait_id)
         return self._call("POST", f"/v1/tasks/{task_id}/approve", json=body)
 
     def reject(
@@ -173,10 +181,9 @@ class Client:
         task_id: str,
         reason: str,
         *,
-        decided_by: str | None = None,
         wait_id: str | None = None,
     ) -> Json:
-        body = _params(reason=reason, decided_by=decided_by, wait_id=wait_id)
+        body = _params(reason=reason, wait_id=wait_id)
         return self._call("POST", f"/v1/tasks/{task_id}/reject", json=body)
 
     def answer(
@@ -184,10 +191,9 @@ class Client:
         task_id: str,
         value: Any,
         *,
-        decided_by: str | None = None,
         wait_id: str | None = None,
     ) -> Json:
-        body = {"value": value, **_params(decided_by=decided_by, wait_id=wait_id)}
+        body = {"value": value, **_params(wait_id=wait_id)}
         return self._call("POST", f"/v1/tasks/{task_id}/input", json=body)
 
     # Dead letters
@@ -260,6 +266,24 @@ class Client:
 
     def graphs(self) -> Json:
         return self._call("GET", "/v1/graphs")
+
+    # API keys (admin scope)
+
+    def create_key(
+        self, scopes: Sequence[str], *, name: str | None = None, tenant: str | None = None
+    ) -> Json:
+        """A new key; its `key` (the secret) is in this answer only."""
+        body = {"scopes": list(scopes), **_params(name=name, tenant=tenant)}
+        return self._call("POST", "/v1/keys", json=body)
+
+    def keys(
+        self, *, tenant: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> Json:
+        params = _params(tenant=tenant, limit=limit, cursor=cursor)
+        return self._call("GET", "/v1/keys", params=params)
+
+    def revoke_key(self, key_id: str, *, tenant: str | None = None) -> Json:
+        return self._call("DELETE", f"/v1/keys/{key_id}", params=_params(tenant=tenant))
 
 
 def _problem(response: httpx.Response) -> Json:

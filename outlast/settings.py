@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     AliasChoices,
@@ -47,6 +48,17 @@ class Settings(BaseSettings):
         5.0, description="Longest one API statement may wait for a lock; then 503."
     )
     api_access_log: bool = Field(True, description="The API logs one JSON line per request.")
+    auth: Literal["on", "off"] = Field(
+        "on",
+        description="`off`: the API takes no API key and treats every caller as an admin of"
+        " tenant `default`. Local development only; warned at every start.",
+    )
+    rate_limit_per_s: PositiveFloat = Field(
+        50.0, description="Requests per second one API key may make, per API replica."
+    )
+    rate_limit_burst: PositiveInt = Field(
+        100, description="Requests one API key may make at once before the rate applies."
+    )
 
     worker_concurrency: PositiveInt = Field(8, description="Tasks one worker process runs at once.")
     lease_ttl_s: PositiveFloat = Field(

@@ -16,9 +16,12 @@ from psycopg.rows import DictRow
 
 from db.connect import Pool, connect, open_pool
 from tests.support.database import DatabaseServer
+from tests.support.keys import TEST_KEY
 from tests.support.processes import Processes
 
 REPO = Path(__file__).resolve().parent.parent
+# outlast.client and the CLI send this key (every test database holds it: tests/support/keys).
+os.environ["OUTLAST_API_KEY"] = TEST_KEY
 
 
 @pytest.fixture(scope="session")

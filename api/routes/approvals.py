@@ -1,5 +1,9 @@
 """What waits on people: the approvals inbox, a task's waits, and the three decisions
-(approve, reject, input). Each wait gets exactly one decision; a second gets 409."""
+(approve, reject, input). Each wait gets exactly one decision; a second gets 409.
+
+Who decided is the caller's API key, recorded as `name (olk_<id>)` (api.access.Principal.label)
+in the wait's `decided_by` and in the resume value the graph receives; a body that names a
+decider is refused (422 on body.decided_by)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any, Literal
 import jsonschema
 from fastapi import APIRouter
 
-from api.deps import PoolDep
+from api.deps import ApprovalsDecide, PoolDep, TasksRead
 from api.pagination import CursorQuery, FilterQuery, LimitQuery, decode_time_id, page
 from api.problems import ProblemError, field_error
 from api.schemas import (
@@ -32,6 +36,7 @@ router = APIRouter(tags=["humans in the loop"])
 
 @router.get("/v1/approvals", summary="Everything waiting on a person, oldest first")
 async def inbox(
+    caller: ApprovalsDecide,
     pool: PoolDep,
     graph: FilterQuery = None,
     kind: Literal["approval", "input"] | None = None,
@@ -46,13 +51,15 @@ async def inbox(
 
 
 @router.get("/v1/tasks/{task_id}/waits", summary="A task's waits and their decisions")
-async def task_waits(task_id: uuid.UUID, pool: PoolDep) -> list[WaitPublic]:
+async def task_waits(caller: TasksRead, task_id: uuid.UUID, pool: PoolDep) -> list[WaitPublic]:
     await tasks.get(pool, task_id)
     return [WaitPublic.model_validate(w) for w in await waits.list_for_task(pool, task_id)]
 
 
 @router.post("/v1/tasks/{task_id}/approve", summary="Approve the action a task waits on")
-async def approve(task_id: uuid.UUID, body: ApproveRequest, pool: PoolDep) -> DecisionResult:
+async def approve(
+    caller: ApprovalsDecide, task_id: uuid.UUID, body: ApproveRequest, pool: PoolDep
+) -> DecisionResult:
     """Optionally with `edited_args`: the graph acts with those instead of the proposed ones.
     409 when the task is not waiting for an approval or the wait was already decided."""
 
@@ -62,7 +69,7 @@ async def approve(task_id: uuid.UUID, body: ApproveRequest, pool: PoolDep) -> De
             "approved": True,
             "args": args,
             "comment": body.comment,
-            "decided_by": body.decided_by,
+            "decided_by": caller.label,
         }
 
     return await _decide(
@@ -72,19 +79,21 @@ async def approve(task_id: uuid.UUID, body: ApproveRequest, pool: PoolDep) -> De
         "approved",
         resume_value,
         body.wait_id,
-        body.decided_by,
+        caller.label,
         body.comment,
     )
 
 
 @router.post("/v1/tasks/{task_id}/reject", summary="Reject the action a task waits on")
-async def reject(task_id: uuid.UUID, body: RejectRequest, pool: PoolDep) -> DecisionResult:
+async def reject(
+    caller: ApprovalsDecide, task_id: uuid.UUID, body: RejectRequest, pool: PoolDep
+) -> DecisionResult:
     def resume_value(wait: Row) -> dict[str, Any]:
         return {
             "approved": False,
             "args": wait["payload"].get("args"),
             "reason": body.reason,
-            "decided_by": body.decided_by,
+            "decided_by": caller.label,
         }
 
     return await _decide(
@@ -94,13 +103,15 @@ async def reject(task_id: uuid.UUID, body: RejectRequest, pool: PoolDep) -> Deci
         "rejected",
         resume_value,
         body.wait_id,
-        body.decided_by,
+        caller.label,
         body.reason,
     )
 
 
 @router.post("/v1/tasks/{task_id}/input", summary="Answer the question a task waits on")
-async def answer(task_id: uuid.UUID, body: InputRequest, pool: PoolDep) -> DecisionResult:
+async def answer(
+    caller: ApprovalsDecide, task_id: uuid.UUID, body: InputRequest, pool: PoolDep
+) -> DecisionResult:
     """422 naming `body.value` and the rule when the answer breaks the question's JSON Schema;
     the task keeps waiting and nothing is written."""
 
@@ -111,7 +122,7 @@ async def answer(task_id: uuid.UUID, body: InputRequest, pool: PoolDep) -> Decis
         return body.value
 
     return await _decide(
-        pool, task_id, "input", "answered", resume_value, body.wait_id, body.decided_by, None
+        pool, task_id, "input", "answered", resume_value, body.wait_id, caller.label, None
     )
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import PoolDep, RegistryDep, SettingsDep
+from api.deps import PoolDep, RegistryDep, SettingsDep, TasksWrite
 from api.problems import ProblemError, field_error
 from api.schemas import TaskCreate, TaskPublic
 from db import tasks
@@ -49,6 +49,7 @@ def _unknown_graphs(body: TaskBatchCreate, known: list[str]) -> ProblemError | N
 
 @router.post("/tasks:batch", status_code=201, summary="Submit up to 1,000 tasks at once")
 async def submit_batch(
+    caller: TasksWrite,
     body: TaskBatchCreate,
     pool: PoolDep,
     settings: SettingsDep,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from starlette.exceptions import HTTPException
 
-from api.deps import PoolDep
+from api.deps import DeadLettersOperate, PoolDep
 from api.pagination import (
     CursorQuery,
     FilterQuery,
@@ -42,6 +42,7 @@ DeadLetterInclude = Annotated[str | None, include_query(*HEAVY)]
 
 @router.get("", summary="List dead letters, oldest first", response_model_exclude_unset=True)
 async def list_dead_letters(
+    caller: DeadLettersOperate,
     pool: PoolDep,
     graph: FilterQuery = None,
     error_type: FilterQuery = None,
@@ -66,7 +67,7 @@ async def list_dead_letters(
 
 
 @router.get("/groups", summary="Open dead letters grouped by graph and error type")
-async def list_groups(pool: PoolDep) -> Page[DeadLetterGroup]:
+async def list_groups(caller: DeadLettersOperate, pool: PoolDep) -> Page[DeadLetterGroup]:
     # One row per (graph, error type): small by nature, so always a single page.
     rows = await dead_letters.groups(pool)
     return Page[DeadLetterGroup](items=[DeadLetterGroup.model_validate(r) for r in rows])
@@ -80,13 +81,18 @@ async def redrive_other_methods() -> None:
 
 
 @router.get("/{dead_letter_id}", summary="One dead letter")
-async def get_dead_letter(dead_letter_id: uuid.UUID, pool: PoolDep) -> DeadLetterPublic:
+async def get_dead_letter(
+    caller: DeadLettersOperate, dead_letter_id: uuid.UUID, pool: PoolDep
+) -> DeadLetterPublic:
     return DeadLetterPublic.model_validate(await dead_letters.get(pool, dead_letter_id))
 
 
 @router.post("/{dead_letter_id}/redrive", summary="Queue a dead letter's task again")
 async def redrive(
-    dead_letter_id: uuid.UUID, pool: PoolDep, body: RedriveRequest | None = None
+    caller: DeadLettersOperate,
+    dead_letter_id: uuid.UUID,
+    pool: PoolDep,
+    body: RedriveRequest | None = None,
 ) -> TaskPublic:
     """200 with the requeued task; 409 when it was already redriven (of two concurrent
     redrives exactly one wins); 422 when `checkpoint_id` is not on this task's thread."""
@@ -117,7 +123,10 @@ async def redrive(
 
 @router.post("/{dead_letter_id}/resolve", summary="Close a dead letter without a redrive")
 async def resolve(
-    dead_letter_id: uuid.UUID, pool: PoolDep, body: ResolveRequest | None = None
+    caller: DeadLettersOperate,
+    dead_letter_id: uuid.UUID,
+    pool: PoolDep,
+    body: ResolveRequest | None = None,
 ) -> DeadLetterPublic:
     """200 with the resolved dead letter; its task stays failed, and both then go by the
     retention settings (an open dead letter is kept until redriven or resolved). 409 when it was
@@ -133,7 +142,9 @@ async def resolve(
 
 
 @router.post("/redrive", summary="Redrive open dead letters by filter")
-async def redrive_by_filter(body: RedriveByFilterRequest, pool: PoolDep) -> RedriveByFilterResult:
+async def redrive_by_filter(
+    caller: DeadLettersOperate, body: RedriveByFilterRequest, pool: PoolDep
+) -> RedriveByFilterResult:
     """Up to `limit` open dead letters matching `graph` and `error_type`, oldest first. With
     `dry_run`, lists them (`dead_letters`) and writes nothing; else requeues them (`tasks`)."""
     where = dead_letters.Filter(graph=body.graph, error_type=body.error_type)

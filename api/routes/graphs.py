@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import PoolDep, RegistryDep
+from api.deps import PoolDep, RegistryDep, TasksRead
 from api.schemas import GraphPublic, Page
 from db import workers
 from outlast.registry import Registry, RegistryError
@@ -29,7 +29,7 @@ def _describe_all(registry: Registry) -> dict[str, GraphPublic]:
 
 
 @router.get("", summary="List graphs, with the live workers that run each")
-async def list_graphs(registry: RegistryDep, pool: PoolDep) -> Page[GraphPublic]:
+async def list_graphs(caller: TasksRead, registry: RegistryDep, pool: PoolDep) -> Page[GraphPublic]:
     # The first describe imports and compiles the graph: in the thread pool, so the event loop is
     # not held. The registry is small, and so is the set of graph names: a single page.
     graphs = await run_in_threadpool(_describe_all, registry)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-from api.deps import PoolDep, RegistryDep
+from api.deps import PoolDep, RegistryDep, TasksRead, TasksWrite
 from api.problems import ProblemError, field_error, invalid
 from api.schemas import LABEL_PATTERN, CheckpointState, ForkRequest, MessageRequest, TaskPublic
 from db import checkpoints, tasks
@@ -25,7 +25,11 @@ CheckpointIdPath = Annotated[
 
 @router.get("/{task_id}/checkpoints/{checkpoint_id}", summary="The state at one checkpoint")
 async def checkpoint_state(
-    task_id: uuid.UUID, checkpoint_id: CheckpointIdPath, pool: PoolDep, registry: RegistryDep
+    caller: TasksRead,
+    task_id: uuid.UUID,
+    checkpoint_id: CheckpointIdPath,
+    pool: PoolDep,
+    registry: RegistryDep,
 ) -> CheckpointState:
     """LangGraph's own view of the thread at that checkpoint: values, next nodes, interrupts."""
     task = await tasks.get(pool, task_id)
@@ -51,7 +55,12 @@ async def checkpoint_state(
 
 @router.post("/{task_id}/fork", status_code=201, summary="A new task resuming from a checkpoint")
 async def fork(
-    task_id: uuid.UUID, body: ForkRequest, request: Request, response: Response, pool: PoolDep
+    caller: TasksWrite,
+    task_id: uuid.UUID,
+    body: ForkRequest,
+    request: Request,
+    response: Response,
+    pool: PoolDep,
 ) -> TaskPublic:
     """The new task's thread starts as a copy of `checkpoint_id` (422 when that is not one of
     this task's checkpoints); `state_patch` is applied before it resumes."""
@@ -69,7 +78,11 @@ async def fork(
 
 @router.post("/{task_id}/messages", summary="Continue a completed task with a follow-up")
 async def follow_up(
-    task_id: uuid.UUID, body: MessageRequest, pool: PoolDep, registry: RegistryDep
+    caller: TasksWrite,
+    task_id: uuid.UUID,
+    body: MessageRequest,
+    pool: PoolDep,
+    registry: RegistryDep,
 ) -> TaskPublic:
     """`message` appends a user message (`{"messages": [{"role": "user", ...}]}`, for chat
     graphs); `input` is given to the graph as is. Exactly one of the two. 409 unless completed,

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from api.deps import PoolDep
+from api.deps import MetricsRead, PoolDep
 from db import metrics
 from db.connect import Row
 from db.states import TaskState
@@ -55,7 +55,7 @@ class Snapshot(Collector):
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def scrape(pool: PoolDep) -> Response:
+async def scrape(caller: MetricsRead, pool: PoolDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(Snapshot(await metrics.snapshot(pool)))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

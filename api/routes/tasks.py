@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from api.deps import PoolDep, RegistryDep, SettingsDep
+from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.pagination import (
     CursorQuery,
     FilterQuery,
@@ -60,6 +60,7 @@ def _unknown_graph(name: str, known: list[str]) -> ProblemError:
 
 @router.post("", status_code=201, summary="Submit a task")
 async def submit(
+    caller: TasksWrite,
     body: TaskCreate,
     request: Request,
     response: Response,
@@ -87,6 +88,7 @@ TaskInclude = Annotated[str | None, include_query(*HEAVY)]
 
 @router.get("", summary="List tasks, newest first", response_model_exclude_unset=True)
 async def list_tasks(
+    caller: TasksRead,
     pool: PoolDep,
     state: TaskState | None = None,
     graph: FilterQuery = None,
@@ -109,13 +111,17 @@ async def list_tasks(
 
 
 @router.get("/{task_id}", summary="One task")
-async def get_task(task_id: uuid.UUID, pool: PoolDep) -> TaskPublic:
+async def get_task(caller: TasksRead, task_id: uuid.UUID, pool: PoolDep) -> TaskPublic:
     return TaskPublic.model_validate(await tasks.get(pool, task_id))
 
 
 @router.get("/{task_id}/events", summary="A task's history, oldest first")
 async def list_events(
-    task_id: uuid.UUID, pool: PoolDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+    caller: TasksRead,
+    task_id: uuid.UUID,
+    pool: PoolDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> Page[TaskEventPublic]:
     after = decode_int(cursor, "events") if cursor else 0
     rows = await tasks.events_list(pool, task_id, after_id=after, limit=limit + 1)
@@ -124,7 +130,11 @@ async def list_events(
 
 @router.get("/{task_id}/checkpoints", summary="A task's checkpoints, newest first")
 async def list_checkpoints(
-    task_id: uuid.UUID, pool: PoolDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+    caller: TasksRead,
+    task_id: uuid.UUID,
+    pool: PoolDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> Page[CheckpointPublic]:
     before = decode_text(cursor, "checkpoints") if cursor else None
     await tasks.get(pool, task_id)  # 404 for an unknown task, not an empty list
@@ -134,7 +144,7 @@ async def list_checkpoints(
 
 @router.post("/{task_id}/cancel", summary="Cancel a task")
 async def cancel(
-    task_id: uuid.UUID, pool: PoolDep, body: CancelRequest | None = None
+    caller: TasksWrite, task_id: uuid.UUID, pool: PoolDep, body: CancelRequest | None = None
 ) -> TaskPublic:
     """Queued or waiting: cancelled now. Running: `cancel_requested` is set and the worker stops
     at its next node boundary. 409 (with `state`) when finished or already requested."""

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from api.deps import PoolDep
+from api.deps import AgentsAdmin, PoolDep
 from api.pagination import CursorQuery, LimitQuery, decode_time_id, page
 from api.schemas import Page, WorkerPublic
 from db import workers
@@ -16,6 +16,7 @@ router = APIRouter(prefix="/v1/workers", tags=["workers"])
 
 @router.get("", summary="List workers, newest first")
 async def list_workers(
+    caller: AgentsAdmin,
     pool: PoolDep,
     state: Literal["running", "stopping", "stopped", "lost"] | None = None,
     limit: LimitQuery = 50,

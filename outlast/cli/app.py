@@ -1,9 +1,9 @@
 """The `outlast` command: run the processes, manage the database, drive the stack and the API.
 
     outlast api | worker | reaper            run one process in the foreground
-    outlast db migrate | start | stop | url  the database (embedded unless DATABASE_URL is set)
+    outlast db migrate | start | stop | url | admin-key  the database (embedded by default)
     outlast stack start | stop | scale | status | logs   the whole local stack (make start ...)
-    outlast tasks | dead-letters | approvals ...          the REST API, from the shell
+    outlast tasks | dead-letters | approvals | keys ...   the REST API, from the shell
 
 Bad input ends with a one-line message on stderr and exit code 2; never a traceback.
 """
@@ -100,6 +100,19 @@ def db_stop() -> None:
     typer.echo("embedded postgres stopped" if stopped else "embedded postgres was not running")
 
 
+@db_app.command("admin-key")
+def db_admin_key(
+    name: str = typer.Option("operator", help="Recorded on the key and on its decisions."),
+) -> None:
+    """Make an admin API key (tenant `default`) straight in the database; print it once.
+
+    For deployments without `make start` (compose, Kubernetes): the first key, from which
+    `outlast keys create` makes the others."""
+    from outlast.cli import admin_key
+
+    typer.echo(admin_key.create(database.resolve_url(_settings()), name))
+
+
 @db_app.command("url")
 def db_url() -> None:
     """Print the database URL the processes use."""
@@ -114,6 +127,7 @@ def _mount_optional() -> None:
     app.add_typer(client_commands.tasks_app, name="tasks")
     app.add_typer(client_commands.dead_letters_app, name="dead-letters")
     app.add_typer(client_commands.approvals_app, name="approvals")
+    app.add_typer(client_commands.keys_app, name="keys")
 
 
 def main() -> None:

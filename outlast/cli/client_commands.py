@@ -3,6 +3,8 @@
 Each command prints the API's JSON on stdout. Any failure (the API refused the request, it could
 not be reached, an option is not valid JSON) is one line on stderr and exit code 2, never a
 traceback. The API's address: `--url`, else $OUTLAST_API_URL, else http://127.0.0.1:8000.
+The API key: $OUTLAST_API_KEY, else the admin key `make start` saved in .data/admin.key
+(outlast.apikey); decisions (approve, reject, answer) are recorded as made by that key.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ tasks_app = typer.Typer(
 )
 dead_letters_app = typer.Typer(
     no_args_is_help=True, help="Inspect and redrive dead letters.", pretty_exceptions_enable=False
+)
+keys_app = typer.Typer(
+    no_args_is_help=True,
+    help="API keys: create (shown once), list, revoke. Needs an admin key.",
+    pretty_exceptions_enable=False,
 )
 approvals_app = typer.Typer(
     no_args_is_help=True,
@@ -52,14 +59,23 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+NO_KEY_HINT = (
+    "set OUTLAST_API_KEY to a key (outlast keys create), or run `make start`, which saves an"
+    " admin key in .data/admin.key"
+)
+
+
 @contextmanager
 def _api(url: str) -> Iterator[Client]:
     """A client whose failures end the command with one line on stderr and exit code 2."""
+    client = Client(url)
     try:
-        with Client(url) as client:
+        with client:
             yield client
     except ApiError as exc:
-        _fail(exc.summary())
+        if exc.status == 401 and not client.has_key:
+            _fail(f"no API key: {NO_KEY_HINT}")
+        _fail(exc.summary() + (f" ({NO_KEY_HINT})" if exc.status == 401 else ""))
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         _fail(f"cannot reach the API at {url}: {exc or type(exc).__name__}")
 
@@ -182,7 +198,6 @@ def fork(
 
 # Humans in the loop
 
-By = Annotated[str | None, typer.Option("--by", help="Who decides (stored).")]
 WaitId = Annotated[str | None, typer.Option(help="Which wait, when several are open.")]
 
 
@@ -203,36 +218,31 @@ def approve(
     task_id: str,
     edited_args: Annotated[str | None, typer.Option(help="Arguments to act with (JSON).")] = None,
     comment: Annotated[str | None, typer.Option(help="Stored with the decision.")] = None,
-    by: By = None,
     wait_id: WaitId = None,
     url: Url = DEFAULT_URL,
 ) -> None:
     """Approve the action a task waits on."""
     args = _json_object("--edited-args", edited_args)
     with _api(url) as api:
-        _print(
-            api.approve(task_id, edited_args=args, comment=comment, decided_by=by, wait_id=wait_id)
-        )
+        _print(api.approve(task_id, edited_args=args, comment=comment, wait_id=wait_id))
 
 
 @approvals_app.command("reject")
 def reject(
     task_id: str,
     reason: Annotated[str, typer.Option(help="Why; the graph receives it.")],
-    by: By = None,
     wait_id: WaitId = None,
     url: Url = DEFAULT_URL,
 ) -> None:
     """Reject the action a task waits on."""
     with _api(url) as api:
-        _print(api.reject(task_id, reason, decided_by=by, wait_id=wait_id))
+        _print(api.reject(task_id, reason, wait_id=wait_id))
 
 
 @approvals_app.command("answer")
 def answer(
     task_id: str,
     value: Annotated[str, typer.Argument(help="The answer, as JSON (a string needs quotes).")],
-    by: By = None,
     wait_id: WaitId = None,
     url: Url = DEFAULT_URL,
 ) -> None:
@@ -242,7 +252,7 @@ def answer(
     except ValueError:
         _fail(f"the answer must be JSON (a string needs quotes: '\"{value}\"')")
     with _api(url) as api:
-        _print(api.answer(task_id, parsed, decided_by=by, wait_id=wait_id))
+        _print(api.answer(task_id, parsed, wait_id=wait_id))
 
 
 # Dead letters
@@ -328,3 +338,51 @@ def redrive_many(
                 max_attempts=max_attempts,
             )
         )
+
+
+# API keys
+
+SCOPES = (
+    "tasks:write",
+    "tasks:read",
+    "approvals:decide",
+    "dead-letters:operate",
+    "agents:admin",
+    "metrics:read",
+    "admin",
+)
+TenantOpt = Annotated[str | None, typer.Option(help="Another tenant (operator only).")]
+
+
+@keys_app.command("create")
+def create_key(
+    scope: Annotated[
+        list[str], typer.Option("--scope", help=f"Repeat for several: {', '.join(SCOPES)}.")
+    ],
+    name: Annotated[str | None, typer.Option(help="Who holds it; decisions record it.")] = None,
+    tenant: TenantOpt = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Create a key; print it with its secret, which is shown this once only."""
+    with _api(url) as api:
+        _print(api.create_key(scope, name=name, tenant=tenant))
+
+
+@keys_app.command("list")
+def list_keys(
+    tenant: TenantOpt = None, limit: Limit = None, cursor: Cursor = None, url: Url = DEFAULT_URL
+) -> None:
+    """Print a page of keys, newest first (no secrets: the server has none)."""
+    with _api(url) as api:
+        _print(api.keys(tenant=tenant, limit=limit, cursor=cursor))
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="The key's public id, olk_<id>.")],
+    tenant: TenantOpt = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Revoke a key; refused from its next request on."""
+    with _api(url) as api:
+        _print(api.revoke_key(key_id, tenant=tenant))

@@ -28,7 +28,8 @@ import httpx
 import typer
 from pydantic import ValidationError
 
-from outlast import database
+from outlast import apikey, database
+from outlast.cli import admin_key
 from outlast.cli.supervisor import (
     STOP_TIMEOUT_S,
     Layout,
@@ -168,14 +169,22 @@ def check_survivors(layout: Layout, specs: Sequence[ProcessSpec]) -> None:
             fail_with_log(layout, spec.name, f"{spec.name} exited during start-up")
 
 
-def print_started(settings: Settings, url: str, workers: int) -> None:
+def print_started(settings: Settings, url: str, workers: int, new_key: str | None) -> None:
     base = api_base(settings)
+    key_path = apikey.key_file(settings.data_dir)
     where = "external" if settings.database_url else f"embedded, data in {settings.data_dir}/pg"
     typer.echo("Outlast is running.")
     typer.echo(f"  API       {base}")
     typer.echo(f"  OpenAPI   {base}/docs")
     typer.echo(f"  Database  {masked(url)} ({where})")
     typer.echo(f"  Workers   {workers}  (make scale-worker N=...)")
+    if new_key is not None:
+        typer.echo(f"  Admin key {new_key}")
+        typer.echo(f"            shown once; saved in {key_path} (0600), which the CLI reads")
+    else:
+        typer.echo(f"  Admin key in {key_path} (outlast keys list)")
+    if settings.auth == "off":
+        typer.echo("  WARNING   OUTLAST_AUTH=off: the API takes no key (local development only)")
     typer.echo(f"  Logs      {settings.data_dir}/logs  (make logs)")
     typer.echo("  Stop      make stop  (or: outlast stack stop)")
 
@@ -189,8 +198,9 @@ def start(
 ) -> None:
     """Start the database, the API, the reaper and N workers; print the URLs.
 
-    Starts the embedded Postgres (unless DATABASE_URL is set) and migrates first. Idempotent:
-    processes already running are kept, and the worker count is brought to N."""
+    Starts the embedded Postgres (unless DATABASE_URL is set) and migrates first. The first
+    start makes an admin API key, prints it once and saves it in <data_dir>/admin.key.
+    Idempotent: processes already running are kept, and the worker count is brought to N."""
     check_workers(workers)
     settings = load_settings()
     layout = layout_for(settings)
@@ -199,13 +209,14 @@ def start(
     if live_pid(layout, api) is None and port_in_use("127.0.0.1", settings.api_port):
         fail(f"port {settings.api_port} is taken by another process (set OUTLAST_API_PORT)")
     url = prepare_database(settings)
+    new_key = admin_key.ensure(url, settings.data_dir.resolve())
     env = child_env(url, settings)
     api_pid, _ = ensure(layout, api, env)
     ensure(layout, reaper_spec(), env)
     scale_workers(layout, workers, env)
     wait_healthy(layout, api, api_pid, f"{base}/healthz")
     check_survivors(layout, [reaper_spec(), *(worker_spec(i) for i in range(1, workers + 1))])
-    print_started(settings, url, workers)
+    print_started(settings, url, workers, new_key)
 
 
 @app.command()

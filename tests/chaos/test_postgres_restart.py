@@ -30,6 +30,7 @@ import pytest
 from db import migrate
 from outlast.embedded import EmbeddedPostgres, free_port
 from tests.conftest import REPO
+from tests.support import keys
 from tests.support.faults import SESSIONS_OF, attempt_endings, forked_threads, held, sessions_of
 from tests.support.observe import Observer
 from tests.support.poller import Answer, Poller, outside
@@ -89,6 +90,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     processes: Processes | None = None
     try:
         migrate.upgrade(server.start())
+        keys.install(server.url())
         processes = Processes(server.url(), tmp_path / "logs", REPO, dict(os.environ))
         local = Cluster(server, processes, Observer(server.url()))
         yield local

@@ -18,6 +18,7 @@ import pytest
 from db import migrate
 from outlast.embedded import EmbeddedPostgres, free_port
 from tests.conftest import REPO
+from tests.support import keys
 from tests.support.database import FAST
 from tests.support.observe import Observer
 from tests.support.processes import Processes
@@ -37,6 +38,7 @@ def server() -> Iterator[EmbeddedPostgres]:
     pg = EmbeddedPostgres(root, free_port(), options=FAST)
     try:
         migrate.upgrade(pg.start())
+        keys.install(pg.url())
         yield pg
     finally:
         pg.stop("immediate")
@@ -85,6 +87,6 @@ def test_a_restart_costs_no_attempt_and_no_error_once_postgres_is_back(
 
 def _get(address: str) -> int:
     try:
-        return httpx.get(address, timeout=10).status_code
+        return httpx.get(address, timeout=10, headers=keys.AUTH).status_code
     except httpx.TransportError:
         return 0

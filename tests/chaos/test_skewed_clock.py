@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support import keys
 from tests.support.api import api_client
 from tests.support.clock import skewed
 from tests.support.graphs import SIGNED_NODES
@@ -89,11 +90,12 @@ def test_takeover_on_a_skewed_clock_runs_every_node_and_honours_the_wait(
     assert parked["state"] == "waiting_for_approval", parked  # not completed with partial state
     assert "sign_off" not in node_runs(log)
 
-    response = api.post(f"/v1/tasks/{task_id}/approve", json={"decided_by": "ana"})
+    ana = keys.create(api, "approvals:decide", name="ana")
+    response = api.post(f"/v1/tasks/{task_id}/approve", json={}, headers=ana["headers"])
     assert response.status_code == 200, response.text
     done = reach(api, task_id, ("completed", "failed", "cancelled"))
     assert done["state"] == "completed", done
-    assert done["result"]["approved_by"] == "ana"
+    assert done["result"]["approved_by"] == f"ana ({ana['id']})"
     assert done["result"]["report"]["words"] > 0
 
     runs = node_runs(log)

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from outlast.graphs.pipeline import STEPS
+from tests.support import keys
 from tests.support.api import api_client
 from tests.support.observe import Observer
 from tests.support.processes import TEST_ENV, Processes
@@ -60,10 +61,13 @@ def test_approve_resumes_with_the_proposed_args(api: TestClient, processes: Proc
         (task_id, "approval", "reimburse")
     ]
     assert inbox[0]["payload"]["args"] == {"amount": 250, "payee": "Fjord Hotel"}
-    response = api.post(f"/v1/tasks/{task_id}/approve", json={"decided_by": "ana", "comment": "ok"})
+    ana = keys.create(api, "approvals:decide", name="ana")
+    response = api.post(
+        f"/v1/tasks/{task_id}/approve", json={"comment": "ok"}, headers=ana["headers"]
+    )
     assert response.status_code == 200, response.text
     assert response.json()["wait"]["decision"] == "approved"
-    assert response.json()["wait"]["decided_by"] == "ana"
+    assert response.json()["wait"]["decided_by"] == f"ana ({ana['id']})"  # from the key
     done = reach(api, task_id, "completed")
     assert done["result"]["payment"] == {
         "status": "paid",
@@ -161,11 +165,11 @@ def test_two_racing_approvals_one_wins(api: TestClient, processes: Processes) ->
     codes: list[int] = []
     barrier = threading.Barrier(2)
 
-    def approve(who: str) -> None:
+    def approve() -> None:
         barrier.wait()
-        codes.append(api.post(f"/v1/tasks/{task_id}/approve", json={"decided_by": who}).status_code)
+        codes.append(api.post(f"/v1/tasks/{task_id}/approve", json={}).status_code)
 
-    racers = [threading.Thread(target=approve, args=(who,)) for who in ("ana", "ben")]
+    racers = [threading.Thread(target=approve) for _ in range(2)]
     for racer in racers:
         racer.start()
     for racer in racers:

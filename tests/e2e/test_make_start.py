@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -117,6 +118,7 @@ def test_start_scale_status_stop(local_stack: Stack) -> None:
     assert f"{base}/docs" in out
     assert f"127.0.0.1:{local_stack.pg_port}" in out
     assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    key = check_admin_key(local_stack, out, base)
 
     report = local_stack.status()
     assert report["database"]["reachable"] is True
@@ -125,8 +127,9 @@ def test_start_scale_status_stop(local_stack: Stack) -> None:
     assert all(r["alive"] for r in report["processes"])
     first_pids = [r["pid"] for r in report["processes"]]
 
-    # Idempotent: a second start keeps every process it finds alive.
-    local_stack.ok("start", "--workers", "2", timeout=START_TIMEOUT_S)
+    # Idempotent: a second start keeps every process it finds alive, and the key (unprinted).
+    again = local_stack.ok("start", "--workers", "2", timeout=START_TIMEOUT_S)
+    assert key not in again and "admin.key" in again
     assert [r["pid"] for r in local_stack.status()["processes"]] == first_pids
 
     local_stack.ok("scale", "--workers", "3")
@@ -142,6 +145,31 @@ def test_start_scale_status_stop(local_stack: Stack) -> None:
     assert not local_stack.postgres.is_running()
     assert stack.Layout(local_stack.data_dir).recorded() == []
     assert local_stack.status()["database"]["reachable"] is False
+
+
+def check_admin_key(local_stack: Stack, out: str, base: str) -> str:
+    """The first start printed an admin key once, saved it 0600, and the CLI uses it untold;
+    the embedded Postgres's password file is 0600 too."""
+    (key,) = re.findall(r"Admin key (olk_\S+)", out)
+    saved = local_stack.data_dir / "admin.key"
+    assert saved.read_text().strip() == key
+    for secret_file in (saved, local_stack.data_dir / "pg-password"):
+        assert secret_file.stat().st_mode & 0o777 == 0o600, secret_file
+    headers = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{base}/v1/tasks", headers=headers, timeout=10).status_code == 200
+    assert httpx.get(f"{base}/v1/tasks", timeout=10).status_code == 401
+    listed = subprocess.run(
+        [str(OUTLAST), "tasks", "list", "--url", base],
+        cwd=REPO,
+        env=local_stack.env,  # OUTLAST_DATA_DIR, and no OUTLAST_API_KEY
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["items"] == []
+    return str(key)
 
 
 def test_bad_worker_count_is_refused_before_anything_starts(local_stack: Stack) -> None:

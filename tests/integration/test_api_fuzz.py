@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from tests.support.api import live_server
+from tests.support.keys import TEST_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 SUPPORT = REPO / "tests" / "support"
@@ -24,7 +25,7 @@ MAX_EXAMPLES = 25  # per operation and phase: about a minute on two busy cores
 
 
 def test_the_api_does_what_its_openapi_document_says(db_url: str, tmp_path: Path) -> None:
-    with live_server(db_url) as base:
+    with live_server(db_url) as base:  # the suite's admin key is sent below
         st = Path(sys.executable).parent / "st"
         command = [
             str(st),
@@ -45,6 +46,8 @@ def test_the_api_does_what_its_openapi_document_says(db_url: str, tmp_path: Path
             "--request-timeout",
             "60",
             "--no-color",
+            "--header",
+            f"Authorization: Bearer {TEST_KEY}",
             "--report-dir",
             str(tmp_path),
         ]

@@ -14,6 +14,7 @@ from db import workers
 from db.connect import Pool
 from tests.support import database as test_db
 from tests.support.api import api_client, free_port, live_server, on_app_loop
+from tests.support.keys import AUTH
 from tests.support.processes import Processes
 from tests.support.queue import GRAPHS
 from tests.support.wait import wait_until
@@ -128,9 +129,12 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
 
 def test_factory_serves_over_a_real_socket(db_url: str) -> None:
     with live_server(db_url) as base:
-        created = httpx.post(f"{base}/v1/tasks", json={"graph": "pipeline"})
+        created = httpx.post(f"{base}/v1/tasks", json={"graph": "pipeline"}, headers=AUTH)
         assert created.status_code == 201
-        assert httpx.get(created.headers["location"]).json()["id"] == created.json()["id"]
+        assert (
+            httpx.get(created.headers["location"], headers=AUTH).json()["id"]
+            == created.json()["id"]
+        )
         assert httpx.get(f"{base}/readyz").status_code == 200
 
 
@@ -146,4 +150,6 @@ def test_uvicorn_factory_process(processes: Processes) -> None:
             return False
 
     wait_until(ready, 30, message=f"uvicorn to serve; log: {proc.output()}")
-    assert httpx.post(f"{base}/v1/tasks", json={"graph": "counted"}).status_code == 201
+    assert (
+        httpx.post(f"{base}/v1/tasks", json={"graph": "counted"}, headers=AUTH).status_code == 201
+    )

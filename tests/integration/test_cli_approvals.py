@@ -51,7 +51,7 @@ def test_cli_lists_answers_and_approves(base_url: str, db_url: str) -> None:
     ]
     assert_one_line_failure(run(approvals_app, "answer", str(asked), "Ann", url=base_url), "JSON")
     assert_one_line_failure(run(approvals_app, "answer", str(asked), "3", url=base_url), "422")
-    answered = ok(run(approvals_app, "answer", str(asked), '"Ann"', "--by", "cli", url=base_url))
+    answered = ok(run(approvals_app, "answer", str(asked), '"Ann"', url=base_url))
     assert (answered["task"]["state"], answered["wait"]["value"]) == ("queued", "Ann")
     approved = ok(
         run(approvals_app, "approve", str(proposed), "--edited-args", '{"amount": 4}', url=base_url)

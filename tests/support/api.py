@@ -23,20 +23,25 @@ from api.app import create_app
 from db import lease, outcome, workers
 from db.connect import Pool
 from outlast.settings import Settings
+from tests.support.keys import AUTH
 from tests.support.queue import GRAPHS
 from tests.support.wait import wait_until
 
 T = TypeVar("T")
 
 
+# Tests poll the API as fast as they like; the rate limit has its own test (test_api_access.py).
+UNLIMITED = {"rate_limit_per_s": 1e9, "rate_limit_burst": 1_000_000_000}
+
+
 def settings_for(db_url: str, **overrides: Any) -> Settings:
-    return Settings(**{"database_url": db_url, "graphs": "", **overrides})
+    return Settings(**{"database_url": db_url, "graphs": "", **UNLIMITED, **overrides})
 
 
 @contextmanager
 def api_client(db_url: str, **overrides: Any) -> Iterator[TestClient]:
     app = create_app(settings_for(db_url, **overrides))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, headers=AUTH) as client:
         yield client
 
 

@@ -10,6 +10,7 @@ import psycopg
 
 from db import migrate
 from outlast.embedded import EmbeddedPostgres, database_name, free_port, with_database
+from tests.support import keys
 
 TEMPLATE = "outlast_template"
 # The test server trades durability for speed: no test here needs to survive an OS crash.
@@ -45,6 +46,7 @@ class DatabaseServer:
         url = with_database(self.admin_url, TEMPLATE)
         migrate.upgrade(url)
         mark_test_database(url)
+        keys.install(url)
 
     def clone(self) -> str:
         name = f"t_{uuid.uuid4().hex[:16]}"

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from tests.support.keys import AUTH
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -64,7 +66,7 @@ class Poller:
         ids = itertools.islice(itertools.cycle(self.task_ids), offset, None)
         # A request may wait for a database connection; 30 s is far past the API's own
         # 5 s pool wait, so a slow answer is still seen as the API's answer.
-        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+        with httpx.Client(base_url=self.base_url, timeout=30, headers=AUTH) as client:
             while not self._stop.is_set():
                 for path in ("/v1/tasks", f"/v1/tasks/{next(ids)}"):
                     with self._cond:

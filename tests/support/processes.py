@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 
 from tests.support.functions import REGISTERED as FUNCTIONS
+from tests.support.keys import TEST_KEY
 
 # Test timings: short leases and fast reaping so crash recovery takes seconds, and a tiny
 # retry backoff. Each test may override any of these.
@@ -22,6 +23,10 @@ TEST_ENV = {
     "OUTLAST_RETRY_BASE_S": "0.05",
     "OUTLAST_RETRY_MAX_S": "0.5",
     "OUTLAST_LOG_LEVEL": "INFO",
+    "OUTLAST_API_KEY": TEST_KEY,  # the CLI's key, should a test run it (tests/support/keys)
+    # Tests poll the API as fast as they like; the limit has its own test (test_api_access.py).
+    "OUTLAST_RATE_LIMIT_PER_S": "1e9",
+    "OUTLAST_RATE_LIMIT_BURST": "1000000000",
     "OUTLAST_GRAPHS": "counted=tests.support.graphs:counted,review=tests.support.graphs:review,"
     "signed=tests.support.graphs:signed,"
     + ",".join(f"{name}={path}" for name, path in FUNCTIONS.items()),

@@ -31,6 +31,7 @@ def test_settings_table_matches_the_settings_class() -> None:
         - fields
         - {
             "OUTLAST_API_URL",
+            "OUTLAST_API_KEY",
             "OUTLAST_SOAK_TASKS",
             "OUTLAST_SOAK_KILLS",
             "OUTLAST_SOAK_SEED",
