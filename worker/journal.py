@@ -9,7 +9,6 @@ model is called. Costs are priced here (outlast.models.prices) and stored as int
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 
 from db import llm_call
 from db.connect import Db
@@ -24,12 +23,6 @@ class PgJournal:
         self.task_id = task_id
         self.epoch = epoch
         self.prices = prices
-        self._seqs: Counter[str] = Counter()
-
-    def next_seq(self, step_key: str) -> int:
-        seq = self._seqs[step_key]
-        self._seqs[step_key] += 1
-        return seq
 
     async def begin(self, step_key: str, seq: int, request: ModelRequest) -> JournalEntry:
         begun = await llm_call.begin(

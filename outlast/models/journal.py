@@ -19,14 +19,19 @@ worker's (worker/journal.py), and the config is read as a plain mapping.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from outlast.models.failover import ModelChain, OnDelta
 from outlast.models.messages import ModelRequest, ModelResponse
 
 JOURNAL_KEY = "outlast_journal"
+# The node run's call counter, kept in its own configurable: LangGraph builds a fresh one for
+# every execution of a node (a re-run after a crash or an answered interrupt starts at 0 again,
+# even within one claim), and a counter in the journal would keep counting across them.
+SEQ_KEY = "outlast_journal_seq"
 
 
 @dataclass(frozen=True)
@@ -38,10 +43,6 @@ class JournalEntry:
 
 
 class Journal(Protocol):
-    def next_seq(self, step_key: str) -> int:
-        """The sequence of the next call in the node run `step_key`: 0, 1, 2, ..."""
-        ...
-
     async def begin(self, step_key: str, seq: int, request: ModelRequest) -> JournalEntry:
         """The completed call recorded under (step_key, seq) with this request's digest, or a
         new call journaled as started. Raises LeaseLost when the task's lease is gone."""
@@ -54,14 +55,14 @@ class Journal(Protocol):
         ...
 
 
-def journal_of(config: Mapping[str, Any] | None) -> Journal | None:
+def journal_of(config: MutableMapping[str, Any] | None) -> Journal | None:
     """The journal the worker put in a node's config, if any."""
     configurable = (config or {}).get("configurable") or {}
     journal: Journal | None = configurable.get(JOURNAL_KEY)
     return journal
 
 
-def step_key(config: Mapping[str, Any]) -> str:
+def step_key(config: MutableMapping[str, Any]) -> str:
     """`<langgraph_step>:<checkpoint namespace>`; the namespace is `node:task id` (with its
     parents' for a subgraph), and LangGraph derives the task id from the checkpoint the step
     started from, the step, the node and its path, so a re-run of the node after a crash has
@@ -72,8 +73,15 @@ def step_key(config: Mapping[str, Any]) -> str:
     return f"{metadata.get('langgraph_step', '')}:{namespace}"
 
 
+def next_seq(config: MutableMapping[str, Any]) -> int:
+    """The sequence of the node run's next call: 0, 1, 2, ... Taken before any await, so calls
+    started together (asyncio.gather) are numbered in the order they were created."""
+    counter = config["configurable"].setdefault(SEQ_KEY, itertools.count())
+    return next(cast("itertools.count[int]", counter))
+
+
 async def call_model(
-    config: Mapping[str, Any] | None,
+    config: MutableMapping[str, Any] | None,
     request: ModelRequest,
     chain: ModelChain,
     *,
@@ -86,7 +94,7 @@ async def call_model(
     if journal is None or config is None:
         return await chain.complete(request, on_text=on_text)
     key = step_key(config)
-    entry = await journal.begin(key, journal.next_seq(key), request)
+    entry = await journal.begin(key, next_seq(config), request)
     if entry.recorded is not None:
         return entry.recorded
     try:

@@ -197,3 +197,18 @@ async def test_without_a_journal_the_call_goes_straight_to_the_chain(fake: FakeL
     finally:
         await models.aclose()
     assert len(fake.received) == 1
+
+
+async def test_node_run_again_within_one_claim_reuses_its_calls(
+    tx: AsyncConnection[DictRow], fake: FakeLLM, prices: PriceBook
+) -> None:
+    """As after an interrupt answered in the same claim: the node runs again from its start,
+    under the same journal, with a fresh config (LangGraph builds one per node execution)."""
+    fake.script(OPENAI, Reply("a plan"), Reply("booked"))
+    claim = await first_claim(tx)
+    journal = PgJournal(tx, claim.task_id, claim.epoch, prices)
+    await run_node(NODE | {"configurable": {"outlast_journal": journal}}, fake)
+    fake.reset()
+    again = await run_node(NODE | {"configurable": {"outlast_journal": journal}}, fake)
+    assert again == ["a plan", "booked"]
+    assert fake.received == []
