@@ -55,7 +55,7 @@ class Journal(Protocol):
         ...
 
 
-def journal_of(config: MutableMapping[str, Any] | None) -> Journal | None:
+def journal_of(config: Any) -> Journal | None:
     """The journal the worker put in a node's config, if any."""
     configurable = (config or {}).get("configurable") or {}
     journal: Journal | None = configurable.get(JOURNAL_KEY)
@@ -81,7 +81,7 @@ def next_seq(config: MutableMapping[str, Any]) -> int:
 
 
 async def call_model(
-    config: MutableMapping[str, Any] | None,
+    config: Any,
     request: ModelRequest,
     chain: ModelChain,
     *,
@@ -89,7 +89,9 @@ async def call_model(
 ) -> ModelResponse:
     """`chain.complete(request)`, journaled when the node runs in a worker: a call already
     completed with the same request (before a crash) returns its recorded response and makes
-    no network call. Raises what the chain raises, or LeaseLost."""
+    no network call. Raises what the chain raises, or LeaseLost. `config` is the node's
+    RunnableConfig, typed Any as in `task_context` (this layer imports no LangChain, and to
+    mypy a TypedDict is no MutableMapping)."""
     journal = journal_of(config)
     if journal is None or config is None:
         return await chain.complete(request, on_text=on_text)
