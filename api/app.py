@@ -26,6 +26,7 @@ from api.routes import (
     history,
     keys,
     metrics,
+    model_calls,
     tasks,
     workers,
 )
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers,
         graphs,
         keys,
+        model_calls,
         metrics,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())

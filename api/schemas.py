@@ -159,6 +159,50 @@ class TaskSummary(TaskPublic):
     result: Any = Field(_OMITTED, description="Only with ?include=result.")
 
 
+class ModelCallPublic(BaseModel):
+    """One journaled model call of a task (docs/howto/agents-and-models.md, "Journal")."""
+
+    id: int
+    step_key: str
+    seq: int
+    lease_epoch: int
+    request_digest: str
+    status: str = Field(
+        description="started, completed, failed or interrupted (in flight at a crash)."
+    )
+    response: Any = None
+    error: str | None
+    provider: str | None
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    cost_micro_usd: int | None = Field(description="Cost in millionths of a US dollar.")
+    price: Any = None
+    price_source: str | None
+    latency_ms: int | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class ModelUsage(BaseModel):
+    """A task's model calls summed: tokens and cost (micro-USD)."""
+
+    calls: int
+    completed: int
+    failed: int
+    in_flight_at_crash: int = Field(
+        description="Calls a crash cut off (they may have been billed)."
+    )
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_micro_usd: int
+    unpriced: int = Field(description="Completed calls whose model has no known price.")
+
+
 class TaskEventPublic(BaseModel):
     id: int
     task_id: uuid.UUID

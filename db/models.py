@@ -341,3 +341,45 @@ class ApiKey(Base):
         ),
         Index("api_keys_tenant_created", "tenant", "created_at", "id"),
     )
+
+
+class LlmCall(Base):
+    """One model call of a task, journaled under the lease fence (db/queries/llm_call.sql):
+    started before the request goes out, then completed (response, usage, cost) or failed; a
+    started row a later lease finds was in flight at a crash and becomes `interrupted`."""
+
+    __tablename__ = "llm_calls"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
+    )
+    step_key: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer)
+    lease_epoch: Mapped[int] = mapped_column(BigInteger)
+    request_digest: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'started'"))
+    request: Mapped[Any] = mapped_column(JSONB)
+    response: Mapped[Any | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    cache_read_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    cache_write_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    cost_micro_usd: Mapped[int | None] = mapped_column(BigInteger)
+    price: Mapped[Any | None] = mapped_column(JSONB)
+    price_source: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('started', 'completed', 'failed', 'interrupted')",
+            name="llm_calls_status_valid",
+        ),
+        CheckConstraint("seq >= 0", name="llm_calls_seq_valid"),
+        Index("llm_calls_key", "task_id", "step_key", "seq", "id"),
+    )

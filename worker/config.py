@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from db.outcome import RetryPolicy
 from outlast.settings import Settings, timing_problems
@@ -18,6 +19,7 @@ class WorkerConfig:
     shutdown_grace_s: float = 0.0
     wait_timeout_s: float = 86_400.0
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
+    prices_file: Path | None = None  # model price overrides for the LLM-call journal
 
     def __post_init__(self) -> None:
         if problems := timing_problems(self.lease_ttl_s, self.heartbeat_every_s):
@@ -40,4 +42,5 @@ class WorkerConfig:
             shutdown_grace_s=settings.shutdown_grace_s,
             wait_timeout_s=settings.wait_timeout_s,
             retry=RetryPolicy(base_s=settings.retry_base_s, max_s=settings.retry_max_s),
+            prices_file=settings.model_prices_file,
         )

@@ -43,12 +43,15 @@ from outlast.context import TaskContext
 from outlast.errors import NonRetryable, TaskTimeout, UnfinishedRun
 from outlast.functions import TaskFunction
 from outlast.jsonsafe import dumps_storable, to_storable_json
+from outlast.models.journal import JOURNAL_KEY
+from outlast.models.prices import PriceBook
 from outlast.registry import Registry
 from worker.blocking import BlockingCalls
 from worker.checkpointer import FencedSaver
 from worker.completions import Completions
 from worker.config import WorkerConfig
 from worker.failures import describe_failure
+from worker.journal import PgJournal
 from worker.leases import Lease
 
 log = logging.getLogger(__name__)
@@ -61,10 +64,15 @@ def finished(snapshot: StateSnapshot) -> Any:
     return snapshot.values
 
 
-def run_config(claim: Claim, *, head: bool = False) -> RunnableConfig:
-    """The run's config; at a redrive's chosen checkpoint unless `head` (the thread's newest)."""
+def run_config(
+    claim: Claim, *, head: bool = False, journal: PgJournal | None = None
+) -> RunnableConfig:
+    """The run's config; at a redrive's chosen checkpoint unless `head` (the thread's newest).
+    With `journal`, nodes' `outlast.models.call_model` journals their model calls in it."""
     configurable: dict[str, Any] = {"thread_id": str(claim.task_id)}
     configurable.update(TaskContext(claim.task_id, claim.attempt, claim.epoch).as_configurable())
+    if journal is not None:
+        configurable[JOURNAL_KEY] = journal
     if claim.resume_checkpoint_id and not head:
         configurable["checkpoint_id"] = claim.resume_checkpoint_id
     return {"configurable": configurable}
@@ -98,6 +106,7 @@ class Executor:
         self.config = config
         self.completions = completions
         self.blocking = BlockingCalls(config.concurrency)  # plain `def` task functions
+        self.prices = PriceBook(config.prices_file)
 
     async def execute(self, lease: Lease) -> None:
         """Run the task and record its outcome. Never raises for the task's own errors;
@@ -181,13 +190,14 @@ class Executor:
             self.pool, claim.task_id, claim.epoch, consume_resume=claim.has_resume_point
         )
         graph = self.registry.compiled(claim.graph, saver)
-        config = run_config(claim)
+        journal = PgJournal(self.pool, claim.task_id, claim.epoch, self.prices)
+        config = run_config(claim, journal=journal)
         graph_input = await self._first_input(graph, saver, config, claim)
         async with attempt_timeout(claim):
             for _ in range(MAX_RESUMES_PER_CLAIM):
                 if await self._stream(graph, graph_input, config, lease):
                     return RunEnd(cancelled=True)
-                config = run_config(claim, head=True)
+                config = run_config(claim, head=True, journal=journal)
                 snapshot = await graph.aget_state(config)
                 if not snapshot.interrupts:
                     return RunEnd(values=finished(snapshot))

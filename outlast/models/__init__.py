@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from outlast.models.discovery import available, chain, provider
 from outlast.models.failover import Link, ModelChain, StreamDelta
+from outlast.models.journal import Journal, JournalEntry, call_model
 from outlast.models.messages import (
     AssistantMessage,
     Message,
@@ -30,6 +31,8 @@ from outlast.models.retry import RetryPolicy
 __all__ = [
     "AssistantMessage",
     "Cost",
+    "Journal",
+    "JournalEntry",
     "Link",
     "Message",
     "ModelChain",
@@ -49,6 +52,7 @@ __all__ = [
     "Usage",
     "UserMessage",
     "available",
+    "call_model",
     "chain",
     "provider",
 ]

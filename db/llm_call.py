@@ -1,0 +1,105 @@
+"""The LLM-call journal (db/queries/llm_call.sql): begin a model call (or find it already
+recorded), finish it with its response, usage and cost, and a task's figures. Every write is
+fenced by the lease and raises LeaseLost when the lease is gone, having written nothing.
+
+The model types are not known here (db imports nothing of outlast): requests and responses come
+as JSON-ready values, usage and cost as plain numbers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from psycopg.types.json import Jsonb
+
+from db.connect import Db, Row, fetch_all, fetch_one
+from db.errors import LeaseLost
+
+
+@dataclass(frozen=True)
+class Key:
+    """Where a call sits in the task: its node run (`step_key`) and its place in it (`seq`)."""
+
+    step_key: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class Begun:
+    """`outcome` 'reused': `response` is the recorded answer (JSON); 'started': call `call_id`
+    was journaled as started. `interrupted` counts this key's calls found in flight at a crash."""
+
+    outcome: Literal["reused", "started"]
+    call_id: int
+    response: Any
+    interrupted: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a call ended: 'completed' with its response (JSON), usage and cost, or 'failed'."""
+
+    status: Literal["completed", "failed"]
+    response: Any = None
+    error: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    usage: dict[str, int] | None = None
+    cost_micro_usd: int | None = None
+    price: dict[str, str] | None = None
+    price_source: str | None = None
+    latency_ms: int | None = None
+
+
+USAGE_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+async def begin(
+    db: Db, task_id: uuid.UUID, epoch: int, key: Key, digest: str, request: Any
+) -> Begun:
+    params = {
+        "task_id": task_id,
+        "epoch": epoch,
+        "step_key": key.step_key,
+        "seq": key.seq,
+        "digest": digest,
+        "request": Jsonb(request),
+    }
+    row = await fetch_one(db, "llm_call_begin", params)
+    if row is None:
+        raise LeaseLost(task_id, epoch)
+    return Begun(row["outcome"], row["id"], row["response"], row["interrupted"])
+
+
+async def finish(db: Db, task_id: uuid.UUID, epoch: int, call_id: int, end: Finished) -> None:
+    usage = end.usage or {}
+    params: dict[str, Any] = {
+        "task_id": task_id,
+        "epoch": epoch,
+        "call_id": call_id,
+        "status": end.status,
+        "response": None if end.response is None else Jsonb(end.response),
+        "error": end.error,
+        "provider": end.provider,
+        "model": end.model,
+        "cost_micro_usd": end.cost_micro_usd,
+        "price": None if end.price is None else Jsonb(end.price),
+        "price_source": end.price_source,
+        "latency_ms": end.latency_ms,
+    }
+    params.update({column: usage.get(column) for column in USAGE_COLUMNS})
+    if await fetch_one(db, "llm_call_finish", params) is None:
+        raise LeaseLost(task_id, epoch)
+
+
+async def figures(db: Db, task_id: uuid.UUID) -> Row | None:
+    """Calls, tokens, cost (micro-USD), unpriced calls and calls in flight at a crash; None
+    when there is no such task."""
+    return await fetch_one(db, "llm_call_figures", {"task_id": task_id})
+
+
+async def list_(db: Db, task_id: uuid.UUID, *, after_id: int = 0, limit: int = 1000) -> list[Row]:
+    """A task's calls after call `after_id`, oldest first, at most `limit`."""
+    params = {"task_id": task_id, "after_id": after_id, "limit": limit}
+    return await fetch_all(db, "llm_call_list", params)

@@ -1,0 +1,124 @@
+-- The LLM-call journal (table llm_calls): a task's model calls, keyed by (step key, seq), with
+-- their responses, usage and cost. Every write carries the lease fence: the task is running,
+-- under the writer's epoch, with an unexpired lease, and its row is locked FOR SHARE so a claim
+-- waits for the write. No statement here is held open across the model call itself: begin and
+-- finish are two short statements on either side of it.
+
+-- name: llm_call_begin
+-- Before a model call: answer the newest completed call recorded under this key with the same
+-- request digest (outcome 'reused': the caller returns its response and calls nothing), or
+-- insert a 'started' row (outcome 'started'). Calls of this key left 'started' by an earlier
+-- lease were in flight at a crash: they become 'interrupted' (they may have been billed). No row
+-- at all means the lease is lost.
+WITH fence AS (
+    SELECT id, lease_epoch
+    FROM tasks
+    WHERE id = %(task_id)s
+      -- fence:begin
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > outlast_now()
+      -- fence:end
+    FOR SHARE
+), recorded AS (
+    SELECT c.id, c.response
+    FROM llm_calls AS c
+    JOIN fence ON fence.id = c.task_id
+    WHERE c.step_key = %(step_key)s
+      AND c.seq = %(seq)s
+      AND c.status = 'completed'
+      AND c.request_digest = %(digest)s
+    ORDER BY c.id DESC
+    LIMIT 1
+), crashed AS (
+    UPDATE llm_calls AS c
+    SET status = 'interrupted', finished_at = outlast_now()
+    FROM fence
+    WHERE c.task_id = fence.id
+      AND c.step_key = %(step_key)s
+      AND c.seq = %(seq)s
+      AND c.status = 'started'
+      AND c.lease_epoch < fence.lease_epoch
+    RETURNING c.id
+), started AS (
+    INSERT INTO llm_calls (task_id, step_key, seq, lease_epoch, request_digest, request)
+    SELECT fence.id, %(step_key)s, %(seq)s, %(epoch)s, %(digest)s, %(request)s
+    FROM fence
+    WHERE NOT EXISTS (SELECT FROM recorded)
+    RETURNING id
+)
+SELECT 'reused' AS outcome, id, response, (SELECT count(*) FROM crashed) AS interrupted
+FROM recorded
+UNION ALL
+SELECT 'started', id, NULL, (SELECT count(*) FROM crashed)
+FROM started;
+
+-- name: llm_call_finish
+-- After a model call: record how the call :call_id ended ('completed' with the response, usage
+-- and cost, or 'failed' with the error). Fenced; only a row this lease started and left
+-- 'started'. No row means the lease is lost.
+WITH fence AS (
+    SELECT id, lease_epoch
+    FROM tasks
+    WHERE id = %(task_id)s
+      -- fence:begin
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > outlast_now()
+      -- fence:end
+    FOR SHARE
+)
+UPDATE llm_calls AS c
+SET status = %(status)s,
+    response = %(response)s,
+    error = %(error)s,
+    provider = %(provider)s,
+    model = %(model)s,
+    input_tokens = %(input_tokens)s,
+    output_tokens = %(output_tokens)s,
+    cache_read_tokens = %(cache_read_tokens)s,
+    cache_write_tokens = %(cache_write_tokens)s,
+    cost_micro_usd = %(cost_micro_usd)s,
+    price = %(price)s,
+    price_source = %(price_source)s,
+    latency_ms = %(latency_ms)s,
+    finished_at = outlast_now()
+FROM fence
+WHERE c.id = %(call_id)s
+  AND c.task_id = fence.id
+  AND c.lease_epoch = fence.lease_epoch
+  AND c.status = 'started'
+RETURNING c.id;
+
+-- name: llm_call_figures
+-- A task's model-call figures: calls made (every row: each went, or may have gone, to a
+-- provider), tokens and cost summed over them, calls without a known price, and calls in flight
+-- at a crash: marked 'interrupted', or still 'started' under a lease the task no longer holds.
+SELECT count(c.id) AS calls,
+       count(c.id) FILTER (WHERE c.status = 'completed') AS completed,
+       count(c.id) FILTER (WHERE c.status = 'failed') AS failed,
+       count(c.id) FILTER (
+           WHERE c.status = 'interrupted'
+              OR (c.status = 'started'
+                  AND (t.state <> 'running' OR c.lease_epoch < t.lease_epoch))
+       ) AS in_flight_at_crash,
+       coalesce(sum(c.input_tokens), 0) AS input_tokens,
+       coalesce(sum(c.output_tokens), 0) AS output_tokens,
+       coalesce(sum(c.cache_read_tokens), 0) AS cache_read_tokens,
+       coalesce(sum(c.cache_write_tokens), 0) AS cache_write_tokens,
+       coalesce(sum(c.cost_micro_usd), 0) AS cost_micro_usd,
+       count(c.id) FILTER (WHERE c.status = 'completed' AND c.cost_micro_usd IS NULL) AS unpriced
+FROM tasks AS t
+LEFT JOIN llm_calls AS c ON c.task_id = t.id
+WHERE t.id = %(task_id)s
+GROUP BY t.id;
+
+-- name: llm_call_list
+-- A task's journaled calls in the order they were started, paginated by id.
+SELECT id, step_key, seq, lease_epoch, request_digest, status, response, error, provider, model,
+       input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micro_usd,
+       price, price_source, latency_ms, started_at, finished_at
+FROM llm_calls
+WHERE task_id = %(task_id)s AND id > %(after_id)s
+ORDER BY id
+LIMIT %(limit)s;
