@@ -8,16 +8,12 @@ text that does not parse to an object becomes a recorded `ToolCall.error`.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
-from pydantic import SecretStr
 
-from outlast.errors import ModelError
 from outlast.models.failures import redact, status_failure, transport_failure
 from outlast.models.messages import (
     AssistantMessage,
@@ -30,7 +26,7 @@ from outlast.models.messages import (
     Usage,
     tool_call,
 )
-from outlast.models.provider import OnText
+from outlast.models.provider import OnText, SdkProvider
 
 STOP_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
@@ -41,40 +37,11 @@ STOP_REASONS: dict[str, StopReason] = {
 }
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider[openai.AsyncOpenAI]):
     name = "openai"
 
-    def __init__(self, api_key: SecretStr, *, base_url: str | None = None) -> None:
-        self._key = api_key
-        self._base_url = base_url
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key.get_secret_value(), base_url=base_url, max_retries=0
-        )
-
-    def __repr__(self) -> str:
-        return f"OpenAIProvider(base_url={self._base_url!r})"
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    async def complete(
-        self,
-        model: str,
-        request: ModelRequest,
-        *,
-        timeout_s: float,
-        on_text: OnText | None = None,
-    ) -> ModelResponse:
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(timeout_s):
-                built = await self._call(model, request, timeout_s, on_text)
-        except ModelError:
-            raise
-        except Exception as exc:
-            raise self._failure(exc, model, timeout_s) from None
-        latency_ms = round((time.monotonic() - started) * 1000)
-        return built.model_copy(update={"latency_ms": latency_ms})
+    def _client_for(self, api_key: str, base_url: str | None) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
 
     async def _call(
         self, model: str, request: ModelRequest, timeout_s: float, on_text: OnText | None

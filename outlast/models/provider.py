@@ -11,11 +11,15 @@ provider's `Retry-After` when it gave one), `ModelRejected` for what will not (4
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
-from outlast.errors import ModelConfigError
+from pydantic import SecretStr
+
+from outlast.errors import ModelConfigError, ModelError
 from outlast.models.messages import ModelRequest, ModelResponse
 
 # Called with each text delta as it arrives, when the caller wants a token stream.
@@ -43,6 +47,59 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Close the SDK client's connections."""
         ...
+
+
+Client = TypeVar("Client")
+
+
+class SdkProvider(Generic[Client]):
+    """What every provider over an official SDK shares: the client (its own retries off), one
+    attempt cut off at `timeout_s`, the latency, and every error that is not already a model error
+    turned into one by the vendor's `_failure`. A vendor supplies `_client_for`, `_call` (one
+    request, streamed when `on_text` is given) and `_failure`."""
+
+    name: str
+
+    def __init__(self, api_key: SecretStr, *, base_url: str | None = None) -> None:
+        self._key = api_key
+        self._base_url = base_url
+        self._client = self._client_for(api_key.get_secret_value(), base_url)
+
+    def __repr__(self) -> str:  # never the key
+        return f"{type(self).__name__}(base_url={self._base_url!r})"
+
+    async def aclose(self) -> None:
+        await self._client.close()  # type: ignore[attr-defined]
+
+    async def complete(
+        self,
+        model: str,
+        request: ModelRequest,
+        *,
+        timeout_s: float,
+        on_text: OnText | None = None,
+    ) -> ModelResponse:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout_s):
+                built = await self._call(model, request, timeout_s, on_text)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise self._failure(exc, model, timeout_s) from None
+        latency_ms = round((time.monotonic() - started) * 1000)
+        return built.model_copy(update={"latency_ms": latency_ms})
+
+    def _client_for(self, api_key: str, base_url: str | None) -> Client:
+        raise NotImplementedError
+
+    async def _call(
+        self, model: str, request: ModelRequest, timeout_s: float, on_text: OnText | None
+    ) -> ModelResponse:
+        raise NotImplementedError
+
+    def _failure(self, exc: Exception, model: str, timeout_s: float) -> Exception:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
