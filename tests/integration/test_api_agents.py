@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.api import api_client
+from db import agent
+from db.connect import Pool
+from db.errors import Conflict
+from tests.support.api import api_client, on_app_loop
 from tests.support.keys import create
 
 SPEC = {"name": "support", "provider": "anthropic", "model": "claude-sonnet-4-5"}
@@ -156,9 +159,9 @@ def test_a_bad_field_is_422_naming_it(
     body = problem(client.post("/v1/agents", json={**SPEC, **fields}), 422)
     assert body["errors"][0]["field"] == field, body
     assert rule is None or body["errors"][0]["rule"] == rule, body
-    if "name" not in fields:  # and a PATCH takes the same rules
-        patched = client.patch("/v1/agents/support", json=fields)
-        assert patched.status_code in (404, 422)  # 404: the agent does not exist yet
+    if "name" not in fields and "graph" not in fields:  # a PATCH takes the same rules
+        patched = problem(client.patch("/v1/agents/support", json=fields), 422)
+        assert patched["errors"][0]["field"] == field, patched
     assert client.get("/v1/agents").json()["items"] == []
 
 
@@ -202,3 +205,20 @@ def test_a_key_without_agents_admin_is_403(client: TestClient) -> None:
     problem(client.get("/v1/agents", headers=reader), 403)
     agents_admin = create(client, "agents:admin")["headers"]
     assert client.post("/v1/agents", json=SPEC, headers=agents_admin).status_code == 201
+
+
+def test_an_update_made_from_a_stale_version_is_refused(client: TestClient) -> None:
+    """Two PATCHes at once: both read version 1; the first makes version 2, and the second's
+    guard (made from version 1) no longer matches, so it writes nothing instead of overwriting
+    the first one's change."""
+    make(client)
+    assert client.patch("/v1/agents/support", json={"temperature": 1}).json()["version"] == 2
+
+    async def stale(pool: Pool) -> None:
+        spec = {**SPEC, "model": "lost"}
+        await agent.update(pool, "default", "support", spec, from_version=1, created_by="x")
+
+    with pytest.raises(Conflict):
+        on_app_loop(client, stale)
+    current = client.get("/v1/agents/support").json()
+    assert current["version"] == 2 and current["model"] == SPEC["model"]
