@@ -18,6 +18,7 @@ from api.access import Access, RateLimit
 from api.access_log import AccessLog
 from api.body import BodyGuard
 from api.routes import (
+    agents,
     approvals,
     batch,
     dead_letters,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers,
         graphs,
         keys,
+        agents,
         model_calls,
         metrics,
     ):

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -27,10 +28,14 @@ from pydantic import (
     field_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from api import json_guard
 from db.states import TaskState
 from db.tasks import NewTask
+from outlast.catalogue import TOOLS
+from outlast.errors import ModelConfigError
+from outlast.models.provider import PROVIDERS, ModelRef
 
 T = TypeVar("T")
 JsonObject = dict[str, Any]
@@ -519,3 +524,174 @@ class KeyPublic(BaseModel):
 
 class KeyCreated(KeyPublic):
     key: str = Field(description="The whole key, `olk_<id>_<secret>`. Shown this once only.")
+
+
+# Agents (api/routes/agents.py). A spec is stored as JSON (agent_versions.spec): AgentSpec's
+# fields, all of them, so a version reads the same whatever defaults later releases choose.
+AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+AgentName = Annotated[
+    str,
+    Field(
+        pattern=AGENT_NAME_PATTERN,
+        description="A slug: lowercase letters, digits and `-`, 1-63 characters.",
+    ),
+]
+MAX_FALLBACKS = 10
+MAX_SYSTEM_PROMPT = 32_000
+MAX_BUDGET_MICRO_USD = 10**15
+NUL_FREE = r"^[^\x00]*$"
+_FALLBACK_PATTERN = (
+    "^(" + "|".join(PROVIDERS) + r"):[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+)
+
+
+def _one_of(known: tuple[str, ...], rule: str, what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in known:
+            message = f"no {what} {{value!r}}; known: {', '.join(known)}"
+            raise PydanticCustomError(rule, message, {"value": value})
+        return value
+
+    return AfterValidator(check)
+
+
+def _model_ref(value: str) -> str:
+    try:
+        return str(ModelRef.parse(value))
+    except ModelConfigError as exc:
+        raise PydanticCustomError("model_ref", str(exc)) from None
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))  # a name given twice means it once
+
+
+ProviderName = Annotated[
+    str,
+    _one_of(PROVIDERS, "known_provider", "provider"),
+    WithJsonSchema({"type": "string", "enum": list(PROVIDERS)}),
+]
+ToolName = Annotated[
+    str,
+    _one_of(TOOLS, "known_tool", "tool"),
+    WithJsonSchema({"type": "string", "enum": list(TOOLS)}),
+]
+Fallback = Annotated[
+    str, Field(max_length=255, pattern=_FALLBACK_PATTERN), AfterValidator(_model_ref)
+]
+Temperature = Annotated[float, Field(ge=0, le=2, strict=True, allow_inf_nan=False)]
+MaxTokens = Annotated[StrictInt, Field(ge=1, le=200_000), WHOLE]
+SystemPrompt = Annotated[str, Field(max_length=MAX_SYSTEM_PROMPT, pattern=NUL_FREE)]
+Description = Annotated[str, Field(max_length=2000, pattern=NUL_FREE)]
+MicroUsd = Annotated[StrictInt, Field(ge=0, le=MAX_BUDGET_MICRO_USD), WHOLE]
+Tools = Annotated[list[ToolName], Field(max_length=len(TOOLS) * 4), AfterValidator(_unique)]
+Fallbacks = Annotated[list[Fallback], Field(max_length=MAX_FALLBACKS)]
+
+
+class AgentBudgets(_Request):
+    """Spending limits in micro-USD (1 USD = 1,000,000); enforced by a later release."""
+
+    per_task_micro_usd: MicroUsd | None = None
+    per_hour_micro_usd: MicroUsd | None = None
+
+
+class AgentSpec(_Request):
+    """What an agent is: its model (and fallbacks), prompt, limits, tools and budgets."""
+
+    provider: ProviderName = Field(description="anthropic, openai or offline.")
+    model: Label = Field(description="The provider's model name.")
+    fallbacks: Fallbacks = Field(
+        default_factory=list, description="`provider:model`s tried in order after the model."
+    )
+    system_prompt: SystemPrompt = ""
+    temperature: Temperature | None = Field(None, description="0-2; the provider's default.")
+    max_tokens: MaxTokens | None = Field(None, description="Longest answer, in tokens.")
+    allowed_tools: Tools = Field(
+        default_factory=list, description=f"From the catalogue: {', '.join(TOOLS)}."
+    )
+    graph: Label | None = Field(
+        None, description="A registered graph (GET /v1/graphs); default: the agent graph."
+    )
+    max_concurrent_tasks: Annotated[StrictInt, Field(ge=1, le=100_000), WHOLE] | None = None
+    budgets: AgentBudgets | None = None
+    description: Description | None = None
+
+
+class AgentCreate(AgentSpec):
+    name: AgentName = Field(description="Unique in the tenant; names the agent in URLs.")
+
+
+class AgentUpdate(_Request):
+    """The fields to change; the others keep their values. null clears an optional field."""
+
+    provider: ProviderName = _OMITTED
+    model: Label = _OMITTED
+    fallbacks: Fallbacks = _OMITTED
+    system_prompt: SystemPrompt = _OMITTED
+    temperature: Temperature | None = None
+    max_tokens: MaxTokens | None = None
+    allowed_tools: Tools = _OMITTED
+    graph: Label | None = None
+    max_concurrent_tasks: Annotated[StrictInt, Field(ge=1, le=100_000), WHOLE] | None = None
+    budgets: AgentBudgets | None = None
+    description: Description | None = None
+
+
+class AgentBudgetsPublic(BaseModel):
+    per_task_micro_usd: int | None = None
+    per_hour_micro_usd: int | None = None
+
+
+class AgentSpecPublic(BaseModel):
+    provider: str
+    model: str
+    fallbacks: list[str]
+    system_prompt: str
+    temperature: float | None
+    max_tokens: int | None
+    allowed_tools: list[str]
+    graph: str | None
+    max_concurrent_tasks: int | None
+    budgets: AgentBudgetsPublic | None
+    description: str | None
+
+
+def _key_label(value: str) -> str:
+    return value if value.startswith("olk_") else f"olk_{value}"
+
+
+class AgentPublic(AgentSpecPublic):
+    """An agent at its current version."""
+
+    name: str
+    version: int = Field(description="The current version; every update makes the next.")
+    disabled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime = Field(description="When the current version was made.")
+    updated_by: str = Field(description="The API key that made it, `olk_<id>`.")
+
+    _label = field_validator("updated_by", mode="before")(_key_label)
+
+
+class AgentVersionPublic(AgentSpecPublic):
+    """One version of an agent's spec, as written (versions never change)."""
+
+    name: str
+    version: int
+    created_at: datetime
+    created_by: str = Field(description="The API key that made it, `olk_<id>`.")
+
+    _label = field_validator("created_by", mode="before")(_key_label)
+
+
+class AgentChange(BaseModel):
+    field: str
+    old: Any = Field(description="The value in `from` (null: unset).")
+    new: Any = Field(description="The value in `to`.")
+
+
+class AgentDiff(BaseModel):
+    name: str
+    from_version: int
+    to_version: int
+    changes: list[AgentChange] = Field(description="The fields that differ, in spec order.")

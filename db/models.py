@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -382,4 +383,42 @@ class LlmCall(Base):
         ),
         CheckConstraint("seq >= 0", name="llm_calls_seq_valid"),
         Index("llm_calls_key", "task_id", "step_key", "seq", "id"),
+    )
+
+
+class Agent(Base):
+    """An agent of a tenant: its current version, and whether it is disabled. Its specs are
+    agent_versions rows (db/queries/agent.sql)."""
+
+    __tablename__ = "agents"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+    __table_args__ = (
+        CheckConstraint("name ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="agents_name_slug"),
+        CheckConstraint("version >= 1", name="agents_version_positive"),
+    )
+
+
+class AgentVersion(Base):
+    """One immutable version of an agent's spec, and the key that wrote it."""
+
+    __tablename__ = "agent_versions"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spec: Mapped[Any] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    created_by: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant", "name"], ["agents.tenant", "agents.name"], ondelete="CASCADE"
+        ),
+        CheckConstraint("jsonb_typeof(spec) = 'object'", name="agent_versions_spec_object"),
     )

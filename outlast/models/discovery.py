@@ -17,11 +17,9 @@ from outlast.models.anthropic import AnthropicProvider
 from outlast.models.failover import Link, ModelChain
 from outlast.models.offline import OfflineProvider
 from outlast.models.openai import OpenAIProvider
-from outlast.models.provider import ModelRef, Provider
+from outlast.models.provider import PROVIDERS, ModelRef, Provider
 from outlast.models.retry import RetryPolicy
 from outlast.settings import Settings, load
-
-PROVIDERS = ("anthropic", "openai", "offline")
 
 
 def available(settings: Settings) -> list[str]:

@@ -22,6 +22,9 @@ from pydantic import SecretStr
 from outlast.errors import ModelConfigError, ModelError
 from outlast.models.messages import ModelRequest, ModelResponse
 
+# Every provider Outlast ships, in the order `available` lists them (discovery.py builds them).
+PROVIDERS = ("anthropic", "openai", "offline")
+
 # Called with each text delta as it arrives, when the caller wants a token stream.
 OnText = Callable[[str], Awaitable[None]]
 
