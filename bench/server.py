@@ -34,12 +34,13 @@ class BenchServer:
             self.root = Path(tempfile.mkdtemp(prefix="outlast-bench-"))
             options = FAST if fast else ()
             self.embedded = EmbeddedPostgres(self.root, free_port(), options=options)
-            self.admin_url = self.embedded.url("postgres")
+            self.admin_url = ""  # known once started: the URL carries the generated password
             self.kind = "embedded (temp dir)"
 
     def start(self) -> None:
         if self.embedded is not None:
             self.embedded.start()
+            self.admin_url = self.embedded.url("postgres")
         self._admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
         self._admin(f'CREATE DATABASE "{TEMPLATE}"')
         migrate.upgrade(with_database(self.admin_url, TEMPLATE))
