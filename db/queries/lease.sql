@@ -187,10 +187,12 @@ SELECT id, state, pg_notify('outlast_tasks', 'released') AS notified FROM releas
 -- name: lease_reap_expired
 -- Take back leases that expired (the worker died or froze) and attempts that overran timeout_s.
 -- Attempts are counted at claim, so a task whose worker keeps dying still runs out: with attempts
--- left it is queued again after the same exponential backoff with equal jitter as outcome_fail
--- (:retry_base_s doubling per attempt, capped at :retry_max_s; so recovery is bounded by TTL +
--- reaper interval + that backoff), keeping its ready_at, its place in the claim order; without,
--- it fails and gets its dead letter here. A task whose cancel was requested is cancelled instead.
+-- left it is queued again, keeping its ready_at, its place in the claim order; without, it fails
+-- and gets its dead letter here. The first lost lease of a task is requeued at once: it already
+-- waited out a TTL, and SPEC guarantee 4 bounds recovery by TTL + reaper interval. From the
+-- second on (a task whose worker keeps dying), the same exponential backoff with equal jitter as
+-- outcome_fail, one attempt behind (:retry_base_s after the second, doubling, capped at
+-- :retry_max_s), so a crash loop slows down instead of spinning. A task whose cancel was requested is cancelled instead.
 -- The epoch is not raised: the task leaves `running`, which already fences the old holder.
 WITH now AS (
     SELECT outlast_now() AS t
@@ -199,9 +201,11 @@ WITH now AS (
            CASE WHEN timeout_s IS NOT NULL
                      AND attempt_started_at + make_interval(secs => timeout_s) <= (SELECT t FROM now)
                 THEN 'timed_out' ELSE 'lease_expired' END AS reason,
-           least(%(retry_max_s)s::float8,
-                 %(retry_base_s)s::float8 * power(2, greatest(attempts - 1, 0)))
-               * (0.5 + random() / 2) AS delay_s
+           CASE WHEN attempts <= 1 THEN 0
+                ELSE least(%(retry_max_s)s::float8,
+                           %(retry_base_s)s::float8 * power(2, attempts - 2))
+                     * (0.5 + random() / 2)
+           END AS delay_s
     FROM tasks
     WHERE state = 'running'
       AND (lease_expires_at <= (SELECT t FROM now)
