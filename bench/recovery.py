@@ -14,6 +14,7 @@ next trial's holder claims only the next trial's task.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -37,6 +38,10 @@ def _holder_pid(url: str, task_id: Any, epoch: int) -> int | None:
             (task_id, epoch),
         ).fetchone()
     return None if row is None else int(row[0])
+
+
+def _holds(url: str, task_id: Any, pid: int) -> bool:
+    return _holder_pid(url, task_id, 0) == pid
 
 
 def _trial(
@@ -71,11 +76,8 @@ def recovery(session: Session) -> list[Row]:
             (holder,) = stack.workers(1, 1)
             backlog.submit(stack.url, "bench-sleeper", 1, {"sleep_s": 3600}, max_attempts=2)
             task_id = scalar(stack.url, "SELECT id FROM tasks ORDER BY created_at DESC LIMIT 1")
-            wait_for(
-                lambda task=task_id, pid=holder.pid: _holder_pid(stack.url, task, 0) == pid,
-                60,
-                "the holder to hold the trial's task",
-            )
+            holds = functools.partial(_holds, stack.url, task_id, holder.pid)
+            wait_for(holds, 60, "the holder to hold the trial's task")
             took, standby = _trial(stack, task_id, holder, cfg.lease_ttl_s, cfg.reaper_interval_s)
             times.append(took)
             os.kill(standby.pid, signal.SIGKILL)
