@@ -26,8 +26,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import genai_prices
-
 from outlast.errors import ModelConfigError
 from outlast.models.messages import Usage
 
@@ -91,6 +89,8 @@ class PriceBook:
 
 
 def _from_package(usage: Usage, provider: str, model: str) -> Cost:
+    import genai_prices  # loaded when a price is first looked up there (it is large)
+
     counted = genai_prices.Usage(
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
