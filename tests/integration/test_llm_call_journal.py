@@ -4,7 +4,6 @@ the server, a changed request is called anew, and a lost lease writes nothing.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +34,6 @@ SECOND = ModelRequest(messages=(UserMessage(content="book the train"),))
 CHANGED = ModelRequest(messages=(UserMessage(content="plan the trip, by boat"),))
 # What a node's RunnableConfig holds that the step key is made of (outlast.models.journal).
 NODE = {"metadata": {"langgraph_step": 1, "langgraph_checkpoint_ns": "agent:0e1f"}}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLM]:
-    fake = FakeLLM()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture
-def fake(server: FakeLLM) -> FakeLLM:
-    server.reset()
-    return server
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -36,22 +35,6 @@ WEATHER = ToolSpec(
 )
 ASK = ModelRequest(messages=(UserMessage(content="hi"),))
 ASK_TOOLS = ModelRequest(messages=(UserMessage(content="weather in Paris?"),), tools=(WEATHER,))
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLM]:
-    fake = FakeLLM()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture
-def fake(server: FakeLLM) -> FakeLLM:
-    server.reset()
-    return server
 
 
 def make(api: str, fake: FakeLLM) -> Provider:
