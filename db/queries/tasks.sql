@@ -14,7 +14,7 @@ WITH inserted AS (
            %(max_attempts)s, %(timeout_s)s, %(wait_timeout_s)s, %(on_wait_timeout)s,
            %(idempotency_key)s, %(request_hash)s
     FROM (SELECT coalesce(%(run_at)s::timestamptz, outlast_now()) AS at) AS ready
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
 ), events AS (
     INSERT INTO task_events (task_id, kind, to_state, detail)
