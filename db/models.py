@@ -43,6 +43,8 @@ class Base(DeclarativeBase):
 class Task(Base):
     __tablename__ = "tasks"
 
+    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
+
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
     )
@@ -68,6 +70,8 @@ class Task(Base):
     on_wait_timeout: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     request_hash: Mapped[str | None] = mapped_column(Text)
+    agent: Mapped[str | None] = mapped_column(Text)
+    agent_version: Mapped[int | None] = mapped_column(Integer)
     input: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, server_default=text("'{}'::jsonb")
@@ -132,17 +136,20 @@ class Task(Base):
         Index("tasks_running", "id", postgresql_where=text("state = 'running'")),
         Index(
             "tasks_idempotency_key",
+            "tenant",
             "idempotency_key",
             unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
         ),
-        Index("tasks_created", "created_at", "id"),
-        Index("tasks_state_created", "state", "created_at", "id"),
+        Index("tasks_created", "tenant", "created_at", "id"),
+        Index("tasks_state_created", "tenant", "state", "created_at", "id"),
     )
 
 
 class TaskEvent(Base):
     __tablename__ = "task_events"
+
+    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     # No foreign key, on purpose (migration 0004, ADR 0006): an event is written by the statement
@@ -162,6 +169,8 @@ class TaskEvent(Base):
 
 class DeadLetter(Base):
     __tablename__ = "dead_letters"
+
+    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
@@ -205,7 +214,7 @@ class DeadLetter(Base):
             unique=True,
             postgresql_where=text("redriven_at IS NULL"),
         ),
-        Index("dead_letters_created", "created_at", "id"),
+        Index("dead_letters_created", "tenant", "created_at", "id"),
         # Retention asks whether a task still has a kept dead letter; the cascade from tasks too.
         Index("dead_letters_task", "task_id"),
     )
@@ -215,6 +224,8 @@ class TaskWait(Base):
     """One interrupt of a task that waits on a person, and the one decision it gets."""
 
     __tablename__ = "task_waits"
+
+    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
@@ -247,7 +258,13 @@ class TaskWait(Base):
             "(decision IS NULL) = (decided_at IS NULL)", name="task_waits_decided_complete"
         ),
         UniqueConstraint("task_id", "interrupt_id", name="task_waits_one_per_interrupt"),
-        Index("task_waits_open", "created_at", "id", postgresql_where=text("decided_at IS NULL")),
+        Index(
+            "task_waits_open",
+            "tenant",
+            "created_at",
+            "id",
+            postgresql_where=text("decided_at IS NULL"),
+        ),
         Index("task_waits_open_expiry", "expires_at", postgresql_where=text("decided_at IS NULL")),
     )
 
@@ -294,6 +311,8 @@ class CheckpointOrder(Base):
     Checkpoint ids are uuid6 from a worker's wall clock and must not decide it (ADR 0007)."""
 
     __tablename__ = "checkpoint_order"
+
+    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
 
     thread_id: Mapped[str] = mapped_column(Text, primary_key=True)
     checkpoint_ns: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -350,6 +369,8 @@ class LlmCall(Base):
     started row a later lease finds was in flight at a crash and becomes `interrupted`."""
 
     __tablename__ = "llm_calls"
+
+    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     task_id: Mapped[uuid.UUID] = mapped_column(

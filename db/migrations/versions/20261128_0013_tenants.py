@@ -6,6 +6,9 @@ tenant's. The column starts with DEFAULT 'default' so that statements written be
 working while they are moved over; revision 0014 drops the defaults, after which a statement
 that forgets the tenant fails instead of filing a row under `default`.
 
+Tasks also get the agent they were submitted to and the agent version they pin (`agent`,
+`agent_version`, both NULL for a task submitted to a graph by name).
+
 The indexes that API lists and lookups use lead with the tenant, so a tenant's page is read
 from its own part of the index; the claim's index (tasks_ready) stays tenant-blind: a claim
 serves every tenant.
@@ -63,9 +66,11 @@ def upgrade() -> None:
     for name, _, new in INDEXES:
         op.execute(f"DROP INDEX {name}")
         op.execute(new)
+    op.execute("ALTER TABLE tasks ADD COLUMN agent text, ADD COLUMN agent_version integer")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE tasks DROP COLUMN agent, DROP COLUMN agent_version")
     for name, old, _ in INDEXES:
         op.execute(f"DROP INDEX {name}")
         op.execute(old)
