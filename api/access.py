@@ -33,6 +33,9 @@ log = logging.getLogger("outlast.api")
 ADMIN = "admin"
 LOCAL_KEY_ID = "local"
 LOCAL_TENANT = "default"
+# The operator's tenant: its admin keys manage other tenants' keys, and its keys read /metrics
+# across tenants (docs/security.md). `make start`'s admin key is one.
+OPERATOR_TENANT = "default"
 # A key's last_used_at is written at most this often per replica (db/queries/key.sql key_touch).
 TOUCH_EVERY_S = 60.0
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="outlast"'}
@@ -49,6 +52,11 @@ class Principal:
 
     def holds(self, scope: str) -> bool:
         return ADMIN in self.scopes or scope in self.scopes
+
+    @property
+    def operator(self) -> bool:
+        """A key of the operator's tenant: sees the whole runtime where a route says so."""
+        return self.tenant == OPERATOR_TENANT
 
     @property
     def label(self) -> str:

@@ -433,6 +433,9 @@ class WorkerPublic(BaseModel):
     started_at: datetime
     last_heartbeat_at: datetime
     stopped_at: datetime | None
+    running_tasks: int = Field(
+        0, description="How many of your tenant's tasks it runs now (workers serve every tenant)."
+    )
 
 
 class GraphPublic(BaseModel):

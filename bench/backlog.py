@@ -91,7 +91,8 @@ def queued(url: str, count: int, graph: str = "bench-noop") -> None:
     """Lay down `count` more queued tasks in one statement, then settle the table."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO tasks (graph, max_attempts) SELECT %s, 3 FROM generate_series(1, %s)",
+            "INSERT INTO tasks (tenant, graph, max_attempts)"
+            " SELECT 'default', %s, 3 FROM generate_series(1, %s)",
             (graph, count),
         )
         settle(conn)
@@ -104,13 +105,15 @@ def waiting(url: str, count: int) -> None:
         conn.execute(
             """
             WITH parked AS (
-                INSERT INTO tasks (graph, max_attempts, state, attempts, lease_epoch, started_at)
-                SELECT 'bench-noop', 3, 'waiting_for_approval', 1, 1, clock_timestamp()
+                INSERT INTO tasks (tenant, graph, max_attempts, state, attempts, lease_epoch,
+                                   started_at)
+                SELECT 'default', 'bench-noop', 3, 'waiting_for_approval', 1, 1, clock_timestamp()
                 FROM generate_series(1, %s)
-                RETURNING id
+                RETURNING id, tenant
             )
-            INSERT INTO task_waits (task_id, interrupt_id, kind, payload, expires_at, on_timeout)
-            SELECT id, 'bench', 'approval', '{"action": "bench"}'::jsonb,
+            INSERT INTO task_waits (tenant, task_id, interrupt_id, kind, payload, expires_at,
+                                    on_timeout)
+            SELECT tenant, id, 'bench', 'approval', '{"action": "bench"}'::jsonb,
                    clock_timestamp() + interval '1 day', 'fail'
             FROM parked
             """,

@@ -185,7 +185,7 @@ async def _claims_async(url: str, count: int, batch: int) -> tuple[float, float]
             done = [outcome.Done(c.task_id, c.epoch, '{"n": 1}') for c in claims]
             await outcome.complete_many(pool, worker_id, done)
             refill = [tasks.NewTask(graph="bench-noop", input={}, max_attempts=3)] * len(claims)
-            await tasks.insert_many(pool, refill)
+            await tasks.insert_many(pool, refill, tenant="default")
         return percentile(timings, 50), percentile(timings, 99)
     finally:
         await pool.close()

@@ -16,19 +16,22 @@ from db.sql import query
 
 
 async def list_(
-    db: Db, task_id: uuid.UUID, *, limit: int, before_id: str | None = None
+    db: Db, task_id: uuid.UUID, *, tenant: str, limit: int, before_id: str | None = None
 ) -> list[Row]:
+    """The checkpoints of one of `tenant`'s tasks (none for another tenant's task)."""
     return await fetch_all(
         db,
         "checkpoints_list",
-        {"thread_id": str(task_id), "before_id": before_id, "limit": limit},
+        {"thread_id": str(task_id), "tenant": tenant, "before_id": before_id, "limit": limit},
     )
 
 
-async def exists(db: Db, task_id: uuid.UUID, checkpoint_id: str) -> bool:
-    """True when `checkpoint_id` is a checkpoint of the task's own thread."""
+async def exists(db: Db, task_id: uuid.UUID, checkpoint_id: str, *, tenant: str) -> bool:
+    """True when `checkpoint_id` is a checkpoint of the thread of one of `tenant`'s tasks."""
     row = await fetch_one(
-        db, "checkpoints_exists", {"thread_id": str(task_id), "checkpoint_id": checkpoint_id}
+        db,
+        "checkpoints_exists",
+        {"thread_id": str(task_id), "tenant": tenant, "checkpoint_id": checkpoint_id},
     )
     return bool(row and row["found"])
 

@@ -16,6 +16,9 @@ RedriveMode = Literal["last_checkpoint", "scratch", "checkpoint"]
 
 @dataclass(frozen=True)
 class Filter:
+    """Which dead letters: always one tenant's, then optionally narrower."""
+
+    tenant: str
     graph: str | None = None
     error_type: str | None = None
     task_id: uuid.UUID | None = None
@@ -29,6 +32,7 @@ async def list_(
         db,
         "dead_letters_list",
         {
+            "tenant": where.tenant,
             "graph": where.graph,
             "error_type": where.error_type,
             "task_id": where.task_id,
@@ -40,15 +44,17 @@ async def list_(
     )
 
 
-async def get(db: Db, dead_letter_id: uuid.UUID) -> Row:
-    row = await fetch_one(db, "dead_letters_get", {"dead_letter_id": dead_letter_id})
+async def get(db: Db, dead_letter_id: uuid.UUID, *, tenant: str) -> Row:
+    row = await fetch_one(
+        db, "dead_letters_get", {"dead_letter_id": dead_letter_id, "tenant": tenant}
+    )
     if row is None:
         raise NotFound("dead letter", dead_letter_id)
     return row
 
 
-async def groups(db: Db) -> list[Row]:
-    return await fetch_all(db, "dead_letters_groups", {})
+async def groups(db: Db, *, tenant: str) -> list[Row]:
+    return await fetch_all(db, "dead_letters_groups", {"tenant": tenant})
 
 
 async def redrive(
@@ -66,6 +72,7 @@ async def redrive(
         "dead_letters_redrive",
         {
             "dead_letter_id": dead_letter_id,
+            "tenant": where.tenant,
             "graph": where.graph,
             "error_type": where.error_type,
             "limit": limit,
@@ -80,6 +87,7 @@ async def redrive_one(
     db: Db,
     dead_letter_id: uuid.UUID,
     *,
+    tenant: str,
     mode: RedriveMode = "last_checkpoint",
     checkpoint_id: str | None = None,
     max_attempts: int | None = None,
@@ -89,7 +97,7 @@ async def redrive_one(
     rows = await redrive(
         db,
         dead_letter_id=dead_letter_id,
-        where=Filter(),
+        where=Filter(tenant=tenant),
         limit=1,
         mode=mode,
         checkpoint_id=checkpoint_id,
@@ -97,7 +105,7 @@ async def redrive_one(
     )
     if rows:
         return rows[0]
-    raise _closed(await get(db, dead_letter_id))
+    raise _closed(await get(db, dead_letter_id, tenant=tenant))
 
 
 def _closed(letter: Row) -> Conflict:
@@ -106,16 +114,20 @@ def _closed(letter: Row) -> Conflict:
     return Conflict(f"dead letter {letter['id']} was already redriven at {letter['redriven_at']}")
 
 
-async def resolve(db: Db, dead_letter_id: uuid.UUID, *, note: str | None = None) -> Row:
+async def resolve(
+    db: Db, dead_letter_id: uuid.UUID, *, tenant: str, note: str | None = None
+) -> Row:
     """Close an open dead letter without a redrive; its task stays failed. NotFound if it does
     not exist, Conflict if it was already redriven or resolved (one of two concurrent closes
     wins)."""
     row = await fetch_one(
-        db, "dead_letters_resolve", {"dead_letter_id": dead_letter_id, "note": note}
+        db,
+        "dead_letters_resolve",
+        {"dead_letter_id": dead_letter_id, "tenant": tenant, "note": note},
     )
     if row is not None:
         return row
-    raise _closed(await get(db, dead_letter_id))
+    raise _closed(await get(db, dead_letter_id, tenant=tenant))
 
 
 async def redrive_many(

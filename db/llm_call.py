@@ -93,13 +93,15 @@ async def finish(db: Db, task_id: uuid.UUID, epoch: int, call_id: int, end: Fini
         raise LeaseLost(task_id, epoch)
 
 
-async def figures(db: Db, task_id: uuid.UUID) -> Row | None:
+async def figures(db: Db, task_id: uuid.UUID, *, tenant: str) -> Row | None:
     """Calls, tokens, cost (micro-USD), unpriced calls and calls in flight at a crash; None
-    when there is no such task."""
-    return await fetch_one(db, "llm_call_figures", {"task_id": task_id})
+    when the tenant has no such task."""
+    return await fetch_one(db, "llm_call_figures", {"task_id": task_id, "tenant": tenant})
 
 
-async def list_(db: Db, task_id: uuid.UUID, *, after_id: int = 0, limit: int = 1000) -> list[Row]:
+async def list_(
+    db: Db, task_id: uuid.UUID, *, tenant: str, after_id: int = 0, limit: int = 1000
+) -> list[Row]:
     """A task's calls after call `after_id`, oldest first, at most `limit`."""
-    params = {"task_id": task_id, "after_id": after_id, "limit": limit}
+    params = {"task_id": task_id, "tenant": tenant, "after_id": after_id, "limit": limit}
     return await fetch_all(db, "llm_call_list", params)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from db.connect import Db, Row, fetch_one
 
 
-async def snapshot(db: Db) -> Row:
-    row = await fetch_one(db, "metrics_snapshot", {})
+async def snapshot(db: Db, *, tenant: str | None) -> Row:
+    """The figures of one tenant's tasks, or of every tenant's (`tenant=None`)."""
+    row = await fetch_one(db, "metrics_snapshot", {"tenant": tenant})
     if row is None:  # a SELECT without FROM always answers one row; this guards the type
         raise RuntimeError("metrics_snapshot returned no row")
     return row

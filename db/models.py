@@ -43,7 +43,7 @@ class Base(DeclarativeBase):
 class Task(Base):
     __tablename__ = "tasks"
 
-    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
+    tenant: Mapped[str] = mapped_column(Text)
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
@@ -149,7 +149,7 @@ class Task(Base):
 class TaskEvent(Base):
     __tablename__ = "task_events"
 
-    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
+    tenant: Mapped[str] = mapped_column(Text)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     # No foreign key, on purpose (migration 0004, ADR 0006): an event is written by the statement
@@ -170,7 +170,7 @@ class TaskEvent(Base):
 class DeadLetter(Base):
     __tablename__ = "dead_letters"
 
-    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
+    tenant: Mapped[str] = mapped_column(Text)
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
@@ -225,7 +225,7 @@ class TaskWait(Base):
 
     __tablename__ = "task_waits"
 
-    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
+    tenant: Mapped[str] = mapped_column(Text)
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
@@ -312,7 +312,7 @@ class CheckpointOrder(Base):
 
     __tablename__ = "checkpoint_order"
 
-    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
+    tenant: Mapped[str] = mapped_column(Text)
 
     thread_id: Mapped[str] = mapped_column(Text, primary_key=True)
     checkpoint_ns: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -370,7 +370,7 @@ class LlmCall(Base):
 
     __tablename__ = "llm_calls"
 
-    tenant: Mapped[str] = mapped_column(Text, server_default=text("'default'"))
+    tenant: Mapped[str] = mapped_column(Text)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     task_id: Mapped[uuid.UUID] = mapped_column(

@@ -48,11 +48,14 @@ class NewTask:
         return hashlib.sha256(body.encode()).hexdigest()
 
 
-async def insert(db: Db, task: NewTask, idempotency_key: str | None = None) -> tuple[Row, bool]:
-    """Submit `task`; return (row, created). With a key seen before: the earlier task and False,
-    or IdempotencyMismatch if that key was used for a different request."""
+async def insert(
+    db: Db, task: NewTask, *, tenant: str, idempotency_key: str | None = None
+) -> tuple[Row, bool]:
+    """Submit `task` for `tenant`; return (row, created). With a key the tenant used before: the
+    earlier task and False, or IdempotencyMismatch if that key was used for a different request."""
     digest = task.request_hash()
     params = {
+        "tenant": tenant,
         "graph": task.graph,
         "input": Jsonb(task.input),
         "metadata": Jsonb(task.metadata),
@@ -68,7 +71,7 @@ async def insert(db: Db, task: NewTask, idempotency_key: str | None = None) -> t
     row = await fetch_one(db, "tasks_insert", params)
     if row is not None:
         return row, True
-    existing = await get_by_idempotency_key(db, idempotency_key)
+    existing = await get_by_idempotency_key(db, idempotency_key, tenant=tenant)
     if existing is None:  # the key's task was deleted between the two statements (retention)
         raise Conflict(f"Idempotency-Key {idempotency_key!r} is being reused; retry")
     if existing["request_hash"] != digest:
@@ -78,13 +81,18 @@ async def insert(db: Db, task: NewTask, idempotency_key: str | None = None) -> t
     return existing, False
 
 
-async def get_by_idempotency_key(db: Db, idempotency_key: str | None) -> Row | None:
-    """The task an Idempotency-Key already created, if it is still kept."""
-    return await fetch_one(db, "tasks_get_by_idempotency_key", {"idempotency_key": idempotency_key})
+async def get_by_idempotency_key(db: Db, idempotency_key: str | None, *, tenant: str) -> Row | None:
+    """The task the tenant's Idempotency-Key already created, if it is still kept."""
+    return await fetch_one(
+        db,
+        "tasks_get_by_idempotency_key",
+        {"tenant": tenant, "idempotency_key": idempotency_key},
+    )
 
 
-async def get(db: Db, task_id: uuid.UUID) -> Row:
-    row = await fetch_one(db, "tasks_get", {"task_id": task_id})
+async def get(db: Db, task_id: uuid.UUID, *, tenant: str) -> Row:
+    """One of `tenant`'s tasks; NotFound for an unknown id and for another tenant's task alike."""
+    row = await fetch_one(db, "tasks_get", {"task_id": task_id, "tenant": tenant})
     if row is None:
         raise NotFound("task", task_id)
     return row
@@ -93,6 +101,7 @@ async def get(db: Db, task_id: uuid.UUID) -> Row:
 async def list_(
     db: Db,
     *,
+    tenant: str,
     limit: int,
     state: str | None = None,
     graph: str | None = None,
@@ -102,6 +111,7 @@ async def list_(
         db,
         "tasks_list",
         {
+            "tenant": tenant,
             "state": state,
             "graph": graph,
             "before_created_at": before[0] if before else None,
@@ -111,20 +121,26 @@ async def list_(
     )
 
 
-async def events_list(db: Db, task_id: uuid.UUID, *, after_id: int, limit: int) -> list[Row]:
-    await get(db, task_id)
+async def events_list(
+    db: Db, task_id: uuid.UUID, *, tenant: str, after_id: int, limit: int
+) -> list[Row]:
+    await get(db, task_id, tenant=tenant)
     return await fetch_all(
-        db, "tasks_events_list", {"task_id": task_id, "after_id": after_id, "limit": limit}
+        db,
+        "tasks_events_list",
+        {"tenant": tenant, "task_id": task_id, "after_id": after_id, "limit": limit},
     )
 
 
-async def cancel(db: Db, task_id: uuid.UUID, reason: str | None = None) -> Row:
+async def cancel(db: Db, task_id: uuid.UUID, *, tenant: str, reason: str | None = None) -> Row:
     """Cancel at once, or (running) request the worker to stop at its next node boundary.
     Raises NotFound, or Conflict when the task is finished or its cancel was already requested."""
-    row = await fetch_one(db, "tasks_cancel", {"task_id": task_id, "reason": reason})
+    row = await fetch_one(
+        db, "tasks_cancel", {"task_id": task_id, "tenant": tenant, "reason": reason}
+    )
     if row is not None:
         return row
-    current = await get(db, task_id)
+    current = await get(db, task_id, tenant=tenant)
     if current["cancel_requested"] and current["state"] == "running":
         raise Conflict(
             "cancel was already requested; the task stops at its next node boundary",
@@ -133,12 +149,13 @@ async def cancel(db: Db, task_id: uuid.UUID, reason: str | None = None) -> Row:
     raise Conflict(f"a {current['state']} task cannot be cancelled", state=current["state"])
 
 
-async def insert_many(db: Db, batch: list[NewTask]) -> list[Row]:
-    """Submit every task in `batch` in one statement (all or none); rows in `batch` order.
-    No Idempotency-Key: a batch is not replayable (submit singly for that)."""
+async def insert_many(db: Db, batch: list[NewTask], *, tenant: str) -> list[Row]:
+    """Submit every task in `batch` for `tenant` in one statement (all or none); rows in `batch`
+    order. No Idempotency-Key: a batch is not replayable (submit singly for that)."""
     if not batch:
         return []
     params = {
+        "tenant": tenant,
         "graphs": [t.graph for t in batch],
         "inputs": [Jsonb(t.input) for t in batch],
         "metadatas": [Jsonb(t.metadata) for t in batch],
@@ -152,17 +169,21 @@ async def insert_many(db: Db, batch: list[NewTask]) -> list[Row]:
     return await fetch_all(db, "tasks_insert_many", params)
 
 
-async def lock_for_decision(db: Db, task_id: uuid.UUID) -> Row | None:
+async def lock_for_decision(db: Db, task_id: uuid.UUID, *, tenant: str) -> Row | None:
     """Inside a transaction: lock the task row (id, state) before one of its waits is decided."""
-    return await fetch_one(db, "tasks_lock_for_decision", {"task_id": task_id})
+    return await fetch_one(db, "tasks_lock_for_decision", {"task_id": task_id, "tenant": tenant})
 
 
-async def follow_up(db: Db, task_id: uuid.UUID, graph_input: dict[str, Any]) -> Row:
+async def follow_up(db: Db, task_id: uuid.UUID, graph_input: dict[str, Any], *, tenant: str) -> Row:
     """Queue a completed task again with new input on the same thread."""
-    row = await fetch_one(db, "tasks_follow_up", {"task_id": task_id, "input": Jsonb(graph_input)})
+    row = await fetch_one(
+        db,
+        "tasks_follow_up",
+        {"task_id": task_id, "tenant": tenant, "input": Jsonb(graph_input)},
+    )
     if row is not None:
         return row
-    current = await get(db, task_id)
+    current = await get(db, task_id, tenant=tenant)
     raise Conflict(
         f"only a completed task takes a follow-up; this one is {current['state']}",
         state=current["state"],
@@ -170,7 +191,12 @@ async def follow_up(db: Db, task_id: uuid.UUID, graph_input: dict[str, Any]) -> 
 
 
 async def fork(
-    db: Db, task_id: uuid.UUID, checkpoint_id: str, state_patch: dict[str, Any] | None
+    db: Db,
+    task_id: uuid.UUID,
+    checkpoint_id: str,
+    state_patch: dict[str, Any] | None,
+    *,
+    tenant: str,
 ) -> Row:
     """A new task resuming from `checkpoint_id` of `task_id`'s thread, with `state_patch`."""
     row = await fetch_one(
@@ -178,13 +204,14 @@ async def fork(
         "tasks_fork",
         {
             "task_id": task_id,
+            "tenant": tenant,
             "checkpoint_id": checkpoint_id,
             "state_patch": Jsonb(state_patch) if state_patch else None,
         },
     )
     if row is not None:
         return row
-    await get(db, task_id)
+    await get(db, task_id, tenant=tenant)
     raise NotFound("checkpoint", checkpoint_id)
 
 

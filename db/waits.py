@@ -75,14 +75,15 @@ async def answers(db: Db, task_id: uuid.UUID, interrupt_ids: list[str]) -> dict[
     return {r["interrupt_id"]: r["value"] for r in rows}
 
 
-async def list_for_task(db: Db, task_id: uuid.UUID) -> list[Row]:
-    return await fetch_all(db, "waits_list_for_task", {"task_id": task_id})
+async def list_for_task(db: Db, task_id: uuid.UUID, *, tenant: str) -> list[Row]:
+    return await fetch_all(db, "waits_list_for_task", {"task_id": task_id, "tenant": tenant})
 
 
 async def decide(
     db: Db,
     task_id: uuid.UUID,
     *,
+    tenant: str,
     kind: Kind,
     decision: Decision,
     value: Any | Callable[[Row], Any],
@@ -98,15 +99,18 @@ async def decide(
     several waits are open and `wait_id` does not say which).
     """
     async with transaction(db) as conn:
-        locked = await tasks.lock_for_decision(conn, task_id)
+        locked = await tasks.lock_for_decision(conn, task_id, tenant=tenant)
         if locked is None:
             raise NotFound("task", task_id)
-        wait = _choose(await list_for_task(conn, task_id), kind, wait_id, locked["state"])
+        wait = _choose(
+            await list_for_task(conn, task_id, tenant=tenant), kind, wait_id, locked["state"]
+        )
         task = await fetch_one(
             conn,
             "waits_decide",
             {
                 "task_id": task_id,
+                "tenant": tenant,
                 "wait_id": wait["id"],
                 "decision": decision,
                 "value": Jsonb(value(wait) if callable(value) else value),
@@ -148,6 +152,7 @@ def _choose(waits: list[Row], kind: Kind, wait_id: uuid.UUID | None, state: str)
 async def list_open(
     db: Db,
     *,
+    tenant: str,
     limit: int,
     graph: str | None = None,
     kind: Kind | None = None,
@@ -157,6 +162,7 @@ async def list_open(
         db,
         "waits_list_open",
         {
+            "tenant": tenant,
             "graph": graph,
             "kind": kind,
             "after_created_at": after[0] if after else None,

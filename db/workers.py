@@ -52,14 +52,17 @@ async def set_state(db: Db, worker_id: uuid.UUID, state: Literal["stopping", "st
 async def list_(
     db: Db,
     *,
+    tenant: str,
     limit: int,
     state: str | None = None,
     before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[Row]:
+    """Workers (shared by every tenant), each with the count of `tenant`'s tasks it holds."""
     return await fetch_all(
         db,
         "workers_list",
         {
+            "tenant": tenant,
             "state": state,
             "before_started_at": before[0] if before else None,
             "before_id": before[1] if before else None,
@@ -68,10 +71,11 @@ async def list_(
     )
 
 
-async def graph_coverage(db: Db) -> dict[str, Row]:
-    """Graph name -> {workers: live workers serving it, queued: its queued tasks}, for every
-    graph a running worker announced or a queued task names."""
-    return {r["graph"]: r for r in await fetch_all(db, "workers_graph_coverage", {})}
+async def graph_coverage(db: Db, *, tenant: str) -> dict[str, Row]:
+    """Graph name -> {workers: live workers serving it, queued: the tenant's queued tasks of
+    it}, for every graph a running worker announced or a queued task of the tenant names."""
+    rows = await fetch_all(db, "workers_graph_coverage", {"tenant": tenant})
+    return {r["graph"]: r for r in rows}
 
 
 async def mark_lost(db: Db, *, stale_s: float, batch: int) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import jsonschema
 from fastapi import APIRouter
 
+from api.access import Principal
 from api.deps import ApprovalsDecide, PoolDep, TasksRead
 from api.pagination import CursorQuery, FilterQuery, LimitQuery, decode_time_id, page
 from api.problems import ProblemError, field_error
@@ -44,7 +45,9 @@ async def inbox(
     cursor: CursorQuery = None,
 ) -> Page[ApprovalPublic]:
     after = decode_time_id(cursor, "approvals") if cursor else None
-    rows = await waits.list_open(pool, limit=limit + 1, graph=graph, kind=kind, after=after)
+    rows = await waits.list_open(
+        pool, tenant=caller.tenant, limit=limit + 1, graph=graph, kind=kind, after=after
+    )
     return page(
         rows, limit, ApprovalPublic, lambda r: (r["created_at"].isoformat(), r["id"]), "approvals"
     )
@@ -52,8 +55,9 @@ async def inbox(
 
 @router.get("/v1/tasks/{task_id}/waits", summary="A task's waits and their decisions")
 async def task_waits(caller: TasksRead, task_id: uuid.UUID, pool: PoolDep) -> list[WaitPublic]:
-    await tasks.get(pool, task_id)
-    return [WaitPublic.model_validate(w) for w in await waits.list_for_task(pool, task_id)]
+    await tasks.get(pool, task_id, tenant=caller.tenant)
+    rows = await waits.list_for_task(pool, task_id, tenant=caller.tenant)
+    return [WaitPublic.model_validate(w) for w in rows]
 
 
 @router.post("/v1/tasks/{task_id}/approve", summary="Approve the action a task waits on")
@@ -73,14 +77,7 @@ async def approve(
         }
 
     return await _decide(
-        pool,
-        task_id,
-        "approval",
-        "approved",
-        resume_value,
-        body.wait_id,
-        caller.label,
-        body.comment,
+        pool, caller, task_id, "approval", "approved", resume_value, body.wait_id, body.comment
     )
 
 
@@ -97,14 +94,7 @@ async def reject(
         }
 
     return await _decide(
-        pool,
-        task_id,
-        "approval",
-        "rejected",
-        resume_value,
-        body.wait_id,
-        caller.label,
-        body.reason,
+        pool, caller, task_id, "approval", "rejected", resume_value, body.wait_id, body.reason
     )
 
 
@@ -122,28 +112,31 @@ async def answer(
         return body.value
 
     return await _decide(
-        pool, task_id, "input", "answered", resume_value, body.wait_id, caller.label, None
+        pool, caller, task_id, "input", "answered", resume_value, body.wait_id, None
     )
 
 
 async def _decide(
     pool: PoolDep,
+    caller: Principal,
     task_id: uuid.UUID,
     kind: Literal["approval", "input"],
     decision: Literal["approved", "rejected", "answered"],
     resume_value: Any,
     wait_id: uuid.UUID | None,
-    decided_by: str | None,
     comment: str | None,
 ) -> DecisionResult:
+    """The decision is the caller's: recorded with the deciding key's label, never a name from
+    the request body, on one of the caller's tenant's tasks (another's is a 404)."""
     wait, task = await waits.decide(
         pool,
         task_id,
+        tenant=caller.tenant,
         kind=kind,
         decision=decision,
         value=resume_value,
         wait_id=wait_id,
-        decided_by=decided_by,
+        decided_by=caller.label,
         comment=comment,
     )
     return DecisionResult(

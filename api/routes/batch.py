@@ -74,5 +74,5 @@ async def submit_batch(
     if problem is not None:
         raise problem
     batch = [item.to_new_task(settings.default_max_attempts) for item in body.tasks]
-    rows = await tasks.insert_many(pool, batch)
+    rows = await tasks.insert_many(pool, batch, tenant=caller.tenant)
     return TaskBatchPublic(tasks=[TaskPublic.model_validate(row) for row in rows])

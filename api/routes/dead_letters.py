@@ -54,7 +54,7 @@ async def list_dead_letters(
 ) -> Page[DeadLetterSummary]:
     """Items leave out `traceback` and `attempt_history` unless named in `include`."""
     after = decode_time_id(cursor, "dead-letters") if cursor else None
-    where = dead_letters.Filter(graph, error_type, task_id, include_redriven)
+    where = dead_letters.Filter(caller.tenant, graph, error_type, task_id, include_redriven)
     rows = await dead_letters.list_(pool, where, limit=limit + 1, after=after)
     return page(
         rows,
@@ -69,7 +69,7 @@ async def list_dead_letters(
 @router.get("/groups", summary="Open dead letters grouped by graph and error type")
 async def list_groups(caller: DeadLettersOperate, pool: PoolDep) -> Page[DeadLetterGroup]:
     # One row per (graph, error type): small by nature, so always a single page.
-    rows = await dead_letters.groups(pool)
+    rows = await dead_letters.groups(pool, tenant=caller.tenant)
     return Page[DeadLetterGroup](items=[DeadLetterGroup.model_validate(r) for r in rows])
 
 
@@ -84,7 +84,8 @@ async def redrive_other_methods() -> None:
 async def get_dead_letter(
     caller: DeadLettersOperate, dead_letter_id: uuid.UUID, pool: PoolDep
 ) -> DeadLetterPublic:
-    return DeadLetterPublic.model_validate(await dead_letters.get(pool, dead_letter_id))
+    row = await dead_letters.get(pool, dead_letter_id, tenant=caller.tenant)
+    return DeadLetterPublic.model_validate(row)
 
 
 @router.post("/{dead_letter_id}/redrive", summary="Queue a dead letter's task again")
@@ -97,10 +98,10 @@ async def redrive(
     """200 with the requeued task; 409 when it was already redriven (of two concurrent
     redrives exactly one wins); 422 when `checkpoint_id` is not on this task's thread."""
     body = body or RedriveRequest()
-    letter = await dead_letters.get(pool, dead_letter_id)
+    letter = await dead_letters.get(pool, dead_letter_id, tenant=caller.tenant)
     checkpoint_id = body.checkpoint_id
     if checkpoint_id is not None and not await checkpoints.exists(
-        pool, letter["task_id"], checkpoint_id
+        pool, letter["task_id"], checkpoint_id, tenant=caller.tenant
     ):
         raise invalid(
             "body.checkpoint_id",
@@ -111,12 +112,14 @@ async def redrive(
         row = await dead_letters.redrive_one(
             pool,
             dead_letter_id,
+            tenant=caller.tenant,
             mode=body.mode,
             checkpoint_id=checkpoint_id,
             max_attempts=body.max_attempts,
         )
     except Conflict as exc:
-        task = await tasks.get(pool, letter["task_id"])  # 409 names the task's state now
+        # 409 names the task's state now
+        task = await tasks.get(pool, letter["task_id"], tenant=caller.tenant)
         raise Conflict(str(exc), state=task["state"]) from exc
     return TaskPublic.model_validate(row)
 
@@ -133,10 +136,10 @@ async def resolve(
     already redriven or resolved."""
     note = body.note if body else None
     try:
-        row = await dead_letters.resolve(pool, dead_letter_id, note=note)
+        row = await dead_letters.resolve(pool, dead_letter_id, tenant=caller.tenant, note=note)
     except Conflict as exc:
-        letter = await dead_letters.get(pool, dead_letter_id)
-        task = await tasks.get(pool, letter["task_id"])
+        letter = await dead_letters.get(pool, dead_letter_id, tenant=caller.tenant)
+        task = await tasks.get(pool, letter["task_id"], tenant=caller.tenant)
         raise Conflict(str(exc), state=task["state"]) from exc
     return DeadLetterPublic.model_validate(row)
 
@@ -147,7 +150,7 @@ async def redrive_by_filter(
 ) -> RedriveByFilterResult:
     """Up to `limit` open dead letters matching `graph` and `error_type`, oldest first. With
     `dry_run`, lists them (`dead_letters`) and writes nothing; else requeues them (`tasks`)."""
-    where = dead_letters.Filter(graph=body.graph, error_type=body.error_type)
+    where = dead_letters.Filter(tenant=caller.tenant, graph=body.graph, error_type=body.error_type)
     if body.dry_run:
         rows = await dead_letters.list_(pool, where, limit=body.limit)
         letters = [DeadLetterPublic.model_validate(r) for r in rows]

@@ -33,7 +33,7 @@ async def list_graphs(caller: TasksRead, registry: RegistryDep, pool: PoolDep) -
     # The first describe imports and compiles the graph: in the thread pool, so the event loop is
     # not held. The registry is small, and so is the set of graph names: a single page.
     graphs = await run_in_threadpool(_describe_all, registry)
-    coverage = await workers.graph_coverage(pool)
+    coverage = await workers.graph_coverage(pool, tenant=caller.tenant)
     for name in coverage.keys() - graphs.keys():
         graphs[name] = GraphPublic(
             name=name, import_path=None, nodes=[], description=None, registered=False

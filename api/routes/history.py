@@ -32,8 +32,8 @@ async def checkpoint_state(
     registry: RegistryDep,
 ) -> CheckpointState:
     """LangGraph's own view of the thread at that checkpoint: values, next nodes, interrupts."""
-    task = await tasks.get(pool, task_id)
-    if not await checkpoints.exists(pool, task_id, checkpoint_id):
+    task = await tasks.get(pool, task_id, tenant=caller.tenant)
+    if not await checkpoints.exists(pool, task_id, checkpoint_id, tenant=caller.tenant):
         raise NotFound("checkpoint", checkpoint_id)
     graph = registry.compiled(task["graph"], AsyncPostgresSaver(pool))  # reads only
     config = {"configurable": {"thread_id": str(task_id), "checkpoint_id": checkpoint_id}}
@@ -64,14 +64,16 @@ async def fork(
 ) -> TaskPublic:
     """The new task's thread starts as a copy of `checkpoint_id` (422 when that is not one of
     this task's checkpoints); `state_patch` is applied before it resumes."""
-    await tasks.get(pool, task_id)
-    if not await checkpoints.exists(pool, task_id, body.checkpoint_id):
+    await tasks.get(pool, task_id, tenant=caller.tenant)
+    if not await checkpoints.exists(pool, task_id, body.checkpoint_id, tenant=caller.tenant):
         raise invalid(
             "body.checkpoint_id",
             "checkpoint_of_task",
             f"{body.checkpoint_id!r} is not a checkpoint of task {task_id}",
         )
-    row = await tasks.fork(pool, task_id, body.checkpoint_id, body.state_patch)
+    row = await tasks.fork(
+        pool, task_id, body.checkpoint_id, body.state_patch, tenant=caller.tenant
+    )
     response.headers["Location"] = str(request.url_for("get_task", task_id=row["id"]))
     return TaskPublic.model_validate(row)
 
@@ -96,7 +98,7 @@ async def follow_up(
             message,
             errors=[field_error("body", "one_of", message)],
         )
-    task = await tasks.get(pool, task_id)
+    task = await tasks.get(pool, task_id, tenant=caller.tenant)
     if task["graph"] in registry and registry.function(task["graph"]) is not None:
         raise ProblemError(
             409,
@@ -106,4 +108,5 @@ async def follow_up(
             "submit a new task instead",
         )
     graph_input = body.input or {"messages": [{"role": "user", "content": body.message}]}
-    return TaskPublic.model_validate(await tasks.follow_up(pool, task_id, graph_input))
+    row = await tasks.follow_up(pool, task_id, graph_input, tenant=caller.tenant)
+    return TaskPublic.model_validate(row)

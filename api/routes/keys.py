@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.access import Principal
+from api.access import OPERATOR_TENANT, Principal
 from api.deps import Admin, PoolDep
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from api.problems import ProblemError, invalid
@@ -20,7 +20,6 @@ from db import key as keys
 from outlast import apikey
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
-OPERATOR_TENANT = "default"
 KeyIdPath = Annotated[
     str,
     Path(pattern=r"^(olk_)?[0-9a-f]{12}$", description="The key's public id, `olk_<id>`."),

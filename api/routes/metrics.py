@@ -57,5 +57,7 @@ class Snapshot(Collector):
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def scrape(caller: MetricsRead, pool: PoolDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Snapshot(await metrics.snapshot(pool)))
+    # The operator's keys see every tenant's tasks; a tenant's keys its own (workers are shared).
+    tenant = None if caller.operator else caller.tenant
+    registry.register(Snapshot(await metrics.snapshot(pool, tenant=tenant)))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

@@ -25,13 +25,15 @@ async def list_model_calls(
 ) -> Page[ModelCallPublic]:
     await usage(caller, task_id, pool)  # 404 for an unknown task, not an empty list
     after = decode_int(cursor, "model-calls") if cursor else 0
-    rows = await llm_call.list_(pool, task_id, after_id=after, limit=limit + 1)
+    rows = await llm_call.list_(
+        pool, task_id, tenant=caller.tenant, after_id=after, limit=limit + 1
+    )
     return page(rows, limit, ModelCallPublic, lambda r: (r["id"],), "model-calls")
 
 
 @router.get("/{task_id}/usage", summary="A task's tokens and cost, summed over its model calls")
 async def usage(caller: TasksRead, task_id: uuid.UUID, pool: PoolDep) -> ModelUsage:
-    figures = await llm_call.figures(pool, task_id)
+    figures = await llm_call.figures(pool, task_id, tenant=caller.tenant)
     if figures is None:
         raise NotFound("task", task_id)
     return ModelUsage.model_validate(figures)

@@ -74,7 +74,9 @@ async def submit(
     if body.graph not in registry:
         raise _unknown_graph(body.graph, registry.names())
     new = body.to_new_task(settings.default_max_attempts)
-    row, created = await tasks.insert(pool, new, idempotency_key)
+    row, created = await tasks.insert(
+        pool, new, tenant=caller.tenant, idempotency_key=idempotency_key
+    )
     response.headers["Location"] = str(request.url_for("get_task", task_id=row["id"]))
     if not created:
         response.status_code = 200
@@ -98,7 +100,9 @@ async def list_tasks(
 ) -> Page[TaskSummary]:
     """Items leave out `input`, `metadata` and `result` unless named in `include`."""
     before = decode_time_id(cursor, "tasks") if cursor else None
-    rows = await tasks.list_(pool, limit=limit + 1, state=state, graph=graph, before=before)
+    rows = await tasks.list_(
+        pool, tenant=caller.tenant, limit=limit + 1, state=state, graph=graph, before=before
+    )
     omit = set(HEAVY) - included(include)
     return page(
         rows,
@@ -112,7 +116,7 @@ async def list_tasks(
 
 @router.get("/{task_id}", summary="One task")
 async def get_task(caller: TasksRead, task_id: uuid.UUID, pool: PoolDep) -> TaskPublic:
-    return TaskPublic.model_validate(await tasks.get(pool, task_id))
+    return TaskPublic.model_validate(await tasks.get(pool, task_id, tenant=caller.tenant))
 
 
 @router.get("/{task_id}/events", summary="A task's history, oldest first")
@@ -124,7 +128,9 @@ async def list_events(
     cursor: CursorQuery = None,
 ) -> Page[TaskEventPublic]:
     after = decode_int(cursor, "events") if cursor else 0
-    rows = await tasks.events_list(pool, task_id, after_id=after, limit=limit + 1)
+    rows = await tasks.events_list(
+        pool, task_id, tenant=caller.tenant, after_id=after, limit=limit + 1
+    )
     return page(rows, limit, TaskEventPublic, lambda r: (r["id"],), "events")
 
 
@@ -137,8 +143,10 @@ async def list_checkpoints(
     cursor: CursorQuery = None,
 ) -> Page[CheckpointPublic]:
     before = decode_text(cursor, "checkpoints") if cursor else None
-    await tasks.get(pool, task_id)  # 404 for an unknown task, not an empty list
-    rows = await checkpoints.list_(pool, task_id, limit=limit + 1, before_id=before)
+    await tasks.get(pool, task_id, tenant=caller.tenant)  # 404, not an empty list
+    rows = await checkpoints.list_(
+        pool, task_id, tenant=caller.tenant, limit=limit + 1, before_id=before
+    )
     return page(rows, limit, CheckpointPublic, lambda r: (r["checkpoint_id"],), "checkpoints")
 
 
@@ -149,4 +157,5 @@ async def cancel(
     """Queued or waiting: cancelled now. Running: `cancel_requested` is set and the worker stops
     at its next node boundary. 409 (with `state`) when finished or already requested."""
     reason = body.reason if body else None
-    return TaskPublic.model_validate(await tasks.cancel(pool, task_id, reason))
+    row = await tasks.cancel(pool, task_id, tenant=caller.tenant, reason=reason)
+    return TaskPublic.model_validate(row)

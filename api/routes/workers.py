@@ -23,7 +23,9 @@ async def list_workers(
     cursor: CursorQuery = None,
 ) -> Page[WorkerPublic]:
     before = decode_time_id(cursor, "workers") if cursor else None
-    rows = await workers.list_(pool, limit=limit + 1, state=state, before=before)
+    rows = await workers.list_(
+        pool, tenant=caller.tenant, limit=limit + 1, state=state, before=before
+    )
     return page(
         rows, limit, WorkerPublic, lambda r: (r["started_at"].isoformat(), r["id"]), "workers"
     )

@@ -9,8 +9,10 @@
 -- checkpoint written again keeps its place.
 -- fence: its transaction's lease_fence or lease_fence_last (worker/checkpointer.py): it takes the
 -- claimed epoch only to record it.
-INSERT INTO checkpoint_order (thread_id, checkpoint_ns, checkpoint_id, lease_epoch)
-VALUES (%(thread_id)s, %(checkpoint_ns)s, %(checkpoint_id)s, %(epoch)s)
+INSERT INTO checkpoint_order (tenant, thread_id, checkpoint_ns, checkpoint_id, lease_epoch)
+SELECT t.tenant, %(thread_id)s::text, %(checkpoint_ns)s, %(checkpoint_id)s, %(epoch)s
+FROM tasks AS t
+WHERE t.id = %(thread_id)s::text::uuid
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO NOTHING;
 
 -- name: checkpoints_head
@@ -25,7 +27,9 @@ WITH ordered AS (
     SELECT c.*, coalesce(o.seq, 0) AS seq
     FROM checkpoints AS c
     LEFT JOIN checkpoint_order AS o USING (thread_id, checkpoint_ns, checkpoint_id)
-    WHERE c.thread_id = %(thread_id)s AND c.checkpoint_ns = ''
+    WHERE c.thread_id = %(thread_id)s::text AND c.checkpoint_ns = ''
+      AND EXISTS (SELECT FROM tasks AS t
+                  WHERE t.id = %(thread_id)s::text::uuid AND t.tenant = %(tenant)s)
 )
 SELECT checkpoint_id, parent_checkpoint_id, checkpoint->>'ts' AS ts,
        metadata->>'source' AS source, (metadata->>'step')::int AS step, metadata
@@ -41,7 +45,9 @@ LIMIT %(limit)s;
 -- checkpoint" may only resume from that task's own history.
 SELECT EXISTS (
     SELECT 1 FROM checkpoints
-    WHERE thread_id = %(thread_id)s
+    WHERE thread_id = %(thread_id)s::text
       AND checkpoint_ns = ''
       AND checkpoint_id = %(checkpoint_id)s
+      AND EXISTS (SELECT FROM tasks AS t
+                  WHERE t.id = %(thread_id)s::text::uuid AND t.tenant = %(tenant)s)
 ) AS found;

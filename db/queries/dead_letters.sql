@@ -7,7 +7,8 @@
 -- keyset-paginated.
 SELECT *
 FROM dead_letters
-WHERE (%(include_redriven)s OR (redriven_at IS NULL AND resolved_at IS NULL))
+WHERE tenant = %(tenant)s
+  AND (%(include_redriven)s OR (redriven_at IS NULL AND resolved_at IS NULL))
   AND (%(graph)s::text IS NULL OR graph = %(graph)s::text)
   AND (%(error_type)s::text IS NULL OR error_type = %(error_type)s::text)
   AND (%(task_id)s::uuid IS NULL OR task_id = %(task_id)s::uuid)
@@ -18,14 +19,14 @@ LIMIT %(limit)s;
 
 -- name: dead_letters_get
 -- One dead letter by id.
-SELECT * FROM dead_letters WHERE id = %(dead_letter_id)s;
+SELECT * FROM dead_letters WHERE id = %(dead_letter_id)s AND tenant = %(tenant)s;
 
 -- name: dead_letters_groups
 -- Open dead letters grouped by graph and error type, largest group first.
 SELECT graph, error_type, count(*) AS count, min(created_at) AS first_at,
        max(created_at) AS last_at
 FROM dead_letters
-WHERE redriven_at IS NULL AND resolved_at IS NULL
+WHERE tenant = %(tenant)s AND redriven_at IS NULL AND resolved_at IS NULL
 GROUP BY graph, error_type
 ORDER BY count(*) DESC, graph, error_type;
 
@@ -44,7 +45,8 @@ WITH now AS (
     SELECT d.id
     FROM dead_letters AS d
     JOIN tasks AS t ON t.id = d.task_id AND t.state = 'failed'
-    WHERE d.redriven_at IS NULL AND d.resolved_at IS NULL
+    WHERE d.tenant = %(tenant)s
+      AND d.redriven_at IS NULL AND d.resolved_at IS NULL
       AND (%(dead_letter_id)s::uuid IS NULL OR d.id = %(dead_letter_id)s::uuid)
       AND (%(graph)s::text IS NULL OR d.graph = %(graph)s::text)
       AND (%(error_type)s::text IS NULL OR d.error_type = %(error_type)s::text)
@@ -78,8 +80,8 @@ WITH now AS (
     WHERE t.id = closed.task_id AND t.state = 'failed'
     RETURNING t.*, closed.id AS dead_letter_id
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
-    SELECT id, 'redriven', 'failed', 'queued', lease_epoch,
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT tenant, id, 'redriven', 'failed', 'queued', lease_epoch,
            jsonb_build_object('dead_letter_id', dead_letter_id, 'mode', %(mode)s::text,
                               'resume_checkpoint_id', resume_checkpoint_id)
     FROM moved
@@ -96,11 +98,12 @@ WITH now AS (
 ), closed AS (
     UPDATE dead_letters
     SET resolved_at = (SELECT t FROM now), resolution = %(note)s
-    WHERE id = %(dead_letter_id)s AND redriven_at IS NULL AND resolved_at IS NULL
+    WHERE id = %(dead_letter_id)s AND tenant = %(tenant)s
+      AND redriven_at IS NULL AND resolved_at IS NULL
     RETURNING *
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, detail)
-    SELECT task_id, 'dead_letter_resolved', 'failed', 'failed',
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, detail)
+    SELECT tenant, task_id, 'dead_letter_resolved', 'failed', 'failed',
            jsonb_build_object('dead_letter_id', id, 'note', %(note)s::text)
     FROM closed
 )

@@ -48,12 +48,12 @@ WITH now AS (
         updated_at = (SELECT t FROM now)
     FROM picked
     WHERE t.id = picked.id
-    RETURNING t.id, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
+    RETURNING t.id, t.tenant, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
               t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
               t.ready_at
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
-    SELECT id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
+    SELECT tenant, id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
     FROM claimed
 )
 -- RETURNING has no order; hand the batch back in claim order.
@@ -170,11 +170,11 @@ WITH released AS (
       AND state = 'running'
       AND lease_expires_at > outlast_now()
       -- fence:end
-    RETURNING id, state, lease_epoch, attempts
+    RETURNING id, tenant, state, lease_epoch, attempts
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
                              detail)
-    SELECT id, CASE state WHEN 'queued' THEN 'released' ELSE state END, 'running', state,
+    SELECT tenant, id, CASE state WHEN 'queued' THEN 'released' ELSE state END, 'running', state,
            lease_epoch, %(worker_id)s, CASE state WHEN 'queued' THEN attempts + 1 ELSE attempts END,
            CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'released')
                 ELSE '{}'::jsonb END
@@ -239,18 +239,18 @@ WITH now AS (
         updated_at = (SELECT t FROM now)
     FROM expired AS e
     WHERE t.id = e.id AND t.state = 'running'
-    RETURNING t.id, t.state, t.graph, t.attempts, t.lease_epoch, t.error, t.run_at, e.worker_id,
+    RETURNING t.id, t.tenant, t.state, t.graph, t.attempts, t.lease_epoch, t.error, t.run_at, e.worker_id,
               e.reason
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
                              detail)
-    SELECT id, reason, 'running', state, lease_epoch, worker_id, attempts,
+    SELECT tenant, id, reason, 'running', state, lease_epoch, worker_id, attempts,
            jsonb_build_object('error', error, 'retry_at', CASE WHEN state = 'queued' THEN run_at END)
     FROM moved
 ), dead AS (
-    INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,
+    INSERT INTO dead_letters (tenant, task_id, graph, error_type, error_message, traceback, attempts,
                               attempt_history, last_checkpoint_id)
-    SELECT m.id, m.graph, m.error->>'type', m.error->>'message', NULL, m.attempts,
+    SELECT m.tenant, m.id, m.graph, m.error->>'type', m.error->>'message', NULL, m.attempts,
            outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
                'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', m.reason,
                'worker_id', m.worker_id, 'error', m.error)),

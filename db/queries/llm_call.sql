@@ -11,7 +11,7 @@
 -- lease were in flight at a crash: they become 'interrupted' (they may have been billed). No row
 -- at all means the lease is lost.
 WITH fence AS (
-    SELECT id, lease_epoch
+    SELECT id, tenant, lease_epoch
     FROM tasks
     WHERE id = %(task_id)s
       -- fence:begin
@@ -41,8 +41,8 @@ WITH fence AS (
       AND c.lease_epoch < fence.lease_epoch
     RETURNING c.id
 ), started AS (
-    INSERT INTO llm_calls (task_id, step_key, seq, lease_epoch, request_digest, request)
-    SELECT fence.id, %(step_key)s, %(seq)s, %(epoch)s, %(digest)s, %(request)s
+    INSERT INTO llm_calls (tenant, task_id, step_key, seq, lease_epoch, request_digest, request)
+    SELECT fence.tenant, fence.id, %(step_key)s, %(seq)s, %(epoch)s, %(digest)s, %(request)s
     FROM fence
     WHERE NOT EXISTS (SELECT FROM recorded)
     RETURNING id
@@ -110,7 +110,7 @@ SELECT count(c.id) AS calls,
        count(c.id) FILTER (WHERE c.status = 'completed' AND c.cost_micro_usd IS NULL) AS unpriced
 FROM tasks AS t
 LEFT JOIN llm_calls AS c ON c.task_id = t.id
-WHERE t.id = %(task_id)s
+WHERE t.id = %(task_id)s AND t.tenant = %(tenant)s
 GROUP BY t.id;
 
 -- name: llm_call_list
@@ -119,6 +119,6 @@ SELECT id, step_key, seq, lease_epoch, request_digest, status, response, error, 
        input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micro_usd,
        price, price_source, latency_ms, started_at, finished_at
 FROM llm_calls
-WHERE task_id = %(task_id)s AND id > %(after_id)s
+WHERE tenant = %(tenant)s AND task_id = %(task_id)s AND id > %(after_id)s
 ORDER BY id
 LIMIT %(limit)s;

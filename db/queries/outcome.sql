@@ -20,10 +20,10 @@ WITH now AS (
       AND lease_expires_at > outlast_now()
       -- fence:end
       AND cancel_requested
-    RETURNING id, lease_epoch, attempts
+    RETURNING id, tenant, lease_epoch, attempts
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
-    SELECT id, 'cancelled', 'running', 'cancelled', lease_epoch, %(worker_id)s, attempts
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
+    SELECT tenant, id, 'cancelled', 'running', 'cancelled', lease_epoch, %(worker_id)s, attempts
     FROM moved
 )
 SELECT id FROM moved;
@@ -68,11 +68,11 @@ WITH now AS (
         updated_at = (SELECT t FROM now)
     FROM locked AS l
     WHERE t.id = l.id
-    RETURNING t.id, t.state, t.lease_epoch, t.attempts
+    RETURNING t.id, t.tenant, t.state, t.lease_epoch, t.attempts
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
                              detail)
-    SELECT id, state, 'running', state, lease_epoch, %(worker_id)s, attempts,
+    SELECT tenant, id, state, 'running', state, lease_epoch, %(worker_id)s, attempts,
            CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'completed')
                 ELSE '{}'::jsonb END
     FROM moved
@@ -115,11 +115,11 @@ WITH now AS (
         updated_at = (SELECT t FROM now)
     FROM cur AS c
     WHERE t.id = c.id
-    RETURNING t.id, t.state, t.run_at, t.attempts, t.lease_epoch, t.graph, t.error
+    RETURNING t.id, t.tenant, t.state, t.run_at, t.attempts, t.lease_epoch, t.graph, t.error
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt,
                              detail)
-    SELECT id, CASE state WHEN 'queued' THEN 'retry_scheduled' ELSE state END,
+    SELECT tenant, id, CASE state WHEN 'queued' THEN 'retry_scheduled' ELSE state END,
            'running', state, lease_epoch, %(worker_id)s, attempts,
            jsonb_build_object('error', error - 'traceback',
                               'retry_at', CASE WHEN state = 'queued' THEN run_at END)
@@ -127,9 +127,9 @@ WITH now AS (
                    ELSE '{}'::jsonb END
     FROM moved
 ), dead AS (
-    INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,
+    INSERT INTO dead_letters (tenant, task_id, graph, error_type, error_message, traceback, attempts,
                               attempt_history, last_checkpoint_id)
-    SELECT m.id, m.graph, m.error->>'type', m.error->>'message', m.error->>'traceback', m.attempts,
+    SELECT m.tenant, m.id, m.graph, m.error->>'type', m.error->>'message', m.error->>'traceback', m.attempts,
            outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
                'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', 'failed',
                'worker_id', %(worker_id)s::uuid, 'error', m.error - 'traceback')),

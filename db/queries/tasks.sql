@@ -8,33 +8,34 @@
 -- reads the existing task (tasks_get_by_idempotency_key). ON CONFLICT waits for a concurrent insert
 -- of the same key to commit, so the read that follows always finds it.
 WITH inserted AS (
-    INSERT INTO tasks (graph, input, metadata, priority, run_at, ready_at, max_attempts,
+    INSERT INTO tasks (tenant, graph, input, metadata, priority, run_at, ready_at, max_attempts,
                        timeout_s, wait_timeout_s, on_wait_timeout, idempotency_key, request_hash)
-    SELECT %(graph)s, %(input)s, %(metadata)s, %(priority)s, ready.at, ready.at,
+    SELECT %(tenant)s, %(graph)s, %(input)s, %(metadata)s, %(priority)s, ready.at, ready.at,
            %(max_attempts)s, %(timeout_s)s, %(wait_timeout_s)s, %(on_wait_timeout)s,
            %(idempotency_key)s, %(request_hash)s
     FROM (SELECT coalesce(%(run_at)s::timestamptz, outlast_now()) AS at) AS ready
     ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
 ), events AS (
-    INSERT INTO task_events (task_id, kind, to_state, detail)
-    SELECT id, 'submitted', 'queued', jsonb_build_object('run_at', run_at) FROM inserted
+    INSERT INTO task_events (tenant, task_id, kind, to_state, detail)
+    SELECT tenant, id, 'submitted', 'queued', jsonb_build_object('run_at', run_at) FROM inserted
 )
 SELECT inserted.*, pg_notify('outlast_tasks', 'submitted') AS notified FROM inserted;
 
 -- name: tasks_get_by_idempotency_key
--- The task an Idempotency-Key already created.
-SELECT * FROM tasks WHERE idempotency_key = %(idempotency_key)s;
+-- The task an Idempotency-Key already created (keys are per tenant).
+SELECT * FROM tasks WHERE tenant = %(tenant)s AND idempotency_key = %(idempotency_key)s;
 
 -- name: tasks_get
--- One task by id.
-SELECT * FROM tasks WHERE id = %(task_id)s;
+-- One of the tenant's tasks by id (another tenant's is no row).
+SELECT * FROM tasks WHERE id = %(task_id)s AND tenant = %(tenant)s;
 
 -- name: tasks_list
 -- Newest first, keyset-paginated on (created_at, id) so a page costs the same at any depth.
 SELECT *
 FROM tasks
-WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+WHERE tenant = %(tenant)s
+  AND (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(graph)s::text IS NULL OR graph = %(graph)s::text)
   AND (%(before_created_at)s::timestamptz IS NULL
        OR (created_at, id) < (%(before_created_at)s::timestamptz, %(before_id)s::uuid))
@@ -45,7 +46,7 @@ LIMIT %(limit)s;
 -- A task's history, oldest first, paginated by event id.
 SELECT id, task_id, at, kind, from_state, to_state, lease_epoch, worker_id, attempt, detail
 FROM task_events
-WHERE task_id = %(task_id)s AND id > %(after_id)s
+WHERE tenant = %(tenant)s AND task_id = %(task_id)s AND id > %(after_id)s
 ORDER BY id
 LIMIT %(limit)s;
 
@@ -56,7 +57,7 @@ LIMIT %(limit)s;
 WITH now AS (
     SELECT outlast_now() AS t
 ), cur AS (
-    SELECT id, state FROM tasks WHERE id = %(task_id)s FOR UPDATE
+    SELECT id, state FROM tasks WHERE id = %(task_id)s AND tenant = %(tenant)s FOR UPDATE
 ), moved AS (
     UPDATE tasks AS t
     SET cancel_requested = true,
@@ -69,8 +70,8 @@ WITH now AS (
       AND NOT t.cancel_requested
     RETURNING t.*, c.state AS previous_state
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
-    SELECT id, CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'cancel_requested' END,
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT tenant, id, CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'cancel_requested' END,
            previous_state, state, lease_epoch, jsonb_build_object('reason', %(reason)s::text)
     FROM moved
 )
@@ -97,16 +98,17 @@ WITH batch AS (
          WITH ORDINALITY AS b (graph, input, metadata, priority, run_at, max_attempts, timeout_s,
                                wait_timeout_s, on_wait_timeout, ord)
 ), inserted AS (
-    INSERT INTO tasks (id, graph, input, metadata, priority, run_at, ready_at, max_attempts,
+    INSERT INTO tasks (id, tenant, graph, input, metadata, priority, run_at, ready_at, max_attempts,
                        timeout_s, wait_timeout_s, on_wait_timeout)
-    SELECT id, graph, input, metadata, priority, ready.at, ready.at, max_attempts, timeout_s,
+    SELECT id, %(tenant)s, graph, input, metadata, priority, ready.at, ready.at, max_attempts,
+           timeout_s,
            wait_timeout_s, on_wait_timeout
     FROM batch CROSS JOIN LATERAL (SELECT coalesce(batch.run_at, outlast_now()) AS at) AS ready
     ORDER BY ord
     RETURNING *
 ), events AS (
-    INSERT INTO task_events (task_id, kind, to_state, detail)
-    SELECT id, 'submitted', 'queued', jsonb_build_object('run_at', run_at) FROM inserted
+    INSERT INTO task_events (tenant, task_id, kind, to_state, detail)
+    SELECT tenant, id, 'submitted', 'queued', jsonb_build_object('run_at', run_at) FROM inserted
 )
 SELECT inserted.*, (SELECT pg_notify('outlast_tasks', 'submitted')) AS notified
 FROM inserted JOIN batch USING (id)
@@ -116,7 +118,7 @@ ORDER BY batch.ord;
 -- Lock the task before deciding one of its waits. Decisions on one task serialise on this row
 -- lock, and the decide statement that follows (a new snapshot under READ COMMITTED) sees every
 -- decision committed before it: the last one, and only the last one, queues the task.
-SELECT id, state FROM tasks WHERE id = %(task_id)s FOR UPDATE;
+SELECT id, state FROM tasks WHERE id = %(task_id)s AND tenant = %(tenant)s FOR UPDATE;
 
 -- name: tasks_follow_up
 -- Continue a completed task on the same thread with new input (a follow-up message): queued
@@ -134,11 +136,11 @@ WITH now AS (
         run_at = (SELECT t FROM now),
         ready_at = (SELECT t FROM now),
         updated_at = (SELECT t FROM now)
-    WHERE id = %(task_id)s AND state = 'completed'
+    WHERE id = %(task_id)s AND tenant = %(tenant)s AND state = 'completed'
     RETURNING *
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
-    SELECT id, 'follow_up', 'completed', 'queued', lease_epoch, jsonb_build_object('input', %(input)s)
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT tenant, id, 'follow_up', 'completed', 'queued', lease_epoch, jsonb_build_object('input', %(input)s)
     FROM moved
 )
 SELECT moved.*, pg_notify('outlast_tasks', 'follow_up') AS notified FROM moved;
@@ -154,15 +156,15 @@ WITH now AS (
     SELECT * FROM checkpoints
     WHERE thread_id = %(task_id)s::text AND checkpoint_ns = '' AND checkpoint_id = %(checkpoint_id)s
 ), inserted AS (
-    INSERT INTO tasks (graph, input, metadata, priority, max_attempts, timeout_s, wait_timeout_s,
-                       on_wait_timeout, resume_patch)
-    SELECT s.graph, s.input,
+    INSERT INTO tasks (tenant, graph, input, metadata, priority, max_attempts, timeout_s,
+                       wait_timeout_s, on_wait_timeout, resume_patch)
+    SELECT s.tenant, s.graph, s.input,
            s.metadata || jsonb_build_object('forked_from', jsonb_build_object(
                'task_id', s.id, 'checkpoint_id', %(checkpoint_id)s::text)),
            s.priority, s.max_attempts, s.timeout_s, s.wait_timeout_s, s.on_wait_timeout,
            %(state_patch)s
     FROM tasks AS s
-    WHERE s.id = %(task_id)s AND EXISTS (SELECT 1 FROM cp)
+    WHERE s.id = %(task_id)s AND s.tenant = %(tenant)s AND EXISTS (SELECT 1 FROM cp)
     RETURNING *
 ), copied_checkpoint AS (
     INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type,
@@ -171,8 +173,8 @@ WITH now AS (
            cp.metadata || jsonb_build_object('forked_from', %(task_id)s::text)
     FROM inserted AS i, cp
 ), copied_order AS (
-    INSERT INTO checkpoint_order (thread_id, checkpoint_ns, checkpoint_id, lease_epoch)
-    SELECT i.id::text, cp.checkpoint_ns, cp.checkpoint_id, i.lease_epoch
+    INSERT INTO checkpoint_order (tenant, thread_id, checkpoint_ns, checkpoint_id, lease_epoch)
+    SELECT i.tenant, i.id::text, cp.checkpoint_ns, cp.checkpoint_id, i.lease_epoch
     FROM inserted AS i, cp
 ), copied_blobs AS (
     INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
@@ -193,8 +195,8 @@ WITH now AS (
      AND w.checkpoint_id = cp.checkpoint_id
     WHERE w.channel <> '__resume__'
 ), events AS (
-    INSERT INTO task_events (task_id, kind, to_state, detail)
-    SELECT id, 'submitted', 'queued', jsonb_build_object(
+    INSERT INTO task_events (tenant, task_id, kind, to_state, detail)
+    SELECT tenant, id, 'submitted', 'queued', jsonb_build_object(
         'forked_from', %(task_id)s::text, 'checkpoint_id', %(checkpoint_id)s::text)
     FROM inserted
 )

@@ -27,10 +27,11 @@ WITH now AS (
       AND state = 'running'
       AND lease_expires_at > outlast_now()
       -- fence:end
-    RETURNING id, state, lease_epoch, wait_timeout_s, on_wait_timeout
+    RETURNING id, tenant, state, lease_epoch, wait_timeout_s, on_wait_timeout
 ), waits AS (
-    INSERT INTO task_waits AS tw (task_id, interrupt_id, kind, payload, expires_at, on_timeout)
-    SELECT m.id, w.interrupt_id, w.kind, w.payload,
+    INSERT INTO task_waits AS tw (tenant, task_id, interrupt_id, kind, payload, expires_at,
+                                  on_timeout)
+    SELECT m.tenant, m.id, w.interrupt_id, w.kind, w.payload,
            (SELECT t FROM now) + make_interval(
                secs => coalesce(w.timeout_s, m.wait_timeout_s, %(default_timeout_s)s)),
            coalesce(w.on_timeout, m.on_wait_timeout, 'fail')
@@ -44,8 +45,8 @@ WITH now AS (
     WHERE tw.decision = 'timed_out' AND tw.on_timeout = 'fail'
     RETURNING tw.id
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, worker_id, detail)
-    SELECT id, CASE state WHEN 'cancelled' THEN 'cancelled' ELSE 'waiting' END, 'running', state,
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id, detail)
+    SELECT tenant, id, CASE state WHEN 'cancelled' THEN 'cancelled' ELSE 'waiting' END, 'running', state,
            lease_epoch, %(worker_id)s,
            jsonb_build_object('interrupts', %(waits)s::jsonb)
            || CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'waiting')
@@ -66,7 +67,9 @@ WHERE task_id = %(task_id)s
 
 -- name: waits_list_for_task
 -- A task's waits, oldest first (the open ones and their decisions).
-SELECT * FROM task_waits WHERE task_id = %(task_id)s ORDER BY created_at, id;
+SELECT * FROM task_waits
+WHERE tenant = %(tenant)s AND task_id = %(task_id)s
+ORDER BY created_at, id;
 
 -- name: waits_decide
 -- Record the one decision a wait gets (compare-and-set on decided_at IS NULL), then move the
@@ -78,7 +81,8 @@ WITH now AS (
     UPDATE task_waits
     SET decision = %(decision)s, value = %(value)s, decided_by = %(decided_by)s,
         comment = %(comment)s, decided_at = (SELECT t FROM now)
-    WHERE id = %(wait_id)s AND task_id = %(task_id)s AND decided_at IS NULL
+    WHERE id = %(wait_id)s AND task_id = %(task_id)s AND tenant = %(tenant)s
+      AND decided_at IS NULL
     RETURNING *
 ), remaining AS (
     SELECT count(*) FILTER (WHERE kind = 'approval') AS approvals, count(*) AS total
@@ -95,8 +99,8 @@ WITH now AS (
     WHERE t.id = d.task_id AND t.state IN ('waiting_for_approval', 'waiting_for_input')
     RETURNING t.*, to_jsonb(d) AS decided_wait
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
-    SELECT id, 'decided', %(from_state)s, state, lease_epoch,
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT tenant, id, 'decided', %(from_state)s, state, lease_epoch,
            jsonb_build_object('wait_id', decided_wait->'id',
                               'interrupt_id', decided_wait->'interrupt_id',
                               'decision', %(decision)s::text, 'decided_by', %(decided_by)s::text)
@@ -109,7 +113,8 @@ SELECT moved.*, pg_notify('outlast_tasks', 'decided') AS notified FROM moved;
 SELECT w.*, t.graph, t.state AS task_state, t.metadata AS task_metadata
 FROM task_waits AS w
 JOIN tasks AS t ON t.id = w.task_id
-WHERE w.decided_at IS NULL
+WHERE w.tenant = %(tenant)s
+  AND w.decided_at IS NULL
   AND t.state IN ('waiting_for_approval', 'waiting_for_input')
   AND (%(graph)s::text IS NULL OR t.graph = %(graph)s::text)
   AND (%(kind)s::text IS NULL OR w.kind = %(kind)s::text)
@@ -178,16 +183,16 @@ WITH now AS (
     FROM per_task AS p
     JOIN remaining AS r USING (task_id)
     WHERE t.id = p.task_id AND t.state IN ('waiting_for_approval', 'waiting_for_input')
-    RETURNING t.id, t.state, t.graph, t.attempts, t.lease_epoch, t.error, p.interrupts
+    RETURNING t.id, t.tenant, t.state, t.graph, t.attempts, t.lease_epoch, t.error, p.interrupts
 ), events AS (
-    INSERT INTO task_events (task_id, kind, from_state, to_state, lease_epoch, detail)
-    SELECT id, 'wait_timed_out', NULL, state, lease_epoch,
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, detail)
+    SELECT tenant, id, 'wait_timed_out', NULL, state, lease_epoch,
            jsonb_build_object('interrupts', interrupts, 'error', error)
     FROM moved
 ), dead AS (
-    INSERT INTO dead_letters (task_id, graph, error_type, error_message, traceback, attempts,
+    INSERT INTO dead_letters (tenant, task_id, graph, error_type, error_message, traceback, attempts,
                               attempt_history, last_checkpoint_id)
-    SELECT m.id, m.graph, m.error->>'type', m.error->>'message', NULL, m.attempts,
+    SELECT m.tenant, m.id, m.graph, m.error->>'type', m.error->>'message', NULL, m.attempts,
            outlast_attempt_history(m.id) || jsonb_build_array(jsonb_build_object(
                'attempt', m.attempts, 'at', (SELECT t FROM now), 'kind', 'wait_timed_out',
                'error', m.error)),

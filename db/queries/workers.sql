@@ -17,18 +17,27 @@ WHERE id = %(worker_id)s
 RETURNING *;
 
 -- name: workers_list
--- Workers, newest first, keyset-paginated; optionally one state.
-SELECT *
-FROM workers
-WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+-- Workers, newest first, keyset-paginated; optionally one state. Workers serve every tenant;
+-- each comes with how many of the caller's tenant's tasks it holds now (one pass over the
+-- running tasks, through tasks_running), never with another tenant's.
+WITH held AS (
+    SELECT worker_id, count(*) AS tasks
+    FROM tasks
+    WHERE state = 'running' AND tenant = %(tenant)s
+    GROUP BY worker_id
+)
+SELECT w.*, coalesce(held.tasks, 0) AS running_tasks
+FROM workers AS w
+LEFT JOIN held ON held.worker_id = w.id
+WHERE (%(state)s::text IS NULL OR w.state = %(state)s::text)
   AND (%(before_started_at)s::timestamptz IS NULL
-       OR (started_at, id) < (%(before_started_at)s::timestamptz, %(before_id)s::uuid))
-ORDER BY started_at DESC, id DESC
+       OR (w.started_at, w.id) < (%(before_started_at)s::timestamptz, %(before_id)s::uuid))
+ORDER BY w.started_at DESC, w.id DESC
 LIMIT %(limit)s;
 
 -- name: workers_graph_coverage
 -- Every graph a live worker serves or a queued task names: how many running workers announced
--- it, and how many tasks of it are queued. A graph with queued tasks and no worker waits for a
+-- it, and how many of the tenant's tasks of it are queued (workers serve every tenant). A graph with queued tasks and no worker waits for a
 -- worker that runs it (a rolling deploy, a worker started with other OUTLAST_GRAPHS). Counts
 -- every queued task: an index-only read of tasks_ready when the visibility map allows.
 WITH served AS (
@@ -39,7 +48,7 @@ WITH served AS (
 ), queued AS (
     SELECT graph, count(*) AS queued
     FROM tasks
-    WHERE state = 'queued'
+    WHERE state = 'queued' AND tenant = %(tenant)s
     GROUP BY graph
 )
 SELECT graph, coalesce(s.workers, 0) AS workers, coalesce(q.queued, 0) AS queued

@@ -122,7 +122,7 @@ def test_one_transaction_all_or_none(client: TestClient, db_url: str) -> None:
     batch[3] = tasks.NewTask(graph="flaky", input={}, max_attempts=0)
 
     async def insert(pool: Pool) -> None:
-        await tasks.insert_many(pool, batch)
+        await tasks.insert_many(pool, batch, tenant="default")
 
     with pytest.raises(psycopg.errors.CheckViolation):
         on_app_loop(client, insert)

@@ -26,7 +26,7 @@ async def running_then_cancelled(tx: Any, **fields: Any) -> tuple[uuid.UUID, uui
     worker_id = await new_worker(tx)
     task_id = await submit(tx, **fields)
     claim = await claim_one(tx, worker_id)
-    assert (await tasks.cancel(tx, task_id, "stop"))["state"] == "running"
+    assert (await tasks.cancel(tx, task_id, tenant="default", reason="stop"))["state"] == "running"
     return worker_id, task_id, claim.epoch
 
 
@@ -40,7 +40,7 @@ async def last_event(tx: Any, task_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def assert_cancelled(tx: Any, task_id: uuid.UUID, **detail: Any) -> dict[str, Any]:
-    task = await tasks.get(tx, task_id)
+    task = await tasks.get(tx, task_id, tenant="default")
     assert (task["state"], task["worker_id"]) == ("cancelled", None)
     assert task["finished_at"] is not None
     event = await last_event(tx, task_id)
@@ -84,7 +84,9 @@ async def test_parking_on_a_wait_after_a_cancel_cancels(tx) -> None:  # type: ig
     state = await waits.park(tx, worker_id, task_id, epoch, asked, default_timeout_s=60)
     assert state == "cancelled"
     await assert_cancelled(tx, task_id, after="waiting")
-    assert await waits.list_for_task(tx, task_id) == []  # nobody is asked about a cancelled task
+    assert (
+        await waits.list_for_task(tx, task_id, tenant="default") == []
+    )  # nobody is asked about a cancelled task
 
 
 async def test_a_completion_racing_a_cancel_cancels_and_keeps_the_result(tx) -> None:  # type: ignore[no-untyped-def]
@@ -104,7 +106,7 @@ async def test_a_group_completion_racing_a_cancel_cancels_only_that_task(tx) -> 
     ]
     assert await outcome.complete_many(tx, worker_id, done) == {task_id, other_id}
     assert (await assert_cancelled(tx, task_id, after="completed"))["result"] == {"answer": 1}
-    assert (await tasks.get(tx, other_id))["state"] == "completed"
+    assert (await tasks.get(tx, other_id, tenant="default"))["state"] == "completed"
 
 
 @pytest.mark.parametrize("reason", ["lease_expired", "timed_out"])
@@ -114,7 +116,7 @@ async def test_the_reaper_cancels_instead_of_requeueing(tx, reason: str) -> None
     later = datetime.now(UTC) + timedelta(seconds=5 if reason == "timed_out" else 120)
     await tx.execute(f"SET LOCAL outlast.now = '{later.isoformat()}'")
     assert (await lease.reap_expired(tx, batch=10, retry=NO_BACKOFF))["cancelled"] == 1
-    assert (await tasks.get(tx, task_id))["state"] == "cancelled"
+    assert (await tasks.get(tx, task_id, tenant="default"))["state"] == "cancelled"
     event = await last_event(tx, task_id)
     assert (event["kind"], event["to_state"]) == (reason, "cancelled")
 

@@ -19,7 +19,7 @@ BURST = 5_000
 
 async def _submit(conn: AsyncConnection[DictRow], count: int) -> None:
     await conn.execute(
-        "INSERT INTO tasks (graph, max_attempts) SELECT 'pipeline', 3 FROM generate_series(1, %s)",
+        "INSERT INTO tasks (tenant, graph, max_attempts) SELECT 'default', 'pipeline', 3 FROM generate_series(1, %s)",
         (count,),
     )
 

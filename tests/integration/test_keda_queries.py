@@ -77,8 +77,8 @@ async def _finished_history(conn: AsyncConnection[DictRow], rounds: int, size: i
     worker_id = await new_worker(conn)
     for _ in range(rounds):
         await conn.execute(
-            "INSERT INTO tasks (graph, max_attempts) "
-            "SELECT 'pipeline', 3 FROM generate_series(1, %s)",
+            "INSERT INTO tasks (tenant, graph, max_attempts) "
+            "SELECT 'default', 'pipeline', 3 FROM generate_series(1, %s)",
             (size,),
         )
         claims = await lease.claim_many(conn, worker_id, limit=size, ttl_s=30, graphs=GRAPHS)
@@ -104,8 +104,8 @@ async def test_queries_read_the_ready_and_running_indexes(db_url: str) -> None:
         await conn.execute("ALTER TABLE tasks SET (autovacuum_enabled = off)")
         await _finished_history(conn, rounds=10, size=1000)
         await conn.execute(
-            "INSERT INTO tasks (graph, max_attempts) "
-            "SELECT 'pipeline', 3 FROM generate_series(1, 2000)"
+            "INSERT INTO tasks (tenant, graph, max_attempts) "
+            "SELECT 'default', 'pipeline', 3 FROM generate_series(1, 2000)"
         )
         await conn.execute("VACUUM (FREEZE, ANALYZE) tasks")
         plans = {name: await plan(conn, sql) for name, sql in keda_queries().items()}

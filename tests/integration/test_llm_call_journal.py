@@ -84,7 +84,7 @@ async def test_calls_are_journaled_with_usage_and_cost(
     fake.script(OPENAI, Reply("a plan", input_tokens=100, output_tokens=20), Reply("booked"))
     claim = await first_claim(tx)
     assert await run_node(node_config(tx, claim, prices), fake) == ["a plan", "booked"]
-    rows = await llm_call.list_(tx, claim.task_id)
+    rows = await llm_call.list_(tx, claim.task_id, tenant="default")
     assert [(r["step_key"], r["seq"], r["status"]) for r in rows] == [
         ("1:agent:0e1f", 0, "completed"),
         ("1:agent:0e1f", 1, "completed"),
@@ -96,7 +96,7 @@ async def test_calls_are_journaled_with_usage_and_cost(
     assert first["cost_micro_usd"] == 100 * 2 + 20 * 10
     assert first["price_source"].startswith("override")
     assert first["response"]["content"] == "a plan"
-    figures = await llm_call.figures(tx, claim.task_id)
+    figures = await llm_call.figures(tx, claim.task_id, tenant="default")
     assert figures is not None
     assert (figures["calls"], figures["completed"], figures["in_flight_at_crash"]) == (2, 2, 0)
     assert figures["input_tokens"] == 110 and figures["cost_micro_usd"] == 200 + 200 + 20 + 50
@@ -112,7 +112,7 @@ async def test_rerun_of_the_node_reuses_every_completed_call(
     again = await reclaim(tx, claim)
     assert await run_node(node_config(tx, again, prices), fake) == ["a plan", "booked"]
     assert fake.received == []
-    assert len(await llm_call.list_(tx, claim.task_id)) == 2
+    assert len(await llm_call.list_(tx, claim.task_id, tenant="default")) == 2
 
 
 async def test_changed_request_is_called_again_and_the_old_call_kept(
@@ -127,13 +127,13 @@ async def test_changed_request_is_called_again_and_the_old_call_kept(
     answers = await run_node(node_config(tx, again, prices), fake, first=CHANGED)
     assert answers == ["a boat plan", "booked"]  # the unchanged second call is still reused
     assert len(fake.received) == 1
-    rows = await llm_call.list_(tx, claim.task_id)
+    rows = await llm_call.list_(tx, claim.task_id, tenant="default")
     assert [(r["seq"], r["lease_epoch"], r["request_digest"]) for r in rows] == [
         (0, 1, FIRST.digest()),
         (1, 1, SECOND.digest()),
         (0, 2, CHANGED.digest()),
     ]
-    figures = await llm_call.figures(tx, claim.task_id)
+    figures = await llm_call.figures(tx, claim.task_id, tenant="default")
     assert figures is not None and figures["calls"] == 3
 
 
@@ -144,13 +144,13 @@ async def test_call_in_flight_at_a_crash_is_marked_and_counted(
     crashed = PgJournal(tx, claim.task_id, claim.epoch, prices)
     await crashed.begin("1:agent:0e1f", 0, FIRST)  # the worker died before the answer
     again = await reclaim(tx, claim)
-    figures = await llm_call.figures(tx, claim.task_id)
+    figures = await llm_call.figures(tx, claim.task_id, tenant="default")
     assert figures is not None and figures["in_flight_at_crash"] == 1
     await run_node(node_config(tx, again, prices), fake)
     assert len(fake.received) == 2
-    rows = await llm_call.list_(tx, claim.task_id)
+    rows = await llm_call.list_(tx, claim.task_id, tenant="default")
     assert [r["status"] for r in rows] == ["interrupted", "completed", "completed"]
-    figures = await llm_call.figures(tx, claim.task_id)
+    figures = await llm_call.figures(tx, claim.task_id, tenant="default")
     assert figures is not None
     assert (figures["calls"], figures["in_flight_at_crash"]) == (3, 1)
 
@@ -169,7 +169,7 @@ async def test_lost_lease_raises_and_writes_nothing(
         await stale.finish(entry, response, None)
     with pytest.raises(LeaseLost):
         await stale.begin("1:agent:0e1f", 1, SECOND)
-    rows = await llm_call.list_(tx, claim.task_id)
+    rows = await llm_call.list_(tx, claim.task_id, tenant="default")
     assert [(r["status"], r["response"]) for r in rows] == [("started", None)]
 
 

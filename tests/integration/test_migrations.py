@@ -27,7 +27,9 @@ def test_downgrade_then_upgrade_round_trips(pg_server: DatabaseServer, db_url: s
 def test_state_check_constraint_refuses_unknown_state(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         try:
-            conn.execute("INSERT INTO tasks (graph, max_attempts, state) VALUES ('x', 1, 'lost')")
+            conn.execute(
+                "INSERT INTO tasks (tenant, graph, max_attempts, state) VALUES ('t', 'x', 1, 'lost')"
+            )
         except psycopg.errors.CheckViolation as exc:
             assert "tasks_state_valid" in str(exc)
         else:
@@ -38,7 +40,8 @@ def test_finished_task_must_have_finished_at(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         try:
             conn.execute(
-                "INSERT INTO tasks (graph, max_attempts, state, result) VALUES ('x', 1, 'completed', '{}')"
+                "INSERT INTO tasks (tenant, graph, max_attempts, state, result)"
+                " VALUES ('t', 'x', 1, 'completed', '{}')"
             )
         except psycopg.errors.CheckViolation as exc:
             assert "tasks_finished_iff_terminal" in str(exc)

@@ -68,7 +68,7 @@ async def test_reaped_task_is_claimed_first_after_its_backoff_despite_a_newer_ba
     assert claim.task_id == reaped
     await at(tx, T0 + timedelta(seconds=1))
     newer = [tasks.NewTask(graph="pipeline", input={}, max_attempts=3)] * BACKLOG
-    await tasks.insert_many(tx, newer)
+    await tasks.insert_many(tx, newer, tenant="default")
     now = T0 + timedelta(seconds=6)
     await at(tx, now)
     assert (await lease.reap_expired(tx, batch=10, retry=POLICY))["queued"] == 1

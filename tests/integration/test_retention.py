@@ -90,9 +90,9 @@ async def test_redriven_dead_letter_is_kept_for_its_own_retention(pool: Pool, db
     await submit(pool, max_attempts=1)
     task_id = await dead_lettered(pool, worker_id)
     (letter,) = await dead_letters.list_(
-        pool, dead_letters.Filter(task_id=uuid.UUID(task_id)), limit=1
+        pool, dead_letters.Filter("default", task_id=uuid.UUID(task_id)), limit=1
     )
-    await dead_letters.redrive_one(pool, letter["id"])
+    await dead_letters.redrive_one(pool, letter["id"], tenant="default")
     claim = await claim_one(pool, worker_id)
     await complete(pool, worker_id, claim.task_id, claim.epoch, {"ok": True})
     config = ReaperConfig(retention_s=30 * DAY_S, dead_letter_retention_s=60 * DAY_S)
@@ -106,9 +106,9 @@ async def test_redriven_dead_letter_is_kept_for_its_own_retention(pool: Pool, db
     await submit(pool, max_attempts=1)
     other = await dead_lettered(pool, worker_id)
     (letter,) = await dead_letters.list_(
-        pool, dead_letters.Filter(task_id=uuid.UUID(other)), limit=1
+        pool, dead_letters.Filter("default", task_id=uuid.UUID(other)), limit=1
     )
-    await dead_letters.redrive_one(pool, letter["id"])
+    await dead_letters.redrive_one(pool, letter["id"], tenant="default")
     claim = await claim_one(pool, worker_id)
     await complete(pool, worker_id, claim.task_id, claim.epoch, {"ok": True})
     forever = ReaperConfig(retention_s=30 * DAY_S, dead_letter_retention_s=0)
@@ -123,9 +123,9 @@ async def test_resolved_dead_letter_goes_by_its_retention_then_its_task(
     await submit(pool, max_attempts=1)
     task_id = await dead_lettered(pool, worker_id)
     (letter,) = await dead_letters.list_(
-        pool, dead_letters.Filter(task_id=uuid.UUID(task_id)), limit=1
+        pool, dead_letters.Filter("default", task_id=uuid.UUID(task_id)), limit=1
     )
-    await dead_letters.resolve(pool, letter["id"], note="not worth a rerun")
+    await dead_letters.resolve(pool, letter["id"], note="not worth a rerun", tenant="default")
     config = ReaperConfig(retention_s=30 * DAY_S, dead_letter_retention_s=60 * DAY_S)
     assert (await reap_on(db_url, 31, config)).tasks_pruned == 0
     result = await reap_on(db_url, 61, config)

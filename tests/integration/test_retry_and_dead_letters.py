@@ -40,7 +40,7 @@ async def test_backoff_doubles_with_jitter_then_caps_and_dead_letters_once(tx) -
     claim = await claim_one(tx, worker_id)
     state, _ = await outcome.fail(tx, worker_id, task_id, claim.epoch, failure(), POLICY)
     assert state == "failed"
-    rows = await dead_letters.list_(tx, dead_letters.Filter(task_id=task_id), limit=10)
+    rows = await dead_letters.list_(tx, dead_letters.Filter("default", task_id=task_id), limit=10)
     assert len(rows) == 1
     letter = rows[0]
     assert (letter["error_type"], letter["error_message"], letter["attempts"]) == (
@@ -50,7 +50,7 @@ async def test_backoff_doubles_with_jitter_then_caps_and_dead_letters_once(tx) -
     )
     assert [h["attempt"] for h in letter["attempt_history"]] == [1, 2, 3, 4]
     assert letter["traceback"] == "Traceback ..."
-    task = await tasks.get(tx, task_id)
+    task = await tasks.get(tx, task_id, tenant="default")
     assert task["finished_at"] is not None and task["error"]["type"] == "ValueError"
 
 
@@ -76,9 +76,11 @@ async def test_crash_looping_task_runs_out_of_attempts(tx) -> None:  # type: ign
         moment += timedelta(seconds=6)
         await at(tx, moment)
         await lease.reap_expired(tx, batch=10, retry=NO_BACKOFF)
-    task = await tasks.get(tx, task_id)
+    task = await tasks.get(tx, task_id, tenant="default")
     assert (task["state"], task["attempts"], task["error"]["type"]) == ("failed", 3, "LeaseExpired")
-    letter = (await dead_letters.list_(tx, dead_letters.Filter(task_id=task_id), limit=5))[0]
+    letter = (
+        await dead_letters.list_(tx, dead_letters.Filter("default", task_id=task_id), limit=5)
+    )[0]
     assert [h["kind"] for h in letter["attempt_history"]] == ["lease_expired"] * 3
 
 
@@ -87,18 +89,20 @@ async def test_redrive_requeues_keeps_epoch_and_restarts_attempts(tx) -> None:  
     task_id = await submit(tx, max_attempts=1)
     claim = await claim_one(tx, worker_id)
     await outcome.fail(tx, worker_id, task_id, claim.epoch, failure(), POLICY)
-    letter = (await dead_letters.list_(tx, dead_letters.Filter(task_id=task_id), limit=5))[0]
-    task = await dead_letters.redrive_one(tx, letter["id"], max_attempts=2)
+    letter = (
+        await dead_letters.list_(tx, dead_letters.Filter("default", task_id=task_id), limit=5)
+    )[0]
+    task = await dead_letters.redrive_one(tx, letter["id"], max_attempts=2, tenant="default")
     assert (task["state"], task["attempts"], task["max_attempts"]) == ("queued", 0, 2)
     assert task["lease_epoch"] == claim.epoch  # never reset
     again = await claim_one(tx, worker_id)
     assert (again.attempt, again.epoch) == (1, claim.epoch + 1)
     with pytest.raises(Conflict):
-        await dead_letters.redrive_one(tx, letter["id"])
+        await dead_letters.redrive_one(tx, letter["id"], tenant="default")
     # A second exhaustion writes a second dead letter; the first stays, marked redriven.
     await outcome.fail(tx, worker_id, task_id, again.epoch, failure(retryable=False), POLICY)
     rows = await dead_letters.list_(
-        tx, dead_letters.Filter(task_id=task_id, include_redriven=True), limit=5
+        tx, dead_letters.Filter("default", task_id=task_id, include_redriven=True), limit=5
     )
     assert [r["redriven_at"] is None for r in rows] == [False, True]
     assert [len(r["attempt_history"]) for r in rows] == [1, 1]
@@ -109,9 +113,12 @@ async def test_two_concurrent_redrives_one_wins(pool: Pool) -> None:
     task_id = await submit(pool, max_attempts=1)
     claim = await claim_one(pool, worker_id)
     await outcome.fail(pool, worker_id, task_id, claim.epoch, failure(), POLICY)
-    letter = (await dead_letters.list_(pool, dead_letters.Filter(task_id=task_id), limit=5))[0]
+    letter = (
+        await dead_letters.list_(pool, dead_letters.Filter("default", task_id=task_id), limit=5)
+    )[0]
     results = await asyncio.gather(
-        *(dead_letters.redrive_one(pool, letter["id"]) for _ in range(2)), return_exceptions=True
+        *(dead_letters.redrive_one(pool, letter["id"], tenant="default") for _ in range(2)),
+        return_exceptions=True,
     )
     assert sorted(type(r).__name__ for r in results) == ["Conflict", "dict"]
     assert await count(pool, "SELECT count(*) FROM task_events WHERE kind = 'redriven'") == 1
@@ -123,9 +130,14 @@ async def test_redrive_by_filter_honours_the_cap(tx) -> None:  # type: ignore[no
         task_id = await submit(tx, graph, max_attempts=1)
         claim = await claim_one(tx, worker_id)
         await outcome.fail(tx, worker_id, task_id, claim.epoch, failure(), POLICY)
-    redriven = await dead_letters.redrive_many(tx, dead_letters.Filter(graph="flaky"), limit=2)
+    redriven = await dead_letters.redrive_many(
+        tx, dead_letters.Filter("default", graph="flaky"), limit=2
+    )
     assert len(redriven) == 2 and {r["graph"] for r in redriven} == {"flaky"}
-    groups = {(g["graph"], g["error_type"]): g["count"] for g in await dead_letters.groups(tx)}
+    groups = {
+        (g["graph"], g["error_type"]): g["count"]
+        for g in await dead_letters.groups(tx, tenant="default")
+    }
     assert groups == {("flaky", "ValueError"): 1, ("pipeline", "ValueError"): 1}
 
 

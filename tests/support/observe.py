@@ -43,13 +43,19 @@ class Observer:
         )
 
     def submit(self, graph: str, input: dict[str, Any], **fields: Any) -> uuid.UUID:
-        columns = {"graph": graph, "input": psycopg.types.json.Jsonb(input), "max_attempts": 3}
+        columns = {
+            "tenant": "default",
+            "graph": graph,
+            "input": psycopg.types.json.Jsonb(input),
+            "max_attempts": 3,
+        }
         columns.update(fields)
         names = ", ".join(columns)
         marks = ", ".join(["%s"] * len(columns))
         task_id = self.value(
-            f"WITH t AS (INSERT INTO tasks ({names}) VALUES ({marks}) RETURNING id),"  # noqa: S608
-            " e AS (INSERT INTO task_events (task_id, kind, to_state) SELECT id, 'submitted', 'queued' FROM t)"
+            f"WITH t AS (INSERT INTO tasks ({names}) VALUES ({marks}) RETURNING id, tenant),"  # noqa: S608
+            " e AS (INSERT INTO task_events (tenant, task_id, kind, to_state)"
+            " SELECT tenant, id, 'submitted', 'queued' FROM t)"
             " SELECT id FROM t",
             *columns.values(),
         )

@@ -27,13 +27,19 @@ async def new_worker(db: Db) -> uuid.UUID:
 
 
 async def submit(
-    db: Db, graph: str = "pipeline", *, max_attempts: int = 3, **fields: Any
+    db: Db,
+    graph: str = "pipeline",
+    *,
+    max_attempts: int = 3,
+    tenant: str = "default",
+    **fields: Any,
 ) -> uuid.UUID:
     row, _ = await tasks.insert(
         db,
         tasks.NewTask(
             graph=graph, input=fields.pop("input", {}), max_attempts=max_attempts, **fields
         ),
+        tenant=tenant,
     )
     return uuid.UUID(str(row["id"]))
 

@@ -223,3 +223,90 @@ def test_no_block_is_dead() -> None:
         if not any(caller in used for caller in found):
             dead.append(name)
     assert sorted(dead) == []
+
+
+# Statements an API request runs that are tenant-blind by design, and why.
+TENANT_BLIND = {
+    "key_get": "authentication: the key is looked up by its id to learn its tenant",
+    "key_touch": "last_used_at of the key that just authenticated, by its id",
+}
+
+
+def db_imports(tree: ast.Module) -> dict[str, str]:
+    """Local name -> db module, for `from db import x [as y]`."""
+    modules: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "db":
+            modules.update({a.asname or a.name: a.name for a in node.names})
+    return modules
+
+
+def api_reached() -> set[tuple[str, str]]:
+    """(db module, function) an API request can run: named in api/, and whatever db function
+    those call in turn."""
+    reached: set[tuple[str, str]] = set()
+    for path in python_files("api"):
+        tree = ast.parse(path.read_text())
+        modules = db_imports(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) in modules:
+                reached.add((modules[node.value.id], node.attr))  # type: ignore[attr-defined]
+    trees = {p.stem: ast.parse(p.read_text()) for p in python_files("db") if p.parent.name == "db"}
+    functions = {
+        (stem, node.name): node
+        for stem, tree in trees.items()
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    todo = [f for f in reached if f in functions]
+    while todo:
+        stem, name = todo.pop()
+        modules = db_imports(trees[stem])
+        for node in ast.walk(functions[(stem, name)]):
+            found = None
+            if isinstance(node, ast.Name) and (stem, node.id) in functions:
+                found = (stem, node.id)
+            elif isinstance(node, ast.Attribute) and getattr(node.value, "id", None) in modules:
+                found = (modules[node.value.id], node.attr)  # type: ignore[attr-defined]
+            if found and found in functions and found not in reached:
+                reached.add(found)
+                todo.append(found)
+    return reached
+
+
+def test_every_statement_an_api_request_runs_names_the_tenant() -> None:
+    reached = api_reached()
+    callers = db_callers()
+    api_blocks = {name for name, found in callers.items() if found & reached}
+    assert {"tasks_get", "waits_decide", "tasks_lock_for_decision"} <= api_blocks  # walked
+    blind = sorted(
+        name
+        for name in api_blocks
+        if "%(tenant)s" not in BLOCKS[name].sql and name not in TENANT_BLIND
+    )
+    assert blind == []
+    assert set(TENANT_BLIND) <= api_blocks  # no stale exemption
+
+
+TENANT_TABLES = (
+    "tasks",
+    "task_events",
+    "task_waits",
+    "dead_letters",
+    "checkpoint_order",
+    "llm_calls",
+    "agents",
+    "agent_versions",
+    "api_keys",
+)
+
+
+def test_every_insert_into_a_tenant_table_names_the_tenant() -> None:
+    inserts = re.compile(r"INSERT INTO (\w+)(?:\s+AS\s+\w+)?\s*\(([^)]*)\)", re.S)
+    missing = [
+        f"{block.name}: {table}"
+        for block in BLOCKS.values()
+        for table, columns in inserts.findall(block.sql)
+        if table in TENANT_TABLES and "tenant" not in [c.strip() for c in columns.split(",")]
+    ]
+    assert missing == []
