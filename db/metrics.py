@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.connect import Db, Row, fetch_one
+from db.connect import Db, Row, fetch_all, fetch_one
 
 
 async def snapshot(db: Db) -> Row:
@@ -10,3 +10,8 @@ async def snapshot(db: Db) -> Row:
     if row is None:  # a SELECT without FROM always answers one row; this guards the type
         raise RuntimeError("metrics_snapshot returned no row")
     return row
+
+
+async def model_usage(db: Db) -> list[Row]:
+    """Model calls, tokens and cost per tenant, agent, provider and model."""
+    return await fetch_all(db, "metrics_model_usage", {})

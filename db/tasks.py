@@ -27,12 +27,17 @@ class NewTask:
     timeout_s: int | None = None
     wait_timeout_s: int | None = None
     on_wait_timeout: str | None = None
+    tenant: str = "default"
+    # A task submitted to an agent: its name and the version it pins (`graph` is the agent's).
+    agent: str | None = None
+    agent_version: int | None = None
 
     def request_hash(self) -> str:
         """A digest of what the submit asked for: tells a replay from a different request."""
         body = json.dumps(
             {
                 "graph": self.graph,
+                "agent": self.agent,
                 "input": self.input,
                 "metadata": self.metadata,
                 "priority": self.priority,
@@ -53,7 +58,10 @@ async def insert(db: Db, task: NewTask, idempotency_key: str | None = None) -> t
     or IdempotencyMismatch if that key was used for a different request."""
     digest = task.request_hash()
     params = {
+        "tenant": task.tenant,
         "graph": task.graph,
+        "agent": task.agent,
+        "agent_version": task.agent_version,
         "input": Jsonb(task.input),
         "metadata": Jsonb(task.metadata),
         "priority": task.priority,
@@ -138,8 +146,14 @@ async def insert_many(db: Db, batch: list[NewTask]) -> list[Row]:
     No Idempotency-Key: a batch is not replayable (submit singly for that)."""
     if not batch:
         return []
+    tenants = {t.tenant for t in batch}
+    if len(tenants) != 1:
+        raise ValueError("a batch belongs to one tenant")
     params = {
+        "tenant": tenants.pop(),
         "graphs": [t.graph for t in batch],
+        "agents": [t.agent for t in batch],
+        "agent_versions": [t.agent_version for t in batch],
         "inputs": [Jsonb(t.input) for t in batch],
         "metadatas": [Jsonb(t.metadata) for t in batch],
         "priorities": [t.priority for t in batch],
@@ -186,6 +200,32 @@ async def fork(
         return row
     await get(db, task_id)
     raise NotFound("checkpoint", checkpoint_id)
+
+
+async def replay(
+    db: Db, task_id: uuid.UUID, *, tenant: str, from_call: int, overrides: dict[str, Any]
+) -> Row:
+    """A new task replaying the tenant's finished agent task `task_id` from its `from_call`-th
+    model call, with `overrides` on the agent's spec. NotFound when the tenant has no such task;
+    Conflict when it is not an agent task or not finished."""
+    params = {
+        "task_id": task_id,
+        "tenant": tenant,
+        "from_call": from_call,
+        "overrides": Jsonb(overrides),
+    }
+    row = await fetch_one(db, "tasks_replay", params)
+    if row is not None:
+        return row
+    source = await get(db, task_id)
+    if source["tenant"] != tenant:
+        raise NotFound("task", task_id)
+    if source["agent"] is None:
+        raise Conflict("only a task submitted to an agent can be replayed", state=source["state"])
+    raise Conflict(
+        f"only a finished task can be replayed; this one is {source['state']}",
+        state=source["state"],
+    )
 
 
 async def prune_finished(
