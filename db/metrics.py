@@ -12,6 +12,6 @@ async def snapshot(db: Db) -> Row:
     return row
 
 
-async def model_usage(db: Db) -> list[Row]:
-    """Model calls, tokens and cost per tenant, agent, provider and model."""
-    return await fetch_all(db, "metrics_model_usage", {})
+async def model_usage(db: Db, *, tenant: str) -> list[Row]:
+    """A tenant's model calls, tokens and cost per agent, provider and model."""
+    return await fetch_all(db, "metrics_model_usage", {"tenant": tenant})

@@ -19,9 +19,10 @@ SELECT
      FROM (SELECT state, count(*) AS n FROM workers GROUP BY state) AS x) AS workers_by_state;
 
 -- name: metrics_model_usage
--- Model calls, tokens and cost summed per tenant, agent, provider and model, over the journal
--- (llm_calls) as it stands: counters that only grow until retention prunes finished tasks. A
--- scan of llm_calls at every scrape: fine for a scrape every 15-30 s up to millions of calls.
+-- The scraping key's tenant's model calls, tokens and cost summed per agent, provider and model,
+-- over the journal (llm_calls) as it stands: counters that only grow until retention prunes
+-- finished tasks. A scan of the tenant's calls at every scrape: fine every 15-30 s up to
+-- millions of calls.
 SELECT t.tenant,
        coalesce(t.agent, '') AS agent,
        coalesce(c.provider, '') AS provider,
@@ -34,5 +35,6 @@ SELECT t.tenant,
        coalesce(sum(c.cost_micro_usd), 0) AS cost_micro_usd
 FROM llm_calls AS c
 JOIN tasks AS t ON t.id = c.task_id
+WHERE t.tenant = %(tenant)s
 GROUP BY 1, 2, 3, 4
 ORDER BY 1, 2, 3, 4;

@@ -73,7 +73,9 @@ async def model(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     try:
         agent = pinned_agent(config)
     except LookupError as exc:
-        raise NonRetryable(f"the agent graph runs only tasks submitted to an agent: {exc}") from None
+        raise NonRetryable(
+            f"the agent graph runs only tasks submitted to an agent: {exc}"
+        ) from None
     messages = conversation(state)
     request = agent_request(agent, messages, tool_specs(agent.allowed_tools))
     models = agent_chain(agent)
@@ -82,7 +84,10 @@ async def model(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     finally:
         await models.aclose()
     answer = response.message()
-    update: dict[str, Any] = {"messages": [answer.model_dump(mode="json")], "output": answer.content}
+    update: dict[str, Any] = {
+        "messages": [answer.model_dump(mode="json")],
+        "output": answer.content,
+    }
     if not answer.tool_calls:
         update["stop_reason"] = "done"
     elif steps_since_user(messages) + 1 >= max_steps(state):
