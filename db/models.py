@@ -154,13 +154,7 @@ class Task(Base):
         ),
         Index("tasks_created", "tenant", "created_at", "id"),
         Index("tasks_state_created", "tenant", "state", "created_at", "id"),
-        Index(
-            "tasks_agent",
-            "tenant",
-            "agent",
-            "agent_version",
-            postgresql_where=text("agent IS NOT NULL"),
-        ),
+        Index("tasks_agent", "tenant", "agent", postgresql_where=text("agent IS NOT NULL")),
         Index("tasks_replays", "replay_of", postgresql_where=text("replay_of IS NOT NULL")),
     )
 

@@ -61,7 +61,7 @@ async def insert(db: Db, task: NewTask, idempotency_key: str | None = None) -> t
         "tenant": task.tenant,
         "graph": task.graph,
         "agent": task.agent,
-        "agent_version": task.agent_version,
+        "pinned_version": task.agent_version,
         "input": Jsonb(task.input),
         "metadata": Jsonb(task.metadata),
         "priority": task.priority,

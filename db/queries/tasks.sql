@@ -11,7 +11,7 @@ WITH inserted AS (
     INSERT INTO tasks (tenant, graph, agent, agent_version, input, metadata, priority, run_at,
                        ready_at, max_attempts, timeout_s, wait_timeout_s, on_wait_timeout,
                        idempotency_key, request_hash)
-    SELECT %(tenant)s, %(graph)s, %(agent)s, %(agent_version)s, %(input)s, %(metadata)s,
+    SELECT %(tenant)s, %(graph)s, %(agent)s, %(pinned_version)s, %(input)s, %(metadata)s,
            %(priority)s, ready.at, ready.at, %(max_attempts)s, %(timeout_s)s, %(wait_timeout_s)s,
            %(on_wait_timeout)s, %(idempotency_key)s, %(request_hash)s
     FROM (SELECT coalesce(%(run_at)s::timestamptz, outlast_now()) AS at) AS ready
