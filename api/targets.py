@@ -46,7 +46,7 @@ def _one_of(body: TaskCreate, prefix: str) -> ProblemError | None:
             "validation-error",
             "Request validation failed",
             f"{prefix}graph",
-            "graph_xor_agent",
+            "missing",
             message,
         )
     return None

@@ -38,9 +38,7 @@ def upgrade() -> None:
         """
     )
     op.execute("ALTER TABLE llm_calls ADD COLUMN replay_of_call bigint")
-    op.execute(
-        "CREATE INDEX tasks_agent ON tasks (tenant, agent, agent_version) WHERE agent IS NOT NULL"
-    )
+    op.execute("CREATE INDEX tasks_agent ON tasks (tenant, agent) WHERE agent IS NOT NULL")
     op.execute("CREATE INDEX tasks_replays ON tasks (replay_of) WHERE replay_of IS NOT NULL")
 
 
