@@ -23,7 +23,8 @@ from api.schemas import (
     TaskPublic,
 )
 from db import llm_call, tasks
-from db.errors import NotFound
+from db.errors import Conflict, NotFound
+from db.states import TERMINAL
 
 router = APIRouter(prefix="/v1/tasks", tags=["replays"])
 
@@ -42,6 +43,11 @@ async def replay(
     source = await tasks.get(pool, task_id)
     if source["tenant"] != caller.tenant:
         raise NotFound("task", task_id)
+    if source["agent"] is None:
+        raise Conflict("only a task submitted to an agent can be replayed", state=source["state"])
+    if source["state"] not in TERMINAL:
+        message = f"only a finished task can be replayed; this one is {source['state']}"
+        raise Conflict(message, state=source["state"])
     figures = await llm_call.figures(pool, task_id)
     completed = figures["completed"] if figures else 0
     if body.from_call > completed:
