@@ -162,7 +162,12 @@ def test_replay_from_call_n_calls_the_provider_only_from_n(
     compared = ok(api.get(f"/v1/tasks/{original['id']}/replays"))
     assert compared["task"]["id"] == original["id"] and compared["task"]["calls"] == 3
     (side,) = compared["replays"]
-    assert (side["id"], side["state"], side["calls"], side["reused"]) == (replay["id"], "completed", 3, 2)
+    assert (side["id"], side["state"], side["calls"], side["reused"]) == (
+        replay["id"],
+        "completed",
+        3,
+        2,
+    )
     assert side["result"]["output"] == "forty-two"
     assert side["cost_micro_usd"] == 50 * 2 + 3 * 10 < compared["task"]["cost_micro_usd"]
     calls = ok(api.get(f"/v1/tasks/{replay['id']}/model-calls"))["items"]

@@ -70,7 +70,7 @@ async def test_max_steps_stops_a_tool_loop() -> None:
 
 async def test_bad_input_fails_for_good() -> None:
     run = graph.compile(checkpointer=InMemorySaver())
-    with pytest.raises(NonRetryable, match="input.messages"):
+    with pytest.raises(NonRetryable, match=r"input\.messages"):
         await run.ainvoke({"messages": [{"role": "robot"}]}, config(SPEC, "bad"))
     with pytest.raises(NonRetryable, match="submitted to an agent"):
         await run.ainvoke(user("hi"), {"configurable": {"thread_id": "none"}})
