@@ -175,3 +175,23 @@ def test_replay_from_call_n_calls_the_provider_only_from_n(
     assert json.dumps(done["metadata"]["replay_of"]) == json.dumps(
         {"task_id": original["id"], "from_call": 3}
     )
+
+
+def test_offline_agent_asks_a_person_with_no_key(api: TestClient, processes: Processes) -> None:
+    """The README's example: the offline provider, a tool call that asks a person."""
+    agent = {"name": "demo", "provider": "offline", "model": "offline"}
+    ok(api.post("/v1/agents", json={**agent, "allowed_tools": ["request_human_input"]}), 201)
+    text = '/tool request_human_input {"question": "Which city?"}'
+    body = {"agent": "demo", "input": {"messages": [{"role": "user", "content": text}]}}
+    task = ok(api.post("/v1/tasks", json=body), 201)
+    processes.worker(concurrency=1)
+
+    def waiting() -> bool:
+        return bool(ok(api.get(f"/v1/tasks/{task['id']}"))["state"] == "waiting_for_input")
+
+    wait_until(waiting, 60, message="the agent asks a person")
+    ok(api.post(f"/v1/tasks/{task['id']}/input", json={"value": "Oslo"}))
+    done = finished(api, task["id"])
+    assert done["result"]["output"] == "offline: tool returned: Oslo"
+    usage = ok(api.get(f"/v1/tasks/{task['id']}/usage"))
+    assert usage["calls"] == 2 and usage["output_tokens"] > 0
