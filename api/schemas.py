@@ -55,6 +55,14 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def _date_time_text(value: Any) -> Any:
+    # JSON Schema's date-time is a string; pydantic alone would also take a number (epoch
+    # seconds), which the document does not offer.
+    if isinstance(value, int | float):
+        raise PydanticCustomError("datetime_type", "Input should be a date-time string")
+    return value
+
+
 # After the bounds (Annotated[StrictInt, Field(...), WHOLE]): placed before them, it would hide
 # minimum and maximum from the JSON Schema.
 WHOLE = BeforeValidator(_whole)
@@ -80,11 +88,16 @@ class Page(BaseModel, Generic[T]):
 
 
 class TaskCreate(_Request):
-    """Exactly one of `graph` and `agent`."""
+    """Exactly one of `graph` and `agent` (null is not a value here: leave the other out)."""
 
-    graph: Label | None = Field(None, description="A registered graph (GET /v1/graphs).")
-    agent: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] | None = Field(
-        None,
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["graph"]}, {"required": ["agent"]}]},
+    )
+    # Typed without None so that the schema offers no null; left out, the value is None.
+    graph: Label = Field(_OMITTED, description="A registered graph (GET /v1/graphs).")
+    agent: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = Field(
+        _OMITTED,
         description="An agent of your tenant (GET /v1/agents): the task pins its current "
         "version and runs the agent's graph, or the built-in agent graph.",
     )
@@ -92,7 +105,9 @@ class TaskCreate(_Request):
     priority: Annotated[StrictInt, Field(ge=-100, le=100), WHOLE] = Field(
         0, description="Higher runs first."
     )
-    run_at: AwareDatetime | None = Field(None, description="Not before this time (with offset).")
+    run_at: Annotated[AwareDatetime, BeforeValidator(_date_time_text)] | None = Field(
+        None, description="Not before this time (with offset)."
+    )
     max_attempts: MaxAttempts | None = Field(
         None, description="Attempts before dead-lettering; default OUTLAST_DEFAULT_MAX_ATTEMPTS."
     )
