@@ -243,8 +243,8 @@ SELECT count(*) AS pruned FROM tasks_gone;
 -- name: tasks_replay
 -- A replay of a tenant's finished agent task from its :from_call-th model call: a new task of the
 -- same graph, agent version and input, run from scratch with :overrides applied to the agent's
--- spec; the worker reuses the original's recorded responses for the calls before :from_call
--- (llm_call_replay). The new task names its original in `replay_of` (and in its metadata, for a
+-- spec (over the original's own, when it is a replay too); the worker reuses the original's
+-- recorded responses for the calls before :from_call (llm_call_replay). The new task names its original in `replay_of` (and in its metadata, for a
 -- reader of the task alone). No row: no such finished agent task of this tenant.
 WITH inserted AS (
     INSERT INTO tasks (tenant, graph, agent, agent_version, input, metadata, priority,
@@ -254,7 +254,7 @@ WITH inserted AS (
            s.metadata || jsonb_build_object('replay_of', jsonb_build_object(
                'task_id', s.id, 'from_call', %(from_call)s::int)),
            s.priority, s.max_attempts, s.timeout_s, s.wait_timeout_s, s.on_wait_timeout,
-           s.id, %(from_call)s, %(overrides)s
+           s.id, %(from_call)s, coalesce(s.agent_overrides, '{}'::jsonb) || %(overrides)s
     FROM tasks AS s
     WHERE s.id = %(task_id)s
       AND s.tenant = %(tenant)s
