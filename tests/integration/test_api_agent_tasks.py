@@ -144,6 +144,14 @@ def test_replay_needs_a_finished_agent_task_and_a_call_it_has(
     assert compared["task"]["calls"] == 2 and compared["task"]["cost_micro_usd"] == 10
     assert [r["id"] for r in compared["replays"]] == [made["task"]["id"]]
 
+    replay = made["task"]["id"]
+    finish_with_calls(db_url, replay, 2)
+    again = {"from_call": 1, "temperature": 0.5}
+    second = created(client.post(f"/v1/tasks/{replay}/replay", json=again))["task"]
+    (side,) = client.get(f"/v1/tasks/{replay}/replays").json()["replays"]
+    assert side["id"] == second["id"]
+    assert side["agent_overrides"] == {"model": "other", "temperature": 0.5}
+
     plain = created(client.post("/v1/tasks", json={"graph": "pipeline"}))
     finish_with_calls(db_url, plain["id"], 1)
     not_agent = client.post(f"/v1/tasks/{plain['id']}/replay", json={"from_call": 1})
