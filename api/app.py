@@ -28,6 +28,7 @@ from api.routes import (
     keys,
     metrics,
     model_calls,
+    replays,
     tasks,
     workers,
 )
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys,
         agents,
         model_calls,
+        replays,
         metrics,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())

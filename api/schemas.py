@@ -55,6 +55,14 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def _date_time_text(value: Any) -> Any:
+    # JSON Schema's date-time is a string; pydantic alone would also take a number (epoch
+    # seconds), which the document does not offer.
+    if isinstance(value, int | float):
+        raise PydanticCustomError("datetime_type", "Input should be a date-time string")
+    return value
+
+
 # After the bounds (Annotated[StrictInt, Field(...), WHOLE]): placed before them, it would hide
 # minimum and maximum from the JSON Schema.
 WHOLE = BeforeValidator(_whole)
@@ -80,12 +88,26 @@ class Page(BaseModel, Generic[T]):
 
 
 class TaskCreate(_Request):
-    graph: Label = Field(description="A registered graph (GET /v1/graphs).")
+    """Exactly one of `graph` and `agent` (null is not a value here: leave the other out)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["graph"]}, {"required": ["agent"]}]},
+    )
+    # Typed without None so that the schema offers no null; left out, the value is None.
+    graph: Label = Field(_OMITTED, description="A registered graph (GET /v1/graphs).")
+    agent: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = Field(
+        _OMITTED,
+        description="An agent of your tenant (GET /v1/agents): the task pins its current "
+        "version and runs the agent's graph, or the built-in agent graph.",
+    )
     input: JsonInput = Field(default_factory=dict, description="The graph's input state.")
     priority: Annotated[StrictInt, Field(ge=-100, le=100), WHOLE] = Field(
         0, description="Higher runs first."
     )
-    run_at: AwareDatetime | None = Field(None, description="Not before this time (with offset).")
+    run_at: Annotated[AwareDatetime, BeforeValidator(_date_time_text)] | None = Field(
+        None, description="Not before this time (with offset)."
+    )
     max_attempts: MaxAttempts | None = Field(
         None, description="Attempts before dead-lettering; default OUTLAST_DEFAULT_MAX_ATTEMPTS."
     )
@@ -102,10 +124,19 @@ class TaskCreate(_Request):
         "fail (dead-letter the task, the default), reject (an approval), default (an input).",
     )
 
-    def to_new_task(self, default_max_attempts: int) -> NewTask:
-        """The queue's submit record for this request."""
+    def to_new_task(
+        self,
+        default_max_attempts: int,
+        *,
+        graph: str | None = None,
+        agent_version: int | None = None,
+    ) -> NewTask:
+        """The queue's submit record for this request; `graph` and `agent_version` are what the
+        agent resolved to (api/targets.py) for a task submitted to an agent."""
         return NewTask(
-            graph=self.graph,
+            graph=graph or self.graph or "",
+            agent=self.agent,
+            agent_version=agent_version,
             input=self.input,
             metadata=self.metadata,
             priority=self.priority,
@@ -130,6 +161,14 @@ class TaskPublic(BaseModel):
     id: uuid.UUID
     state: TaskState
     graph: str
+    agent: str | None = Field(None, description="The agent it was submitted to, if any.")
+    agent_version: int | None = Field(None, description="The agent version it pinned.")
+    replay_of: uuid.UUID | None = Field(
+        None, description="The task this one replays (POST /v1/tasks/{id}/replay)."
+    )
+    replay_from_call: int | None = Field(
+        None, description="A replay's N: calls before the N-th reuse the original's answers."
+    )
     input: JsonObject
     metadata: JsonObject
     priority: int
@@ -191,8 +230,22 @@ class ModelCallPublic(BaseModel):
     finished_at: datetime | None
 
 
+class StepUsage(BaseModel):
+    """One step's model calls summed (a step is a node run: its journal step key)."""
+
+    step_key: str
+    first_call_id: int
+    calls: int
+    reused: int = Field(description="Calls a replay took from the original task (cost 0).")
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_micro_usd: int
+
+
 class ModelUsage(BaseModel):
-    """A task's model calls summed: tokens and cost (micro-USD)."""
+    """A task's model calls summed: tokens and cost (micro-USD), and per step."""
 
     calls: int
     completed: int
@@ -206,6 +259,9 @@ class ModelUsage(BaseModel):
     cache_write_tokens: int
     cost_micro_usd: int
     unpriced: int = Field(description="Completed calls whose model has no known price.")
+    steps: list[StepUsage] = Field(
+        default_factory=list, description="The same sums per step, in the order steps began."
+    )
 
 
 class TaskEventPublic(BaseModel):
@@ -698,3 +754,82 @@ class AgentDiff(BaseModel):
     from_version: int
     to_version: int
     changes: list[AgentChange] = Field(description="The fields that differ, in spec order.")
+
+
+class AgentUsageRow(BaseModel):
+    agent_version: int
+    provider: str | None
+    model: str | None
+    tasks: int
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_micro_usd: int
+
+
+class AgentUsage(BaseModel):
+    """An agent's model calls over every task submitted to it: totals, and per version,
+    provider and model (`by_model`)."""
+
+    name: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_micro_usd: int
+    by_model: list[AgentUsageRow]
+
+
+class ReplayRequest(_Request):
+    """Replay a finished agent task from its `from_call`-th model call, optionally with another
+    model, system prompt or temperature (a field left out keeps the pinned version's value)."""
+
+    from_call: Annotated[StrictInt, Field(ge=1, le=1_000_000), WHOLE] = Field(
+        description="N: the task's model calls are numbered 1, 2, ... in the order they completed "
+        "(GET .../model-calls, status completed); calls before N reuse the recorded answers."
+    )
+    provider: ProviderName | None = Field(None, description="Override: anthropic, openai, offline.")
+    model: Label | None = Field(None, description="Override: the provider's model name.")
+    system_prompt: SystemPrompt | None = Field(None, description="Override: the system prompt.")
+    temperature: Temperature | None = Field(None, description="Override: 0-2.")
+
+    def overrides(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"from_call"}, exclude_none=True)
+
+
+class TaskOutcome(BaseModel):
+    """A task's outcome and its model calls summed, for a side-by-side comparison."""
+
+    id: uuid.UUID
+    state: TaskState
+    result: Any | None
+    error: JsonObject | None
+    replay_of: uuid.UUID | None
+    replay_from_call: int | None
+    agent: str | None
+    agent_version: int | None
+    agent_overrides: JsonObject | None
+    created_at: datetime
+    finished_at: datetime | None
+    calls: int
+    reused: int = Field(description="Calls taken from the original's journal (cost 0).")
+    input_tokens: int
+    output_tokens: int
+    cost_micro_usd: int = Field(description="What this task spent on model calls (micro-USD).")
+
+
+class ReplayComparison(BaseModel):
+    """A task beside its replays."""
+
+    task: TaskOutcome
+    replays: list[TaskOutcome]
+
+
+class ReplayCreated(BaseModel):
+    task: TaskPublic = Field(description="The new task (the replay).")
+    replay_of: uuid.UUID
+    from_call: int
+    overrides: JsonObject

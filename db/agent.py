@@ -1,9 +1,11 @@
 """Agents as stored: a tenant's named agent (current version, disabled or not) and the
 immutable versions of its spec. What a spec holds is the API's business (api/schemas.py); this
-module reads and writes rows, every one filtered by tenant."""
+module reads and writes rows, every one an API request runs filtered by tenant (`pinned` is the
+worker's, by task id under its lease)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -95,3 +97,9 @@ async def version(db: Db, tenant: str, name: str, number: int) -> Row:
     if row is None:
         raise NotFound(f"version of agent {name}", number)
     return row
+
+
+async def pinned(db: Db, task_id: uuid.UUID) -> Row | None:
+    """The agent version task `task_id` pinned (name, version, spec), its overrides and replay
+    fields; None when the task names no agent (or its version is gone). Worker side, by task."""
+    return await fetch_one(db, "agent_pinned", {"task_id": task_id})

@@ -34,6 +34,9 @@ class Claim:
     resume_input: dict[str, Any] | None
     resume_patch: dict[str, Any] | None
     timeout_s: int | None
+    # The agent the task was submitted to (its pinned version is read by the executor: db/agent.py
+    # `pinned`), or None for a task submitted to a graph.
+    agent: str | None = None
 
     @property
     def has_resume_point(self) -> bool:
@@ -64,6 +67,7 @@ async def claim_many(
             resume_input=r["resume_input"],
             resume_patch=r["resume_patch"],
             timeout_s=r["timeout_s"],
+            agent=r["agent"],
         )
         for r in rows
     ]

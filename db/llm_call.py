@@ -105,3 +105,56 @@ async def list_(
     """A task's calls after call `after_id`, oldest first, at most `limit`."""
     params = {"task_id": task_id, "tenant": tenant, "after_id": after_id, "limit": limit}
     return await fetch_all(db, "llm_call_list", params)
+
+
+@dataclass(frozen=True)
+class ReplaySource:
+    """What a replay reuses: the original task's calls numbered below `from_call`."""
+
+    task_id: uuid.UUID
+    from_call: int
+
+
+async def replay(
+    db: Db,
+    task_id: uuid.UUID,
+    epoch: int,
+    key: Key,
+    digest: str,
+    request: Any,
+    source: ReplaySource,
+) -> Begun | None:
+    """In a replay: the original's response for this call, recorded as this task's call, when
+    the call's number is below `source.from_call`; None when the model must be called (then
+    `begin`). Fenced: None too when the lease is lost, and `begin` raises LeaseLost."""
+    params = {
+        "task_id": task_id,
+        "epoch": epoch,
+        "step_key": key.step_key,
+        "seq": key.seq,
+        "digest": digest,
+        "request": Jsonb(request),
+        "source_id": source.task_id,
+        "from_call": source.from_call,
+    }
+    row = await fetch_one(db, "llm_call_replay", params)
+    if row is None:
+        return None
+    return Begun("reused", row["id"], row["response"], 0)
+
+
+async def steps(db: Db, task_id: uuid.UUID, *, tenant: str) -> list[Row]:
+    """A tenant's task's calls summed per step, oldest step first (empty for another tenant's
+    task or a task without calls)."""
+    return await fetch_all(db, "llm_call_steps", {"task_id": task_id, "tenant": tenant})
+
+
+async def agent_usage(db: Db, agent: str, *, tenant: str) -> list[Row]:
+    """A tenant's agent's calls summed per version, provider and model."""
+    return await fetch_all(db, "llm_call_agent_usage", {"agent": agent, "tenant": tenant})
+
+
+async def compare(db: Db, task_id: uuid.UUID, *, tenant: str) -> list[Row]:
+    """A tenant's task, then its replays, each with its outcome and summed calls; empty when
+    the tenant has no such task."""
+    return await fetch_all(db, "llm_call_compare", {"task_id": task_id, "tenant": tenant})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.connect import Db, Row, fetch_one
+from db.connect import Db, Row, fetch_all, fetch_one
 
 
 async def snapshot(db: Db, *, tenant: str | None) -> Row:
@@ -11,3 +11,8 @@ async def snapshot(db: Db, *, tenant: str | None) -> Row:
     if row is None:  # a SELECT without FROM always answers one row; this guards the type
         raise RuntimeError("metrics_snapshot returned no row")
     return row
+
+
+async def model_usage(db: Db, *, tenant: str) -> list[Row]:
+    """A tenant's model calls, tokens and cost per agent, provider and model."""
+    return await fetch_all(db, "metrics_model_usage", {"tenant": tenant})

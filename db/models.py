@@ -72,6 +72,10 @@ class Task(Base):
     request_hash: Mapped[str | None] = mapped_column(Text)
     agent: Mapped[str | None] = mapped_column(Text)
     agent_version: Mapped[int | None] = mapped_column(Integer)
+    # A replay (migration 0020): the task it replays, from which model call, with what overrides.
+    replay_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    replay_from_call: Mapped[int | None] = mapped_column(Integer)
+    agent_overrides: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     input: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, server_default=text("'{}'::jsonb")
@@ -106,6 +110,13 @@ class Task(Base):
             "attempts >= 0 AND max_attempts BETWEEN 1 AND 1000", name="tasks_attempts_range"
         ),
         CheckConstraint("priority BETWEEN -100 AND 100", name="tasks_priority_range"),
+        CheckConstraint(
+            "(replay_of IS NULL) = (replay_from_call IS NULL)", name="tasks_replay_complete"
+        ),
+        CheckConstraint(
+            "replay_from_call IS NULL OR replay_from_call >= 1",
+            name="tasks_replay_from_call_positive",
+        ),
         CheckConstraint("timeout_s IS NULL OR timeout_s > 0", name="tasks_timeout_positive"),
         CheckConstraint(
             "wait_timeout_s IS NULL OR wait_timeout_s > 0", name="tasks_wait_timeout_positive"
@@ -143,6 +154,8 @@ class Task(Base):
         ),
         Index("tasks_created", "tenant", "created_at", "id"),
         Index("tasks_state_created", "tenant", "state", "created_at", "id"),
+        Index("tasks_agent", "tenant", "agent", postgresql_where=text("agent IS NOT NULL")),
+        Index("tasks_replays", "replay_of", postgresql_where=text("replay_of IS NOT NULL")),
     )
 
 
@@ -396,6 +409,8 @@ class LlmCall(Base):
     latency_ms: Mapped[int | None] = mapped_column(BigInteger)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The original task's call whose response a replay reused (migration 0020).
+    replay_of_call: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint(

@@ -27,12 +27,16 @@ class NewTask:
     timeout_s: int | None = None
     wait_timeout_s: int | None = None
     on_wait_timeout: str | None = None
+    # A task submitted to an agent: its name and the version it pins (`graph` is the agent's).
+    agent: str | None = None
+    agent_version: int | None = None
 
     def request_hash(self) -> str:
         """A digest of what the submit asked for: tells a replay from a different request."""
         body = json.dumps(
             {
                 "graph": self.graph,
+                "agent": self.agent,
                 "input": self.input,
                 "metadata": self.metadata,
                 "priority": self.priority,
@@ -57,6 +61,8 @@ async def insert(
     params = {
         "tenant": tenant,
         "graph": task.graph,
+        "agent": task.agent,
+        "pinned_version": task.agent_version,
         "input": Jsonb(task.input),
         "metadata": Jsonb(task.metadata),
         "priority": task.priority,
@@ -157,6 +163,8 @@ async def insert_many(db: Db, batch: list[NewTask], *, tenant: str) -> list[Row]
     params = {
         "tenant": tenant,
         "graphs": [t.graph for t in batch],
+        "agents": [t.agent for t in batch],
+        "agent_versions": [t.agent_version for t in batch],
         "inputs": [Jsonb(t.input) for t in batch],
         "metadatas": [Jsonb(t.metadata) for t in batch],
         "priorities": [t.priority for t in batch],
@@ -213,6 +221,30 @@ async def fork(
         return row
     await get(db, task_id, tenant=tenant)
     raise NotFound("checkpoint", checkpoint_id)
+
+
+async def replay(
+    db: Db, task_id: uuid.UUID, *, tenant: str, from_call: int, overrides: dict[str, Any]
+) -> Row:
+    """A new task replaying the tenant's finished agent task `task_id` from its `from_call`-th
+    model call, with `overrides` on the agent's spec. NotFound when the tenant has no such task;
+    Conflict when it is not an agent task or not finished."""
+    params = {
+        "task_id": task_id,
+        "tenant": tenant,
+        "from_call": from_call,
+        "overrides": Jsonb(overrides),
+    }
+    row = await fetch_one(db, "tasks_replay", params)
+    if row is not None:
+        return row
+    source = await get(db, task_id, tenant=tenant)
+    if source["agent"] is None:
+        raise Conflict("only a task submitted to an agent can be replayed", state=source["state"])
+    raise Conflict(
+        f"only a finished task can be replayed; this one is {source['state']}",
+        state=source["state"],
+    )
 
 
 async def prune_finished(

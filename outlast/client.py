@@ -83,9 +83,10 @@ class Client:
 
     def submit(
         self,
-        graph: str,
+        graph: str | None = None,
         input: Json | None = None,  # the API's own field name
         *,
+        agent: str | None = None,
         priority: int | None = None,
         run_at: datetime | None = None,
         max_attempts: int | None = None,
@@ -95,6 +96,7 @@ class Client:
     ) -> Json:
         body = _params(
             graph=graph,
+            agent=agent,
             input=input,
             priority=priority,
             max_attempts=max_attempts,
@@ -107,6 +109,30 @@ class Client:
 
     def get(self, task_id: str) -> Json:
         return self._call("GET", f"/v1/tasks/{task_id}")
+
+    def replay(
+        self,
+        task_id: str,
+        from_call: int,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+    ) -> Json:
+        """A new task replaying agent task `task_id` from its `from_call`-th model call."""
+        body = _params(
+            from_call=from_call,
+            provider=provider,
+            model=model,
+            system_prompt=system_prompt,
+            temperature=temperature,
+        )
+        return self._call("POST", f"/v1/tasks/{task_id}/replay", json=body)
+
+    def replays(self, task_id: str) -> Json:
+        """The task and its replays, outcome and cost side by side."""
+        return self._call("GET", f"/v1/tasks/{task_id}/replays")
 
     def list(
         self,

@@ -22,7 +22,12 @@ BUILTIN: dict[str, str] = {
     "expense": "outlast.graphs.expense:graph",
     "intake": "outlast.graphs.intake:graph",
     "chat": "outlast.graphs.chat:graph",
+    # The built-in agent graph: what a task submitted to an agent runs when the agent names no
+    # graph of its own. Its name has a dot, which OUTLAST_GRAPHS names cannot: no user graph
+    # takes it.
+    "outlast.agent": "outlast.graphs.agent:graph",
 }
+AGENT_GRAPH = "outlast.agent"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 

@@ -33,15 +33,19 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
 from langgraph.types import Command, Interrupt, StateSnapshot
 
+from db import agent as agents
 from db import outcome, waits
 from db.connect import Pool
 from db.errors import LeaseLost
 from db.lease import Claim
+from db.llm_call import ReplaySource
 from db.waits import NewWait
 from outlast import human
+from outlast.agents import PinnedAgent
 from outlast.context import TaskContext
 from outlast.errors import NonRetryable, TaskTimeout, UnfinishedRun
 from outlast.functions import TaskFunction
+from outlast.graphs.agent import RECURSION_LIMIT as AGENT_RECURSION_LIMIT
 from outlast.jsonsafe import dumps_storable, to_storable_json
 from outlast.models.journal import JOURNAL_KEY
 from outlast.models.prices import PriceBook
@@ -65,17 +69,25 @@ def finished(snapshot: StateSnapshot) -> Any:
 
 
 def run_config(
-    claim: Claim, *, head: bool = False, journal: PgJournal | None = None
+    claim: Claim,
+    *,
+    head: bool = False,
+    journal: PgJournal | None = None,
+    agent: PinnedAgent | None = None,
 ) -> RunnableConfig:
     """The run's config; at a redrive's chosen checkpoint unless `head` (the thread's newest).
-    With `journal`, nodes' `outlast.models.call_model` journals their model calls in it."""
+    With `journal`, nodes' `outlast.models.call_model` journals their model calls in it; with
+    `agent`, nodes read the task's pinned agent version (outlast.agents.pinned_agent)."""
     configurable: dict[str, Any] = {"thread_id": str(claim.task_id)}
     configurable.update(TaskContext(claim.task_id, claim.attempt, claim.epoch).as_configurable())
     if journal is not None:
         configurable[JOURNAL_KEY] = journal
     if claim.resume_checkpoint_id and not head:
         configurable["checkpoint_id"] = claim.resume_checkpoint_id
-    return {"configurable": configurable}
+    if agent is None:
+        return {"configurable": configurable}
+    configurable.update(agent.as_configurable())
+    return {"configurable": configurable, "recursion_limit": AGENT_RECURSION_LIMIT}
 
 
 @asynccontextmanager
@@ -190,14 +202,15 @@ class Executor:
             self.pool, claim.task_id, claim.epoch, consume_resume=claim.has_resume_point
         )
         graph = self.registry.compiled(claim.graph, saver)
-        journal = PgJournal(self.pool, claim.task_id, claim.epoch, self.prices)
-        config = run_config(claim, journal=journal)
+        agent, replay = await self._pinned(claim)
+        journal = PgJournal(self.pool, claim.task_id, claim.epoch, self.prices, replay)
+        config = run_config(claim, journal=journal, agent=agent)
         graph_input = await self._first_input(graph, saver, config, claim)
         async with attempt_timeout(claim):
             for _ in range(MAX_RESUMES_PER_CLAIM):
                 if await self._stream(graph, graph_input, config, lease):
                     return RunEnd(cancelled=True)
-                config = run_config(claim, head=True, journal=journal)
+                config = run_config(claim, head=True, journal=journal, agent=agent)
                 snapshot = await graph.aget_state(config)
                 if not snapshot.interrupts:
                     return RunEnd(values=finished(snapshot))
@@ -206,6 +219,19 @@ class Executor:
                     return RunEnd(waits=[as_wait(i) for i in snapshot.interrupts])
                 graph_input = Command(resume=answered)
             raise NonRetryable(f"more than {MAX_RESUMES_PER_CLAIM} answered interrupts")
+
+    async def _pinned(self, claim: Claim) -> tuple[PinnedAgent | None, ReplaySource | None]:
+        """The agent version a task submitted to an agent pinned (read once per claim, never
+        the agent's current version) and, for a replay, what it replays."""
+        if claim.agent is None:
+            return None, None
+        row = await agents.pinned(self.pool, claim.task_id)
+        if row is None:
+            raise NonRetryable(f"the agent version task {claim.task_id} pinned is gone")
+        agent = PinnedAgent.of(row["name"], row["version"], row["spec"], row["overrides"])
+        if row["replay_of"] is None:
+            return agent, None
+        return agent, ReplaySource(row["replay_of"], row["replay_from_call"])
 
     async def _run_function(self, lease: Lease, function: TaskFunction) -> RunEnd:
         """Call the function once. A cancel request cancels the call (Lease.request_cancel);

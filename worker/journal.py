@@ -18,13 +18,36 @@ from outlast.models.prices import PriceBook
 
 
 class PgJournal:
-    def __init__(self, pool: Db, task_id: uuid.UUID, epoch: int, prices: PriceBook) -> None:
+    """With `replay` (a task replaying another from its N-th call), a call numbered below N
+    takes the original's recorded response before anything else (db llm_call_replay)."""
+
+    def __init__(
+        self,
+        pool: Db,
+        task_id: uuid.UUID,
+        epoch: int,
+        prices: PriceBook,
+        replay: llm_call.ReplaySource | None = None,
+    ) -> None:
         self.pool = pool
         self.task_id = task_id
         self.epoch = epoch
         self.prices = prices
+        self.replay = replay
 
     async def begin(self, step_key: str, seq: int, request: ModelRequest) -> JournalEntry:
+        if self.replay is not None:
+            reused = await llm_call.replay(
+                self.pool,
+                self.task_id,
+                self.epoch,
+                llm_call.Key(step_key, seq),
+                request.digest(),
+                request.model_dump(mode="json"),
+                self.replay,
+            )
+            if reused is not None:
+                return JournalEntry(reused.call_id, ModelResponse.model_validate(reused.response))
         begun = await llm_call.begin(
             self.pool,
             self.task_id,

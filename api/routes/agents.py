@@ -23,10 +23,13 @@ from api.schemas import (
     AgentPublic,
     AgentSpec,
     AgentUpdate,
+    AgentUsage,
+    AgentUsageRow,
     AgentVersionPublic,
     Page,
 )
 from db import agent as agents
+from db import llm_call
 from db.connect import Row
 from outlast.registry import Registry
 
@@ -146,3 +149,22 @@ async def diff(
     fields = [f for f in AgentSpec.model_fields if old.get(f) != new.get(f)]
     changes = [AgentChange(field=f, old=old.get(f), new=new.get(f)) for f in fields]
     return AgentDiff(name=name, from_version=from_, to_version=to, changes=changes)
+
+
+@router.get("/{name}/usage", summary="An agent's tokens and cost over every task submitted to it")
+async def usage(name: NamePath, caller: AgentsAdmin, pool: PoolDep) -> AgentUsage:
+    await agents.get(pool, caller.tenant, name)  # 404 for an unknown agent, not zeros
+    rows = await llm_call.agent_usage(pool, name, tenant=caller.tenant)
+    totals = {
+        column: sum(row[column] for row in rows)
+        for column in (
+            "calls",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "cost_micro_usd",
+        )
+    }
+    by_model = [AgentUsageRow.model_validate(row) for row in rows]
+    return AgentUsage(name=name, **totals, by_model=by_model)

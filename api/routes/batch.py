@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import PoolDep, RegistryDep, SettingsDep, TasksWrite
 from api.problems import ProblemError, field_error
 from api.schemas import TaskCreate, TaskPublic
+from api.targets import Target, resolve
 from db import tasks
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
@@ -37,7 +38,7 @@ def _unknown_graphs(body: TaskBatchCreate, known: list[str]) -> ProblemError | N
     errors = [
         field_error(f"body.tasks.{i}.graph", "known_graph", f"no graph named {item.graph!r}")
         for i, item in enumerate(body.tasks)
-        if item.graph not in known
+        if item.graph is not None and item.graph not in known
     ]
     if not errors:
         return None
@@ -70,9 +71,21 @@ async def submit_batch(
             message,
             errors=[field_error("header.idempotency-key", "not_supported", message)],
         )
+    targets: list[Target] = []
+    seen: dict[tuple[str | None, str | None], Target] = {}  # one agent lookup per agent
+    for i, item in enumerate(body.tasks):
+        key = (item.graph, item.agent)
+        if key not in seen:
+            seen[key] = await resolve(item, pool, caller.tenant, registry, f"body.tasks.{i}.")
+        targets.append(seen[key])
     problem = _unknown_graphs(body, registry.names())
     if problem is not None:
         raise problem
-    batch = [item.to_new_task(settings.default_max_attempts) for item in body.tasks]
+    batch = [
+        item.to_new_task(
+            settings.default_max_attempts, graph=target.graph, agent_version=target.agent_version
+        )
+        for item, target in zip(body.tasks, targets, strict=True)
+    ]
     rows = await tasks.insert_many(pool, batch, tenant=caller.tenant)
     return TaskBatchPublic(tasks=[TaskPublic.model_validate(row) for row in rows])

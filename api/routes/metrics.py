@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Response
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from api.deps import MetricsRead, PoolDep
@@ -54,10 +54,42 @@ class Snapshot(Collector):
         yield workers
 
 
+USAGE_LABELS = ["tenant", "agent", "provider", "model"]
+TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
+
+
+class ModelUsage(Collector):
+    """The scraping key's tenant's model calls, tokens and cost from the LLM-call journal, per
+    agent (empty for a task submitted to a graph), provider and model: counters, summed at
+    scrape time."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        calls = CounterMetricFamily(
+            "outlast_model_calls", "Model calls journaled.", labels=USAGE_LABELS
+        )
+        tokens = CounterMetricFamily(
+            "outlast_model_tokens", "Model tokens by kind.", labels=[*USAGE_LABELS, "kind"]
+        )
+        cost = CounterMetricFamily(
+            "outlast_model_cost_micro_usd", "Model cost in micro-USD.", labels=USAGE_LABELS
+        )
+        for row in self.rows:
+            labels = [row[label] for label in USAGE_LABELS]
+            calls.add_metric(labels, row["calls"])
+            cost.add_metric(labels, row["cost_micro_usd"])
+            for kind in TOKEN_KINDS:
+                tokens.add_metric([*labels, kind], row[f"{kind}_tokens"])
+        yield from (calls, tokens, cost)
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def scrape(caller: MetricsRead, pool: PoolDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     # The operator's keys see every tenant's tasks; a tenant's keys its own (workers are shared).
     tenant = None if caller.operator else caller.tenant
     registry.register(Snapshot(await metrics.snapshot(pool, tenant=tenant)))
+    registry.register(ModelUsage(await metrics.model_usage(pool, tenant=caller.tenant)))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

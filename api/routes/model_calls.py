@@ -36,4 +36,5 @@ async def usage(caller: TasksRead, task_id: uuid.UUID, pool: PoolDep) -> ModelUs
     figures = await llm_call.figures(pool, task_id, tenant=caller.tenant)
     if figures is None:
         raise NotFound("task", task_id)
-    return ModelUsage.model_validate(figures)
+    steps = await llm_call.steps(pool, task_id, tenant=caller.tenant)
+    return ModelUsage.model_validate({**figures, "steps": steps})

@@ -29,6 +29,7 @@ from api.schemas import (
     TaskPublic,
     TaskSummary,
 )
+from api.targets import resolve
 from db import checkpoints, tasks
 from db.states import TaskState
 
@@ -71,9 +72,12 @@ async def submit(
 ) -> TaskPublic:
     """201 with Location for a new task; 200 with `Idempotent-Replayed: true` when the
     Idempotency-Key was already used for this same body; 422 when it was used for another."""
-    if body.graph not in registry:
+    target = await resolve(body, pool, caller.tenant, registry)
+    if body.graph is not None and body.graph not in registry:
         raise _unknown_graph(body.graph, registry.names())
-    new = body.to_new_task(settings.default_max_attempts)
+    new = body.to_new_task(
+        settings.default_max_attempts, graph=target.graph, agent_version=target.agent_version
+    )
     row, created = await tasks.insert(
         pool, new, tenant=caller.tenant, idempotency_key=idempotency_key
     )

@@ -86,3 +86,14 @@ WHERE tenant = %(tenant)s AND name = %(name)s AND version IN (%(from)s, %(to)s);
 SELECT name, version, spec, created_at, created_by
 FROM agent_versions
 WHERE tenant = %(tenant)s AND name = %(name)s AND version = %(version)s;
+
+-- name: agent_pinned
+-- For the worker running a task submitted to an agent: the spec of the version the task pinned,
+-- the task's overrides (a replay's) and what it replays. By task id, under the worker's lease:
+-- tenant-blind, the tenant is the task row's own. Never the agent's current version: an update
+-- made after the submit does not reach the task.
+SELECT t.agent AS name, t.agent_version AS version, v.spec, t.agent_overrides AS overrides,
+       t.replay_of, t.replay_from_call
+FROM tasks AS t
+JOIN agent_versions AS v ON (v.tenant, v.name, v.version) = (t.tenant, t.agent, t.agent_version)
+WHERE t.id = %(task_id)s;

@@ -122,3 +122,111 @@ FROM llm_calls
 WHERE tenant = %(tenant)s AND task_id = %(task_id)s AND id > %(after_id)s
 ORDER BY id
 LIMIT %(limit)s;
+
+-- name: llm_call_replay
+-- In a replay (tasks.replay_of), before a model call: when the call is the replay's k-th and k is
+-- below :from_call, record the original task's k-th call's response as this call's (a completed
+-- row with `replay_of_call`, cost 0: nothing went to a provider) and answer it. A call's number
+-- k is its rank among the task's completed calls in id order (failed and interrupted calls are
+-- not answers and have no number), so a replay counts as the original counted. Nothing (no row)
+-- when k >= :from_call, when the original has no k-th call, or when this node run already has
+-- its answer under this key and digest (a re-run after a crash: llm_call_begin reuses it); the
+-- caller then goes on to llm_call_begin. The original must be of the task's own tenant.
+WITH fence AS (
+    SELECT id, tenant, lease_epoch
+    FROM tasks
+    WHERE id = %(task_id)s
+      -- fence:begin
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > outlast_now()
+      -- fence:end
+    FOR SHARE
+), answered AS (
+    SELECT FROM llm_calls AS c
+    JOIN fence ON fence.id = c.task_id
+    WHERE c.step_key = %(step_key)s
+      AND c.seq = %(seq)s
+      AND c.status = 'completed'
+      AND c.request_digest = %(digest)s
+), rank AS (
+    SELECT count(c.id) + 1 AS k
+    FROM fence
+    LEFT JOIN llm_calls AS c ON c.task_id = fence.id AND c.status = 'completed'
+), original AS (
+    SELECT o.id, o.response, o.provider, o.model
+    FROM llm_calls AS o, fence, rank
+    WHERE o.task_id = %(source_id)s
+      AND o.tenant = fence.tenant
+      AND o.status = 'completed'
+      AND rank.k < %(from_call)s
+      AND NOT EXISTS (SELECT FROM answered)
+    ORDER BY o.id
+    OFFSET (SELECT k - 1 FROM rank)
+    LIMIT 1
+), reused AS (
+    INSERT INTO llm_calls (tenant, task_id, step_key, seq, lease_epoch, request_digest, request,
+                           status, response, provider, model, cost_micro_usd, price_source,
+                           latency_ms, replay_of_call, finished_at)
+    SELECT fence.tenant, fence.id, %(step_key)s, %(seq)s, %(epoch)s, %(digest)s, %(request)s,
+           'completed', original.response, original.provider, original.model, 0, 'replay', 0,
+           original.id, outlast_now()
+    FROM fence, original
+    RETURNING id, response
+)
+SELECT id, response FROM reused;
+
+-- name: llm_call_steps
+-- A tenant's task's model calls summed per step (step key), in the order the steps began. Calls
+-- a replay reused cost 0 and count no tokens (their tokens were the original's).
+SELECT c.step_key,
+       min(c.id) AS first_call_id,
+       count(c.id) AS calls,
+       count(c.id) FILTER (WHERE c.replay_of_call IS NOT NULL) AS reused,
+       coalesce(sum(c.input_tokens), 0) AS input_tokens,
+       coalesce(sum(c.output_tokens), 0) AS output_tokens,
+       coalesce(sum(c.cache_read_tokens), 0) AS cache_read_tokens,
+       coalesce(sum(c.cache_write_tokens), 0) AS cache_write_tokens,
+       coalesce(sum(c.cost_micro_usd), 0) AS cost_micro_usd
+FROM tasks AS t
+JOIN llm_calls AS c ON c.task_id = t.id
+WHERE t.id = %(task_id)s AND t.tenant = %(tenant)s
+GROUP BY c.step_key
+ORDER BY min(c.id);
+
+-- name: llm_call_agent_usage
+-- A tenant's agent's model calls summed per agent version, provider and model, over every task
+-- submitted to it (index tasks_agent, then llm_calls by task).
+SELECT t.agent_version,
+       c.provider,
+       c.model,
+       count(DISTINCT t.id) AS tasks,
+       count(c.id) AS calls,
+       coalesce(sum(c.input_tokens), 0) AS input_tokens,
+       coalesce(sum(c.output_tokens), 0) AS output_tokens,
+       coalesce(sum(c.cache_read_tokens), 0) AS cache_read_tokens,
+       coalesce(sum(c.cache_write_tokens), 0) AS cache_write_tokens,
+       coalesce(sum(c.cost_micro_usd), 0) AS cost_micro_usd
+FROM tasks AS t
+JOIN llm_calls AS c ON c.task_id = t.id
+WHERE t.tenant = %(tenant)s AND t.agent = %(agent)s
+GROUP BY t.agent_version, c.provider, c.model
+ORDER BY t.agent_version, c.provider, c.model;
+
+-- name: llm_call_compare
+-- A tenant's task and its replays side by side (the task first, then its replays oldest first):
+-- each one's outcome and its model calls summed. `cost_micro_usd` is what the task spent; a
+-- replay's reused calls cost it nothing and are counted in `reused`.
+SELECT t.id, t.state, t.result, t.error, t.replay_of, t.replay_from_call, t.agent,
+       t.agent_version, t.agent_overrides, t.created_at, t.finished_at,
+       count(c.id) AS calls,
+       count(c.id) FILTER (WHERE c.replay_of_call IS NOT NULL) AS reused,
+       coalesce(sum(c.input_tokens), 0) AS input_tokens,
+       coalesce(sum(c.output_tokens), 0) AS output_tokens,
+       coalesce(sum(c.cost_micro_usd), 0) AS cost_micro_usd
+FROM tasks AS t
+LEFT JOIN llm_calls AS c ON c.task_id = t.id
+WHERE t.tenant = %(tenant)s
+  AND (t.id = %(task_id)s OR t.replay_of = %(task_id)s)
+GROUP BY t.id
+ORDER BY t.replay_of IS NOT NULL, t.created_at, t.id;

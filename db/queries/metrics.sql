@@ -26,3 +26,24 @@ SELECT
            GROUP BY kind) AS w) AS waits_open,
     (SELECT coalesce(jsonb_object_agg(state, n), '{}'::jsonb)
      FROM (SELECT state, count(*) AS n FROM workers GROUP BY state) AS x) AS workers_by_state;
+
+-- name: metrics_model_usage
+-- The scraping key's tenant's model calls, tokens and cost summed per agent, provider and model,
+-- over the journal (llm_calls) as it stands: counters that only grow until retention prunes
+-- finished tasks. A scan of the tenant's calls at every scrape: fine every 15-30 s up to
+-- millions of calls.
+SELECT t.tenant,
+       coalesce(t.agent, '') AS agent,
+       coalesce(c.provider, '') AS provider,
+       coalesce(c.model, '') AS model,
+       count(*) AS calls,
+       coalesce(sum(c.input_tokens), 0) AS input_tokens,
+       coalesce(sum(c.output_tokens), 0) AS output_tokens,
+       coalesce(sum(c.cache_read_tokens), 0) AS cache_read_tokens,
+       coalesce(sum(c.cache_write_tokens), 0) AS cache_write_tokens,
+       coalesce(sum(c.cost_micro_usd), 0) AS cost_micro_usd
+FROM llm_calls AS c
+JOIN tasks AS t ON t.id = c.task_id
+WHERE t.tenant = %(tenant)s
+GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4;

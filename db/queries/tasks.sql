@@ -8,11 +8,12 @@
 -- reads the existing task (tasks_get_by_idempotency_key). ON CONFLICT waits for a concurrent insert
 -- of the same key to commit, so the read that follows always finds it.
 WITH inserted AS (
-    INSERT INTO tasks (tenant, graph, input, metadata, priority, run_at, ready_at, max_attempts,
-                       timeout_s, wait_timeout_s, on_wait_timeout, idempotency_key, request_hash)
-    SELECT %(tenant)s, %(graph)s, %(input)s, %(metadata)s, %(priority)s, ready.at, ready.at,
-           %(max_attempts)s, %(timeout_s)s, %(wait_timeout_s)s, %(on_wait_timeout)s,
-           %(idempotency_key)s, %(request_hash)s
+    INSERT INTO tasks (tenant, graph, agent, agent_version, input, metadata, priority, run_at,
+                       ready_at, max_attempts, timeout_s, wait_timeout_s, on_wait_timeout,
+                       idempotency_key, request_hash)
+    SELECT %(tenant)s, %(graph)s, %(agent)s, %(pinned_version)s, %(input)s, %(metadata)s,
+           %(priority)s, ready.at, ready.at, %(max_attempts)s, %(timeout_s)s, %(wait_timeout_s)s,
+           %(on_wait_timeout)s, %(idempotency_key)s, %(request_hash)s
     FROM (SELECT coalesce(%(run_at)s::timestamptz, outlast_now()) AS at) AS ready
     ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
@@ -92,17 +93,17 @@ LEFT JOIN LATERAL (
 -- Idempotency-Key: a batch is not replayable.
 WITH batch AS (
     SELECT gen_random_uuid() AS id, b.*
-    FROM unnest(%(graphs)s::text[], %(inputs)s::jsonb[], %(metadatas)s::jsonb[],
+    FROM unnest(%(graphs)s::text[], %(agents)s::text[], %(agent_versions)s::int[],
+                %(inputs)s::jsonb[], %(metadatas)s::jsonb[],
                 %(priorities)s::smallint[], %(run_ats)s::timestamptz[], %(max_attempts)s::int[],
                 %(timeouts_s)s::int[], %(wait_timeouts_s)s::int[], %(on_wait_timeouts)s::text[])
-         WITH ORDINALITY AS b (graph, input, metadata, priority, run_at, max_attempts, timeout_s,
-                               wait_timeout_s, on_wait_timeout, ord)
+         WITH ORDINALITY AS b (graph, agent, agent_version, input, metadata, priority, run_at,
+                               max_attempts, timeout_s, wait_timeout_s, on_wait_timeout, ord)
 ), inserted AS (
-    INSERT INTO tasks (id, tenant, graph, input, metadata, priority, run_at, ready_at, max_attempts,
-                       timeout_s, wait_timeout_s, on_wait_timeout)
-    SELECT id, %(tenant)s, graph, input, metadata, priority, ready.at, ready.at, max_attempts,
-           timeout_s,
-           wait_timeout_s, on_wait_timeout
+    INSERT INTO tasks (id, tenant, graph, agent, agent_version, input, metadata, priority, run_at,
+                       ready_at, max_attempts, timeout_s, wait_timeout_s, on_wait_timeout)
+    SELECT id, %(tenant)s, graph, agent, agent_version, input, metadata, priority, ready.at,
+           ready.at, max_attempts, timeout_s, wait_timeout_s, on_wait_timeout
     FROM batch CROSS JOIN LATERAL (SELECT coalesce(batch.run_at, outlast_now()) AS at) AS ready
     ORDER BY ord
     RETURNING *
@@ -239,3 +240,32 @@ WITH doomed AS (
     DELETE FROM tasks WHERE id IN (SELECT id FROM doomed) RETURNING id
 )
 SELECT count(*) AS pruned FROM tasks_gone;
+
+-- name: tasks_replay
+-- A replay of a tenant's finished agent task from its :from_call-th model call: a new task of the
+-- same graph, agent version and input, run from scratch with :overrides applied to the agent's
+-- spec (over the original's own, when it is a replay too); the worker reuses the original's
+-- recorded responses for the calls before :from_call (llm_call_replay). The new task names its original in `replay_of` (and in its metadata, for a
+-- reader of the task alone). No row: no such finished agent task of this tenant.
+WITH inserted AS (
+    INSERT INTO tasks (tenant, graph, agent, agent_version, input, metadata, priority,
+                       max_attempts, timeout_s, wait_timeout_s, on_wait_timeout, replay_of,
+                       replay_from_call, agent_overrides)
+    SELECT s.tenant, s.graph, s.agent, s.agent_version, s.input,
+           s.metadata || jsonb_build_object('replay_of', jsonb_build_object(
+               'task_id', s.id, 'from_call', %(from_call)s::int)),
+           s.priority, s.max_attempts, s.timeout_s, s.wait_timeout_s, s.on_wait_timeout,
+           s.id, %(from_call)s, coalesce(s.agent_overrides, '{}'::jsonb) || %(overrides)s
+    FROM tasks AS s
+    WHERE s.id = %(task_id)s
+      AND s.tenant = %(tenant)s
+      AND s.agent IS NOT NULL
+      AND s.state IN ('completed', 'failed', 'cancelled')
+    RETURNING *
+), events AS (
+    INSERT INTO task_events (tenant, task_id, kind, to_state, detail)
+    SELECT tenant, id, 'submitted', 'queued', jsonb_build_object(
+        'replay_of', %(task_id)s::text, 'from_call', %(from_call)s::int)
+    FROM inserted
+)
+SELECT inserted.*, pg_notify('outlast_tasks', 'replayed') AS notified FROM inserted;

@@ -108,7 +108,10 @@ def _when(text: str | None) -> datetime | None:
 
 @tasks_app.command("submit")
 def submit(
-    graph: Annotated[str, typer.Argument(help="A registered graph (GET /v1/graphs).")],
+    graph: Annotated[
+        str | None, typer.Argument(help="A registered graph (GET /v1/graphs); or --agent.")
+    ] = None,
+    agent: Annotated[str | None, typer.Option(help="An agent instead of a graph.")] = None,
     input_: Annotated[str | None, typer.Option("--input", help="The input, a JSON object.")] = None,
     metadata: Annotated[str | None, typer.Option(help="Metadata, a JSON object.")] = None,
     priority: Annotated[int | None, typer.Option(help="-100..100; higher runs first.")] = None,
@@ -126,12 +129,37 @@ def submit(
             api.submit(
                 graph,
                 body,
+                agent=agent,
                 metadata=meta,
                 priority=priority,
                 run_at=_when(run_at),
                 max_attempts=max_attempts,
                 timeout_s=timeout_s,
                 idempotency_key=idempotency_key,
+            )
+        )
+
+
+@tasks_app.command("replay")
+def replay(
+    task_id: str,
+    from_call: Annotated[int, typer.Option(help="N: calls before the N-th reuse the journal.")],
+    model: Annotated[str | None, typer.Option(help="Another model name.")] = None,
+    provider: Annotated[str | None, typer.Option(help="Another provider.")] = None,
+    system_prompt: Annotated[str | None, typer.Option(help="Another system prompt.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Another temperature.")] = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Replay a finished agent task from its N-th model call; print the new task."""
+    with _api(url) as api:
+        _print(
+            api.replay(
+                task_id,
+                from_call,
+                provider=provider,
+                model=model,
+                system_prompt=system_prompt,
+                temperature=temperature,
             )
         )
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import typer
 from typer.testing import CliRunner, Result
@@ -14,6 +15,7 @@ from typer.testing import CliRunner, Result
 from outlast.cli.client_commands import dead_letters_app, tasks_app
 from outlast.client import ApiError, Client
 from tests.support.api import free_port, live_server
+from tests.support.keys import AUTH
 
 runner = CliRunner()
 
@@ -185,3 +187,20 @@ def test_cli_connection_refused(app: typer.Typer, args: list[str]) -> None:
 
 def test_cli_bad_url() -> None:
     assert_one_line_failure(run(tasks_app, "list", url="not a url"), "cannot reach the API")
+
+
+def test_client_and_cli_submit_to_an_agent_and_replay(base_url: str) -> None:
+    agent = {"name": "helper", "provider": "offline", "model": "offline"}
+    assert httpx.post(f"{base_url}/v1/agents", json=agent, headers=AUTH).status_code == 201
+    with Client(base_url) as api:
+        task = api.submit(agent="helper", input={"messages": []})
+        assert (task["agent"], task["agent_version"]) == ("helper", 1)
+        with pytest.raises(ApiError) as caught:
+            api.replay(task["id"], 1, model="other")
+        assert caught.value.status == 409  # still queued
+        assert api.replays(task["id"])["replays"] == []
+    cli = ok(run(tasks_app, "submit", "--agent", "helper", url=base_url))
+    assert cli["graph"] == "outlast.agent"
+    assert_one_line_failure(
+        run(tasks_app, "replay", cli["id"], "--from-call", "1", url=base_url), "409"
+    )

@@ -43,6 +43,7 @@ BODIES: dict[str, Any] = {
     # Its own agent, named unlike the other tenant's: `/v1/agents/{name}` must still be a 404.
     "AgentCreate": {"name": "intruder", "provider": "offline", "model": "echo"},
     "AgentUpdate": {"system_prompt": "taken over"},
+    "ReplayRequest": {"from_call": 1},
 }
 QUERIES: dict[str, dict[str, Any]] = {"/v1/agents/{name}/diff": {"from": 1, "to": 1}}
 

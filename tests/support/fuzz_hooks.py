@@ -34,9 +34,17 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwar
     if isinstance(case.headers, MutableMapping) and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = str(uuid.uuid4())
     body = case.body
-    if isinstance(body, dict) and isinstance(body.get("graph"), str):
-        body["graph"] = GRAPH
+    if isinstance(body, dict):
+        _registered(body)
     if isinstance(body, dict) and isinstance(body.get("tasks"), list):
         for item in body["tasks"]:
-            if isinstance(item, dict) and isinstance(item.get("graph"), str):
-                item["graph"] = GRAPH
+            if isinstance(item, dict):
+                _registered(item)
+
+
+def _registered(task: dict[str, Any]) -> None:
+    """A task submit that names a registered graph (agents are made at run time too, so a
+    generated agent name becomes the graph)."""
+    agent = task.pop("agent", None)
+    if isinstance(task.get("graph"), str) or isinstance(agent, str):
+        task["graph"] = GRAPH

@@ -38,6 +38,7 @@ def test_the_page_lists_the_public_modules() -> None:
         "outlast.errors",
         "outlast.client",
         "outlast.models",
+        "outlast.agents",
     }
 
 
