@@ -5,6 +5,8 @@ uvicorn api.app:create_app --factory      (or `outlast api`)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,9 +30,11 @@ from api.routes import (
     keys,
     metrics,
     model_calls,
+    streams,
     tasks,
     workers,
 )
+from api.streams import StreamConfig, Wakeups
 from db.connect import open_pool
 from outlast import __version__, database
 from outlast.registry import Registry
@@ -86,13 +90,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # resolve_url may start the embedded server (blocking; seconds on a cold start).
         url = await anyio.to_thread.run_sync(database.resolve_url, resolved)
         app.state.pool = await open_pool(url, wait_s=POOL_WAIT_S, session=_session(resolved))
+        app.state.wakeups = Wakeups(url)
+        listening = asyncio.create_task(app.state.wakeups.run_forever())
         try:
             yield
         finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
             await app.state.pool.close()
 
     app = FastAPI(title="Outlast", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = resolved
+    app.state.stream_config = StreamConfig(
+        poll_s=resolved.stream_poll_s, gap_s=resolved.stream_gap_s
+    )
     app.state.access = Access(
         enabled=resolved.auth == "on",
         limit=RateLimit(resolved.rate_limit_per_s, resolved.rate_limit_burst),
@@ -116,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agents,
         model_calls,
         metrics,
+        streams,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))
