@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ from api import problems
 from api.access import Access, RateLimit
 from api.access_log import AccessLog
 from api.body import BodyGuard
+from api.problems import ProblemError
 from api.routes import (
     agents,
     approvals,
@@ -35,6 +36,8 @@ from api.routes import (
     workers,
 )
 from api.streams import StreamConfig, Wakeups
+from console import create_console
+from console.session import Caller
 from db.connect import open_pool
 from outlast import __version__, database
 from outlast.registry import Registry
@@ -43,6 +46,7 @@ from outlast.settings import Settings
 # A request waits at most this long for a database connection, then answers 503 (retry): a
 # client learns the database is down in seconds, and a saturated pool sheds load.
 POOL_WAIT_S = 5.0
+CONSOLE = "/console"
 log = logging.getLogger("outlast.api")
 DESCRIPTION = """Submit LangGraph tasks, follow them, cancel them, and redrive dead letters.
 
@@ -71,6 +75,21 @@ def _session(settings: Settings) -> dict[str, str]:
         "statement_timeout": f"{max(int(settings.api_statement_timeout_s * 1000), 1)}ms",
         "lock_timeout": f"{max(int(settings.api_lock_timeout_s * 1000), 1)}ms",
     }
+
+
+def _whoami(app: FastAPI) -> Callable[[str], Awaitable[Caller | None]]:
+    """The console's key check: the API's own (api.access), so a key the API refuses signs
+    nobody in, and a revoked key is signed out on its next page."""
+
+    async def whoami(key: str) -> Caller | None:
+        access: Access = app.state.access
+        try:
+            principal = await access.authenticate(app.state.pool, key)
+        except ProblemError:
+            return None
+        return Caller(key, principal.key_id, principal.tenant, principal.name, principal.scopes)
+
+    return whoami
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -112,7 +131,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     _document(app)
     app.add_middleware(
-        BodyGuard, max_bytes=resolved.max_body_bytes, max_depth=resolved.max_json_depth
+        BodyGuard,
+        max_bytes=resolved.max_body_bytes,
+        max_depth=resolved.max_json_depth,
+        exempt=(CONSOLE,),  # HTML forms, not JSON; the console caps and checks its own
     )
     if resolved.api_access_log:
         app.add_middleware(AccessLog)  # added last: outermost, so it sees the guard's answers
@@ -132,4 +154,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))
+    app.mount(CONSOLE, create_console(app, _whoami(app)))
     return app
