@@ -6,7 +6,6 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ STATES = (
     "failed",
     "cancelled",
 )
+SHORT = {"waiting_for_approval": "approval", "waiting_for_input": "input"}  # chart labels
 TONES = {"completed": "ok", "failed": "bad", "cancelled": "idle", "running": "run"}
 Handler = Callable[[Request], Awaitable[Response]]
 Page = Callable[["Console", Request, Caller], Awaitable[Response]]
@@ -173,13 +173,12 @@ async def task_page(console: Console, request: Request, caller: Caller) -> Respo
     task = await call(caller.key, "GET", f"/v1/tasks/{task_id}")
     if not task.ok:
         return console.render(request, "problem.html", caller, status=task.status, answer=task)
-    events = await call(caller.key, "GET", f"/v1/tasks/{task_id}/events", params={"limit": 500})
+    event_items = await _pages(console, caller, f"/v1/tasks/{task_id}/events", pages=5)
     checkpoints = await call(
         caller.key, "GET", f"/v1/tasks/{task_id}/checkpoints", params={"limit": 100}
     )
     model_calls = await call(caller.key, "GET", f"/v1/tasks/{task_id}/model-calls")
     usage = await call(caller.key, "GET", f"/v1/tasks/{task_id}/usage")
-    event_items = events.body.get("items", []) if events.ok else []
     return console.render(
         request,
         "task.html",
@@ -192,6 +191,20 @@ async def task_page(console: Console, request: Request, caller: Caller) -> Respo
         model_calls=_items(model_calls),
         usage=usage.body if usage.ok else None,
     )
+
+
+async def _pages(console: Console, caller: Caller, path: str, pages: int) -> list[Any]:
+    """Up to `pages` pages of 200 items of a list, following next_cursor."""
+    items: list[Any] = []
+    cursor = None
+    for _ in range(pages):
+        params = {"limit": 200, "cursor": cursor}
+        answer = await console.upstream.call(caller.key, "GET", path, params=params)
+        items.extend(_items(answer))
+        cursor = answer.body.get("next_cursor") if answer.ok else None
+        if not cursor:
+            break
+    return items
 
 
 def _items(answer: Any) -> list[Any]:
@@ -252,7 +265,7 @@ def _json_field(fields: dict[str, str], name: str) -> tuple[bool, Any]:
 async def decide(
     console: Console, request: Request, caller: Caller, fields: dict[str, str]
 ) -> Response:
-    task_id = str(uuid.UUID(request.path_params["task_id"]))
+    task_id = str(request.path_params["task_id"])
     verb = request.path_params["verb"]
     body: dict[str, Any] = {"wait_id": fields.get("wait_id") or None}
     if verb == "approve":
@@ -348,7 +361,7 @@ async def overview_page(console: Console, request: Request, caller: Caller) -> R
     by_state = Counter(t["state"] for t in items)
     state_chart = charts.bars(
         "Tasks by state (newest 200)",
-        [charts.Bar(s.replace("_", " "), by_state[s], TONES.get(s, "wait")) for s in STATES],
+        [charts.Bar(SHORT.get(s, s), by_state[s], TONES.get(s, "wait")) for s in STATES],
     )
     now = datetime.now(UTC)
     created, finished, failed = _per_minute(items, now)
@@ -401,7 +414,7 @@ async def tenant_stream(console: Console, request: Request, caller: Caller) -> R
 
 
 async def task_stream(console: Console, request: Request, caller: Caller) -> Response:
-    task_id = uuid.UUID(request.path_params["task_id"])
+    task_id = request.path_params["task_id"]
     return await console.stream(request, caller, f"/v1/tasks/{task_id}/stream")
 
 

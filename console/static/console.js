@@ -10,6 +10,11 @@ function confirmForms() {
   });
 }
 
+function stamp(at) {
+  // As the server renders it: "YYYY-MM-DD HH:MM:SS" (the stream sends "YYYY-MM-DD HH:MM:SS.ffffff+00:00").
+  return String(at).replace("T", " ").slice(0, 19);
+}
+
 function label(state) {
   return state.replaceAll("_", " ");
 }
@@ -61,10 +66,18 @@ function tasksPage(table) {
       const badge = document.createElement("span");
       badge.dataset.state = "";
       stateCell.appendChild(badge);
-      row.append(pick, link, cell(event.graph || ""), stateCell, cell(String(event.attempt ?? 0)), cell(event.at));
+      const attempts = cell("0");
+      attempts.dataset.attempts = "";
+      row.append(pick, link, cell(event.graph || ""), stateCell, attempts, cell(stamp(event.at)));
       body.prepend(row);
     }
-    if (row) setState(row, event.to_state || event.state);
+    if (!row) return;
+    setState(row, event.to_state || event.state);
+    const attempts = row.querySelector("[data-attempts]");
+    if (attempts && event.kind === "claimed" && event.attempt != null) {
+      const [, max] = attempts.textContent.split("/");
+      attempts.textContent = max ? `${event.attempt}/${max}` : String(event.attempt);
+    }
   });
 }
 
@@ -75,7 +88,7 @@ function taskPage(facts) {
     const item = document.createElement("li");
     item.dataset.event = event.id;
     const when = document.createElement("time");
-    when.textContent = event.at;
+    when.textContent = stamp(event.at);
     const kind = document.createElement("strong");
     kind.textContent = event.kind;
     item.append(when, " ", kind);
