@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 
 import httpx
 import pytest
@@ -143,3 +144,32 @@ def test_overview_and_workers_pages(page: Page, api: httpx.Client, processes: Pr
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("tbody")).to_contain_text("running")
     shot(page, "workers")
+
+
+def test_a_killed_workers_handoff_appears_on_the_timeline(
+    page: Page, api: httpx.Client, processes: Processes
+) -> None:
+    processes.reaper()
+    first = processes.worker(concurrency=1)
+    task_id = submit(api, "linger", {"sleep_s": 4})
+    wait_until(lambda: state_of(api, task_id) == "running", 60, message="the first claim")
+    sign_in(page, then=f"/console/tasks/{task_id}")
+    expect(page.get_by_role("status").filter(has_text="Live updates")).to_have_text(
+        "Live updates: on"
+    )
+    first.signal(signal.SIGKILL)
+    processes.worker(concurrency=1)
+    claims = page.locator("#timeline li").filter(has_text="claimed")
+    expect(claims).to_have_count(2, timeout=60_000)  # arrived live: no reload
+    expect(page.locator("#task [data-state]")).to_have_text("completed", timeout=60_000)
+    workers = {
+        e["worker_id"]
+        for e in api.get(f"/v1/tasks/{task_id}/events").json()["items"]
+        if e["kind"] == "claimed"
+    }
+    assert len(workers) == 2
+    for worker in workers:
+        expect(page.locator("#timeline")).to_contain_text(worker)
+    page.reload()
+    expect(page.locator("#attempts tr")).to_have_count(2)
+    shot(page, "task-handoff")
