@@ -38,6 +38,8 @@ MENU = (
     ("/console/inbox", "Inbox", "approvals:decide"),
     ("/console/dead-letters", "Dead letters", "dead-letters:operate"),
     ("/console/workers", "Workers", "agents:admin"),
+    ("/console/agents", "Agents", "agents:admin"),
+    ("/console/keys", "Keys", "admin"),
 )
 
 

@@ -406,6 +406,67 @@ def _per_minute(
     )
 
 
+# --- agents and keys -------------------------------------------------------------------------
+
+
+async def agents_page(console: Console, request: Request, caller: Caller) -> Response:
+    answer = await console.upstream.call(caller.key, "GET", "/v1/agents", params={"limit": 200})
+    return console.render(request, "agents.html", caller, answer=answer, items=_items(answer))
+
+
+async def agent_page(console: Console, request: Request, caller: Caller) -> Response:
+    name = request.path_params["name"]
+    call = console.upstream.call
+    agent = await call(caller.key, "GET", f"/v1/agents/{name}")
+    if not agent.ok:
+        return console.render(request, "problem.html", caller, status=agent.status, answer=agent)
+    versions = _items(await call(caller.key, "GET", f"/v1/agents/{name}/versions"))
+    current = int(agent.body["version"])
+    q = request.query_params
+    low = q.get("from") or str(max(current - 1, 1))
+    high = q.get("to") or str(current)
+    diff = None
+    if low != high:
+        diff = await call(
+            caller.key, "GET", f"/v1/agents/{name}/diff", params={"from": low, "to": high}
+        )
+    return console.render(
+        request,
+        "agent.html",
+        caller,
+        agent=agent.body,
+        versions=versions,
+        diff=diff,
+        low=low,
+        high=high,
+    )
+
+
+async def agent_toggle(
+    console: Console, request: Request, caller: Caller, fields: dict[str, str]
+) -> Response:
+    name = request.path_params["name"]
+    verb = "disable" if request.path_params["verb"] == "disable" else "enable"
+    answer = await console.upstream.call(caller.key, "POST", f"/v1/agents/{name}/{verb}")
+    path = f"/console/agents/{name}"
+    return back(path, notice=f"Agent {verb}d.") if answer.ok else back(path, error=answer.detail)
+
+
+async def keys_page(console: Console, request: Request, caller: Caller) -> Response:
+    answer = await console.upstream.call(caller.key, "GET", "/v1/keys", params={"limit": 200})
+    return console.render(request, "keys.html", caller, answer=answer, items=_items(answer))
+
+
+async def key_revoke(
+    console: Console, request: Request, caller: Caller, fields: dict[str, str]
+) -> Response:
+    key_id = request.path_params["key_id"]
+    answer = await console.upstream.call(caller.key, "DELETE", f"/v1/keys/{key_id}")
+    if answer.ok:
+        return back("/console/keys", notice=f"Key {key_id} revoked.")
+    return back("/console/keys", error=answer.detail)
+
+
 # --- streams ---------------------------------------------------------------------------------
 
 
@@ -448,4 +509,9 @@ def routes(console: Console) -> list[Route]:
         Route("/dead-letters/redrive", action(redrive_group), methods=["POST"]),
         Route("/dead-letters/{letter_id:uuid}/redrive", action(redrive_one), methods=["POST"]),
         Route("/workers", page(workers_page)),
+        Route("/agents", page(agents_page)),
+        Route("/agents/{name}", page(agent_page)),
+        Route("/agents/{name}/{verb}", action(agent_toggle), methods=["POST"]),
+        Route("/keys", page(keys_page)),
+        Route("/keys/{key_id}/revoke", action(key_revoke), methods=["POST"]),
     ]

@@ -173,3 +173,24 @@ def test_a_killed_workers_handoff_appears_on_the_timeline(
     page.reload()
     expect(page.locator("#attempts tr")).to_have_count(2)
     shot(page, "task-handoff")
+
+
+def test_agent_versions_diff_and_revoking_a_key(page: Page, api: httpx.Client) -> None:
+    spec = {"name": "support", "provider": "anthropic", "model": "claude-sonnet-4-5"}
+    assert api.post("/v1/agents", json=spec).status_code == 201
+    assert api.patch("/v1/agents/support", json={"model": "claude-opus-4-1"}).status_code == 200
+    sign_in(page, then="/console/agents")
+    page.get_by_role("link", name="support").click()
+    changes = page.locator("#h-diff + form + table tbody tr").filter(has_text="model")
+    expect(changes).to_contain_text("claude-sonnet-4-5")
+    expect(changes).to_contain_text("claude-opus-4-1")
+    shot(page, "agent")
+
+    spare = keys.create(api, "tasks:read", name="spare")
+    page.get_by_role("link", name="Keys").click()
+    expect(page.locator("main")).not_to_contain_text(keys.SECRET)
+    row = page.get_by_role("row").filter(has_text=spare["id"])
+    row.get_by_role("button", name="Revoke").click()  # confirm() accepted by the fixture
+    expect(page.get_by_role("status").first).to_contain_text("revoked")
+    shot(page, "keys")
+    assert httpx.get(f"{api.base_url}/v1/tasks", headers=spare["headers"]).status_code == 401
