@@ -242,6 +242,33 @@ async def task_cancel(
     return back(path, notice="Cancel sent.") if answer.ok else back(path, error=answer.detail)
 
 
+async def checkpoint_page(console: Console, request: Request, caller: Caller) -> Response:
+    task_id = request.path_params["task_id"]
+    checkpoint_id = request.path_params["checkpoint_id"]
+    path = f"/v1/tasks/{task_id}/checkpoints/{checkpoint_id}"
+    answer = await console.upstream.call(caller.key, "GET", path)
+    if not answer.ok:
+        return console.render(request, "problem.html", caller, status=answer.status, answer=answer)
+    return console.render(
+        request, "checkpoint.html", caller, task_id=task_id, checkpoint=answer.body
+    )
+
+
+async def task_fork(
+    console: Console, request: Request, caller: Caller, fields: dict[str, str]
+) -> Response:
+    task_id = request.path_params["task_id"]
+    path = f"/console/tasks/{task_id}"
+    ok, patch = _json_field(fields, "state_patch")
+    if not ok:
+        return back(path, error="The state patch is not valid JSON.")
+    body = {"checkpoint_id": fields.get("checkpoint_id", ""), "state_patch": patch}
+    answer = await console.upstream.call(caller.key, "POST", f"/v1/tasks/{task_id}/fork", json=body)
+    if not answer.ok:
+        return back(path, error=answer.detail)
+    return back(f"/console/tasks/{answer.body['id']}", notice=f"Forked from task {task_id}.")
+
+
 # --- inbox -----------------------------------------------------------------------------------
 
 
@@ -502,6 +529,8 @@ def routes(console: Console) -> list[Route]:
         Route("/tasks/{task_id:uuid}", page(task_page)),
         Route("/tasks/{task_id:uuid}/cancel", action(task_cancel), methods=["POST"]),
         Route("/tasks/{task_id:uuid}/stream", page(task_stream)),
+        Route("/tasks/{task_id:uuid}/fork", action(task_fork), methods=["POST"]),
+        Route("/tasks/{task_id:uuid}/checkpoints/{checkpoint_id}", page(checkpoint_page)),
         Route("/stream", page(tenant_stream)),
         Route("/inbox", page(inbox_page)),
         Route("/inbox/{task_id:uuid}/{verb}", action(decide), methods=["POST"]),

@@ -194,3 +194,24 @@ def test_agent_versions_diff_and_revoking_a_key(page: Page, api: httpx.Client) -
     expect(page.get_by_role("status").first).to_contain_text("revoked")
     shot(page, "keys")
     assert httpx.get(f"{api.base_url}/v1/tasks", headers=spare["headers"]).status_code == 401
+
+
+def test_the_state_at_a_checkpoint_and_a_fork_from_it(
+    page: Page, api: httpx.Client, processes: Processes
+) -> None:
+    processes.worker(concurrency=1)
+    task_id = submit(api, "pipeline", {"text": "Fork me. Twice.", "delay_s": 0})
+    wait_until(lambda: state_of(api, task_id) == "completed", 60, message="the pipeline")
+    checkpoints = api.get(f"/v1/tasks/{task_id}/checkpoints").json()["items"]
+    oldest = checkpoints[-2]["checkpoint_id"]  # step 0: the input is in the state
+    sign_in(page, then=f"/console/tasks/{task_id}")
+    page.get_by_role("link", name=f"State at checkpoint {oldest}").click()
+    expect(page.get_by_role("heading", name="State")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Fork me. Twice.")
+    shot(page, "checkpoint")
+    page.go_back()
+    page.get_by_role("button", name=f"Fork from checkpoint {oldest}").click()
+    expect(page.get_by_role("status").first).to_contain_text(f"Forked from task {task_id}")
+    forked = page.locator("#task").get_attribute("data-task")
+    assert forked and forked != task_id
+    expect(page.locator("#task [data-state]")).to_have_text("completed", timeout=60_000)
