@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 
+import httpx
+import psycopg
 from fastapi.testclient import TestClient
 
 from tests.support import keys
-from tests.support.api import api_client, submit
+from tests.support.api import api_client, live_server, submit
 from tests.support.keys import TEST_KEY
+from tests.support.sse import events
 
 PAGES = (
     "/console/",
@@ -96,3 +99,26 @@ def test_a_key_without_a_scope_is_refused_by_the_api(db_url: str) -> None:
         assert 'href="/console/inbox"' not in tasks  # not in the menu
         inbox = client.get("/console/inbox").text
         assert "403" in inbox and "approvals:decide" in inbox
+
+
+def test_the_console_stream_resumes_from_last_event_id(db_url: str) -> None:
+    """The browser's EventSource reconnects through the console with Last-Event-ID; the console
+    passes it on, so the resumed stream starts right after it."""
+    with api_client(db_url) as admin:
+        first, second = submit(admin, "flaky"), submit(admin, "flaky")
+    with psycopg.connect(db_url) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM task_events ORDER BY id").fetchall()]
+    with live_server(db_url) as base, httpx.Client(base_url=base) as browser:
+        form = browser.get("/console/sign-in")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        browser.post("/console/sign-in", data={"csrf": token.group(1), "key": TEST_KEY})
+        headers = {"Last-Event-ID": str(ids[0])}
+        with browser.stream("GET", "/console/stream", headers=headers, timeout=30) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            event = next(events(response))
+        assert event.id == ids[1]
+        assert event.data["task_id"] == second["id"] != first["id"]
+        unsigned = httpx.get(f"{base}/console/stream", follow_redirects=False)
+        assert unsigned.status_code == 303
