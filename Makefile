@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv start scale-worker stop status logs db-migrate test lint bench soak clean
+.PHONY: help venv start scale-worker stop status logs db-migrate test lint bench screenshots soak clean
 
 help: ## Show this help
 	@echo "Usage: make TARGET [N=...]"
@@ -57,6 +57,9 @@ test: lint ## Lint, type-check, check import contracts, then run the whole test 
 bench: venv ## Measure throughput and latency beside the raw-SQL ceiling
 	@if [ -d bench ]; then $(BIN)/python -m bench; \
 	else echo "make bench arrives with the performance issue"; fi
+
+screenshots: venv ## Re-take the console's screenshots in docs/console/ (browser tests, chromium)
+	OUTLAST_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 soak: venv ## The long randomized crash soak (2000 tasks)
 	OUTLAST_SOAK_TASKS=2000 $(BIN)/pytest -q -m soak tests/chaos

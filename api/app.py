@@ -5,8 +5,10 @@ uvicorn api.app:create_app --factory      (or `outlast api`)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +19,7 @@ from api import problems
 from api.access import Access, RateLimit
 from api.access_log import AccessLog
 from api.body import BodyGuard
+from api.problems import ProblemError
 from api.routes import (
     agents,
     approvals,
@@ -29,9 +32,13 @@ from api.routes import (
     metrics,
     model_calls,
     replays,
+    streams,
     tasks,
     workers,
 )
+from api.streams import StreamConfig, Wakeups
+from console import create_console
+from console.session import Caller
 from db.connect import open_pool
 from outlast import __version__, database
 from outlast.registry import Registry
@@ -40,6 +47,7 @@ from outlast.settings import Settings
 # A request waits at most this long for a database connection, then answers 503 (retry): a
 # client learns the database is down in seconds, and a saturated pool sheds load.
 POOL_WAIT_S = 5.0
+CONSOLE = "/console"
 log = logging.getLogger("outlast.api")
 DESCRIPTION = """Submit LangGraph tasks, follow them, cancel them, and redrive dead letters.
 
@@ -70,6 +78,21 @@ def _session(settings: Settings) -> dict[str, str]:
     }
 
 
+def _whoami(app: FastAPI) -> Callable[[str], Awaitable[Caller | None]]:
+    """The console's key check: the API's own (api.access), so a key the API refuses signs
+    nobody in, and a revoked key is signed out on its next page."""
+
+    async def whoami(key: str) -> Caller | None:
+        access: Access = app.state.access
+        try:
+            principal = await access.authenticate(app.state.pool, key)
+        except ProblemError:
+            return None
+        return Caller(key, principal.key_id, principal.tenant, principal.name, principal.scopes)
+
+    return whoami
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (default: from the environment). Nothing connects until the
     lifespan starts: building the app is cheap and safe in tests."""
@@ -87,13 +110,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # resolve_url may start the embedded server (blocking; seconds on a cold start).
         url = await anyio.to_thread.run_sync(database.resolve_url, resolved)
         app.state.pool = await open_pool(url, wait_s=POOL_WAIT_S, session=_session(resolved))
+        app.state.wakeups = Wakeups(url)
+        listening = asyncio.create_task(app.state.wakeups.run_forever())
         try:
             yield
         finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
             await app.state.pool.close()
 
     app = FastAPI(title="Outlast", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = resolved
+    app.state.stream_config = StreamConfig(
+        poll_s=resolved.stream_poll_s, gap_s=resolved.stream_gap_s
+    )
     app.state.access = Access(
         enabled=resolved.auth == "on",
         limit=RateLimit(resolved.rate_limit_per_s, resolved.rate_limit_burst),
@@ -101,7 +132,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     _document(app)
     app.add_middleware(
-        BodyGuard, max_bytes=resolved.max_body_bytes, max_depth=resolved.max_json_depth
+        BodyGuard,
+        max_bytes=resolved.max_body_bytes,
+        max_depth=resolved.max_json_depth,
+        exempt=(CONSOLE,),  # HTML forms, not JSON; the console caps and checks its own
     )
     if resolved.api_access_log:
         app.add_middleware(AccessLog)  # added last: outermost, so it sees the guard's answers
@@ -118,7 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         model_calls,
         replays,
         metrics,
+        streams,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))
+    app.mount(CONSOLE, create_console(app, _whoami(app)))
     return app

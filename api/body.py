@@ -24,13 +24,16 @@ class _Disconnected(Exception):
 
 
 class BodyGuard:
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_depth: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, max_depth: int, exempt: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
+        self.exempt = exempt  # path prefixes whose bodies are not JSON (the console's forms)
         self.max_bytes = max_bytes
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)

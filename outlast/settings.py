@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     api_lock_timeout_s: PositiveFloat = Field(
         5.0, description="Longest one API statement may wait for a lock; then 503."
     )
+    stream_poll_s: PositiveFloat = Field(
+        5.0,
+        description="An event stream reads task_events this often without a NOTIFY (ADR 0015).",
+    )
+    stream_gap_s: PositiveFloat = Field(
+        3.0,
+        description="An event stream waits this long for a missing event id (an insert not yet"
+        " committed) before taking it for a rolled-back one (ADR 0015).",
+    )
     api_access_log: bool = Field(True, description="The API logs one JSON line per request.")
     auth: Literal["on", "off"] = Field(
         "on",

@@ -62,10 +62,14 @@ class Observer:
         return uuid.UUID(str(task_id))
 
     def call(self, statement: str, **params: Any) -> list[dict[str, Any]]:
-        """Run one of the queue's named statements (db/queries), as the API would."""
+        """Run one of the queue's named statements (db/queries), as the API would: as a key
+        of tenant `default` (the tenant `submit` files tasks under) unless told otherwise."""
         from db.sql import query
 
-        cur = self.conn.execute(query(statement), params)
+        sql = query(statement)
+        if "%(tenant)s" in sql:
+            params.setdefault("tenant", "default")
+        cur = self.conn.execute(sql, params)
         return cur.fetchall() if cur.description else []
 
     def close(self) -> None:

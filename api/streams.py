@@ -1,0 +1,142 @@
+"""Event streams as offsets into task_events (ADR 0015).
+
+    GET /v1/stream, GET /v1/tasks/{id}/stream   (Server-Sent Events; api/routes/streams.py)
+
+An event's SSE id is its task_events row id; a stream is a position in that table. A client that
+reconnects with `Last-Event-ID: N` reads `id > N`: nothing it saw comes again, nothing it missed is
+lost, and it may reconnect to any API replica, since every replica reads the same table. No
+replica holds events in memory for its clients.
+
+Waking: an insert into task_events NOTIFYs `outlast_events` with its tenant (migration 0024).
+Each API process holds one LISTEN connection (`Wakeups`), which sets the asyncio.Event of every
+open stream of that tenant; the stream then reads the table from its offset. A stream also reads
+every `poll_s` without a notification: a lost notification, or a dropped LISTEN connection,
+costs that much latency and no event.
+
+Gaps: an id is taken when a row is inserted, not when its transaction commits, so a committed row
+may be visible while a lower id is still in flight in an open transaction. A stream that read
+past such a gap would never deliver the lower id. So a stream reads only up to the first gap in
+the id sequence (every tenant's ids, read from the primary key alone), until the gap is
+`gap_s` old: then it is taken for an id that will never appear (a rolled-back insert) and passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+import psycopg
+
+from db import connect, stream
+from db.connect import Pool, Row
+
+log = logging.getLogger("outlast.api")
+CHANNEL = "outlast_events"
+BATCH = 500  # rows per read; a stream that is behind reads again at once
+# Ids this far below the newest are settled (no transaction still holds one): in-flight inserts
+# are a few statements' worth, and a gap older than gap_s is passed anyway.
+WINDOW = 10_000
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    poll_s: float = 5.0  # read without a notification this often
+    gap_s: float = 3.0  # after this long, a gap in the ids is a rolled-back insert
+    batch: int = BATCH
+    window: int = WINDOW
+
+
+class Wakeups:
+    """One LISTEN connection per API process, waking the open streams of the notified tenant."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._streams: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    @contextmanager
+    def subscribe(self, tenant: str) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
+        self._streams[tenant].add(event)
+        try:
+            yield event
+        finally:
+            self._streams[tenant].discard(event)
+            if not self._streams[tenant]:
+                del self._streams[tenant]
+
+    def wake(self, tenant: str | None = None) -> None:
+        """Wake the streams of `tenant` (None: every stream)."""
+        groups = self._streams.values() if tenant is None else [self._streams.get(tenant, set())]
+        for group in groups:
+            for event in group:
+                event.set()
+
+    async def run_forever(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                conn = await connect.connect(self.url)
+                async with conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    backoff = 0.5
+                    self.wake()  # anything sent while we were not listening: look now
+                    async for notice in conn.notifies():
+                        self.wake(notice.payload)
+            except (psycopg.Error, OSError) as exc:
+                log.warning("stream listen connection lost", extra={"error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+
+@dataclass
+class Gaps:
+    """The first time each run of missing ids was seen, so a young gap holds a stream back."""
+
+    gap_s: float
+    clock: Callable[[], float] = time.monotonic
+    _seen: dict[int, float] = field(default_factory=dict)
+
+    def horizon(self, after: int, ids: list[int]) -> int:
+        """The highest id a stream at `after` may read up to, given the ids that follow it."""
+        now = self.clock()
+        self._seen = {start: at for start, at in self._seen.items() if start > after}
+        expected = after + 1
+        for found in ids:
+            if found > expected and now - self._seen.setdefault(expected, now) < self.gap_s:
+                return expected - 1
+            expected = found + 1
+        return expected - 1
+
+
+Read = Callable[[int, int], Awaitable[list[Row]]]  # (after, upto) -> rows, oldest first
+
+
+async def follow(
+    pool: Pool, wakeups: Wakeups, tenant: str, after: int, read: Read, config: StreamConfig
+) -> AsyncIterator[Row]:
+    """The rows `read` returns after `after`, for ever, each once and in id order."""
+    gaps = Gaps(config.gap_s)
+    with wakeups.subscribe(tenant) as woken:
+        while True:
+            woken.clear()
+            base, following = await stream.ids(
+                pool, after=after, window=config.window, limit=config.batch
+            )
+            upto = gaps.horizon(base, following)
+            rows = await read(after, upto) if upto > after else []
+            for row in rows:
+                yield row
+            # Every row up to `upto` has been read unless the read was cut at its limit.
+            cut = len(rows) >= config.batch
+            after = rows[-1]["id"] if cut else upto
+            held = bool(following) and upto < following[-1]
+            if cut or (not held and len(following) >= config.batch):
+                continue  # behind: read on at once
+            wait = min(config.poll_s, config.gap_s / 4) if held else config.poll_s
+            with suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), wait)

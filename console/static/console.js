@@ -1,0 +1,116 @@
+// The Outlast console's own script: live updates over the event streams, and a confirm on
+// destructive forms. Pages work without it (reload to refresh; the server still checks CSRF).
+"use strict";
+
+function confirmForms() {
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+}
+
+function stamp(at) {
+  // As the server renders it: "YYYY-MM-DD HH:MM:SS" (the stream sends "YYYY-MM-DD HH:MM:SS.ffffff+00:00").
+  return String(at).replace("T", " ").slice(0, 19);
+}
+
+function label(state) {
+  return state.replaceAll("_", " ");
+}
+
+function setState(container, state) {
+  const badge = container.querySelector("[data-state]");
+  if (!badge || !state) return;
+  badge.textContent = label(state);
+  badge.className = "state state-" + state;
+}
+
+function follow(url, onEvent) {
+  // EventSource reconnects by itself and sends Last-Event-ID: the server resumes from it.
+  const status = document.getElementById("live-status");
+  const source = new EventSource(url);
+  source.addEventListener("open", () => { if (status) status.textContent = "Live updates: on"; });
+  source.addEventListener("error", () => { if (status) status.textContent = "Live updates: reconnecting…"; });
+  source.addEventListener("task_event", (message) => onEvent(JSON.parse(message.data)));
+}
+
+function cell(text, code) {
+  const td = document.createElement("td");
+  const inner = code ? document.createElement("code") : td;
+  inner.textContent = text;
+  if (code) td.appendChild(inner);
+  return td;
+}
+
+function tasksPage(table) {
+  const body = table.querySelector("tbody");
+  follow(table.dataset.stream, (event) => {
+    let row = body.querySelector(`tr[data-task="${CSS.escape(event.task_id)}"]`);
+    if (!row && event.kind === "submitted") {
+      body.querySelector("tr.empty")?.remove();
+      row = document.createElement("tr");
+      row.dataset.task = event.task_id;
+      const pick = document.createElement("td");
+      const box = document.createElement("input");
+      box.type = "checkbox"; box.name = "task_id"; box.value = event.task_id;
+      box.setAttribute("aria-label", "Select task " + event.task_id);
+      pick.appendChild(box);
+      const link = document.createElement("td");
+      const a = document.createElement("a");
+      a.href = "/console/tasks/" + encodeURIComponent(event.task_id);
+      const code = document.createElement("code");
+      code.textContent = event.task_id;
+      a.appendChild(code); link.appendChild(a);
+      const stateCell = document.createElement("td");
+      const badge = document.createElement("span");
+      badge.dataset.state = "";
+      stateCell.appendChild(badge);
+      const attempts = cell("0");
+      attempts.dataset.attempts = "";
+      row.append(pick, link, cell(event.graph || ""), stateCell, attempts, cell(stamp(event.at)));
+      body.prepend(row);
+    }
+    if (!row) return;
+    setState(row, event.to_state || event.state);
+    const attempts = row.querySelector("[data-attempts]");
+    if (attempts && event.kind === "claimed" && event.attempt != null) {
+      const [, max] = attempts.textContent.split("/");
+      attempts.textContent = max ? `${event.attempt}/${max}` : String(event.attempt);
+    }
+  });
+}
+
+function taskPage(facts) {
+  const timeline = document.getElementById("timeline");
+  follow(facts.dataset.stream, (event) => {
+    if (timeline.querySelector(`li[data-event="${event.id}"]`)) return;
+    const item = document.createElement("li");
+    item.dataset.event = event.id;
+    const when = document.createElement("time");
+    when.textContent = stamp(event.at);
+    const kind = document.createElement("strong");
+    kind.textContent = event.kind;
+    item.append(when, " ", kind);
+    if (event.from_state || event.to_state) {
+      const move = document.createElement("span");
+      move.textContent = ` ${event.from_state || "·"} → ${event.to_state || "·"}`;
+      item.append(move);
+    }
+    if (event.worker_id) {
+      const worker = document.createElement("span");
+      worker.textContent = ` worker ${event.worker_id} (epoch ${event.lease_epoch})`;
+      item.append(worker);
+    }
+    timeline.append(item);
+    if (event.to_state) setState(facts, event.to_state);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  confirmForms();
+  const table = document.querySelector("table[data-stream]");
+  if (table) tasksPage(table);
+  const facts = document.querySelector("dl[data-stream]");
+  if (facts) taskPage(facts);
+});

@@ -1,0 +1,32 @@
+"""A minimal Server-Sent Events reader for the stream tests (this module holds no tests)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    event: str
+    data: dict[str, Any]
+
+
+def events(response: httpx.Response) -> Iterator[Event]:
+    """The events of a streaming response, as they arrive (pings and comments skipped)."""
+    fields: dict[str, str] = {}
+    for line in response.iter_lines():
+        if not line:
+            if "data" in fields and "id" in fields:
+                yield Event(
+                    int(fields["id"]), fields.get("event", "message"), json.loads(fields["data"])
+                )
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value[1:] if value.startswith(" ") else value
