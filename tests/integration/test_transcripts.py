@@ -1,0 +1,115 @@
+"""Transcripts stored once (ADR 0012): a chat graph's message list is stored as a chain of
+content-addressed nodes, each message once, while every read (the checkpointer's, the API's)
+sees the whole list; a zombie's checkpoint stores no node; a digest resolves only in its own
+tenant."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+from db import transcripts
+from db.connect import Pool
+from db.errors import LeaseLost, NotFound
+from db.saver import TRANSCRIPT_TYPE, TranscriptSaver
+from tests.integration.test_fence_pipelined import taken_over
+from tests.support import chat_graph
+from tests.support.queue import claim_one, count, new_worker, submit
+from worker.checkpointer import FencedSaver
+
+TURNS = 6
+
+
+def thread(task_id: uuid.UUID) -> Any:
+    return {"configurable": {"thread_id": str(task_id)}}
+
+
+async def chat(pool: Pool, saver: Any, task_id: uuid.UUID, turns: range) -> Any:
+    graph = chat_graph.build().compile(checkpointer=saver)
+    result = None
+    for n in turns:
+        result = await graph.ainvoke(chat_graph.turn(n), thread(task_id), durability="sync")
+    return result
+
+
+async def claimed(pool: Pool) -> tuple[uuid.UUID, int]:
+    task_id = await submit(pool)
+    claim = await claim_one(pool, await new_worker(pool))
+    return task_id, claim.epoch
+
+
+async def nodes(pool: Pool) -> int:
+    return await count(pool, "SELECT count(*) FROM transcript_messages")
+
+
+async def test_each_message_is_stored_once_and_read_back_whole(pool: Pool) -> None:
+    task_id, epoch = await claimed(pool)
+    result = await chat(pool, FencedSaver(pool, task_id, epoch), task_id, range(TURNS))
+    assert len(result["messages"]) == 2 * TURNS
+    assert await nodes(pool) == 2 * TURNS  # one node per message, none twice
+    blobs = await count(
+        pool,
+        "SELECT count(*) FROM checkpoint_blobs WHERE thread_id = %s AND channel = 'messages'"
+        " AND type = %s AND octet_length(blob) = 32",
+        str(task_id),
+        TRANSCRIPT_TYPE,
+    )
+    assert blobs == await count(
+        pool, "SELECT count(*) FROM checkpoint_blobs WHERE channel = 'messages'"
+    )
+    # The API's reader, and the history: every checkpoint's list, whole.
+    graph = chat_graph.build().compile(checkpointer=TranscriptSaver(pool))
+    state = await graph.aget_state(thread(task_id))
+    assert [m.content for m in state.values["messages"]] == [m.content for m in result["messages"]]
+    sizes = [len(s.values.get("messages", [])) async for s in graph.aget_state_history(thread(task_id))]
+    assert max(sizes) == 2 * TURNS and 1 in sizes
+
+
+async def test_a_new_claim_resumes_the_list_and_adds_only_new_messages(pool: Pool) -> None:
+    task_id, epoch = await claimed(pool)
+    await chat(pool, FencedSaver(pool, task_id, epoch), task_id, range(2))
+    # A fresh saver of the same claim (as after a restart) knows nothing it has not read.
+    result = await chat(pool, FencedSaver(pool, task_id, epoch), task_id, range(2, 4))
+    assert len(result["messages"]) == 8
+    assert await nodes(pool) == 8
+
+
+async def test_the_stock_saver_stores_the_list_at_every_step(pool: Pool) -> None:
+    """What the chains save: stock, the messages blobs hold the square of the turns."""
+    task_id, _ = await claimed(pool)
+    await chat(pool, AsyncPostgresSaver(pool), task_id, range(TURNS))
+    stock = await count(
+        pool,
+        "SELECT sum(octet_length(blob)) FROM checkpoint_blobs WHERE channel = 'messages'",
+    )
+    assert stock > TURNS * (TURNS + 1) / 2 * chat_graph.ANSWER_BYTES
+
+
+async def test_a_zombie_stores_no_message(pool: Pool) -> None:
+    old, new = await taken_over(pool)
+    with pytest.raises(LeaseLost):
+        await chat(pool, FencedSaver(pool, old.task_id, old.epoch), old.task_id, range(1))
+    assert await nodes(pool) == 0
+    await chat(pool, FencedSaver(pool, new.task_id, new.epoch), new.task_id, range(1))
+    assert await nodes(pool) == 2
+
+
+async def test_a_digest_resolves_only_in_its_own_tenant(pool: Pool) -> None:
+    task_id, epoch = await claimed(pool)
+    await chat(pool, FencedSaver(pool, task_id, epoch), task_id, range(1))
+    other = await submit(pool)
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE tasks SET tenant = 'other' WHERE id = %s", (other,))
+        cur = await conn.execute(
+            "SELECT blob FROM checkpoint_blobs WHERE thread_id = %s AND type = %s LIMIT 1",
+            (str(task_id), TRANSCRIPT_TYPE),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    head = bytes(row["blob"])
+    assert len((await transcripts.read(pool, task_id, [head]))[head]) >= 1
+    with pytest.raises(NotFound):
+        await transcripts.read(pool, other, [head])
