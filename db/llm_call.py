@@ -8,6 +8,7 @@ as JSON-ready values, usage and cost as plain numbers."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from db.connect import Db, Row, fetch_all, fetch_one
 from db.errors import LeaseLost
+from db.transcripts import Node
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,17 @@ USAGE_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_wr
 
 
 async def begin(
-    db: Db, task_id: uuid.UUID, epoch: int, key: Key, digest: str, request: Any
+    db: Db,
+    task_id: uuid.UUID,
+    epoch: int,
+    key: Key,
+    digest: str,
+    request: Any,
+    nodes: Sequence[tuple[Node, str]] = (),
 ) -> Begun:
+    """`request` is the JSON stored in the call's row; `nodes` (each with its encoding) are the
+    transcript nodes it refers to that are not known to be stored yet: stored with the row,
+    in the same fenced statement."""
     params = {
         "task_id": task_id,
         "epoch": epoch,
@@ -65,6 +76,11 @@ async def begin(
         "seq": key.seq,
         "digest": digest,
         "request": Jsonb(request),
+        "node_digests": [n.digest for n, _ in nodes],
+        "node_parents": [n.parent for n, _ in nodes],
+        "node_positions": [n.position for n, _ in nodes],
+        "node_encodings": [encoding for _, encoding in nodes],
+        "node_contents": [n.content for n, _ in nodes],
     }
     row = await fetch_one(db, "llm_call_begin", params)
     if row is None:

@@ -122,7 +122,8 @@ class TranscriptWriter(AsyncPostgresSaver):
             if head is None:
                 rows += super()._dump_blobs(thread_id, checkpoint_ns, values, {channel: version})
             else:
-                rows.append((thread_id, checkpoint_ns, channel, str(version), TRANSCRIPT_TYPE, head))
+                row = (thread_id, checkpoint_ns, channel, str(version), TRANSCRIPT_TYPE, head)
+                rows.append(row)
         return rows
 
     def _transcribe(self, value: Any) -> bytes | None:
@@ -137,4 +138,3 @@ class TranscriptWriter(AsyncPostgresSaver):
             if node.digest not in self.stored:
                 self.new_nodes.setdefault(node.digest, node)
         return nodes[-1].digest
-

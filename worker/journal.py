@@ -4,14 +4,23 @@ Built with the task id and the lease epoch the claim holds, so every row it writ
 that lease; put in the run's config by the executor, where `outlast.models.call_model` finds it.
 Each begin and finish is its own short statement on the pool: no transaction is open while the
 model is called. Costs are priced here (outlast.models.prices) and stored as integer micro-USD.
+
+A request's messages and tools are stored once (ADR 0012): its row holds their lists' head
+digests (`stored_request`), and each message is a transcript node in canonical JSON, written by
+the call that first sends it. The journal remembers the nodes it has stored under this claim
+and sends only new ones, so a call adds the bytes of its new messages, not of the whole
+conversation. `request_of` rebuilds the request from a row; its digest is the row's.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
-from db import llm_call
+from db import llm_call, transcripts
 from db.connect import Db
+from db.transcripts import Node
 from outlast.models.journal import JournalEntry
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.prices import PriceBook
@@ -23,18 +32,29 @@ class PgJournal:
         self.task_id = task_id
         self.epoch = epoch
         self.prices = prices
+        self._stored: set[bytes] = set()  # transcript nodes this claim has stored
 
     async def begin(self, step_key: str, seq: int, request: ModelRequest) -> JournalEntry:
+        dumped = request.model_dump(mode="json")
+        lists = {part: _chain(dumped[part], part) for part in PARTS}
+        new = [
+            (node, ENCODINGS[part])
+            for part, nodes in lists.items()
+            for node in nodes
+            if node.digest not in self._stored
+        ]
         begun = await llm_call.begin(
             self.pool,
             self.task_id,
             self.epoch,
             llm_call.Key(step_key, seq),
             request.digest(),
-            request.model_dump(mode="json"),
+            stored_request(dumped, lists),
+            new,
         )
         if begun.outcome == "reused":
             return JournalEntry(begun.call_id, ModelResponse.model_validate(begun.response))
+        self._stored.update(node.digest for node, _ in new)
         return JournalEntry(begun.call_id)
 
     async def finish(
@@ -65,3 +85,34 @@ def _failed(error: BaseException | None) -> llm_call.Finished:
         provider=getattr(error, "provider", None),
         model=getattr(error, "model", None),
     )
+
+
+# The parts of a request stored as transcript lists, and the encoding label of their nodes.
+PARTS = ("messages", "tools")
+ENCODINGS = {"messages": "json-message", "tools": "json-tool"}
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _chain(elements: list[Any], part: str) -> list[Node]:
+    return transcripts.chain([_canonical(e) for e in elements], ENCODINGS[part])
+
+
+def stored_request(dumped: dict[str, Any], lists: dict[str, list[Node]]) -> dict[str, Any]:
+    """The request as its row holds it: each part a list reference `{"head", "count"}` (head
+    null for an empty list), the rest (params) as is."""
+    refs = {
+        part: {"head": nodes[-1].digest.hex() if nodes else None, "count": len(nodes)}
+        for part, nodes in lists.items()
+    }
+    return {**dumped, **refs}
+
+
+async def request_of(db: Db, task_id: uuid.UUID, stored: dict[str, Any]) -> ModelRequest:
+    """The request a journal row's `request` names, read back from the task's transcripts."""
+    heads = {part: stored[part]["head"] for part in PARTS if stored[part]["head"]}
+    lists = await transcripts.read(db, task_id, [bytes.fromhex(h) for h in heads.values()])
+    parts = {part: [json.loads(e) for e in lists[bytes.fromhex(h)]] for part, h in heads.items()}
+    return ModelRequest.model_validate({**stored, "tools": [], **parts})

@@ -7,13 +7,13 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from db.saver import TranscriptSaver
 
 from api.deps import PoolDep, RegistryDep, TasksRead, TasksWrite
 from api.problems import ProblemError, field_error, invalid
 from api.schemas import LABEL_PATTERN, CheckpointState, ForkRequest, MessageRequest, TaskPublic
 from db import checkpoints, tasks
 from db.errors import NotFound
+from db.saver import TranscriptSaver
 from outlast.jsonsafe import to_json
 
 router = APIRouter(prefix="/v1/tasks", tags=["history"])

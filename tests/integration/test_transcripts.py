@@ -10,15 +10,30 @@ from typing import Any
 
 import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from pydantic import SecretStr
 
-from db import transcripts
+from db import llm_call, transcripts
 from db.connect import Pool
 from db.errors import LeaseLost, NotFound
 from db.saver import TRANSCRIPT_TYPE, TranscriptSaver
+from outlast.models import (
+    AssistantMessage,
+    Link,
+    ModelChain,
+    ModelRequest,
+    PriceBook,
+    RetryPolicy,
+    ToolSpec,
+    UserMessage,
+    call_model,
+)
+from outlast.models.openai import OpenAIProvider
 from tests.integration.test_fence_pipelined import taken_over
 from tests.support import chat_graph
+from tests.support.fake_llm import OPENAI, FakeLLM, Reply
 from tests.support.queue import claim_one, count, new_worker, submit
 from worker.checkpointer import FencedSaver
+from worker.journal import PgJournal, request_of
 
 TURNS = 6
 
@@ -64,7 +79,9 @@ async def test_each_message_is_stored_once_and_read_back_whole(pool: Pool) -> No
     graph = chat_graph.build().compile(checkpointer=TranscriptSaver(pool))
     state = await graph.aget_state(thread(task_id))
     assert [m.content for m in state.values["messages"]] == [m.content for m in result["messages"]]
-    sizes = [len(s.values.get("messages", [])) async for s in graph.aget_state_history(thread(task_id))]
+    sizes = [
+        len(s.values.get("messages", [])) async for s in graph.aget_state_history(thread(task_id))
+    ]
     assert max(sizes) == 2 * TURNS and 1 in sizes
 
 
@@ -113,3 +130,57 @@ async def test_a_digest_resolves_only_in_its_own_tenant(pool: Pool) -> None:
     assert len((await transcripts.read(pool, task_id, [head]))[head]) >= 1
     with pytest.raises(NotFound):
         await transcripts.read(pool, other, [head])
+
+
+TOOLS = (ToolSpec(name="search", description="look it up"),)
+
+
+async def converse(pool: Pool, fake: FakeLLM, task_id: uuid.UUID, epoch: int, calls: int) -> None:
+    """A chat agent's calls: each one sends the whole conversation so far, plus the tools."""
+    provider = OpenAIProvider(SecretStr("sk-dummy"), base_url=f"{fake.url}/v1")
+    models = ModelChain([Link(provider, "gpt-test")], retry=RetryPolicy(attempts=1))
+    journal = PgJournal(pool, task_id, epoch, PriceBook(None))
+    history: list[Any] = []
+    try:
+        for n in range(calls):
+            history.append(UserMessage(content=f"question {n}"))
+            request = ModelRequest(messages=tuple(history), tools=TOOLS)
+            config = {
+                "metadata": {"langgraph_step": n, "langgraph_checkpoint_ns": "agent:1"},
+                "configurable": {"outlast_journal": journal},
+            }
+            response = await call_model(config, request, models)
+            history.append(response.message())
+    finally:
+        await models.aclose()
+
+
+async def test_the_journal_stores_each_message_once_and_its_requests_read_back(
+    pool: Pool, fake: FakeLLM
+) -> None:
+    fake.script(OPENAI, *(Reply(f"answer {n}") for n in range(5)))
+    task_id, epoch = await claimed(pool)
+    await converse(pool, fake, task_id, epoch, 5)
+    # 5 questions and the 4 answers sent back (the last answer is not sent yet), and one tool.
+    assert await nodes(pool) == 5 + 4 + 1
+    rows = await llm_call.list_(pool, task_id)
+    assert len(rows) == 5
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT request, request_digest FROM llm_calls WHERE task_id = %s ORDER BY id",
+            (task_id,),
+        )
+        stored = await cur.fetchall()
+    last = stored[-1]
+    assert last["request"]["messages"]["count"] == 9
+    assert "question" not in str(last["request"])  # references, not the messages
+    rebuilt = await request_of(pool, task_id, last["request"])
+    assert rebuilt.digest() == last["request_digest"]
+    assert isinstance(rebuilt.messages[1], AssistantMessage) and rebuilt.tools == TOOLS
+
+
+async def test_a_zombie_journals_no_message(pool: Pool, fake: FakeLLM) -> None:
+    old, _ = await taken_over(pool)
+    with pytest.raises(LeaseLost):
+        await converse(pool, fake, old.task_id, old.epoch, 1)
+    assert await nodes(pool) == 0
