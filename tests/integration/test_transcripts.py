@@ -12,7 +12,7 @@ import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from pydantic import SecretStr
 
-from db import llm_call, transcripts
+from db import lease, llm_call, transcripts, workers
 from db.connect import Pool
 from db.errors import LeaseLost, NotFound
 from db.saver import TRANSCRIPT_TYPE, TranscriptSaver
@@ -30,6 +30,8 @@ from outlast.models import (
 from outlast.models.openai import OpenAIProvider
 from tests.integration.test_fence_pipelined import taken_over
 from tests.support import chat_graph
+from tests.support.api import api_client, on_app_loop
+from tests.support.api import submit as submit_via_api
 from tests.support.fake_llm import OPENAI, FakeLLM, Reply
 from tests.support.queue import claim_one, count, new_worker, submit
 from worker.checkpointer import FencedSaver
@@ -43,6 +45,10 @@ def thread(task_id: uuid.UUID) -> Any:
 
 
 async def chat(pool: Pool, saver: Any, task_id: uuid.UUID, turns: range) -> Any:
+    return await chat_turns(saver, task_id, turns)
+
+
+async def chat_turns(saver: Any, task_id: uuid.UUID, turns: range) -> Any:
     graph = chat_graph.build().compile(checkpointer=saver)
     result = None
     for n in turns:
@@ -184,3 +190,26 @@ async def test_a_zombie_journals_no_message(pool: Pool, fake: FakeLLM) -> None:
     with pytest.raises(LeaseLost):
         await converse(pool, fake, old.task_id, old.epoch, 1)
     assert await nodes(pool) == 0
+
+
+def test_the_api_shows_a_checkpoint_s_whole_list(db_url: str) -> None:
+    graphs = "test-chat=tests.support.chat_graph:graph"
+    with api_client(db_url, graphs=graphs) as client:
+        task = submit_via_api(client, "test-chat")
+        task_id = uuid.UUID(task["id"])
+
+        async def run(pool: Pool) -> None:
+            worker_id = uuid.uuid4()
+            chat = ("test-chat",)
+            await workers.register(pool, worker_id, hostname="t", pid=1, concurrency=1, graphs=chat)
+            (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=60, graphs=chat)
+            await chat_turns(FencedSaver(pool, task_id, claim.epoch), task_id, range(3))
+
+        on_app_loop(client, run)
+        listed = client.get(f"/v1/tasks/{task_id}/checkpoints").json()
+        newest = listed["items"][0]["checkpoint_id"]
+        state = client.get(f"/v1/tasks/{task_id}/checkpoints/{newest}")
+        assert state.status_code == 200, state.text
+        messages = state.json()["values"]["messages"]
+        assert len(messages) == 6
+        assert messages[-1]["content"] == chat_graph.text("answer 5", chat_graph.ANSWER_BYTES)

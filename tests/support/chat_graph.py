@@ -42,3 +42,6 @@ def build() -> Any:
 
 def turn(n: int, size: int = 500) -> dict[str, Any]:
     return {"messages": [HumanMessage(content=text(f"question {n}", size))]}
+
+
+graph = build()
