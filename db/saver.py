@@ -1,24 +1,30 @@
-"""LangGraph's Postgres checkpointer, storing message lists once (ADR 0012).
+"""LangGraph's Postgres checkpointer, storing message lists and texts once (ADR 0012).
 
 The stock saver writes a channel's whole value as a blob at every version: a chat graph's
 `messages` channel is rewritten at every step, and a run's checkpoints grow with the square of
-its length. Here a channel value that is a list of messages (LangChain messages, pydantic models
-or dicts, each encoded by the serializer as msgpack) is stored as a chain of nodes in
-transcript_messages (db/transcripts.py) and its blob is the chain's head digest, 32 bytes, with
-the type `outlast-transcript`; only the nodes not stored yet are written. Any other value is
-stored as the stock saver stores it.
+its length. Here:
 
-Reading resolves the heads (one query per checkpoint, on the connection the checkpoint was read
-on) in the tenant of the task whose thread it is, so `aget_tuple`, `alist` and `aget_state` see
-the full lists. The read side is `TranscriptSaver`, used by the API; the worker's fenced saver
-(worker/checkpointer.py) extends it and writes through `TranscriptWriter`.
+- a channel value that is a list of messages (LangChain messages, pydantic models or dicts,
+  each encoded by the serializer as msgpack) is stored as a chain of nodes in
+  transcript_messages (db/transcripts.py) and its blob is the chain's head digest, 32 bytes,
+  with the type `outlast-transcript`; only the nodes not stored yet are written;
+- a LangChain message's text of `INTERN_MIN` characters or more, wherever it is (a list, the
+  graph's input, a node's pending write), is stored once as a text node and replaced by a
+  marker in what is serialized, so the same answer in a pending write, a list and the
+  journal is one node.
+
+Any other value is stored as the stock saver stores it. Reading resolves the heads and the
+markers (on the connection the checkpoint was read on) in the tenant of the task whose thread it
+is, so `aget_tuple`, `alist` and `aget_state` see whole values. The read side is
+`TranscriptSaver`, used by the API; the worker's fenced saver (worker/checkpointer.py) extends
+it and writes through `TranscriptWriter`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -30,7 +36,7 @@ from psycopg.rows import DictRow
 from pydantic import BaseModel
 
 from db import transcripts
-from db.transcripts import Node
+from db.transcripts import INTERN_MIN, Node
 
 TRANSCRIPT_TYPE = "outlast-transcript"
 ENCODING = "msgpack"
@@ -47,8 +53,65 @@ def is_message_list(value: object) -> bool:
     )
 
 
+def _walk(value: Any, on_message: Any) -> Any:
+    """`value` with each LangChain message inside it (in lists, tuples and dicts) replaced by
+    `on_message(message)`; the same object when nothing changed."""
+    if isinstance(value, BaseMessage):
+        return on_message(value)
+    if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
+        items = [_walk(v, on_message) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        pairs = {k: _walk(v, on_message) for k, v in value.items()}
+        if all(pairs[k] is v for k, v in value.items()):
+            return value
+        return pairs
+    return value
+
+
+def _marker_digests(values: Iterable[Any]) -> set[bytes]:
+    found: set[bytes] = set()
+
+    def note(message: BaseMessage) -> BaseMessage:
+        if (digest := transcripts.marked(message.content)) is not None:
+            found.add(digest)
+        return message
+
+    for value in values:
+        _walk(value, note)
+    return found
+
+
+class _Interning:
+    """The saver's serializer, with long message texts replaced by markers on the way out; the
+    text nodes not in `stored` are left in `new`."""
+
+    def __init__(self, inner: Any, stored: Collection[bytes]) -> None:
+        self.inner = inner
+        self.stored = stored
+        self.new: dict[bytes, Node] = {}
+
+    def _intern(self, message: BaseMessage) -> BaseMessage:
+        content = message.content
+        if not isinstance(content, str) or len(content) < INTERN_MIN:
+            return message
+        node = transcripts.text_node(content)
+        if node.digest not in self.stored:
+            self.new.setdefault(node.digest, node)
+        return message.model_copy(update={"content": transcripts.mark(node)})
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        dumped: tuple[str, bytes] = self.inner.dumps_typed(_walk(obj, self._intern))
+        return dumped
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        return self.inner.loads_typed(data)
+
+
 class TranscriptSaver(AsyncPostgresSaver):
-    """Reads checkpoints whose message lists are stored as transcript chains."""
+    """Reads checkpoints whose message lists and texts are stored as transcript nodes."""
 
     _reading: AsyncConnection[DictRow] | None = None
 
@@ -71,15 +134,36 @@ class TranscriptSaver(AsyncPostgresSaver):
             for channel, type_, blob in entries
             if bytes(type_) == _TYPE_BYTES
         }
-        if not heads:
-            return await super()._load_checkpoint_tuple(value)
         stock = [e for e in entries if bytes(e[1]) != _TYPE_BYTES]
         loaded = await super()._load_checkpoint_tuple({**value, "channel_values": stock})
+        task_id = uuid.UUID(value["thread_id"])
         db = self._reading or self.conn
-        lists = await transcripts.read(db, uuid.UUID(value["thread_id"]), heads.values())
-        self._stored_now(lists)
-        decoded = await asyncio.to_thread(self._decode, heads, lists)
-        loaded.checkpoint["channel_values"].update(decoded)
+        channel_values = loaded.checkpoint["channel_values"]
+        if heads:
+            lists = await transcripts.read(db, task_id, heads.values())
+            self._stored_now(
+                node.digest
+                for elements in lists.values()
+                for node in transcripts.chain(elements, ENCODING)
+            )
+            channel_values.update(await asyncio.to_thread(self._decode, heads, lists))
+        writes = loaded.pending_writes or []
+        digests = _marker_digests([*channel_values.values(), *(w[2] for w in writes)])
+        if not digests:
+            return loaded
+        texts = await transcripts.texts(db, task_id, digests)
+        self._stored_now(texts)
+
+        def restore(message: BaseMessage) -> BaseMessage:
+            digest = transcripts.marked(message.content)
+            if digest is not None:
+                message.content = texts[digest]  # a fresh object, decoded just now
+            return message
+
+        for channel_value in channel_values.values():
+            _walk(channel_value, restore)
+        for write in writes:
+            _walk(write[2], restore)
         return loaded
 
     def _decode(self, heads: dict[str, bytes], lists: dict[bytes, list[bytes]]) -> dict[str, Any]:
@@ -88,14 +172,15 @@ class TranscriptSaver(AsyncPostgresSaver):
             for channel, head in heads.items()
         }
 
-    def _stored_now(self, lists: dict[bytes, list[bytes]]) -> None:
-        """Called with every list read: a writer learns which nodes are stored already."""
+    def _stored_now(self, digests: Iterable[bytes]) -> None:
+        """Called with the digest of every node read: a writer learns which are stored."""
 
 
 class TranscriptWriter(AsyncPostgresSaver):
-    """The stock saver for one write, whose message lists become chain heads. The nodes it did
-    not find in `stored` are left in `new_nodes`, for the caller to insert in the same
-    transaction as the checkpoint (db.transcripts.insert)."""
+    """The stock saver for one write, whose message lists become chain heads and whose long
+    message texts become text nodes. The nodes it did not find in `stored` are left in
+    `new_nodes` (lists) and `new_texts`, for the caller to insert in the same transaction as
+    the checkpoint or writes (db.transcripts.insert)."""
 
     def __init__(
         self,
@@ -105,9 +190,15 @@ class TranscriptWriter(AsyncPostgresSaver):
         serde: Any,
         stored: Collection[bytes],
     ) -> None:
-        super().__init__(conn, pipe=pipe, serde=serde)
+        interning = _Interning(serde, stored)
+        super().__init__(conn, pipe=pipe, serde=cast(Any, interning))
+        self.interning = interning
         self.stored = stored
         self.new_nodes: dict[bytes, Node] = {}
+
+    @property
+    def new_texts(self) -> list[Node]:
+        return list(self.interning.new.values())
 
     def _dump_blobs(
         self,

@@ -6,7 +6,13 @@ equal chains, so storing a list that extends a stored one stores only its new el
 list is named by one digest, its head's: a checkpoint or a journal row that carries a list
 carries 32 bytes, whatever the list's length. The bytes are the caller's encoding of each
 element (the checkpointer's msgpack, the journal's canonical JSON); this module never decodes
-them."""
+them.
+
+Texts: a message's text of `INTERN_MIN` characters or more is stored once as a node of its own
+(encoding `text`, no parent) and the message carries a marker in its place, `MARK` and the
+node's digest in hex. The same text in a checkpoint, a pending write, a journaled request or a
+recorded response is the same node, so a conversation's texts are stored once per tenant
+whatever shape carries them; only the small structure around them repeats."""
 
 from __future__ import annotations
 
@@ -23,6 +29,10 @@ from db.errors import NotFound
 from db.sql import query
 
 ROOT = bytes(32)
+TEXT = "text"
+# A private-use character: never in a text by chance, and storable in jsonb (NUL is not).
+MARK = "\ue000outlast-text:"
+INTERN_MIN = 256
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,32 @@ def chain(contents: Sequence[bytes], encoding: str) -> list[Node]:
         nodes.append(Node(digest, parent, position, content))
         parent = digest
     return nodes
+
+
+def text_node(text: str) -> Node:
+    """The node that stores `text` once (a list of one element, encoding `text`)."""
+    return chain([text.encode()], TEXT)[0]
+
+
+def mark(node: Node) -> str:
+    """The marker that stands for a text node in a message."""
+    return MARK + node.digest.hex()
+
+
+def marked(value: object) -> bytes | None:
+    """The digest a marker names, or None for any other value."""
+    if isinstance(value, str) and value.startswith(MARK) and len(value) == len(MARK) + 64:
+        try:
+            return bytes.fromhex(value[len(MARK) :])
+        except ValueError:
+            return None
+    return None
+
+
+async def texts(db: Db, task_id: uuid.UUID, digests: Iterable[bytes]) -> dict[bytes, str]:
+    """The texts the markers name, by digest, in the task's tenant (NotFound as `read`)."""
+    lists = await read(db, task_id, digests)
+    return {digest: elements[0].decode() for digest, elements in lists.items()}
 
 
 def insert_params(task_id: uuid.UUID, nodes: Sequence[Node], encoding: str) -> dict[str, object]:

@@ -27,7 +27,7 @@ sends only the others.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -105,8 +105,7 @@ class FencedSaver(TranscriptSaver):
         checkpoint_ns = str(config["configurable"].get("checkpoint_ns", ""))
         async with self._fenced() as (conn, writer):
             written = await writer.aput(config, checkpoint, stamped, new_versions)
-            nodes = list(writer.new_nodes.values())
-            await transcripts.insert(conn, self.task_id, nodes, ENCODING)
+            nodes = await self._insert_new(conn, writer)
             await checkpoints.order_insert(
                 conn, thread_id, checkpoint_ns, checkpoint["id"], self.epoch
             )
@@ -120,15 +119,26 @@ class FencedSaver(TranscriptSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        async with self._fenced() as (_, saver):
-            await saver.aput_writes(config, writes, task_id, task_path)
+        async with self._fenced() as (conn, writer):
+            await writer.aput_writes(config, writes, task_id, task_path)
+            nodes = await self._insert_new(conn, writer)
+        self._stored.update(node.digest for node in nodes)
+
+    async def _insert_new(
+        self, conn: AsyncConnection[DictRow], writer: TranscriptWriter
+    ) -> list[transcripts.Node]:
+        """Queue the transcript nodes `writer` found new, before the fence: they commit with
+        the checkpoint or writes that refer to them, or not at all."""
+        lists, texts = list(writer.new_nodes.values()), writer.new_texts
+        await transcripts.insert(conn, self.task_id, texts, transcripts.TEXT)
+        await transcripts.insert(conn, self.task_id, lists, ENCODING)
+        return lists + texts
 
     def _writer(self, conn: AsyncConnection[DictRow], pipe: Any) -> TranscriptWriter:
         return TranscriptWriter(conn, pipe=pipe, serde=self.serde, stored=self._stored)
 
-    def _stored_now(self, lists: dict[bytes, list[bytes]]) -> None:
-        for elements in lists.values():
-            self._stored.update(node.digest for node in transcripts.chain(elements, ENCODING))
+    def _stored_now(self, digests: Iterable[bytes]) -> None:
+        self._stored.update(digests)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint `config` names or, when it names none, the thread's last one written

@@ -5,11 +5,13 @@ that lease; put in the run's config by the executor, where `outlast.models.call_
 Each begin and finish is its own short statement on the pool: no transaction is open while the
 model is called. Costs are priced here (outlast.models.prices) and stored as integer micro-USD.
 
-A request's messages and tools are stored once (ADR 0012): its row holds their lists' head
-digests (`stored_request`), and each message is a transcript node in canonical JSON, written by
-the call that first sends it. The journal remembers the nodes it has stored under this claim
-and sends only new ones, so a call adds the bytes of its new messages, not of the whole
-conversation. `request_of` rebuilds the request from a row; its digest is the row's.
+Transcripts (ADR 0012): a request's messages and tools are not stored whole in its row. Each
+message is a transcript node in canonical JSON, and the row holds the two lists' head digests
+(`stored_request`); a message's text of `INTERN_MIN` characters or more, and a response's, is a
+text node, the same one the checkpointer stores for that text, and a marker stands in its place.
+The journal remembers the nodes it has stored under this claim and sends only new ones, so a call
+adds the bytes of its new messages, not of the whole conversation. `request_of` rebuilds a
+request from its row; its digest is the row's.
 """
 
 from __future__ import annotations
@@ -20,10 +22,15 @@ from typing import Any
 
 from db import llm_call, transcripts
 from db.connect import Db
-from db.transcripts import Node
+from db.transcripts import INTERN_MIN, TEXT, Node
 from outlast.models.journal import JournalEntry
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.prices import PriceBook
+
+# The parts of a request stored as transcript lists, and the encoding label of their nodes.
+PARTS = ("messages", "tools")
+ENCODINGS = {"messages": "json-message", "tools": "json-tool"}
+New = list[tuple[Node, str]]
 
 
 class PgJournal:
@@ -36,13 +43,11 @@ class PgJournal:
 
     async def begin(self, step_key: str, seq: int, request: ModelRequest) -> JournalEntry:
         dumped = request.model_dump(mode="json")
+        new: New = []
+        dumped["messages"] = [self._intern(m, new) for m in dumped["messages"]]
         lists = {part: _chain(dumped[part], part) for part in PARTS}
-        new = [
-            (node, ENCODINGS[part])
-            for part, nodes in lists.items()
-            for node in nodes
-            if node.digest not in self._stored
-        ]
+        new += [(n, ENCODINGS[p]) for p, nodes in lists.items() for n in nodes]
+        new = self._unstored(new)
         begun = await llm_call.begin(
             self.pool,
             self.task_id,
@@ -53,21 +58,44 @@ class PgJournal:
             new,
         )
         if begun.outcome == "reused":
-            return JournalEntry(begun.call_id, ModelResponse.model_validate(begun.response))
+            recorded = await llm_call.resolve_texts(self.pool, self.task_id, [begun.response])
+            return JournalEntry(begun.call_id, ModelResponse.model_validate(recorded[0]))
         self._stored.update(node.digest for node, _ in new)
         return JournalEntry(begun.call_id)
 
     async def finish(
         self, entry: JournalEntry, response: ModelResponse | None, error: BaseException | None
     ) -> None:
-        end = _failed(error) if response is None else self._completed(response)
-        await llm_call.finish(self.pool, self.task_id, self.epoch, entry.call_id, end)
+        new: New = []
+        end = _failed(error) if response is None else self._completed(response, new)
+        new = self._unstored(new)
+        await llm_call.finish(self.pool, self.task_id, self.epoch, entry.call_id, end, new)
+        self._stored.update(node.digest for node, _ in new)
 
-    def _completed(self, response: ModelResponse) -> llm_call.Finished:
+    def _intern(self, item: dict[str, Any], new: New) -> dict[str, Any]:
+        """`item` (a message or a response, as JSON) with a long text replaced by its marker;
+        the text's node appended to `new`."""
+        content = item.get("content")
+        if not isinstance(content, str) or len(content) < INTERN_MIN:
+            return item
+        node = transcripts.text_node(content)
+        new.append((node, TEXT))
+        return {**item, "content": transcripts.mark(node)}
+
+    def _unstored(self, new: New) -> New:
+        seen: set[bytes] = set()
+        kept = []
+        for node, encoding in new:
+            if node.digest not in self._stored and node.digest not in seen:
+                seen.add(node.digest)
+                kept.append((node, encoding))
+        return kept
+
+    def _completed(self, response: ModelResponse, new: New) -> llm_call.Finished:
         cost = self.prices.cost(response.usage, response.provider, response.model)
         return llm_call.Finished(
             status="completed",
-            response=response.model_dump(mode="json"),
+            response=self._intern(response.model_dump(mode="json"), new),
             provider=response.provider,
             model=response.model,
             usage=response.usage.model_dump(),
@@ -85,11 +113,6 @@ def _failed(error: BaseException | None) -> llm_call.Finished:
         provider=getattr(error, "provider", None),
         model=getattr(error, "model", None),
     )
-
-
-# The parts of a request stored as transcript lists, and the encoding label of their nodes.
-PARTS = ("messages", "tools")
-ENCODINGS = {"messages": "json-message", "tools": "json-tool"}
 
 
 def _canonical(value: Any) -> bytes:
@@ -115,4 +138,5 @@ async def request_of(db: Db, task_id: uuid.UUID, stored: dict[str, Any]) -> Mode
     heads = {part: stored[part]["head"] for part in PARTS if stored[part]["head"]}
     lists = await transcripts.read(db, task_id, [bytes.fromhex(h) for h in heads.values()])
     parts = {part: [json.loads(e) for e in lists[bytes.fromhex(h)]] for part, h in heads.items()}
+    parts["messages"] = await llm_call.resolve_texts(db, task_id, parts.get("messages", []))
     return ModelRequest.model_validate({**stored, "tools": [], **parts})

@@ -33,7 +33,7 @@ from tests.support import chat_graph
 from tests.support.api import api_client, on_app_loop
 from tests.support.api import submit as submit_via_api
 from tests.support.fake_llm import OPENAI, FakeLLM, Reply
-from tests.support.queue import claim_one, count, new_worker, submit
+from tests.support.queue import NO_BACKOFF, claim_one, count, new_worker, submit
 from worker.checkpointer import FencedSaver
 from worker.journal import PgJournal, request_of
 
@@ -62,15 +62,28 @@ async def claimed(pool: Pool) -> tuple[uuid.UUID, int]:
     return task_id, claim.epoch
 
 
-async def nodes(pool: Pool) -> int:
-    return await count(pool, "SELECT count(*) FROM transcript_messages")
+async def nodes(pool: Pool, encoding: str | None = None) -> int:
+    """Transcript nodes stored, of one encoding or all."""
+    sql = "SELECT count(*) FROM transcript_messages WHERE %s::text IS NULL OR encoding = %s"
+    return await count(pool, sql, encoding, encoding)
 
 
 async def test_each_message_is_stored_once_and_read_back_whole(pool: Pool) -> None:
     task_id, epoch = await claimed(pool)
     result = await chat(pool, FencedSaver(pool, task_id, epoch), task_id, range(TURNS))
     assert len(result["messages"]) == 2 * TURNS
-    assert await nodes(pool) == 2 * TURNS  # one node per message, none twice
+    # One list node per message, none twice; and each text once, though every answer is in a
+    # pending write and a list too, and every question in the graph's input as well.
+    assert await nodes(pool, "msgpack") == 2 * TURNS
+    assert await nodes(pool, "text") == 2 * TURNS
+    assert await count(pool, "SELECT count(*) FROM checkpoint_writes") > 0
+    long_blobs = await count(
+        pool,
+        "SELECT count(*) FROM (SELECT blob FROM checkpoint_blobs UNION ALL"
+        " SELECT blob FROM checkpoint_writes UNION ALL SELECT content FROM transcript_messages"
+        " WHERE encoding <> 'text') AS b (blob) WHERE octet_length(blob) > 400",
+    )
+    assert long_blobs == 0  # no text outside its own node
     blobs = await count(
         pool,
         "SELECT count(*) FROM checkpoint_blobs WHERE thread_id = %s AND channel = 'messages'"
@@ -97,7 +110,8 @@ async def test_a_new_claim_resumes_the_list_and_adds_only_new_messages(pool: Poo
     # A fresh saver of the same claim (as after a restart) knows nothing it has not read.
     result = await chat(pool, FencedSaver(pool, task_id, epoch), task_id, range(2, 4))
     assert len(result["messages"]) == 8
-    assert await nodes(pool) == 8
+    assert await nodes(pool, "msgpack") == 8
+    assert await nodes(pool, "text") == 8
 
 
 async def test_the_stock_saver_stores_the_list_at_every_step(pool: Pool) -> None:
@@ -117,7 +131,7 @@ async def test_a_zombie_stores_no_message(pool: Pool) -> None:
         await chat(pool, FencedSaver(pool, old.task_id, old.epoch), old.task_id, range(1))
     assert await nodes(pool) == 0
     await chat(pool, FencedSaver(pool, new.task_id, new.epoch), new.task_id, range(1))
-    assert await nodes(pool) == 2
+    assert await nodes(pool) == 4  # two messages, each a list node and a text
 
 
 async def test_a_digest_resolves_only_in_its_own_tenant(pool: Pool) -> None:
@@ -141,15 +155,18 @@ async def test_a_digest_resolves_only_in_its_own_tenant(pool: Pool) -> None:
 TOOLS = (ToolSpec(name="search", description="look it up"),)
 
 
-async def converse(pool: Pool, fake: FakeLLM, task_id: uuid.UUID, epoch: int, calls: int) -> None:
+async def converse(
+    pool: Pool, fake: FakeLLM, task_id: uuid.UUID, epoch: int, calls: int
+) -> list[str]:
     """A chat agent's calls: each one sends the whole conversation so far, plus the tools."""
     provider = OpenAIProvider(SecretStr("sk-dummy"), base_url=f"{fake.url}/v1")
     models = ModelChain([Link(provider, "gpt-test")], retry=RetryPolicy(attempts=1))
     journal = PgJournal(pool, task_id, epoch, PriceBook(None))
     history: list[Any] = []
+    answers = []
     try:
         for n in range(calls):
-            history.append(UserMessage(content=f"question {n}"))
+            history.append(UserMessage(content=chat_graph.text(f"question {n}", 500)))
             request = ModelRequest(messages=tuple(history), tools=TOOLS)
             config = {
                 "metadata": {"langgraph_step": n, "langgraph_checkpoint_ns": "agent:1"},
@@ -157,20 +174,26 @@ async def converse(pool: Pool, fake: FakeLLM, task_id: uuid.UUID, epoch: int, ca
             }
             response = await call_model(config, request, models)
             history.append(response.message())
+            answers.append(response.content)
     finally:
         await models.aclose()
+    return answers
 
 
 async def test_the_journal_stores_each_message_once_and_its_requests_read_back(
     pool: Pool, fake: FakeLLM
 ) -> None:
-    fake.script(OPENAI, *(Reply(f"answer {n}") for n in range(5)))
+    answers = [chat_graph.text(f"answer {n}", 1000) for n in range(5)]
+    fake.script(OPENAI, *(Reply(answer) for answer in answers))
     task_id, epoch = await claimed(pool)
     await converse(pool, fake, task_id, epoch, 5)
-    # 5 questions and the 4 answers sent back (the last answer is not sent yet), and one tool.
-    assert await nodes(pool) == 5 + 4 + 1
+    # 5 questions and the 4 answers sent back (the last answer is not sent yet), and one tool;
+    # each text once, though every answer is in a response and in the next requests.
+    assert await nodes(pool, "json-message") == 5 + 4
+    assert await nodes(pool, "json-tool") == 1
+    assert await nodes(pool, "text") == 5 + 5
     rows = await llm_call.list_(pool, task_id)
-    assert len(rows) == 5
+    assert [row["response"]["content"] for row in rows] == answers
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT request, request_digest FROM llm_calls WHERE task_id = %s ORDER BY id",
@@ -179,7 +202,7 @@ async def test_the_journal_stores_each_message_once_and_its_requests_read_back(
         stored = await cur.fetchall()
     last = stored[-1]
     assert last["request"]["messages"]["count"] == 9
-    assert "question" not in str(last["request"])  # references, not the messages
+    assert len(str(last["request"])) < 400  # references, not the messages
     rebuilt = await request_of(pool, task_id, last["request"])
     assert rebuilt.digest() == last["request_digest"]
     assert isinstance(rebuilt.messages[1], AssistantMessage) and rebuilt.tools == TOOLS
@@ -213,3 +236,17 @@ def test_the_api_shows_a_checkpoint_s_whole_list(db_url: str) -> None:
         messages = state.json()["values"]["messages"]
         assert len(messages) == 6
         assert messages[-1]["content"] == chat_graph.text("answer 5", chat_graph.ANSWER_BYTES)
+
+
+async def test_a_reused_answer_comes_back_whole(pool: Pool, fake: FakeLLM) -> None:
+    answers = [chat_graph.text(f"answer {n}", 1000) for n in range(2)]
+    fake.script(OPENAI, *(Reply(answer) for answer in answers))
+    task_id, epoch = await claimed(pool)
+    assert await converse(pool, fake, task_id, epoch, 2) == answers
+    fake.reset()
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE tasks SET lease_expires_at = clock_timestamp()")
+    await lease.reap_expired(pool, batch=10, retry=NO_BACKOFF)
+    again = await claim_one(pool, await new_worker(pool))
+    assert await converse(pool, fake, task_id, again.epoch, 2) == answers
+    assert fake.received == []
