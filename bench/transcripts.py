@@ -57,7 +57,9 @@ SELECT
   + (SELECT coalesce(sum(pg_column_size(m.*)), 0) FROM transcript_messages AS m
      WHERE tenant = %(tenant)s)
   + (SELECT coalesce(sum(pg_column_size(l.*)), 0) FROM llm_calls AS l
-     WHERE task_id = %(t)s::uuid) AS total
+     WHERE task_id = %(t)s::uuid) AS total,
+  (SELECT coalesce(sum(pg_column_size(m.*)), 0) FROM transcript_messages AS m
+   WHERE tenant = %(tenant)s AND encoding = 'text') AS texts
 """
 
 
@@ -94,15 +96,18 @@ async def _claimed(pool: Pool, tenant: str) -> tuple[uuid.UUID, int]:
     return claim.task_id, claim.epoch
 
 
-async def _bytes(pool: Pool, task_id: uuid.UUID, tenant: str) -> int:
+async def _bytes(pool: Pool, task_id: uuid.UUID, tenant: str) -> tuple[int, int]:
+    """(all bytes, bytes of text nodes) the run has stored so far."""
     async with pool.connection() as conn:
         cur = await conn.execute(BYTES_SQL, {"t": str(task_id), "tenant": tenant})
         row = await cur.fetchone()
-    return int(row["total"]) if row else 0
+    return (int(row["total"]), int(row["texts"])) if row else (0, 0)
 
 
-async def _chat_bytes(pool: Pool, fake: FakeLLM, models: ModelChain, stock: bool) -> list[int]:
-    """The bytes each of the STEPS-th steps added."""
+async def _chat_bytes(
+    pool: Pool, fake: FakeLLM, models: ModelChain, stock: bool
+) -> list[tuple[int, int]]:
+    """(bytes, bytes of text nodes) each of the STEPS-th steps added."""
     tenant = "bench-stock" if stock else "bench-outlast"
     task_id, epoch = await _claimed(pool, tenant)
     prices = PriceBook(None)
@@ -114,7 +119,7 @@ async def _chat_bytes(pool: Pool, fake: FakeLLM, models: ModelChain, stock: bool
         journal = PgJournal(pool, task_id, epoch, prices)
     graph = graphs.agent.compile(checkpointer=saver)
     configurable = {"thread_id": str(task_id), "outlast_journal": journal, "bench_models": models}
-    added, before = [], 0
+    added, before = [], (0, 0)
     for step in range(1, max(STEPS) + 1):
         if step in STEPS:
             before = await _bytes(pool, task_id, tenant)
@@ -123,7 +128,8 @@ async def _chat_bytes(pool: Pool, fake: FakeLLM, models: ModelChain, stock: bool
         config: Any = {"configurable": configurable}
         await graph.ainvoke(question, config, durability="sync")
         if step in STEPS:
-            added.append(await _bytes(pool, task_id, tenant) - before)
+            after = await _bytes(pool, task_id, tenant)
+            added.append((after[0] - before[0], after[1] - before[1]))
     return added
 
 
@@ -154,7 +160,10 @@ async def _journal_overhead(pool: Pool, models: ModelChain) -> tuple[float, floa
     return median(bare), median(journaled)
 
 
-async def _in_process(url: str, fake: FakeLLM) -> tuple[tuple[float, float], list[int], list[int]]:
+Added = list[tuple[int, int]]
+
+
+async def _in_process(url: str, fake: FakeLLM) -> tuple[tuple[float, float], Added, Added]:
     pool = await open_pool(url, min_size=2, max_size=4)
     models = graphs.models(fake.url)
     try:
@@ -214,7 +223,7 @@ def transcripts(session: Session) -> list[Row]:
             f"median of {ROUNDS} alternating rounds of {CALLS_PER_ROUND} calls, one connection",
         ),
     ]
-    for steps, mine, theirs in zip(STEPS, ours, stock, strict=True):
+    for steps, (mine, texts), (theirs, _) in zip(STEPS, ours, stock, strict=True):
         rows.append(Row("9", f"stock saver + whole-request journal, step {steps}", theirs, "B"))
         rows.append(
             Row(
@@ -225,7 +234,10 @@ def transcripts(session: Session) -> list[Row]:
                 baseline=new,
                 target=Target("<=", 2.0) if steps == max(STEPS) else None,
                 note=f"baseline: the step's new content ({USER_BYTES} + {ANSWER_BYTES} characters);"
-                f" stock adds {theirs / new:.1f}x it at this step"
+                f" of the bytes added, {texts} are the two texts' nodes, the rest is structure"
+                f" that does not grow with the history (LangGraph's three checkpoints of a turn,"
+                f" their writes, the list nodes, the journal row); stock adds {theirs / new:.1f}x"
+                f" the new content at this step"
                 if steps == max(STEPS)
                 else "",
             )
