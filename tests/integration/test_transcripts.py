@@ -12,7 +12,7 @@ import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from pydantic import SecretStr
 
-from db import lease, llm_call, transcripts, workers
+from db import checkpoints, lease, llm_call, tasks, transcripts, workers
 from db.connect import Pool
 from db.errors import LeaseLost, NotFound
 from db.saver import TRANSCRIPT_TYPE, TranscriptSaver
@@ -250,3 +250,15 @@ async def test_a_reused_answer_comes_back_whole(pool: Pool, fake: FakeLLM) -> No
     again = await claim_one(pool, await new_worker(pool))
     assert await converse(pool, fake, task_id, again.epoch, 2) == answers
     assert fake.received == []
+
+
+async def test_a_fork_reads_the_lists_it_copied(pool: Pool) -> None:
+    """A fork copies a checkpoint's rows in SQL; its references resolve in the same tenant."""
+    task_id, epoch = await claimed(pool)
+    await chat(pool, FencedSaver(pool, task_id, epoch), task_id, range(2))
+    head = await checkpoints.head(pool, str(task_id))
+    assert head is not None
+    fork = await tasks.fork(pool, task_id, head, None)
+    graph = chat_graph.build().compile(checkpointer=TranscriptSaver(pool))
+    state = await graph.aget_state(thread(uuid.UUID(str(fork["id"]))))
+    assert len(state.values["messages"]) == 4
