@@ -8,10 +8,11 @@ its length. Here:
   each encoded by the serializer as msgpack) is stored as a chain of nodes in
   transcript_messages (db/transcripts.py) and its blob is the chain's head digest, 32 bytes,
   with the type `outlast-transcript`; only the nodes not stored yet are written;
-- a LangChain message's text of `INTERN_MIN` characters or more, wherever it is (a list, the
-  graph's input, a node's pending write), is stored once as a text node and replaced by a
-  marker in what is serialized, so the same answer in a pending write, a list and the
-  journal is one node.
+- a LangChain message's text of `INTERN_MIN` characters or more (db/transcripts.py), wherever
+  it is (a list, the graph's input, a node's pending write), is stored once as a text node and
+  replaced by a marker in what is serialized, so the same answer in a pending write, a list
+  and the journal is one node. A text that looks like a marker is stored as a node too, so
+  it reads back as itself.
 
 Any other value is stored as the stock saver stores it. Reading resolves the heads and the
 markers (on the connection the checkpoint was read on) in the tenant of the task whose thread it
@@ -36,7 +37,7 @@ from psycopg.rows import DictRow
 from pydantic import BaseModel
 
 from db import transcripts
-from db.transcripts import INTERN_MIN, Node
+from db.transcripts import Node
 
 TRANSCRIPT_TYPE = "outlast-transcript"
 ENCODING = "msgpack"
@@ -84,6 +85,11 @@ def _marker_digests(values: Iterable[Any]) -> set[bytes]:
     return found
 
 
+def _task(row: DictRow) -> uuid.UUID:
+    """The task whose thread a checkpoint row is on (its tenant owns the thread's nodes)."""
+    return uuid.UUID(row["thread_id"])
+
+
 class _Interning:
     """The saver's serializer, with long message texts replaced by markers on the way out; the
     text nodes not in `stored` are left in `new`."""
@@ -95,7 +101,7 @@ class _Interning:
 
     def _intern(self, message: BaseMessage) -> BaseMessage:
         content = message.content
-        if not isinstance(content, str) or len(content) < INTERN_MIN:
+        if not isinstance(content, str) or not transcripts.interned(content):
             return message
         node = transcripts.text_node(content)
         if node.digest not in self.stored:
@@ -136,11 +142,10 @@ class TranscriptSaver(AsyncPostgresSaver):
         }
         stock = [e for e in entries if bytes(e[1]) != _TYPE_BYTES]
         loaded = await super()._load_checkpoint_tuple({**value, "channel_values": stock})
-        task_id = uuid.UUID(value["thread_id"])
         db = self._reading or self.conn
         channel_values = loaded.checkpoint["channel_values"]
         if heads:
-            lists = await transcripts.read(db, task_id, heads.values())
+            lists = await transcripts.read(db, _task(value), heads.values())
             self._stored_now(
                 node.digest
                 for elements in lists.values()
@@ -151,7 +156,7 @@ class TranscriptSaver(AsyncPostgresSaver):
         digests = _marker_digests([*channel_values.values(), *(w[2] for w in writes)])
         if not digests:
             return loaded
-        texts = await transcripts.texts(db, task_id, digests)
+        texts = await transcripts.texts(db, _task(value), digests)
         self._stored_now(texts)
 
         def restore(message: BaseMessage) -> BaseMessage:

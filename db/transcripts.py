@@ -55,6 +55,13 @@ def chain(contents: Sequence[bytes], encoding: str) -> list[Node]:
     return nodes
 
 
+def interned(text: object) -> bool:
+    """Whether a message text is stored as a node of its own: a long one, or one that looks
+    like a marker (so a user cannot pass a marker off as their text: it is stored, and read
+    back, as the text it is)."""
+    return isinstance(text, str) and (len(text) >= INTERN_MIN or text.startswith(MARK))
+
+
 def text_node(text: str) -> Node:
     """The node that stores `text` once (a list of one element, encoding `text`)."""
     return chain([text.encode()], TEXT)[0]

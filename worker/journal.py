@@ -22,7 +22,7 @@ from typing import Any
 
 from db import llm_call, transcripts
 from db.connect import Db
-from db.transcripts import INTERN_MIN, TEXT, Node
+from db.transcripts import TEXT, Node
 from outlast.models.journal import JournalEntry
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.prices import PriceBook
@@ -76,7 +76,7 @@ class PgJournal:
         """`item` (a message or a response, as JSON) with a long text replaced by its marker;
         the text's node appended to `new`."""
         content = item.get("content")
-        if not isinstance(content, str) or len(content) < INTERN_MIN:
+        if not isinstance(content, str) or not transcripts.interned(content):
             return item
         node = transcripts.text_node(content)
         new.append((node, TEXT))

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from pydantic import SecretStr
 
@@ -262,3 +263,13 @@ async def test_a_fork_reads_the_lists_it_copied(pool: Pool) -> None:
     graph = chat_graph.build().compile(checkpointer=TranscriptSaver(pool))
     state = await graph.aget_state(thread(uuid.UUID(str(fork["id"]))))
     assert len(state.values["messages"]) == 4
+
+
+async def test_a_text_that_looks_like_a_marker_is_read_back_as_it_is(pool: Pool) -> None:
+    forged = transcripts.MARK + "ab" * 32
+    task_id, epoch = await claimed(pool)
+    graph = chat_graph.build().compile(checkpointer=FencedSaver(pool, task_id, epoch))
+    await graph.ainvoke({"messages": [HumanMessage(content=forged)]}, thread(task_id))
+    reader = chat_graph.build().compile(checkpointer=TranscriptSaver(pool))
+    state = await reader.aget_state(thread(task_id))
+    assert state.values["messages"][0].content == forged
