@@ -134,7 +134,10 @@ def stored_request(dumped: dict[str, Any], lists: dict[str, list[Node]]) -> dict
 
 
 async def request_of(db: Db, task_id: uuid.UUID, stored: dict[str, Any]) -> ModelRequest:
-    """The request a journal row's `request` names, read back from the task's transcripts."""
+    """The request a journal row's `request` names, read back from the task's transcripts (a
+    row written before transcripts holds the whole request)."""
+    if isinstance(stored.get("messages"), list):
+        return ModelRequest.model_validate(stored)
     heads = {part: stored[part]["head"] for part in PARTS if stored[part]["head"]}
     lists = await transcripts.read(db, task_id, [bytes.fromhex(h) for h in heads.values()])
     parts = {part: [json.loads(e) for e in lists[bytes.fromhex(h)]] for part, h in heads.items()}
