@@ -10,7 +10,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-SECTIONS = ("ceiling", "queue", "graphs", "latency", "claims", "recovery", "api", "memory")
+SECTIONS = (
+    "ceiling",
+    "queue",
+    "graphs",
+    "latency",
+    "claims",
+    "recovery",
+    "api",
+    "memory",
+    "transcripts",
+)
 
 
 class ConfigError(ValueError):

@@ -8,13 +8,16 @@ as JSON-ready values, usage and cost as plain numbers."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
+from db import transcripts
 from db.connect import Db, Row, fetch_all, fetch_one
 from db.errors import LeaseLost
+from db.transcripts import Node, marked
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,46 @@ class Finished:
     latency_ms: int | None = None
 
 
+def _node_params(nodes: Sequence[tuple[Node, str]]) -> dict[str, list[Any]]:
+    return {
+        "node_digests": [n.digest for n, _ in nodes],
+        "node_parents": [n.parent for n, _ in nodes],
+        "node_positions": [n.position for n, _ in nodes],
+        "node_encodings": [encoding for _, encoding in nodes],
+        "node_contents": [n.content for n, _ in nodes],
+    }
+
+
+async def resolve_texts(db: Db, task_id: uuid.UUID, items: list[Any]) -> list[Any]:
+    """`items` (JSON objects: messages, responses) with a `content` that is a text marker
+    replaced by the text (db/transcripts.py), read in the task's tenant."""
+    digests = {d for item in items if isinstance(item, dict) and (d := marked(item.get("content")))}
+    if not digests:
+        return items
+    texts = await transcripts.texts(db, task_id, digests)
+    return [
+        {**item, "content": texts[d]}
+        if isinstance(item, dict) and (d := marked(item.get("content")))
+        else item
+        for item in items
+    ]
+
+
 USAGE_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
 async def begin(
-    db: Db, task_id: uuid.UUID, epoch: int, key: Key, digest: str, request: Any
+    db: Db,
+    task_id: uuid.UUID,
+    epoch: int,
+    key: Key,
+    digest: str,
+    request: Any,
+    nodes: Sequence[tuple[Node, str]] = (),
 ) -> Begun:
+    """`request` is the JSON stored in the call's row; `nodes` (each with its encoding) are the
+    transcript nodes it refers to that are not known to be stored yet: stored with the row,
+    in the same fenced statement."""
     params = {
         "task_id": task_id,
         "epoch": epoch,
@@ -65,6 +102,7 @@ async def begin(
         "seq": key.seq,
         "digest": digest,
         "request": Jsonb(request),
+        **_node_params(nodes),
     }
     row = await fetch_one(db, "llm_call_begin", params)
     if row is None:
@@ -72,7 +110,15 @@ async def begin(
     return Begun(row["outcome"], row["id"], row["response"], row["interrupted"])
 
 
-async def finish(db: Db, task_id: uuid.UUID, epoch: int, call_id: int, end: Finished) -> None:
+async def finish(
+    db: Db,
+    task_id: uuid.UUID,
+    epoch: int,
+    call_id: int,
+    end: Finished,
+    nodes: Sequence[tuple[Node, str]] = (),
+) -> None:
+    """`nodes`: the transcript nodes the response refers to (its text), stored with it."""
     usage = end.usage or {}
     params: dict[str, Any] = {
         "task_id": task_id,
@@ -87,6 +133,7 @@ async def finish(db: Db, task_id: uuid.UUID, epoch: int, call_id: int, end: Fini
         "price": None if end.price is None else Jsonb(end.price),
         "price_source": end.price_source,
         "latency_ms": end.latency_ms,
+        **_node_params(nodes),
     }
     params.update({column: usage.get(column) for column in USAGE_COLUMNS})
     if await fetch_one(db, "llm_call_finish", params) is None:
@@ -104,7 +151,9 @@ async def list_(
 ) -> list[Row]:
     """A task's calls after call `after_id`, oldest first, at most `limit`."""
     params = {"task_id": task_id, "tenant": tenant, "after_id": after_id, "limit": limit}
-    return await fetch_all(db, "llm_call_list", params)
+    rows = await fetch_all(db, "llm_call_list", params)
+    responses = await resolve_texts(db, task_id, [row["response"] for row in rows])
+    return [{**row, "response": response} for row, response in zip(rows, responses, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -336,6 +336,26 @@ class CheckpointOrder(Base):
     __table_args__ = (Index("checkpoint_order_head", "thread_id", "checkpoint_ns", "seq"),)
 
 
+class TranscriptMessage(Base):
+    """One element of a stored message list (db/queries/transcripts.sql, ADR 0012): a node of a
+    chain keyed by (tenant, digest), the digest covering its parent's digest, its encoding and
+    its bytes, so a list that extends a stored one adds only its new elements."""
+
+    __tablename__ = "transcript_messages"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    digest: Mapped[bytes] = mapped_column(BYTEA, primary_key=True)
+    parent: Mapped[bytes | None] = mapped_column(BYTEA)
+    position: Mapped[int] = mapped_column(Integer)
+    encoding: Mapped[str] = mapped_column(Text)
+    content: Mapped[bytes] = mapped_column(BYTEA)
+
+    __table_args__ = (
+        CheckConstraint("octet_length(digest) = 32", name="transcript_messages_digest_sha256"),
+        CheckConstraint("(parent IS NULL) = (position = 0)", name="transcript_messages_chained"),
+    )
+
+
 # The scopes a key may carry (api/access.py); `admin` holds every other one.
 KEY_SCOPES = (
     "tasks:write",

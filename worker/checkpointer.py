@@ -17,12 +17,17 @@ Order (ADR 0007): LangGraph's checkpoint ids come from the writing process's wal
 stock saver reads a thread's newest checkpoint as its highest id. Each `aput` therefore also
 numbers its checkpoint in `checkpoint_order`, in the same fenced transaction, and `aget_tuple`
 without a checkpoint id reads the last one written; no worker's clock decides the head.
+
+Transcripts (ADR 0012): message lists are stored once, as chains of nodes (db/saver.py); the
+nodes a checkpoint adds are queued in its fenced transaction too, so a zombie stores none. The
+saver remembers which nodes it has seen committed (written by it, or read back on resume) and
+sends only the others.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -35,13 +40,13 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
     get_checkpoint_id,
 )
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
-from db import checkpoints, lease
+from db import checkpoints, lease, transcripts
 from db.connect import Pool
 from db.errors import LeaseLost
+from db.saver import ENCODING, TranscriptSaver, TranscriptWriter
 
 
 class _SyncAtTheEnd:
@@ -53,7 +58,7 @@ class _SyncAtTheEnd:
         return None
 
 
-class FencedSaver(AsyncPostgresSaver):
+class FencedSaver(TranscriptSaver):
     """A checkpointer bound to one claim: (task id, lease epoch)."""
 
     def __init__(
@@ -64,20 +69,20 @@ class FencedSaver(AsyncPostgresSaver):
         self.task_id = task_id
         self.epoch = epoch
         self._consume_resume = consume_resume
+        self._stored: set[bytes] = set()  # transcript nodes known to be committed
 
     @asynccontextmanager
-    async def _fenced(self) -> AsyncIterator[tuple[AsyncConnection[DictRow], AsyncPostgresSaver]]:
+    async def _fenced(self) -> AsyncIterator[tuple[AsyncConnection[DictRow], TranscriptWriter]]:
         if self._consume_resume:
             async with self.pool.connection() as conn, conn.transaction():
                 await lease.fence(conn, self.task_id, self.epoch, consume_resume=True)
-                yield conn, AsyncPostgresSaver(conn, serde=self.serde)
+                yield conn, self._writer(conn, None)
             self._consume_resume = False
             return
         try:
             async with self.pool.connection() as conn, conn.pipeline():
                 try:
-                    pipe = cast(Any, _SyncAtTheEnd())
-                    yield conn, AsyncPostgresSaver(conn, pipe=pipe, serde=self.serde)
+                    yield conn, self._writer(conn, cast(Any, _SyncAtTheEnd()))
                     await lease.fence_last(conn, self.task_id, self.epoch)
                 except BaseException:
                     await conn.close()  # never Sync a write whose fence is not queued behind it
@@ -98,12 +103,14 @@ class FencedSaver(AsyncPostgresSaver):
         stamped: Any = {**metadata, "outlast_epoch": self.epoch}
         thread_id = str(config["configurable"]["thread_id"])
         checkpoint_ns = str(config["configurable"].get("checkpoint_ns", ""))
-        async with self._fenced() as (conn, saver):
-            written = await saver.aput(config, checkpoint, stamped, new_versions)
+        async with self._fenced() as (conn, writer):
+            written = await writer.aput(config, checkpoint, stamped, new_versions)
+            nodes = await self._insert_new(conn, writer)
             await checkpoints.order_insert(
                 conn, thread_id, checkpoint_ns, checkpoint["id"], self.epoch
             )
-            return written
+        self._stored.update(node.digest for node in nodes)  # committed: the block ended
+        return written
 
     async def aput_writes(
         self,
@@ -112,8 +119,26 @@ class FencedSaver(AsyncPostgresSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        async with self._fenced() as (_, saver):
-            await saver.aput_writes(config, writes, task_id, task_path)
+        async with self._fenced() as (conn, writer):
+            await writer.aput_writes(config, writes, task_id, task_path)
+            nodes = await self._insert_new(conn, writer)
+        self._stored.update(node.digest for node in nodes)
+
+    async def _insert_new(
+        self, conn: AsyncConnection[DictRow], writer: TranscriptWriter
+    ) -> list[transcripts.Node]:
+        """Queue the transcript nodes `writer` found new, before the fence: they commit with
+        the checkpoint or writes that refer to them, or not at all."""
+        lists, texts = list(writer.new_nodes.values()), writer.new_texts
+        await transcripts.insert(conn, self.task_id, texts, transcripts.TEXT)
+        await transcripts.insert(conn, self.task_id, lists, ENCODING)
+        return lists + texts
+
+    def _writer(self, conn: AsyncConnection[DictRow], pipe: Any) -> TranscriptWriter:
+        return TranscriptWriter(conn, pipe=pipe, serde=self.serde, stored=self._stored)
+
+    def _stored_now(self, digests: Iterable[bytes]) -> None:
+        self._stored.update(digests)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint `config` names or, when it names none, the thread's last one written

@@ -4,17 +4,33 @@ Built with the task id and the lease epoch the claim holds, so every row it writ
 that lease; put in the run's config by the executor, where `outlast.models.call_model` finds it.
 Each begin and finish is its own short statement on the pool: no transaction is open while the
 model is called. Costs are priced here (outlast.models.prices) and stored as integer micro-USD.
+
+Transcripts (ADR 0012): a request's messages and tools are not stored whole in its row. Each
+message is a transcript node in canonical JSON, and the row holds the two lists' head digests
+(`stored_request`); a message's text of `INTERN_MIN` characters or more, and a response's, is a
+text node, the same one the checkpointer stores for that text, and a marker stands in its place.
+The journal remembers the nodes it has stored under this claim and sends only new ones, so a call
+adds the bytes of its new messages, not of the whole conversation. `request_of` rebuilds a
+request from its row; its digest is the row's.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
-from db import llm_call
+from db import llm_call, transcripts
 from db.connect import Db
+from db.transcripts import TEXT, Node
 from outlast.models.journal import JournalEntry
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.prices import PriceBook
+
+# The parts of a request stored as transcript lists, and the encoding label of their nodes.
+PARTS = ("messages", "tools")
+ENCODINGS = {"messages": "json-message", "tools": "json-tool"}
+New = list[tuple[Node, str]]
 
 
 class PgJournal:
@@ -34,6 +50,7 @@ class PgJournal:
         self.epoch = epoch
         self.prices = prices
         self.replay = replay
+        self._stored: set[bytes] = set()  # transcript nodes this claim has stored
 
     async def begin(self, step_key: str, seq: int, request: ModelRequest) -> JournalEntry:
         if self.replay is not None:
@@ -47,30 +64,65 @@ class PgJournal:
                 self.replay,
             )
             if reused is not None:
-                return JournalEntry(reused.call_id, ModelResponse.model_validate(reused.response))
+                # The original's response, its long texts resolved (same tenant, same store).
+                (recorded,) = await llm_call.resolve_texts(
+                    self.pool, self.task_id, [reused.response]
+                )
+                return JournalEntry(reused.call_id, ModelResponse.model_validate(recorded))
+        dumped = request.model_dump(mode="json")
+        new: New = []
+        dumped["messages"] = [self._intern(m, new) for m in dumped["messages"]]
+        lists = {part: _chain(dumped[part], part) for part in PARTS}
+        new += [(n, ENCODINGS[p]) for p, nodes in lists.items() for n in nodes]
+        new = self._unstored(new)
         begun = await llm_call.begin(
             self.pool,
             self.task_id,
             self.epoch,
             llm_call.Key(step_key, seq),
             request.digest(),
-            request.model_dump(mode="json"),
+            stored_request(dumped, lists),
+            new,
         )
         if begun.outcome == "reused":
-            return JournalEntry(begun.call_id, ModelResponse.model_validate(begun.response))
+            recorded = await llm_call.resolve_texts(self.pool, self.task_id, [begun.response])
+            return JournalEntry(begun.call_id, ModelResponse.model_validate(recorded[0]))
+        self._stored.update(node.digest for node, _ in new)
         return JournalEntry(begun.call_id)
 
     async def finish(
         self, entry: JournalEntry, response: ModelResponse | None, error: BaseException | None
     ) -> None:
-        end = _failed(error) if response is None else self._completed(response)
-        await llm_call.finish(self.pool, self.task_id, self.epoch, entry.call_id, end)
+        new: New = []
+        end = _failed(error) if response is None else self._completed(response, new)
+        new = self._unstored(new)
+        await llm_call.finish(self.pool, self.task_id, self.epoch, entry.call_id, end, new)
+        self._stored.update(node.digest for node, _ in new)
 
-    def _completed(self, response: ModelResponse) -> llm_call.Finished:
+    def _intern(self, item: dict[str, Any], new: New) -> dict[str, Any]:
+        """`item` (a message or a response, as JSON) with a long text replaced by its marker;
+        the text's node appended to `new`."""
+        content = item.get("content")
+        if not isinstance(content, str) or not transcripts.interned(content):
+            return item
+        node = transcripts.text_node(content)
+        new.append((node, TEXT))
+        return {**item, "content": transcripts.mark(node)}
+
+    def _unstored(self, new: New) -> New:
+        seen: set[bytes] = set()
+        kept = []
+        for node, encoding in new:
+            if node.digest not in self._stored and node.digest not in seen:
+                seen.add(node.digest)
+                kept.append((node, encoding))
+        return kept
+
+    def _completed(self, response: ModelResponse, new: New) -> llm_call.Finished:
         cost = self.prices.cost(response.usage, response.provider, response.model)
         return llm_call.Finished(
             status="completed",
-            response=response.model_dump(mode="json"),
+            response=self._intern(response.model_dump(mode="json"), new),
             provider=response.provider,
             model=response.model,
             usage=response.usage.model_dump(),
@@ -88,3 +140,33 @@ def _failed(error: BaseException | None) -> llm_call.Finished:
         provider=getattr(error, "provider", None),
         model=getattr(error, "model", None),
     )
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _chain(elements: list[Any], part: str) -> list[Node]:
+    return transcripts.chain([_canonical(e) for e in elements], ENCODINGS[part])
+
+
+def stored_request(dumped: dict[str, Any], lists: dict[str, list[Node]]) -> dict[str, Any]:
+    """The request as its row holds it: each part a list reference `{"head", "count"}` (head
+    null for an empty list), the rest (params) as is."""
+    refs = {
+        part: {"head": nodes[-1].digest.hex() if nodes else None, "count": len(nodes)}
+        for part, nodes in lists.items()
+    }
+    return {**dumped, **refs}
+
+
+async def request_of(db: Db, task_id: uuid.UUID, stored: dict[str, Any]) -> ModelRequest:
+    """The request a journal row's `request` names, read back from the task's transcripts (a
+    row written before transcripts holds the whole request)."""
+    if isinstance(stored.get("messages"), list):
+        return ModelRequest.model_validate(stored)
+    heads = {part: stored[part]["head"] for part in PARTS if stored[part]["head"]}
+    lists = await transcripts.read(db, task_id, [bytes.fromhex(h) for h in heads.values()])
+    parts = {part: [json.loads(e) for e in lists[bytes.fromhex(h)]] for part, h in heads.items()}
+    parts["messages"] = await llm_call.resolve_texts(db, task_id, parts.get("messages", []))
+    return ModelRequest.model_validate({**stored, "tools": [], **parts})

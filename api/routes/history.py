@@ -7,13 +7,13 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from api.deps import PoolDep, RegistryDep, TasksRead, TasksWrite
 from api.problems import ProblemError, field_error, invalid
 from api.schemas import LABEL_PATTERN, CheckpointState, ForkRequest, MessageRequest, TaskPublic
 from db import checkpoints, tasks
 from db.errors import NotFound
+from db.saver import TranscriptSaver
 from outlast.jsonsafe import to_json
 
 router = APIRouter(prefix="/v1/tasks", tags=["history"])
@@ -35,7 +35,7 @@ async def checkpoint_state(
     task = await tasks.get(pool, task_id, tenant=caller.tenant)
     if not await checkpoints.exists(pool, task_id, checkpoint_id, tenant=caller.tenant):
         raise NotFound("checkpoint", checkpoint_id)
-    graph = registry.compiled(task["graph"], AsyncPostgresSaver(pool))  # reads only
+    graph = registry.compiled(task["graph"], TranscriptSaver(pool))  # reads only
     config = {"configurable": {"thread_id": str(task_id), "checkpoint_id": checkpoint_id}}
     snapshot = await graph.aget_state(config)
     metadata: dict[str, Any] = to_json(dict(snapshot.metadata or {}))

@@ -10,6 +10,10 @@
 -- insert a 'started' row (outcome 'started'). Calls of this key left 'started' by an earlier
 -- lease were in flight at a crash: they become 'interrupted' (they may have been billed). No row
 -- at all means the lease is lost.
+-- The request's messages and tools are not in its row: it names their lists by head digest, and
+-- the lists' nodes the caller does not know to be stored are inserted here (transcript_messages,
+-- ADR 0012), under the task's tenant, in this one fenced statement; a call that is reused
+-- inserts nothing.
 WITH fence AS (
     SELECT id, tenant, lease_epoch
     FROM tasks
@@ -40,6 +44,16 @@ WITH fence AS (
       AND c.status = 'started'
       AND c.lease_epoch < fence.lease_epoch
     RETURNING c.id
+), nodes AS (
+    INSERT INTO transcript_messages (tenant, digest, parent, position, encoding, content)
+    SELECT fence.tenant, n.digest, n.parent, n.position, n.encoding, n.content
+    FROM fence
+    CROSS JOIN unnest(
+        %(node_digests)s::bytea[], %(node_parents)s::bytea[], %(node_positions)s::integer[],
+        %(node_encodings)s::text[], %(node_contents)s::bytea[]
+    ) AS n (digest, parent, position, encoding, content)
+    WHERE NOT EXISTS (SELECT FROM recorded)
+    ON CONFLICT (tenant, digest) DO NOTHING
 ), started AS (
     INSERT INTO llm_calls (tenant, task_id, step_key, seq, lease_epoch, request_digest, request)
     SELECT fence.tenant, fence.id, %(step_key)s, %(seq)s, %(epoch)s, %(digest)s, %(request)s
@@ -56,9 +70,10 @@ FROM started;
 -- name: llm_call_finish
 -- After a model call: record how the call :call_id ended ('completed' with the response, usage
 -- and cost, or 'failed' with the error). Fenced; only a row this lease started and left
--- 'started'. No row means the lease is lost.
+-- 'started'. No row means the lease is lost. The response's text, when long, is a transcript
+-- node (ADR 0012) inserted here, under the task's tenant, and the response names it.
 WITH fence AS (
-    SELECT id, lease_epoch
+    SELECT id, lease_epoch, tenant
     FROM tasks
     WHERE id = %(task_id)s
       -- fence:begin
@@ -67,6 +82,20 @@ WITH fence AS (
       AND lease_expires_at > outlast_now()
       -- fence:end
     FOR SHARE
+), nodes AS (
+    INSERT INTO transcript_messages (tenant, digest, parent, position, encoding, content)
+    SELECT fence.tenant, n.digest, n.parent, n.position, n.encoding, n.content
+    FROM fence
+    CROSS JOIN unnest(
+        %(node_digests)s::bytea[], %(node_parents)s::bytea[], %(node_positions)s::integer[],
+        %(node_encodings)s::text[], %(node_contents)s::bytea[]
+    ) AS n (digest, parent, position, encoding, content)
+    WHERE EXISTS (
+        SELECT FROM llm_calls AS c
+        WHERE c.id = %(call_id)s AND c.task_id = fence.id
+          AND c.lease_epoch = fence.lease_epoch AND c.status = 'started'
+    )
+    ON CONFLICT (tenant, digest) DO NOTHING
 )
 UPDATE llm_calls AS c
 SET status = %(status)s,

@@ -147,7 +147,8 @@ WITH now AS (
 SELECT moved.*, pg_notify('outlast_tasks', 'follow_up') AS notified FROM moved;
 
 -- name: tasks_fork
--- Time travel: a new task whose thread starts as a copy of another task's checkpoint (its
+-- Time travel: a new task (of the same tenant, and pinning the same agent version when it ran
+-- an agent) whose thread starts as a copy of another task's checkpoint (its
 -- channel blobs and pending writes too, except recorded human answers, so the fork asks again).
 -- The worker applies :state_patch, then resumes from there. Nothing is inserted when the
 -- checkpoint is not on the source task's thread.
@@ -157,9 +158,9 @@ WITH now AS (
     SELECT * FROM checkpoints
     WHERE thread_id = %(task_id)s::text AND checkpoint_ns = '' AND checkpoint_id = %(checkpoint_id)s
 ), inserted AS (
-    INSERT INTO tasks (tenant, graph, input, metadata, priority, max_attempts, timeout_s,
-                       wait_timeout_s, on_wait_timeout, resume_patch)
-    SELECT s.tenant, s.graph, s.input,
+    INSERT INTO tasks (tenant, graph, agent, agent_version, input, metadata, priority,
+                       max_attempts, timeout_s, wait_timeout_s, on_wait_timeout, resume_patch)
+    SELECT s.tenant, s.graph, s.agent, s.agent_version, s.input,
            s.metadata || jsonb_build_object('forked_from', jsonb_build_object(
                'task_id', s.id, 'checkpoint_id', %(checkpoint_id)s::text)),
            s.priority, s.max_attempts, s.timeout_s, s.wait_timeout_s, s.on_wait_timeout,

@@ -1,0 +1,236 @@
+"""LangGraph's Postgres checkpointer, storing message lists and texts once (ADR 0012).
+
+The stock saver writes a channel's whole value as a blob at every version: a chat graph's
+`messages` channel is rewritten at every step, and a run's checkpoints grow with the square of
+its length. Here:
+
+- a channel value that is a list of messages (LangChain messages, pydantic models or dicts,
+  each encoded by the serializer as msgpack) is stored as a chain of nodes in
+  transcript_messages (db/transcripts.py) and its blob is the chain's head digest, 32 bytes,
+  with the type `outlast-transcript`; only the nodes not stored yet are written;
+- a LangChain message's text of `INTERN_MIN` characters or more (db/transcripts.py), wherever
+  it is (a list, the graph's input, a node's pending write), is stored once as a text node and
+  replaced by a marker in what is serialized, so the same answer in a pending write, a list
+  and the journal is one node. A text that looks like a marker is stored as a node too, so
+  it reads back as itself.
+
+Any other value is stored as the stock saver stores it. Reading resolves the heads and the
+markers (on the connection the checkpoint was read on) in the tenant of the task whose thread it
+is, so `aget_tuple`, `alist` and `aget_state` see whole values. The read side is
+`TranscriptSaver`, used by the API; the worker's fenced saver (worker/checkpointer.py) extends
+it and writes through `TranscriptWriter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Collection, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+from langchain_core.messages import BaseMessage
+from langgraph.checkpoint.base import ChannelVersions, CheckpointTuple
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
+from psycopg.rows import DictRow
+from pydantic import BaseModel
+
+from db import transcripts
+from db.transcripts import Node
+
+TRANSCRIPT_TYPE = "outlast-transcript"
+ENCODING = "msgpack"
+_TYPE_BYTES = TRANSCRIPT_TYPE.encode()
+
+
+def is_message_list(value: object) -> bool:
+    """A non-empty list whose elements are all messages: LangChain's, pydantic models or dicts
+    (the shapes a chat graph's `messages` channel holds)."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, BaseMessage | BaseModel | dict) for v in value)
+    )
+
+
+def _walk(value: Any, on_message: Any) -> Any:
+    """`value` with each LangChain message inside it (in lists, tuples and dicts) replaced by
+    `on_message(message)`; the same object when nothing changed."""
+    if isinstance(value, BaseMessage):
+        return on_message(value)
+    if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
+        items = [_walk(v, on_message) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        pairs = {k: _walk(v, on_message) for k, v in value.items()}
+        if all(pairs[k] is v for k, v in value.items()):
+            return value
+        return pairs
+    return value
+
+
+def _marker_digests(values: Iterable[Any]) -> set[bytes]:
+    found: set[bytes] = set()
+
+    def note(message: BaseMessage) -> BaseMessage:
+        if (digest := transcripts.marked(message.content)) is not None:
+            found.add(digest)
+        return message
+
+    for value in values:
+        _walk(value, note)
+    return found
+
+
+def _task(row: DictRow) -> uuid.UUID:
+    """The task whose thread a checkpoint row is on (its tenant owns the thread's nodes)."""
+    return uuid.UUID(row["thread_id"])
+
+
+class _Interning:
+    """The saver's serializer, with long message texts replaced by markers on the way out; the
+    text nodes not in `stored` are left in `new`."""
+
+    def __init__(self, inner: Any, stored: Collection[bytes]) -> None:
+        self.inner = inner
+        self.stored = stored
+        self.new: dict[bytes, Node] = {}
+
+    def _intern(self, message: BaseMessage) -> BaseMessage:
+        content = message.content
+        if not isinstance(content, str) or not transcripts.interned(content):
+            return message
+        node = transcripts.text_node(content)
+        if node.digest not in self.stored:
+            self.new.setdefault(node.digest, node)
+        return message.model_copy(update={"content": transcripts.mark(node)})
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        dumped: tuple[str, bytes] = self.inner.dumps_typed(_walk(obj, self._intern))
+        return dumped
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        return self.inner.loads_typed(data)
+
+
+class TranscriptSaver(AsyncPostgresSaver):
+    """Reads checkpoints whose message lists and texts are stored as transcript nodes."""
+
+    _reading: AsyncConnection[DictRow] | None = None
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
+        # The stock saver loads a checkpoint inside its cursor block, holding the saver's lock
+        # and a connection: the transcript is read on that connection, not a second one from
+        # the pool (which, with every connection held by such a block, would never come).
+        async with super()._cursor(pipeline=pipeline) as cur:
+            self._reading = cast(AsyncConnection[DictRow], cur.connection)
+            try:
+                yield cur
+            finally:
+                self._reading = None
+
+    async def _load_checkpoint_tuple(self, value: DictRow) -> CheckpointTuple:
+        entries = value["channel_values"] or []
+        heads = {
+            bytes(channel).decode(): bytes(blob)
+            for channel, type_, blob in entries
+            if bytes(type_) == _TYPE_BYTES
+        }
+        stock = [e for e in entries if bytes(e[1]) != _TYPE_BYTES]
+        loaded = await super()._load_checkpoint_tuple({**value, "channel_values": stock})
+        db = self._reading or self.conn
+        channel_values = loaded.checkpoint["channel_values"]
+        if heads:
+            lists = await transcripts.read(db, _task(value), heads.values())
+            self._stored_now(
+                node.digest
+                for elements in lists.values()
+                for node in transcripts.chain(elements, ENCODING)
+            )
+            channel_values.update(await asyncio.to_thread(self._decode, heads, lists))
+        writes = loaded.pending_writes or []
+        digests = _marker_digests([*channel_values.values(), *(w[2] for w in writes)])
+        if not digests:
+            return loaded
+        texts = await transcripts.texts(db, _task(value), digests)
+        self._stored_now(texts)
+
+        def restore(message: BaseMessage) -> BaseMessage:
+            digest = transcripts.marked(message.content)
+            if digest is not None:
+                message.content = texts[digest]  # a fresh object, decoded just now
+            return message
+
+        for channel_value in channel_values.values():
+            _walk(channel_value, restore)
+        for write in writes:
+            _walk(write[2], restore)
+        return loaded
+
+    def _decode(self, heads: dict[str, bytes], lists: dict[bytes, list[bytes]]) -> dict[str, Any]:
+        return {
+            channel: [self.serde.loads_typed((ENCODING, element)) for element in lists[head]]
+            for channel, head in heads.items()
+        }
+
+    def _stored_now(self, digests: Iterable[bytes]) -> None:
+        """Called with the digest of every node read: a writer learns which are stored."""
+
+
+class TranscriptWriter(AsyncPostgresSaver):
+    """The stock saver for one write, whose message lists become chain heads and whose long
+    message texts become text nodes. The nodes it did not find in `stored` are left in
+    `new_nodes` (lists) and `new_texts`, for the caller to insert in the same transaction as
+    the checkpoint or writes (db.transcripts.insert)."""
+
+    def __init__(
+        self,
+        conn: AsyncConnection[DictRow],
+        *,
+        pipe: AsyncPipeline | None,
+        serde: Any,
+        stored: Collection[bytes],
+    ) -> None:
+        interning = _Interning(serde, stored)
+        super().__init__(conn, pipe=pipe, serde=cast(Any, interning))
+        self.interning = interning
+        self.stored = stored
+        self.new_nodes: dict[bytes, Node] = {}
+
+    @property
+    def new_texts(self) -> list[Node]:
+        return list(self.interning.new.values())
+
+    def _dump_blobs(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        values: dict[str, Any],
+        versions: ChannelVersions,
+    ) -> list[tuple[str, str, str, str, str, bytes | None]]:
+        rows = []
+        for channel, version in versions.items():
+            head = self._transcribe(values[channel]) if channel in values else None
+            if head is None:
+                rows += super()._dump_blobs(thread_id, checkpoint_ns, values, {channel: version})
+            else:
+                row = (thread_id, checkpoint_ns, channel, str(version), TRANSCRIPT_TYPE, head)
+                rows.append(row)
+        return rows
+
+    def _transcribe(self, value: Any) -> bytes | None:
+        """The head digest of `value` stored as a chain, or None to store it as a blob."""
+        if not is_message_list(value):
+            return None
+        encoded = [self.serde.dumps_typed(element) for element in value]
+        if any(type_ != ENCODING for type_, _ in encoded):
+            return None
+        nodes = transcripts.chain([blob for _, blob in encoded], ENCODING)
+        for node in nodes:
+            if node.digest not in self.stored:
+                self.new_nodes.setdefault(node.digest, node)
+        return nodes[-1].digest
