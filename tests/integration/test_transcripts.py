@@ -193,7 +193,7 @@ async def test_the_journal_stores_each_message_once_and_its_requests_read_back(
     assert await nodes(pool, "json-message") == 5 + 4
     assert await nodes(pool, "json-tool") == 1
     assert await nodes(pool, "text") == 5 + 5
-    rows = await llm_call.list_(pool, task_id)
+    rows = await llm_call.list_(pool, task_id, tenant="default")
     assert [row["response"]["content"] for row in rows] == answers
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -259,7 +259,7 @@ async def test_a_fork_reads_the_lists_it_copied(pool: Pool) -> None:
     await chat(pool, FencedSaver(pool, task_id, epoch), task_id, range(2))
     head = await checkpoints.head(pool, str(task_id))
     assert head is not None
-    fork = await tasks.fork(pool, task_id, head, None)
+    fork = await tasks.fork(pool, task_id, head, None, tenant="default")
     graph = chat_graph.build().compile(checkpointer=TranscriptSaver(pool))
     state = await graph.aget_state(thread(uuid.UUID(str(fork["id"]))))
     assert len(state.values["messages"]) == 4

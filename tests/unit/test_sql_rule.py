@@ -229,6 +229,10 @@ def test_no_block_is_dead() -> None:
 TENANT_BLIND = {
     "key_get": "authentication: the key is looked up by its id to learn its tenant",
     "key_touch": "last_used_at of the key that just authenticated, by its id",
+    "stream_head": "the newest event id: a position in the one id sequence, no row data",
+    "stream_ids": "event ids only, to find gaps; the events themselves are read by tenant",
+    "transcripts_read": "a task's stored messages, in the tenant of the task row it names, "
+    "which the API reads only after finding that task in the caller's tenant",
 }
 
 
