@@ -127,6 +127,21 @@ class Settings(BaseSettings):
         None, description="JSON or TOML prices per provider/model that win over genai-prices."
     )
 
+    # Tools (outlast.toolcall, outlast.netguard, outlast.mcp).
+    net_allow: str = Field(
+        "",
+        description="Networks (comma-separated CIDRs) that read_url and tool servers may reach"
+        " despite the SSRF rules. Empty in production; tests allow 127.0.0.0/8.",
+    )
+    fetch_timeout_s: PositiveFloat = Field(10.0, description="Longest one read_url fetch.")
+    fetch_max_bytes: PositiveInt = Field(
+        1_000_000, description="Most bytes read_url reads of a body."
+    )
+    tool_timeout_s: PositiveFloat = Field(30.0, description="Longest one tool call.")
+    tool_result_max_chars: PositiveInt = Field(
+        100_000, description="Longest tool result handed to the model (longer is cut)."
+    )
+
     @model_validator(mode="after")
     def _check_together(self) -> Settings:
         """Settings that are each valid but impossible together are refused at start-up."""
