@@ -20,6 +20,7 @@ from api.body import BodyGuard
 from api.routes import (
     agents,
     approvals,
+    artifacts,
     batch,
     dead_letters,
     graphs,
@@ -29,6 +30,7 @@ from api.routes import (
     metrics,
     model_calls,
     tasks,
+    tool_servers,
     workers,
 )
 from db.connect import open_pool
@@ -116,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agents,
         model_calls,
         metrics,
+        artifacts,
+        tool_servers,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))

@@ -46,6 +46,7 @@ from outlast.jsonsafe import dumps_storable, to_storable_json
 from outlast.models.journal import JOURNAL_KEY
 from outlast.models.prices import PriceBook
 from outlast.registry import Registry
+from outlast.toolcall import TOOLS_KEY
 from worker.blocking import BlockingCalls
 from worker.checkpointer import FencedSaver
 from worker.completions import Completions
@@ -53,6 +54,7 @@ from worker.config import WorkerConfig
 from worker.failures import describe_failure
 from worker.journal import PgJournal
 from worker.leases import Lease
+from worker.tools import PgToolRuntime
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +67,21 @@ def finished(snapshot: StateSnapshot) -> Any:
 
 
 def run_config(
-    claim: Claim, *, head: bool = False, journal: PgJournal | None = None
+    claim: Claim,
+    *,
+    head: bool = False,
+    journal: PgJournal | None = None,
+    tools: PgToolRuntime | None = None,
 ) -> RunnableConfig:
     """The run's config; at a redrive's chosen checkpoint unless `head` (the thread's newest).
-    With `journal`, nodes' `outlast.models.call_model` journals their model calls in it."""
+    With `journal`, nodes' `outlast.models.call_model` journals their model calls in it; with
+    `tools`, `outlast.toolcall.call_tool` records tool calls in its ledger."""
     configurable: dict[str, Any] = {"thread_id": str(claim.task_id)}
     configurable.update(TaskContext(claim.task_id, claim.attempt, claim.epoch).as_configurable())
     if journal is not None:
         configurable[JOURNAL_KEY] = journal
+    if tools is not None:
+        configurable[TOOLS_KEY] = tools
     if claim.resume_checkpoint_id and not head:
         configurable["checkpoint_id"] = claim.resume_checkpoint_id
     return {"configurable": configurable}
@@ -191,13 +200,14 @@ class Executor:
         )
         graph = self.registry.compiled(claim.graph, saver)
         journal = PgJournal(self.pool, claim.task_id, claim.epoch, self.prices)
-        config = run_config(claim, journal=journal)
+        tools = PgToolRuntime(self.pool, claim.task_id, claim.epoch, self.config.tools)
+        config = run_config(claim, journal=journal, tools=tools)
         graph_input = await self._first_input(graph, saver, config, claim)
         async with attempt_timeout(claim):
             for _ in range(MAX_RESUMES_PER_CLAIM):
                 if await self._stream(graph, graph_input, config, lease):
                     return RunEnd(cancelled=True)
-                config = run_config(claim, head=True, journal=journal)
+                config = run_config(claim, head=True, journal=journal, tools=tools)
                 snapshot = await graph.aget_state(config)
                 if not snapshot.interrupts:
                     return RunEnd(values=finished(snapshot))
