@@ -42,7 +42,7 @@ class _TextParser(HTMLParser):
         if self._in_title:
             self.title += data
         if not self.skipping:
-            self.parts.append(data)
+            self.parts.append(re.sub(r"\s+", " ", data))  # as a browser shows it
 
 
 def html_to_text(html: str) -> tuple[str, str]:
@@ -51,6 +51,6 @@ def html_to_text(html: str) -> tuple[str, str]:
     parser.feed(html)
     parser.close()
     text = "".join(parser.parts)
-    text = re.sub(r"[ \t\r\f\v]+", " ", text)
+    text = re.sub(r" +", " ", text)
     text = re.sub(r"\n\s*\n+", "\n\n", re.sub(r" *\n *", "\n", text))
     return parser.title.strip(), text.strip()
