@@ -7,7 +7,8 @@ Besides the built-ins and tool servers it offers test tools: `effect` (not idemp
 `effect_idem` (idempotent) append `<idempotency key> <pid>` to the file `arguments.log` (the
 effect a test counts), then, given `arguments.hold`, wait until that file exists (a test kills
 the worker there: the effect happened, the outcome row was never written); `garbage` returns
-what JSON cannot hold; `boom` raises."""
+what JSON cannot hold; `boom` raises. With `question`, the node first asks the model
+(`openai:gpt-test`, journaled through call_model) and keeps its answer."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
+from outlast.models import ModelRequest, UserMessage, call_model, chain
 from outlast.toolcall import Tool, ToolContext, call_tool
 
 
@@ -26,6 +28,8 @@ class Tooled(TypedDict, total=False):
     calls: list[dict[str, Any]]
     allowed: list[str]
     gate: str
+    question: str
+    answer: str
     results: list[dict[str, Any]]
 
 
@@ -62,7 +66,19 @@ TEST_TOOLS = {
 }
 
 
+async def _ask(question: str, config: RunnableConfig) -> str:
+    models = chain("openai:gpt-test")
+    try:
+        request = ModelRequest(messages=(UserMessage(content=question),))
+        return (await call_model(config, request, models)).content
+    finally:
+        await models.aclose()
+
+
 async def act(state: Tooled, config: RunnableConfig) -> dict[str, Any]:
+    update: dict[str, Any] = {}
+    if state.get("question"):
+        update["answer"] = await _ask(state["question"], config)
     results = []
     for call in state.get("calls", []):
         result = await call_tool(
@@ -80,7 +96,7 @@ async def act(state: Tooled, config: RunnableConfig) -> dict[str, Any]:
         )
     if state.get("gate"):
         await _wait_for(state["gate"])
-    return {"results": results}
+    return {**update, "results": results}
 
 
 tooled: StateGraph[Tooled] = StateGraph(Tooled)
