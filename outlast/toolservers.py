@@ -59,10 +59,13 @@ async def discover(
     """The server's tools as `{name, description, input_schema, idempotent}`. Raises
     UrlRefused (the guard), ToolError (unreachable, too slow, too many tools, a schema too
     large, a bad tool name): its message never holds the token."""
-    await check(url, guard)
     try:
-        async with asyncio.timeout(timeout_s), _client(url, token, timeout_s) as client:
-            listed = await client.list_tools()
+        async with asyncio.timeout(timeout_s):
+            await check(url, guard)
+            async with _client(url, token, timeout_s) as client:
+                listed = await client.list_tools()
+    except UrlRefused:
+        raise
     except TimeoutError as exc:
         raise ToolError(f"the tool server did not answer within {timeout_s:g}s") from exc
     except Exception as exc:  # the MCP client's and the transport's errors are many

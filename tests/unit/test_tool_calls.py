@@ -9,7 +9,7 @@ import pytest
 from outlast.calculator import evaluate
 from outlast.errors import ToolError
 from outlast.htmltext import html_to_text
-from outlast.toolcall import call_tool, is_allowed
+from outlast.toolcall import call_tool, describe_tools, is_allowed
 from tests.support.tooled import TEST_TOOLS
 
 
@@ -75,3 +75,9 @@ def test_html_to_text() -> None:
     )
     assert title == "T & C"
     assert text == "Hello\n\na b c"
+
+
+async def test_describe_tools_lists_the_allowed_ones() -> None:
+    specs = await describe_tools(None, ["calculator", "read_url", "nope", "srv.*"])
+    assert [s["name"] for s in specs] == ["calculator", "read_url"]
+    assert specs[0]["parameters"]["required"] == ["expression"]
