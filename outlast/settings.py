@@ -6,6 +6,7 @@ agreement. `DATABASE_URL` has no prefix (as every Postgres tool expects); the re
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -141,6 +143,16 @@ class Settings(BaseSettings):
     tool_result_max_chars: PositiveInt = Field(
         100_000, description="Longest tool result handed to the model (longer is cut)."
     )
+
+    @field_validator("net_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {entry!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _check_together(self) -> Settings:

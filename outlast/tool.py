@@ -18,6 +18,8 @@ from typing import Any, Literal, Protocol
 from outlast.netguard import GuardConfig
 
 Decision = Literal["retry", "skip", "done"]
+# Where the worker puts its ToolRuntime in a node's config (configurable), as JOURNAL_KEY.
+TOOLS_KEY = "outlast_tools"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from outlast.human import MARKER
 from outlast.jsonsafe import to_storable_json
 from outlast.models.journal import step_key
 from outlast.tool import (
+    TOOLS_KEY,
     LedgerEntry,
     Tool,
     ToolContext,
@@ -61,7 +62,6 @@ __all__ = [
     "is_allowed",
 ]
 
-TOOLS_KEY = "outlast_tools"
 # The node run's tool-call counter, fresh for every execution of a node (as the journal's).
 SEQ_KEY = "outlast_tool_seq"
 UNKNOWN_OUTCOME = "unknown_tool_outcome"
@@ -108,7 +108,10 @@ async def call_tool(
     seq = next(
         cast("itertools.count[int]", config["configurable"].setdefault(SEQ_KEY, itertools.count()))
     )
-    intent = _intent(config, runtime, tool, arguments, seq)
+    try:
+        intent = _intent(config, runtime, tool, arguments, seq)
+    except UnstorableValue:
+        return ToolResult(name, error="the arguments cannot be stored as JSON")
     return await _ledgered(runtime, intent, tool, arguments, limits)
 
 

@@ -17,16 +17,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any
-
-import httpx2
-from mcp.client import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import RequestParamsMeta
+from typing import TYPE_CHECKING, Any
 
 from outlast.errors import ToolError, UrlRefused
 from outlast.netguard import GuardConfig, check
 from outlast.tool import ServerInfo, Tool, ToolContext
+
+if TYPE_CHECKING:
+    from mcp.client import Client
+    from mcp.types import RequestParamsMeta
 
 SEPARATOR = "."
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -43,6 +42,12 @@ def _meta(key: str) -> RequestParamsMeta:
 
 
 def _client(url: str, token: str | None, timeout_s: float) -> Client:
+    # Imported here: the MCP package is large, and a worker that calls no tool server (or the
+    # API at start) need not load it.
+    import httpx2
+    from mcp.client import Client
+    from mcp.client.streamable_http import streamable_http_client
+
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout_s), trust_env=False)
     return Client(

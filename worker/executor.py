@@ -46,7 +46,7 @@ from outlast.jsonsafe import dumps_storable, to_storable_json
 from outlast.models.journal import JOURNAL_KEY
 from outlast.models.prices import PriceBook
 from outlast.registry import Registry
-from outlast.toolcall import TOOLS_KEY
+from outlast.tool import TOOLS_KEY
 from worker.blocking import BlockingCalls
 from worker.checkpointer import FencedSaver
 from worker.completions import Completions
