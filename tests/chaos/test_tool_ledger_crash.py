@@ -51,7 +51,7 @@ def crash_during_the_tool(
     assert [c["status"] for c in calls(observe, task_id)] == ["started"]
     first.signal(signal.SIGKILL)
     first.wait(10)
-    hold.touch()
+    Path(f"{hold}.1").touch()
     processes.worker(concurrency=1, **ENV)
     processes.reaper(**ENV)
     return task_id, log
@@ -61,6 +61,7 @@ def test_an_idempotent_tool_runs_again_with_the_same_key(
     processes: Processes, observe: Observer, tmp_path: Path
 ) -> None:
     task_id, log = crash_during_the_tool(processes, observe, tmp_path, "effect_idem")
+    Path(f"{tmp_path / 'hold'}.2").touch()  # the second run's effect goes through
     wait_until(lambda: observe.state(task_id) == "completed", 60, message="task completed")
 
     first, second = effects(log)
@@ -106,6 +107,7 @@ def test_a_non_idempotent_tool_waits_for_a_person(
         assert payload["args"]["tool"] == "effect"
         assert payload["args"]["arguments"] == {"log": str(log), "hold": str(tmp_path / "hold")}
         assert payload["args"]["idempotency_key"] == key
+        Path(f"{tmp_path / 'hold'}.2").touch()  # a retry's effect goes through
         response = api.post(f"/v1/tasks/{task_id}/{decision}", json=body)
         assert response.status_code == 200, response.text
 
@@ -118,6 +120,35 @@ def test_a_non_idempotent_tool_waits_for_a_person(
     outcome = {"approve": "completed", "reject": "skipped"}[decision]
     decided = "done" if "edited_args" in body else {"approve": "retry", "reject": "skip"}[decision]
     assert statuses == [("interrupted", None), (outcome, decided)]
+
+
+def test_a_retry_that_crashes_again_asks_again(
+    processes: Processes, observe: Observer, db_url: str, tmp_path: Path
+) -> None:
+    """The person's first decision is about the first unknown call; when the retry it allowed
+    is cut off by a crash too, the task asks again instead of retrying on its own."""
+    hold = tmp_path / "hold"
+    task_id, log = crash_during_the_tool(processes, observe, tmp_path, "effect")
+    Path(f"{hold}.1").unlink()
+    waiting = lambda: observe.state(task_id) == "waiting_for_approval"  # noqa: E731
+    wait_until(waiting, 60, message="in the inbox")
+    with api_client(db_url, graphs=GRAPHS) as api:
+        assert api.post(f"/v1/tasks/{task_id}/approve", json={}).status_code == 200
+        wait_until(lambda: len(effects(log)) == 2, 60, message="the retry's effect")
+        second = [p for p in processes.started if p.name == "worker"][-1]
+        second.signal(signal.SIGKILL)
+        second.wait(10)
+        processes.worker(concurrency=1, **ENV)
+        wait_until(waiting, 60, message="in the inbox again")
+        assert len(effects(log)) == 2  # not retried without a person
+        [item] = api.get("/v1/approvals").json()["items"]
+        assert item["payload"]["kind"] == "unknown_tool_outcome"
+        assert api.post(f"/v1/tasks/{task_id}/approve", json={}).status_code == 200
+        Path(f"{hold}.3").touch()
+    wait_until(lambda: observe.state(task_id) == "completed", 60, message="task completed")
+    assert len(effects(log)) == 3 and len({k for k, _ in effects(log)}) == 1
+    statuses = [(r["status"], r["decision"]) for r in calls(observe, task_id)]
+    assert statuses == [("interrupted", None), ("interrupted", "retry"), ("completed", "retry")]
 
 
 def test_a_call_with_an_outcome_is_not_made_again(

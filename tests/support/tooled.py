@@ -5,8 +5,9 @@ kill the worker after the tools ran and before the node's checkpoint).
 
 Besides the built-ins and tool servers it offers test tools: `effect` (not idempotent) and
 `effect_idem` (idempotent) append `<idempotency key> <pid>` to the file `arguments.log` (the
-effect a test counts), then, given `arguments.hold`, wait until that file exists (a test kills
-the worker there: the effect happened, the outcome row was never written); `garbage` returns
+effect a test counts), then, given `arguments.hold`, the n-th effect waits until the file
+`<hold>.<n>` exists (a test kills the worker there: the effect happened, the outcome row was
+never written); `garbage` returns
 what JSON cannot hold; `boom` raises. With `question`, the node first asks the model
 (`openai:gpt-test`, journaled through call_model) and keeps its answer."""
 
@@ -44,8 +45,9 @@ async def effect(arguments: dict[str, Any], context: ToolContext) -> Any:
         os.write(fd, f"{context.idempotency_key} {os.getpid()}\n".encode())
     finally:
         os.close(fd)
-    if arguments.get("hold"):
-        await _wait_for(arguments["hold"])
+    if arguments.get("hold"):  # the n-th effect holds until the file `<hold>.<n>` exists
+        with open(arguments["log"]) as log:
+            await _wait_for(f"{arguments['hold']}.{len(log.readlines())}")
     return {"done": True}
 
 
