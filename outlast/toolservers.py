@@ -15,8 +15,10 @@ does not have: register servers by address, or keep OUTLAST_NET_ALLOW empty, whe
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 from outlast.errors import ToolError, UrlRefused
@@ -41,9 +43,16 @@ def _meta(key: str) -> RequestParamsMeta:
     return meta
 
 
+async def _import_client() -> None:
+    """Load the MCP client's modules in a thread, once. The package is large: a worker that
+    calls no tool server need not load it, and importing it on the event loop would stall the
+    heartbeat (long enough, on a busy machine, to lose a short lease)."""
+    for module in ("httpx2", "mcp.client", "mcp.client.streamable_http"):
+        if module not in sys.modules:
+            await asyncio.to_thread(importlib.import_module, module)
+
+
 def _client(url: str, token: str | None, timeout_s: float) -> Client:
-    # Imported here: the MCP package is large, and a worker that calls no tool server (or the
-    # API at start) need not load it.
     import httpx2
     from mcp.client import Client
     from mcp.client.streamable_http import streamable_http_client
@@ -67,6 +76,7 @@ async def discover(
     try:
         async with asyncio.timeout(timeout_s):
             await check(url, guard)
+            await _import_client()
             async with _client(url, token, timeout_s) as client:
                 listed = await client.list_tools()
     except UrlRefused:
@@ -142,6 +152,7 @@ async def call(
     except UrlRefused as exc:
         raise ToolError(f"tool server {server.name}: {exc}") from exc
     timeout_s = context.limits.timeout_s
+    await _import_client()
     try:
         async with _client(server.url, server.token, timeout_s) as client:
             result = await client.call_tool(name, arguments, meta=_meta(key))

@@ -4,12 +4,15 @@ calculator computes without eval and within bounds; HTML becomes text."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from outlast.calculator import evaluate
 from outlast.errors import ToolError
 from outlast.htmltext import html_to_text
 from outlast.toolcall import call_tool, describe_tools, is_allowed
+from outlast.toolservers import MAX_SCHEMA_CHARS, _tool_row
 from tests.support.tooled import TEST_TOOLS
 
 
@@ -81,3 +84,18 @@ async def test_describe_tools_lists_the_allowed_ones() -> None:
     specs = await describe_tools(None, ["calculator", "read_url", "nope", "srv.*"])
     assert [s["name"] for s in specs] == ["calculator", "read_url"]
     assert specs[0]["parameters"]["required"] == ["expression"]
+
+
+def _listed(name: str, schema: dict[str, object], hints: object = None) -> SimpleNamespace:
+    return SimpleNamespace(name=name, description="d", input_schema=schema, annotations=hints)
+
+
+def test_discovered_tools_are_capped_and_checked() -> None:
+    big = {"type": "object", "description": "x" * (MAX_SCHEMA_CHARS + 1)}
+    with pytest.raises(ToolError, match="input schema is"):
+        _tool_row(_listed("huge", big))
+    with pytest.raises(ToolError, match="tool name"):
+        _tool_row(_listed("has.dot", {"type": "object"}))
+    hints = SimpleNamespace(idempotent_hint=None, read_only_hint=True)
+    assert _tool_row(_listed("read", {"type": "object"}, hints))["idempotent"] is True
+    assert _tool_row(_listed("write", {"type": "object"}))["idempotent"] is False
