@@ -23,6 +23,7 @@ from api.problems import ProblemError
 from api.routes import (
     agents,
     approvals,
+    artifacts,
     batch,
     dead_letters,
     graphs,
@@ -34,6 +35,7 @@ from api.routes import (
     replays,
     streams,
     tasks,
+    tool_servers,
     workers,
 )
 from api.streams import StreamConfig, Wakeups
@@ -153,6 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         replays,
         metrics,
         streams,
+        artifacts,
+        tool_servers,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))

@@ -10,6 +10,7 @@ Response bodies are built from database rows and ignore columns they do not list
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -630,10 +631,29 @@ ProviderName = Annotated[
     _one_of(PROVIDERS, "known_provider", "provider"),
     WithJsonSchema({"type": "string", "enum": list(PROVIDERS)}),
 ]
+# A tool on a registered tool server: `server.tool`, or `server.*` for all of its tools.
+SERVER_TOOL_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}\.([A-Za-z0-9_-]{1,64}|\*)$"
+
+
+def _tool_name(value: str) -> str:
+    if value in TOOLS or re.match(SERVER_TOOL_PATTERN, value):
+        return value
+    message = f"no tool {{value!r}}; known: {', '.join(TOOLS)}, or server.tool, or server.*"
+    raise PydanticCustomError("known_tool", message, {"value": value})
+
+
 ToolName = Annotated[
     str,
-    _one_of(TOOLS, "known_tool", "tool"),
-    WithJsonSchema({"type": "string", "enum": list(TOOLS)}),
+    Field(max_length=128),
+    AfterValidator(_tool_name),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "enum": list(TOOLS)},
+                {"type": "string", "pattern": SERVER_TOOL_PATTERN},
+            ]
+        }
+    ),
 ]
 Fallback = Annotated[
     str, Field(max_length=255, pattern=_FALLBACK_PATTERN), AfterValidator(_model_ref)
@@ -833,3 +853,52 @@ class ReplayCreated(BaseModel):
     replay_of: uuid.UUID
     from_call: int
     overrides: JsonObject
+
+
+class ArtifactPublic(BaseModel):
+    """A text artifact a task's tool created; its content is at `.../artifacts/{name}`."""
+
+    name: str
+    content_type: str
+    size_bytes: int
+    created_at: datetime
+
+
+TOOL_SERVER_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class ToolServerCreate(_Request):
+    """An MCP server reached over streamable HTTP, with an optional bearer token."""
+
+    name: Annotated[str, Field(pattern=TOOL_SERVER_NAME_PATTERN)] = Field(
+        description="Unique in the tenant; its tools are offered as `name.tool`."
+    )
+    url: Annotated[str, Field(min_length=1, max_length=2000, pattern=NUL_FREE)] = Field(
+        description="The server's MCP endpoint, http or https (e.g. https://host/mcp)."
+    )
+    token: (
+        Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^[\x21-\x7e]+$")] | None
+    ) = Field(None, description="Sent as `Authorization: Bearer`; stored, never returned.")
+
+
+class ServerToolPublic(BaseModel):
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    idempotent: bool
+
+
+class ToolServerPublic(BaseModel):
+    """A registered server: its tools as last discovered and its health. The token is never
+    shown: `token_hint` is its last four characters."""
+
+    name: str
+    url: str
+    has_token: bool
+    token_hint: str | None
+    tools: list[ServerToolPublic]
+    health: Literal["unknown", "ok", "error"]
+    health_error: str | None
+    checked_at: datetime | None
+    created_at: datetime
+    created_by: str

@@ -25,6 +25,11 @@ OutlastError
 │   │                       403, 404, 422); retrying or failing over would not help
 │   └── ModelConfigError    a provider named without its key (the message names the
 │                           setting), or an unknown provider (also a ValueError)
+├── ToolError           a tool call failed (outlast.toolcall): the model gets it as the
+│   │                   tool's error result, the task goes on; never raised by call_tool
+│   └── UrlRefused      a URL the SSRF guard (outlast.netguard) will not fetch: not http(s),
+│                       userinfo, or a host resolving to a private, loopback, link-local,
+│                       CGNAT, multicast, reserved or metadata address (also a ValueError)
 └── ApiError            the REST API answered 4xx/5xx (outlast.client); `.status` and
                         `.problem` (its problem+json body)
 
@@ -134,6 +139,14 @@ class ModelRejected(ModelError):
 
 class ModelConfigError(ModelError, ValueError):
     """A provider was named without its key, or no such provider exists."""
+
+
+class ToolError(OutlastError):
+    """A tool call failed; its message is what the model is shown (never a secret)."""
+
+
+class UrlRefused(ToolError, ValueError):
+    """The URL may not be fetched: the message says which rule refused it."""
 
 
 class ApiError(OutlastError):

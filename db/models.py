@@ -478,3 +478,88 @@ class AgentVersion(Base):
         ),
         CheckConstraint("jsonb_typeof(spec) = 'object'", name="agent_versions_spec_object"),
     )
+
+
+class ToolCall(Base):
+    """One tool call of a task in the two-phase ledger (db/queries/tool_call.sql): an intent
+    row committed under the lease fence before the tool runs, its outcome after. A `started`
+    row a later lease finds becomes `interrupted` (outcome unknown). docs/adr/0014."""
+
+    __tablename__ = "tool_calls"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
+    )
+    step_key: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer)
+    lease_epoch: Mapped[int] = mapped_column(BigInteger)
+    tool: Mapped[str] = mapped_column(Text)
+    idempotent: Mapped[bool] = mapped_column(Boolean)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    arguments_digest: Mapped[str] = mapped_column(Text)
+    arguments: Mapped[Any] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'started'"))
+    decision: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[Any | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('started', 'completed', 'failed', 'skipped', 'interrupted')",
+            name="tool_calls_status_valid",
+        ),
+        CheckConstraint(
+            "decision IS NULL OR decision IN ('retry', 'skip', 'done')",
+            name="tool_calls_decision_valid",
+        ),
+        CheckConstraint("seq >= 0", name="tool_calls_seq_valid"),
+        Index("tool_calls_key", "task_id", "step_key", "seq", "id"),
+    )
+
+
+class Artifact(Base):
+    """A text artifact a task's tool created (`create_text_artifact`), one per (task, name)."""
+
+    __tablename__ = "artifacts"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+    __table_args__ = (
+        CheckConstraint("name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$'", name="artifacts_name_valid"),
+    )
+
+
+class ToolServer(Base):
+    """A tenant's MCP server: URL, bearer token (never returned by the API), the tools last
+    discovered on it and its health."""
+
+    __tablename__ = "tool_servers"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    token: Mapped[str | None] = mapped_column(Text)
+    tools: Mapped[Any] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    health: Mapped[str] = mapped_column(Text, server_default=text("'unknown'"))
+    health_error: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    created_by: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'", name="tool_servers_name_slug"),
+        CheckConstraint("health IN ('unknown', 'ok', 'error')", name="tool_servers_health_valid"),
+    )

@@ -1,41 +1,30 @@
-"""The one seam between the agent graph and tools: `run_tool(config, name, arguments)`.
+"""The one seam between the agent graph and tools: `offered_tools(config)` (what the model is
+told it may call) and `run_tool(config, name, arguments)`.
 
-Every tool call of the built-in agent graph goes through here, and the allow-list is checked
-here, at call time, against the pinned agent version's `allowed_tools`: a tool the agent is not
-allowed, a tool this worker does not have, or arguments that are not a JSON object come back
-as a tool error the model reads (`ToolOutcome(is_error=True)`), never as an exception that
-fails the task. `request_human_input` asks a person (the task waits for the answer; the node
-runs again when it comes, and the answer is the tool's result).
+Every tool call of the built-in agent graph goes through `run_tool`, which hands it to
+`outlast.toolcall.call_tool` with the pinned agent version's `allowed_tools` as the allow-list:
+the two-phase ledger (docs/adr/0014-tool-ledger.md), the idempotency key, the time and size caps
+all apply. A tool the agent is not allowed, a tool this worker does not have, arguments that are
+not a JSON object or a tool that fails come back as a tool error the model reads
+(`ToolOutcome(is_error=True)`), never as an exception that fails the task.
 
-The tools of the catalogue beyond `request_human_input` (calculator, read_url, artifacts, MCP
-servers) and their ledger arrive with the tools issue, behind this same function.
+Tools of MCP servers are named `server.tool`; the vendors' APIs allow only letters, digits, `_`
+and `-` in a tool name, so the model sees `server__tool` and `run_tool` maps it back.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from outlast.agents import pinned_agent
-from outlast.human import request_input
 from outlast.models import ToolSpec
+from outlast.toolcall import call_tool, describe_tools
+from outlast.toolservers import SEPARATOR
 
-__all__ = ["ToolOutcome", "run_tool", "tool_specs"]
+__all__ = ["ToolOutcome", "offered_tools", "run_tool"]
 
-SPECS: dict[str, ToolSpec] = {
-    "request_human_input": ToolSpec(
-        name="request_human_input",
-        description="Ask a person a question and wait for their answer. Use it when you need a "
-        "fact, a preference or a confirmation that only a person can give.",
-        parameters={
-            "type": "object",
-            "properties": {"question": {"type": "string", "description": "What to ask."}},
-            "required": ["question"],
-        },
-    ),
-}
+WIRE_SEPARATOR = "__"
 
 
 @dataclass(frozen=True)
@@ -46,28 +35,34 @@ class ToolOutcome:
     is_error: bool = False
 
 
-def tool_specs(names: Sequence[str]) -> tuple[ToolSpec, ...]:
-    """The tools offered to the model: those of `names` this worker has."""
-    return tuple(SPECS[name] for name in names if name in SPECS)
+def wire_name(name: str) -> str:
+    """A tool's name as the model sees it (`server.tool` -> `server__tool`)."""
+    return name.replace(SEPARATOR, WIRE_SEPARATOR, 1)
+
+
+def tool_name(wire: str) -> str:
+    """The tool a name the model called stands for (`server__tool` -> `server.tool`)."""
+    return wire if SEPARATOR in wire else wire.replace(WIRE_SEPARATOR, SEPARATOR, 1)
+
+
+async def offered_tools(config: Any) -> tuple[ToolSpec, ...]:
+    """The tools offered to the model: those of the agent's allow-list this worker has (a
+    server's `server.*` expands to its discovered tools)."""
+    specs = await describe_tools(config, pinned_agent(config).allowed_tools)
+    return tuple(
+        ToolSpec(
+            name=wire_name(spec["name"]),
+            description=spec["description"],
+            parameters=spec["parameters"],
+        )
+        for spec in specs
+    )
 
 
 async def run_tool(config: Any, name: str, arguments: dict[str, Any] | None) -> ToolOutcome:
-    """Run tool `name` with `arguments` for the agent in `config`. Raises only what a graph
-    must see (a LangGraph interrupt while a person is asked, a lost lease)."""
-    allowed = pinned_agent(config).allowed_tools
-    if name not in allowed:
-        listed = ", ".join(allowed) or "none"
-        return ToolOutcome(f"tool {name!r} is not allowed for this agent (allowed: {listed})", True)
-    if arguments is None:
-        return ToolOutcome(f"the arguments of {name!r} are not a JSON object", True)
-    if name == "request_human_input":
-        return _ask(arguments)
-    return ToolOutcome(f"tool {name!r} is not available", True)
-
-
-def _ask(arguments: dict[str, Any]) -> ToolOutcome:
-    question = arguments.get("question")
-    if not isinstance(question, str) or not question.strip():
-        return ToolOutcome("request_human_input needs a non-empty string `question`", True)
-    answer = request_input(question)
-    return ToolOutcome(answer if isinstance(answer, str) else json.dumps(answer))
+    """Run the tool the model called `name` with `arguments` for the agent in `config`. Raises
+    only what a graph must see (a LangGraph interrupt while a person is asked, a lost lease)."""
+    result = await call_tool(
+        config, tool_name(name), arguments, allowed=pinned_agent(config).allowed_tools
+    )
+    return ToolOutcome(result.text(), result.is_error)

@@ -21,8 +21,10 @@ from db.errors import (
     OutlastError,
     RegistryError,
     TaskTimeout,
+    ToolError,
     UnfinishedRun,
     UnstorableValue,
+    UrlRefused,
 )
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "OutlastError",
     "RegistryError",
     "TaskTimeout",
+    "ToolError",
     "UnfinishedRun",
     "UnstorableValue",
+    "UrlRefused",
 ]

@@ -6,6 +6,7 @@ agreement. `DATABASE_URL` has no prefix (as every Postgres tool expects); the re
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -135,6 +137,31 @@ class Settings(BaseSettings):
     model_prices_file: Path | None = Field(
         None, description="JSON or TOML prices per provider/model that win over genai-prices."
     )
+
+    # Tools (outlast.toolcall, outlast.netguard, outlast.mcp).
+    net_allow: str = Field(
+        "",
+        description="Networks (comma-separated CIDRs) that read_url and tool servers may reach"
+        " despite the SSRF rules. Empty in production; tests allow 127.0.0.0/8.",
+    )
+    fetch_timeout_s: PositiveFloat = Field(10.0, description="Longest one read_url fetch.")
+    fetch_max_bytes: PositiveInt = Field(
+        1_000_000, description="Most bytes read_url reads of a body."
+    )
+    tool_timeout_s: PositiveFloat = Field(30.0, description="Longest one tool call.")
+    tool_result_max_chars: PositiveInt = Field(
+        100_000, description="Longest tool result handed to the model (longer is cut)."
+    )
+
+    @field_validator("net_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {entry!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _check_together(self) -> Settings:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from db.outcome import RetryPolicy
 from outlast.settings import Settings, timing_problems
+from outlast.tool import ToolLimits
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class WorkerConfig:
     wait_timeout_s: float = 86_400.0
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
     prices_file: Path | None = None  # model price overrides for the LLM-call journal
+    tools: ToolLimits = field(default_factory=ToolLimits)  # timeouts, caps, the SSRF allow-list
 
     def __post_init__(self) -> None:
         if problems := timing_problems(self.lease_ttl_s, self.heartbeat_every_s):
@@ -43,4 +45,5 @@ class WorkerConfig:
             wait_timeout_s=settings.wait_timeout_s,
             retry=RetryPolicy(base_s=settings.retry_base_s, max_s=settings.retry_max_s),
             prices_file=settings.model_prices_file,
+            tools=ToolLimits.from_settings(settings),
         )

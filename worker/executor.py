@@ -50,6 +50,7 @@ from outlast.jsonsafe import dumps_storable, to_storable_json
 from outlast.models.journal import JOURNAL_KEY
 from outlast.models.prices import PriceBook
 from outlast.registry import Registry
+from outlast.tool import TOOLS_KEY
 from worker.blocking import BlockingCalls
 from worker.checkpointer import FencedSaver
 from worker.completions import Completions
@@ -57,6 +58,7 @@ from worker.config import WorkerConfig
 from worker.failures import describe_failure
 from worker.journal import PgJournal
 from worker.leases import Lease
+from worker.tools import PgToolRuntime
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +76,18 @@ def run_config(
     head: bool = False,
     journal: PgJournal | None = None,
     agent: PinnedAgent | None = None,
+    tools: PgToolRuntime | None = None,
 ) -> RunnableConfig:
     """The run's config; at a redrive's chosen checkpoint unless `head` (the thread's newest).
     With `journal`, nodes' `outlast.models.call_model` journals their model calls in it; with
-    `agent`, nodes read the task's pinned agent version (outlast.agents.pinned_agent)."""
+    `tools`, `outlast.toolcall.call_tool` records tool calls in its ledger; with `agent`, nodes
+    read the task's pinned agent version (outlast.agents.pinned_agent)."""
     configurable: dict[str, Any] = {"thread_id": str(claim.task_id)}
     configurable.update(TaskContext(claim.task_id, claim.attempt, claim.epoch).as_configurable())
     if journal is not None:
         configurable[JOURNAL_KEY] = journal
+    if tools is not None:
+        configurable[TOOLS_KEY] = tools
     if claim.resume_checkpoint_id and not head:
         configurable["checkpoint_id"] = claim.resume_checkpoint_id
     if agent is None:
@@ -204,13 +210,14 @@ class Executor:
         graph = self.registry.compiled(claim.graph, saver)
         agent, replay = await self._pinned(claim)
         journal = PgJournal(self.pool, claim.task_id, claim.epoch, self.prices, replay)
-        config = run_config(claim, journal=journal, agent=agent)
+        tools = PgToolRuntime(self.pool, claim.task_id, claim.epoch, self.config.tools)
+        config = run_config(claim, journal=journal, agent=agent, tools=tools)
         graph_input = await self._first_input(graph, saver, config, claim)
         async with attempt_timeout(claim):
             for _ in range(MAX_RESUMES_PER_CLAIM):
                 if await self._stream(graph, graph_input, config, lease):
                     return RunEnd(cancelled=True)
-                config = run_config(claim, head=True, journal=journal, agent=agent)
+                config = run_config(claim, head=True, journal=journal, agent=agent, tools=tools)
                 snapshot = await graph.aget_state(config)
                 if not snapshot.interrupts:
                     return RunEnd(values=finished(snapshot))

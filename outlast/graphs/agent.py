@@ -21,7 +21,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from pydantic import TypeAdapter, ValidationError
 
-from outlast.agent_tools import ToolOutcome, run_tool, tool_specs
+from outlast.agent_tools import ToolOutcome, offered_tools, run_tool
 from outlast.agents import agent_chain, agent_request, pinned_agent
 from outlast.errors import NonRetryable
 from outlast.models import AssistantMessage, Message, ToolResultMessage, call_model
@@ -77,7 +77,7 @@ async def model(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
             f"the agent graph runs only tasks submitted to an agent: {exc}"
         ) from None
     messages = conversation(state)
-    request = agent_request(agent, messages, tool_specs(agent.allowed_tools))
+    request = agent_request(agent, messages, await offered_tools(config))
     models = agent_chain(agent)
     try:
         response = await call_model(config, request, models)

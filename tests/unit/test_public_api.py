@@ -35,6 +35,7 @@ def test_the_page_lists_the_public_modules() -> None:
         "outlast.context",
         "outlast.human",
         "outlast.tools",
+        "outlast.toolcall",
         "outlast.errors",
         "outlast.client",
         "outlast.models",
