@@ -90,7 +90,7 @@ async def _claimed(pool: Pool, tenant: str) -> tuple[uuid.UUID, int]:
     graph = ("bench-agent",)
     await workers.register(pool, worker_id, hostname="bench", pid=1, concurrency=1, graphs=graph)
     new = tasks.NewTask(graph="bench-agent", input={}, max_attempts=1)
-    row, _ = await tasks.insert(pool, new, tenant=tenant)
+    await tasks.insert(pool, new, tenant=tenant)
     (claim,) = await lease.claim_many(pool, worker_id, limit=1, ttl_s=3600, graphs=graph)
     return claim.task_id, claim.epoch
 

@@ -81,7 +81,7 @@ def finished(api: TestClient, task_id: str) -> dict[str, Any]:
 
 def tool_loop(fake: FakeLLM) -> None:
     """Three model calls: a call of a tool the agent may not use, a call of an allowed tool
-    this worker lacks, then the answer."""
+    (the calculator, run through the tool ledger), then the answer."""
     fake.script(
         OPENAI,
         Reply("", tool_calls=(("read_url", '{"url": "http://x"}'),), input_tokens=100),
@@ -110,11 +110,12 @@ def test_agent_task_runs_the_tool_loop_with_the_pinned_version(
     first = bodies[0]
     assert first["messages"][0] == {"role": "system", "content": "You are terse."}
     assert first["model"] == "gpt-test" and first["temperature"] == 0.5
-    assert {t["function"]["name"] for t in first["tools"]} == {"request_human_input"}
+    offered = {t["function"]["name"] for t in first["tools"]}
+    assert offered == {"request_human_input", "calculator"}
     refused = bodies[1]["messages"][-1]
     assert refused["role"] == "tool" and "not allowed" in refused["content"]
-    missing = bodies[2]["messages"][-1]
-    assert missing["role"] == "tool" and "not available" in missing["content"]
+    computed = bodies[2]["messages"][-1]
+    assert computed["role"] == "tool" and "42" in computed["content"], computed
 
     usage = ok(api.get(f"/v1/tasks/{submitted['id']}/usage"))
     assert usage["calls"] == 3 and usage["input_tokens"] == 600

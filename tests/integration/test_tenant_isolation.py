@@ -21,8 +21,10 @@ from fastapi.testclient import TestClient
 
 from tests.support.api import api_client, dead_letter, submit
 from tests.support.keys import AUTH
+from tests.support.mcp_server import RunningServer, mcp_server
 
 OPEN = {"/healthz", "/readyz"}
+MCP_TOKEN = "tenant-test-token-0123456789"  # noqa: S105 - the local test server's token
 OTHER = "acme"
 
 # A valid body per request schema (the route must get past validation to reach the tenant).
@@ -44,6 +46,7 @@ BODIES: dict[str, Any] = {
     "AgentCreate": {"name": "intruder", "provider": "offline", "model": "echo"},
     "AgentUpdate": {"system_prompt": "taken over"},
     "ReplayRequest": {"from_call": 1},
+    "ToolServerCreate": {"name": "intruder", "url": "{mcp_url}", "token": MCP_TOKEN},
 }
 QUERIES: dict[str, dict[str, Any]] = {"/v1/agents/{name}/diff": {"from": 1, "to": 1}}
 
@@ -64,6 +67,10 @@ FROM agents AS a WHERE tenant = 'default'
 UNION ALL SELECT 'agent_versions',
        md5(coalesce(string_agg(v::text, '|' ORDER BY name, version), ''))
 FROM agent_versions AS v WHERE tenant = 'default'
+UNION ALL SELECT 'tool_servers', md5(coalesce(string_agg(s::text, '|' ORDER BY name), ''))
+FROM tool_servers AS s WHERE tenant = 'default'
+UNION ALL SELECT 'artifacts', md5(coalesce(string_agg(a::text, '|' ORDER BY a::text), ''))
+FROM artifacts AS a WHERE tenant = 'default'
 UNION ALL SELECT 'keys', md5(coalesce(string_agg(k.id || coalesce(k.revoked_at::text, ''), '|'
                                                  ORDER BY k.id), ''))
 FROM api_keys AS k WHERE tenant = 'default'
@@ -75,9 +82,15 @@ def fingerprint(db_url: str) -> dict[str, str]:
         return dict(conn.execute(FINGERPRINT).fetchall())  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="module")
+def mcp() -> Iterator[RunningServer]:
+    with mcp_server(MCP_TOKEN) as server:
+        yield server
+
+
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
-    with api_client(db_url) as c:
+    with api_client(db_url, net_allow="127.0.0.0/8", tool_timeout_s=5) as c:
         yield c
 
 
@@ -93,7 +106,7 @@ def real_checkpoint(db_url: str, thread_id: str) -> str:
     return str(checkpoint["id"])
 
 
-def objects(client: TestClient, db_url: str) -> dict[str, str]:
+def objects(client: TestClient, db_url: str, mcp: RunningServer) -> dict[str, str]:
     """Tenant `default`'s objects, one of each kind a path can name."""
     from tests.integration.test_cli_approvals import park
 
@@ -105,6 +118,17 @@ def objects(client: TestClient, db_url: str) -> dict[str, str]:
         "/v1/agents", json={"name": "scout", "provider": "offline", "model": "echo"}
     )
     assert agent.status_code == 201, agent.text
+    with psycopg.connect(db_url) as conn:  # as create_text_artifact leaves one
+        conn.execute(
+            "INSERT INTO artifacts (task_id, name, tenant, content_type, content, size_bytes,"
+            " idempotency_key) VALUES (%s, 'scout', 'default', 'text/plain', 'notes', 5, 'k')",
+            (failed,),
+        )
+    # A tool server named like the agent, so that `{name}` names an object on both paths.
+    server = client.post(
+        "/v1/tool-servers", json={"name": "scout", "url": mcp.url, "token": MCP_TOKEN}
+    )
+    assert server.status_code == 201, server.text
     key = client.post("/v1/keys", json={"scopes": ["tasks:read"], "name": "default's reader"})
     assert key.status_code == 201, key.text
     return {
@@ -115,6 +139,7 @@ def objects(client: TestClient, db_url: str) -> dict[str, str]:
         "name": "scout",
         "version": "1",
         "key_id": key.json()["id"],
+        "mcp_url": mcp.url,
     }
 
 
@@ -165,9 +190,9 @@ def body_for(operation: dict[str, Any], ids: dict[str, str]) -> Any:
 
 
 def test_another_tenants_objects_are_404_on_every_route_and_stay_untouched(
-    client: TestClient, db_url: str
+    client: TestClient, db_url: str, mcp: RunningServer
 ) -> None:
-    ids = objects(client, db_url)
+    ids = objects(client, db_url, mcp)
     made = client.post("/v1/keys", json={"scopes": ["admin"], "tenant": OTHER})
     assert made.status_code == 201, made.text
     other = {"Authorization": f"Bearer {made.json()['key']}"}
@@ -189,8 +214,9 @@ def test_another_tenants_objects_are_404_on_every_route_and_stay_untouched(
         else:
             listed.append(path)
             assert response.status_code < 400, (method, url, response.text)
-            for value in ids.values():
-                if len(value) > 8:  # ids, not "1" or a short name
+            for name, value in ids.items():
+                # ids, not "1" or a short name; the URL is the other tenant's own body's too
+                if len(value) > 8 and name != "mcp_url":
                     assert value not in response.text, (method, path, value)
     assert fingerprint(db_url) == before, "a cross-tenant call wrote to another tenant's rows"
     assert len(named) > 15 and len(listed) > 8, (named, listed)  # the document was read
@@ -202,8 +228,10 @@ def test_another_tenants_objects_are_404_on_every_route_and_stay_untouched(
             assert own.status_code == 200, (path, own.text)
 
 
-def test_lists_filters_and_figures_are_per_tenant(client: TestClient, db_url: str) -> None:
-    ids = objects(client, db_url)
+def test_lists_filters_and_figures_are_per_tenant(
+    client: TestClient, db_url: str, mcp: RunningServer
+) -> None:
+    ids = objects(client, db_url, mcp)
     made = client.post("/v1/keys", json={"scopes": ["admin"], "tenant": OTHER})
     other = {"Authorization": f"Bearer {made.json()['key']}"}
     mine = submit(client, "pipeline")  # default's queued task
