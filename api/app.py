@@ -21,6 +21,7 @@ from api.routes import (
     agents,
     approvals,
     batch,
+    budgets,
     dead_letters,
     graphs,
     health,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys,
         agents,
         model_calls,
+        budgets,
         metrics,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())

@@ -695,3 +695,51 @@ class AgentDiff(BaseModel):
     from_version: int
     to_version: int
     changes: list[AgentChange] = Field(description="The fields that differ, in spec order.")
+
+
+# Budgets (api/routes/budgets.py). Amounts are integer micro-USD (1 USD = 1,000,000).
+class TenantBudgetUpdate(_Request):
+    """The tenant's daily limit, a UTC day; null: none."""
+
+    per_day_micro_usd: MicroUsd | None = Field(
+        description=f"0 to {MAX_BUDGET_MICRO_USD:,} micro-USD; null removes the limit."
+    )
+
+
+class TenantBudgetPublic(BaseModel):
+    tenant: str
+    per_day_micro_usd: int | None
+    spent_today_micro_usd: int = Field(description="Settled cost of today's (UTC) calls.")
+    reserved_today_micro_usd: int = Field(description="Worst case of calls in flight.")
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+class BudgetPause(BaseModel):
+    """Why a task is paused: the window that refused its next model call."""
+
+    reason: Literal["budget"]
+    scope: Literal["task", "agent_hour", "tenant_day"]
+    subject: str = Field(description="The task id, the agent's name, or '' for the tenant.")
+    window_start: datetime
+    window_end: datetime
+    limit_micro_usd: int
+    spent_micro_usd: int = Field(description="Spent in the window when the task paused.")
+    reserved_micro_usd: int
+    needed_micro_usd: int = Field(description="The call's worst-case cost.")
+
+
+class BudgetRequestPublic(BaseModel):
+    """An inbox item: a task paused on a budget; raise the budget to at least
+    `raise_to_micro_usd`, then POST /v1/tasks/{task_id}/resume."""
+
+    task_id: uuid.UUID
+    graph: str
+    agent: str | None
+    task_metadata: JsonObject
+    paused_at: datetime
+    pause: BudgetPause
+    limit_micro_usd: int | None = Field(description="The window's limit now (null: none now).")
+    spent_micro_usd: int = Field(description="Spent in the window now.")
+    reserved_micro_usd: int
+    raise_to_micro_usd: int = Field(description="The least limit the paused call fits under now.")
