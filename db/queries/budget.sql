@@ -82,7 +82,10 @@ WITH fence AS (
         pause = CASE WHEN t.cancel_requested THEN NULL
                      ELSE jsonb_build_object(
                          'reason', 'budget', 'scope', r.scope, 'subject', r.subject,
-                         'window_start', r.window_start, 'window_end', r.window_end,
+                         -- null for the task's own window, which is its whole life
+                         'window_start', CASE WHEN isfinite(r.window_start)
+                                              THEN r.window_start END,
+                         'window_end', CASE WHEN isfinite(r.window_end) THEN r.window_end END,
                          'limit_micro_usd', r.limit_micro_usd,
                          'spent_micro_usd', r.spent_micro_usd,
                          'reserved_micro_usd', r.reserved_micro_usd,
