@@ -589,7 +589,8 @@ Fallbacks = Annotated[list[Fallback], Field(max_length=MAX_FALLBACKS)]
 
 
 class AgentBudgets(_Request):
-    """Spending limits in micro-USD (1 USD = 1,000,000); enforced by a later release."""
+    """Spending limits in micro-USD (1 USD = 1,000,000): one task's calls over its life, and
+    the agent's calls per UTC clock hour (docs/howto/budgets-and-limits.md)."""
 
     per_task_micro_usd: MicroUsd | None = None
     per_hour_micro_usd: MicroUsd | None = None
