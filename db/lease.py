@@ -47,26 +47,34 @@ async def claim_many(
 ) -> list[Claim]:
     """Claim up to `limit` ready tasks of `graphs` (the graphs this worker can run: a task of
     another graph stays queued for a worker that runs it), in priority then readiness order."""
-    rows = await fetch_all(
-        db,
-        "lease_claim_many",
-        {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s, "graphs": list(graphs)},
+    params = {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s, "graphs": list(graphs)}
+    return [_claim(r) for r in await fetch_all(db, "lease_claim_many", params)]
+
+
+async def claim_fair(
+    db: Db, worker_id: uuid.UUID, *, limit: int, ttl_s: float, graphs: Sequence[str]
+) -> list[Claim]:
+    """As claim_many, but round-robin across groups (a tenant's agent, or its tasks without
+    one) and never past an agent's max_concurrent_tasks (ADR 0013). A capped agent another
+    claimer is claiming for is passed over this round, so a batch may come back short while
+    tasks are ready."""
+    params = {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s, "graphs": list(graphs)}
+    return [_claim(r) for r in await fetch_all(db, "lease_claim_fair", params)]
+
+
+def _claim(r: dict[str, Any]) -> Claim:
+    return Claim(
+        task_id=r["id"],
+        graph=r["graph"],
+        input=r["input"],
+        attempt=r["attempts"],
+        max_attempts=r["max_attempts"],
+        epoch=r["lease_epoch"],
+        resume_checkpoint_id=r["resume_checkpoint_id"],
+        resume_input=r["resume_input"],
+        resume_patch=r["resume_patch"],
+        timeout_s=r["timeout_s"],
     )
-    return [
-        Claim(
-            task_id=r["id"],
-            graph=r["graph"],
-            input=r["input"],
-            attempt=r["attempts"],
-            max_attempts=r["max_attempts"],
-            epoch=r["lease_epoch"],
-            resume_checkpoint_id=r["resume_checkpoint_id"],
-            resume_input=r["resume_input"],
-            resume_patch=r["resume_patch"],
-            timeout_s=r["timeout_s"],
-        )
-        for r in rows
-    ]
 
 
 async def heartbeat(

@@ -138,6 +138,20 @@ class Task(Base):
         # rewrites that column every few seconds and must stay a HOT update.
         Index("tasks_running", "id", postgresql_where=text("state = 'running'")),
         Index("tasks_paused", "id", postgresql_where=text("state = 'paused'")),
+        # The fair claim (lease_claim_fair): queued tasks by group (tenant, agent), then in
+        # claim order; and an agent's running tasks, counted against its cap.
+        Index(
+            "tasks_queued_group",
+            "tenant",
+            text("(coalesce(agent, ''))"),
+            text("priority DESC"),
+            "ready_at",
+            "id",
+            "run_at",
+            "graph",
+            postgresql_where=text("state = 'queued'"),
+        ),
+        Index("tasks_running_agent", "tenant", "agent", postgresql_where=text("state = 'running'")),
         Index(
             "tasks_idempotency_key",
             "tenant",
@@ -421,6 +435,9 @@ class Agent(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped by each claim of a task of this agent while it has a concurrency cap
+    # (lease_claim_fair): a claimer that locks the row and finds it moved skips the agent.
+    claim_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
 
     __table_args__ = (

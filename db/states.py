@@ -31,6 +31,7 @@ WAITING: frozenset[TaskState] = frozenset(
 TRANSITIONS: frozenset[tuple[TaskState, TaskState, str]] = frozenset(
     {
         (TaskState.QUEUED, TaskState.RUNNING, "lease_claim_many"),
+        (TaskState.QUEUED, TaskState.RUNNING, "lease_claim_fair"),
         (TaskState.QUEUED, TaskState.CANCELLED, "tasks_cancel"),
         (TaskState.RUNNING, TaskState.QUEUED, "outcome_fail"),
         (TaskState.RUNNING, TaskState.FAILED, "outcome_fail"),

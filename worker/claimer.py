@@ -62,7 +62,8 @@ class Claimer:
         if free <= 0:
             return 0
         sent = time.monotonic()
-        claims = await lease.claim_many(
+        claim_with = lease.claim_fair if self.config.claim_fair else lease.claim_many
+        claims = await claim_with(
             self.pool,
             self.worker_id,
             limit=min(free, self.config.claim_batch),

@@ -59,6 +59,121 @@ WITH now AS (
 -- RETURNING has no order; hand the batch back in claim order.
 SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 
+-- name: lease_claim_fair
+-- The fair claim (ADR 0013): as lease_claim_many, but round-robin across groups, a group being
+-- a tenant's agent (or the tenant's tasks without one), and never past an agent's
+-- max_concurrent_tasks. Each group with room (under its cap) offers its first
+-- ceil(:limit / groups with room) tasks in claim order (priority, then readiness: priorities
+-- apply within a group), and the batch takes every group's first task, then every group's
+-- second, ..., up to :limit; so a group with 10 tasks starts in the same round as one with
+-- 100,000 queued.
+-- Groups: a skip scan of tasks_queued_group (one index probe per group, not a scan of the
+-- queue). Tasks: per group, the same index in claim order, FOR UPDATE SKIP LOCKED, so claimers
+-- pass each other's rows as in lease_claim_many; nothing serialises claimers.
+-- Caps: a capped agent's row is locked FOR NO KEY UPDATE SKIP LOCKED (a claimer already
+-- claiming for it is passed over this round, not waited for), and its running tasks are counted
+-- (tasks_running_agent). The count is read in the statement's snapshot, which can predate a
+-- claim that committed just before this claimer got the lock; every claim of a capped agent
+-- therefore bumps agents.claim_seq, and a claimer whose locked row (its newest version) differs
+-- from its snapshot's skips the agent this round. A task leaving `running` late only makes the
+-- count high: a cap is never exceeded, at worst filled a round later. Waiting and paused tasks
+-- are not running: they hold no unit of the cap.
+WITH RECURSIVE now AS (
+    SELECT outlast_now() AS t
+), groups AS (
+    (SELECT tenant, coalesce(agent, '') AS agent
+     FROM tasks
+     WHERE state = 'queued'
+     ORDER BY tenant, coalesce(agent, '')
+     LIMIT 1)
+    UNION ALL
+    SELECT n.tenant, n.agent
+    FROM groups AS g
+    CROSS JOIN LATERAL (
+        SELECT tenant, coalesce(agent, '') AS agent
+        FROM tasks
+        WHERE state = 'queued' AND (tenant, coalesce(agent, '')) > (g.tenant, g.agent)
+        ORDER BY tenant, coalesce(agent, '')
+        LIMIT 1
+    ) AS n
+), spec AS (
+    SELECT g.tenant, g.agent, a.claim_seq AS seen_seq,
+           (v.spec ->> 'max_concurrent_tasks')::int AS cap
+    FROM groups AS g
+    LEFT JOIN agents AS a ON a.tenant = g.tenant AND a.name = g.agent
+    LEFT JOIN agent_versions AS v
+           ON v.tenant = a.tenant AND v.name = a.name AND v.version = a.version
+), capped AS (
+    SELECT a.tenant, a.name, a.claim_seq
+    FROM agents AS a
+    JOIN spec AS s ON s.tenant = a.tenant AND s.agent = a.name
+    WHERE s.cap IS NOT NULL
+    ORDER BY a.tenant, a.name
+    FOR NO KEY UPDATE OF a SKIP LOCKED
+), room AS (
+    SELECT s.tenant, s.agent, s.cap,
+           CASE WHEN s.cap IS NULL THEN %(limit)s
+                WHEN c.name IS NULL OR c.claim_seq <> s.seen_seq THEN 0
+                ELSE greatest(s.cap - (SELECT count(*)
+                                       FROM tasks AS r
+                                       WHERE r.state = 'running'
+                                         AND r.tenant = s.tenant AND r.agent = s.agent), 0)
+           END AS room
+    FROM spec AS s
+    LEFT JOIN capped AS c ON c.tenant = s.tenant AND c.name = s.agent
+), offered AS (
+    SELECT o.id, o.tenant, o.agent, o.priority, o.ready_at,
+           row_number() OVER (PARTITION BY o.tenant, o.agent
+                              ORDER BY o.priority DESC, o.ready_at, o.id) AS turn
+    FROM room AS r
+    CROSS JOIN LATERAL (
+        SELECT t.id, t.tenant, coalesce(t.agent, '') AS agent, t.priority, t.ready_at
+        FROM tasks AS t
+        WHERE t.state = 'queued'
+          AND t.tenant = r.tenant
+          AND coalesce(t.agent, '') = r.agent
+          AND t.run_at <= (SELECT t FROM now)
+          AND t.graph = ANY(%(graphs)s::text[])
+          AND NOT t.cancel_requested
+        ORDER BY t.tenant, coalesce(t.agent, ''), t.priority DESC, t.ready_at, t.id
+        LIMIT least(r.room, ceil(%(limit)s::numeric / (SELECT count(*) FROM room WHERE room > 0))::int)
+        FOR UPDATE OF t SKIP LOCKED
+    ) AS o
+    WHERE r.room > 0
+), picked AS (
+    SELECT id, tenant, agent
+    FROM offered
+    ORDER BY turn, priority DESC, ready_at, id
+    LIMIT %(limit)s
+), claimed AS (
+    UPDATE tasks AS t
+    SET state = 'running',
+        lease_epoch = t.lease_epoch + 1,
+        attempts = t.attempts + 1,
+        worker_id = %(worker_id)s,
+        lease_expires_at = (SELECT t FROM now) + make_interval(secs => %(ttl_s)s),
+        attempt_started_at = (SELECT t FROM now),
+        started_at = coalesce(t.started_at, (SELECT t FROM now)),
+        updated_at = (SELECT t FROM now)
+    FROM picked
+    WHERE t.id = picked.id
+    RETURNING t.id, t.tenant, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
+              t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
+              t.ready_at
+), bumped AS (
+    UPDATE agents AS a
+    SET claim_seq = a.claim_seq + 1
+    FROM capped AS c
+    WHERE a.tenant = c.tenant AND a.name = c.name
+      AND EXISTS (SELECT FROM picked AS p WHERE p.tenant = c.tenant AND p.agent = c.name)
+), events AS (
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id,
+                             attempt)
+    SELECT tenant, id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
+    FROM claimed
+)
+SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
+
 -- name: lease_heartbeat
 -- Extend every live lease a worker holds, in one statement; return each task still held and
 -- whether its cancel was requested. A task missing from the answer is lost: stop it.

@@ -13,6 +13,10 @@
   agent's current spec (a raised budget applies to tasks already running) and the tenant's.
 - tasks.pause: why a `paused` task is paused (reason `budget`, the window, its limit, spend so
   far and what the call needed).
+- The fair claim (lease_claim_fair, ADR 0013): tasks_queued_group orders queued tasks by group
+  (tenant, agent or '' for a task without one) and then as tasks_ready does; tasks_running_agent
+  counts an agent's running tasks for its cap; agents.claim_seq is bumped by every claim of a
+  capped agent, so a claimer can tell that its snapshot missed another claimer's commit.
 
 Revision ID: 0022
 Revises: 0013
@@ -98,9 +102,21 @@ def upgrade() -> None:
     # The reaper's budget_resume_due reads paused tasks only.
     op.create_index("tasks_paused", "tasks", ["id"], postgresql_where=sa.text("state = 'paused'"))
     op.execute(APPLICABLE)
+    op.add_column(
+        "agents", sa.Column("claim_seq", sa.BigInteger, nullable=False, server_default="0")
+    )
+    op.execute(
+        "CREATE INDEX tasks_queued_group ON tasks "
+        "(tenant, (coalesce(agent, '')), priority DESC, ready_at, id, run_at, graph) "
+        "WHERE state = 'queued'"
+    )
+    op.execute("CREATE INDEX tasks_running_agent ON tasks (tenant, agent) WHERE state = 'running'")
 
 
 def downgrade() -> None:
+    op.drop_index("tasks_running_agent", "tasks")
+    op.drop_index("tasks_queued_group", "tasks")
+    op.drop_column("agents", "claim_seq")
     op.execute("DROP VIEW budget_applicable")
     op.drop_index("tasks_paused", "tasks")
     op.drop_constraint("tasks_paused_has_pause", "tasks")
