@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import latency, memory, recovery, submits, throughput
+from bench import fairness, latency, memory, recovery, submits, throughput
 from bench.config import BenchConfig, ConfigError, from_env
 from bench.server import BenchServer
 from bench.session import Session, say
@@ -48,6 +48,7 @@ def _run_sections(session: Session) -> list[Row]:
         ("recovery", "6", lambda: recovery.recovery(session)),
         ("api", "7", lambda: submits.api(session)),
         ("memory", "8", lambda: memory.worker_rss(session)),
+        ("fairness", "9", lambda: fairness.fairness(session)),
     ]
     for name, number, step in steps:
         if not cfg.wants(name):

@@ -151,7 +151,12 @@ class Task(Base):
             "graph",
             postgresql_where=text("state = 'queued'"),
         ),
-        Index("tasks_running_agent", "tenant", "agent", postgresql_where=text("state = 'running'")),
+        Index(
+            "tasks_running_group",
+            "tenant",
+            text("(coalesce(agent, ''))"),
+            postgresql_where=text("state = 'running'"),
+        ),
         Index(
             "tasks_idempotency_key",
             "tenant",

@@ -60,24 +60,25 @@ WITH now AS (
 SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 
 -- name: lease_claim_fair
--- The fair claim (ADR 0013): as lease_claim_many, but round-robin across groups, a group being
--- a tenant's agent (or the tenant's tasks without one), and never past an agent's
--- max_concurrent_tasks. Each group with room (under its cap) offers its first
--- ceil(:limit / groups with room) tasks in claim order (priority, then readiness: priorities
--- apply within a group), and the batch takes every group's first task, then every group's
--- second, ..., up to :limit; so a group with 10 tasks starts in the same round as one with
--- 100,000 queued.
+-- The fair claim (ADR 0013): as lease_claim_many, but fair across groups, a group being a
+-- tenant's agent (or the tenant's tasks without one), and never past an agent's
+-- max_concurrent_tasks. Order: a group's k-th ready task ranks at (tasks it has running) + k,
+-- then priority and readiness (priorities apply within a group): the least-loaded group is
+-- served first and the batch fills groups level, so an agent with 10 tasks starts in the next
+-- claim while another has 100,000 queued or running.
 -- Groups: a skip scan of tasks_queued_group (one index probe per group, not a scan of the
--- queue). Tasks: per group, the same index in claim order, FOR UPDATE SKIP LOCKED, so claimers
--- pass each other's rows as in lease_claim_many; nothing serialises claimers.
--- Caps: a capped agent's row is locked FOR NO KEY UPDATE SKIP LOCKED (a claimer already
--- claiming for it is passed over this round, not waited for), and its running tasks are counted
--- (tasks_running_agent). The count is read in the statement's snapshot, which can predate a
--- claim that committed just before this claimer got the lock; every claim of a capped agent
--- therefore bumps agents.claim_seq, and a claimer whose locked row (its newest version) differs
--- from its snapshot's skips the agent this round. A task leaving `running` late only makes the
--- count high: a cap is never exceeded, at worst filled a round later. Waiting and paused tasks
--- are not running: they hold no unit of the cap.
+-- queue); running tasks per group through tasks_running_group. Each group with room offers its
+-- first ceil(2 * :limit / groups with room) tasks (the same index, in claim order), unlocked;
+-- the best 2 * :limit are candidates, and the batch locks the first :limit of them it can,
+-- FOR UPDATE SKIP LOCKED, re-checked on the newest row version as lease_claim_many's are.
+-- Only the rows claimed are locked, and nothing serialises claimers.
+-- Caps: a capped agent's room is its cap minus its running tasks, counted in the statement's
+-- snapshot. That snapshot can predate a claim that committed just before, so the agents among
+-- the candidates are locked FOR NO KEY UPDATE SKIP LOCKED (a claimer already claiming for one
+-- is passed over this round, not waited for), every claim of a capped agent bumps
+-- agents.claim_seq, and a claimer whose locked row (its newest version) differs from its
+-- snapshot's drops that agent's candidates this round. A cap is never exceeded, at worst filled
+-- a round late. Waiting and paused tasks are not running: they hold no unit of a cap.
 WITH RECURSIVE now AS (
     SELECT outlast_now() AS t
 ), groups AS (
@@ -96,38 +97,28 @@ WITH RECURSIVE now AS (
         ORDER BY tenant, coalesce(agent, '')
         LIMIT 1
     ) AS n
-), spec AS (
+), load AS (
     SELECT g.tenant, g.agent, a.claim_seq AS seen_seq,
-           (v.spec ->> 'max_concurrent_tasks')::int AS cap
+           (v.spec ->> 'max_concurrent_tasks')::int AS cap,
+           (SELECT count(*)
+            FROM tasks AS r
+            WHERE r.state = 'running'
+              AND r.tenant = g.tenant AND coalesce(r.agent, '') = g.agent) AS running
     FROM groups AS g
     LEFT JOIN agents AS a ON a.tenant = g.tenant AND a.name = g.agent
     LEFT JOIN agent_versions AS v
            ON v.tenant = a.tenant AND v.name = a.name AND v.version = a.version
-), capped AS (
-    SELECT a.tenant, a.name, a.claim_seq
-    FROM agents AS a
-    JOIN spec AS s ON s.tenant = a.tenant AND s.agent = a.name
-    WHERE s.cap IS NOT NULL
-    ORDER BY a.tenant, a.name
-    FOR NO KEY UPDATE OF a SKIP LOCKED
 ), room AS (
-    SELECT s.tenant, s.agent, s.cap,
-           CASE WHEN s.cap IS NULL THEN %(limit)s
-                WHEN c.name IS NULL OR c.claim_seq <> s.seen_seq THEN 0
-                ELSE greatest(s.cap - (SELECT count(*)
-                                       FROM tasks AS r
-                                       WHERE r.state = 'running'
-                                         AND r.tenant = s.tenant AND r.agent = s.agent), 0)
-           END AS room
-    FROM spec AS s
-    LEFT JOIN capped AS c ON c.tenant = s.tenant AND c.name = s.agent
+    SELECT l.*,
+           CASE WHEN l.cap IS NULL THEN %(limit)s ELSE greatest(l.cap - l.running, 0) END AS room
+    FROM load AS l
 ), offered AS (
-    SELECT o.id, o.tenant, o.agent, o.priority, o.ready_at,
-           row_number() OVER (PARTITION BY o.tenant, o.agent
-                              ORDER BY o.priority DESC, o.ready_at, o.id) AS turn
+    SELECT o.id, o.priority, o.ready_at, r.tenant, r.agent, r.cap, r.seen_seq,
+           r.running + row_number() OVER (PARTITION BY r.tenant, r.agent
+                                          ORDER BY o.priority DESC, o.ready_at, o.id) AS rank
     FROM room AS r
     CROSS JOIN LATERAL (
-        SELECT t.id, t.tenant, coalesce(t.agent, '') AS agent, t.priority, t.ready_at
+        SELECT t.id, t.priority, t.ready_at
         FROM tasks AS t
         WHERE t.state = 'queued'
           AND t.tenant = r.tenant
@@ -136,15 +127,34 @@ WITH RECURSIVE now AS (
           AND t.graph = ANY(%(graphs)s::text[])
           AND NOT t.cancel_requested
         ORDER BY t.tenant, coalesce(t.agent, ''), t.priority DESC, t.ready_at, t.id
-        LIMIT least(r.room, ceil(%(limit)s::numeric / (SELECT count(*) FROM room WHERE room > 0))::int)
-        FOR UPDATE OF t SKIP LOCKED
+        LIMIT least(r.room,
+                    ceil(2 * %(limit)s::numeric / (SELECT count(*) FROM room WHERE room > 0))::int)
     ) AS o
     WHERE r.room > 0
-), picked AS (
-    SELECT id, tenant, agent
+), candidates AS (
+    SELECT *
     FROM offered
-    ORDER BY turn, priority DESC, ready_at, id
+    ORDER BY rank, priority DESC, ready_at, id
+    LIMIT 2 * %(limit)s
+), capped AS (
+    SELECT a.tenant, a.name, a.claim_seq
+    FROM agents AS a
+    WHERE (a.tenant, a.name) IN (SELECT tenant, agent FROM candidates WHERE cap IS NOT NULL)
+    ORDER BY a.tenant, a.name
+    FOR NO KEY UPDATE SKIP LOCKED
+), allowed AS (
+    SELECT c.*
+    FROM candidates AS c
+    LEFT JOIN capped AS k ON k.tenant = c.tenant AND k.name = c.agent
+    WHERE c.cap IS NULL OR k.claim_seq = c.seen_seq
+), picked AS (
+    SELECT t.id, al.tenant, al.agent
+    FROM tasks AS t
+    JOIN allowed AS al ON al.id = t.id
+    WHERE t.state = 'queued' AND NOT t.cancel_requested
+    ORDER BY al.rank, al.priority DESC, al.ready_at, al.id
     LIMIT %(limit)s
+    FOR UPDATE OF t SKIP LOCKED
 ), claimed AS (
     UPDATE tasks AS t
     SET state = 'running',
@@ -163,9 +173,9 @@ WITH RECURSIVE now AS (
 ), bumped AS (
     UPDATE agents AS a
     SET claim_seq = a.claim_seq + 1
-    FROM capped AS c
-    WHERE a.tenant = c.tenant AND a.name = c.name
-      AND EXISTS (SELECT FROM picked AS p WHERE p.tenant = c.tenant AND p.agent = c.name)
+    FROM capped AS k
+    WHERE a.tenant = k.tenant AND a.name = k.name
+      AND EXISTS (SELECT FROM picked AS p WHERE p.tenant = k.tenant AND p.agent = k.name)
 ), events AS (
     INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id,
                              attempt)

@@ -14,7 +14,7 @@
 - tasks.pause: why a `paused` task is paused (reason `budget`, the window, its limit, spend so
   far and what the call needed).
 - The fair claim (lease_claim_fair, ADR 0013): tasks_queued_group orders queued tasks by group
-  (tenant, agent or '' for a task without one) and then as tasks_ready does; tasks_running_agent
+  (tenant, agent or '' for a task without one) and then as tasks_ready does; tasks_running_group
   counts an agent's running tasks for its cap; agents.claim_seq is bumped by every claim of a
   capped agent, so a claimer can tell that its snapshot missed another claimer's commit.
 
@@ -110,11 +110,14 @@ def upgrade() -> None:
         "(tenant, (coalesce(agent, '')), priority DESC, ready_at, id, run_at, graph) "
         "WHERE state = 'queued'"
     )
-    op.execute("CREATE INDEX tasks_running_agent ON tasks (tenant, agent) WHERE state = 'running'")
+    op.execute(
+        "CREATE INDEX tasks_running_group ON tasks (tenant, (coalesce(agent, ''))) "
+        "WHERE state = 'running'"
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("tasks_running_agent", "tasks")
+    op.drop_index("tasks_running_group", "tasks")
     op.drop_index("tasks_queued_group", "tasks")
     op.drop_column("agents", "claim_seq")
     op.execute("DROP VIEW budget_applicable")
