@@ -97,7 +97,8 @@ async def test_an_agent_cap_holds_and_frees_as_tasks_finish(tx: AsyncConnection[
     again = await lease.claim_fair(tx, worker, limit=8, ttl_s=30, graphs=GRAPHS)
     assert await claimed_agents(tx, again) == Counter({"free": 4})
     assert await count(tx, RUNNING, "capped") == 2
-    done = [c for c in first if await claimed_agents(tx, [c]) == Counter({"capped": 1})][0]
+    capped = [c for c in first if await claimed_agents(tx, [c]) == Counter({"capped": 1})]
+    done = capped[0]
     await complete(tx, worker, done.task_id, done.epoch, {})
     third = await lease.claim_fair(tx, worker, limit=8, ttl_s=30, graphs=GRAPHS)
     assert await claimed_agents(tx, third) == Counter({"capped": 1})
