@@ -16,14 +16,15 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 from pydantic import SecretStr
 
-from db import agent, budget, lease
+from db import agent, budget
 from db.errors import BudgetPaused, Conflict, NotFound
 from db.lease import Claim
 from outlast.models import Link, ModelChain, PriceBook, RetryPolicy, call_model
 from outlast.models.openai import OpenAIProvider
+from reaper.reaper import Reaper, ReaperConfig
 from tests.support.budgeted import MAX_TOKENS, PRICES, prompt_tokens, request, worst_case
 from tests.support.fake_llm import OPENAI, FakeLLM, Reply
-from tests.support.queue import claim_one, count, new_worker, submit
+from tests.support.queue import NO_BACKOFF, claim_one, count, new_worker, submit
 from worker.journal import PgJournal
 
 NODE = {"metadata": {"langgraph_step": 1, "langgraph_checkpoint_ns": "ask:0e1f"}}
@@ -218,13 +219,14 @@ async def test_the_tenant_day_applies_to_every_task_of_the_tenant(
 async def test_a_reservation_left_by_a_crash_is_charged_when_the_lease_goes(
     tx: AsyncConnection[DictRow], worst: int
 ) -> None:
+    await at(tx, "2029-12-31T23:59:00Z")
     await make_agent(tx, "spender", per_hour_micro_usd=10 * worst)
     await agent_task(tx, "spender")
     claimed = await claim(tx)
     held = await budget.reserve(tx, claimed.task_id, claimed.epoch, worst)
     assert held.reservation_id is not None
     assert await budget.expire(tx, batch=10) == 0  # the lease is live: the call may settle
-    worker = await new_worker(tx)
-    assert await lease.release(tx, worker, claimed.task_id, claimed.epoch)
-    assert await budget.expire(tx, batch=10) == 1
-    assert await windows(tx) == {"agent_hour": (worst, 0)}
+    await at(tx, "2030-01-01T00:00:00Z")  # the worker died: its lease has run out
+    result = await Reaper(tx, ReaperConfig(retry=NO_BACKOFF)).run_once()
+    assert (result.requeued, result.reservations_expired) == (1, 1)
+    assert await windows(tx) == {"agent_hour": (worst, 0)}  # charged at its worst case
