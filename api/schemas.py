@@ -149,6 +149,11 @@ class TaskPublic(BaseModel):
     idempotency_key: str | None
     result: Any | None
     error: JsonObject | None
+    pause: JsonObject | None = Field(
+        None,
+        description="Why a `paused` task is paused: reason `budget`, the window that refused "
+        "its next model call, its limit, the spend then and what the call needed.",
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

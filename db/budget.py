@@ -90,6 +90,12 @@ def _still_over(task_id: uuid.UUID, over: list[dict[str, Any]]) -> str:
     return f"task {task_id} is still over budget: {windows}"
 
 
+async def prune(db: Db, *, retention_s: float, batch: int) -> int:
+    """Delete window rows past the retention (a task's, once the task is gone); how many."""
+    params = {"retention_s": retention_s, "batch": batch}
+    return len(await fetch_all(db, "budget_prune", params))
+
+
 async def resume_due(db: Db, *, batch: int) -> int:
     """Queue tasks paused on an hourly or daily budget whose call fits now; how many."""
     return len(await fetch_all(db, "budget_resume_due", {"batch": batch}))

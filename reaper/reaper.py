@@ -121,6 +121,13 @@ class Reaper:
         await workers.prune_stopped(
             self.db, retention_s=self.config.retention_s, batch=self.config.batch
         )
+        # After the tasks: a pruned task's budget window goes in the same pass.
+        while True:
+            windows = await budget.prune(
+                self.db, retention_s=self.config.retention_s, batch=self.config.batch
+            )
+            if windows < self.config.batch:
+                break
         return pruned
 
     async def _prune_dead_letters(self) -> int:

@@ -312,3 +312,27 @@ SET per_day_micro_usd = excluded.per_day_micro_usd,
     updated_by = excluded.updated_by,
     updated_at = clock_timestamp()
 RETURNING tenant;
+
+-- name: budget_prune
+-- The reaper: delete window rows past the retention: an hour or a day that ended more than
+-- :retention_s ago, and a task's window once the task is gone (pruned). A row still holding a
+-- reservation stays. SKIP LOCKED: a reserve or settle in flight holds its rows.
+WITH doomed AS (
+    SELECT w.tenant, w.scope, w.subject, w.window_start
+    FROM budget_windows AS w
+    WHERE w.reserved_micro_usd = 0
+      AND CASE w.scope
+              WHEN 'agent_hour' THEN w.window_start + interval '1 hour'
+                                     < outlast_now() - make_interval(secs => %(retention_s)s)
+              WHEN 'tenant_day' THEN w.window_start + interval '1 day'
+                                     < outlast_now() - make_interval(secs => %(retention_s)s)
+              ELSE NOT EXISTS (SELECT FROM tasks AS t WHERE t.id = w.subject::uuid)
+          END
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM budget_windows AS w
+USING doomed AS d
+WHERE (w.tenant, w.scope, w.subject, w.window_start)
+    = (d.tenant, d.scope, d.subject, d.window_start)
+RETURNING w.scope;

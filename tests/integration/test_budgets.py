@@ -230,3 +230,20 @@ async def test_a_reservation_left_by_a_crash_is_charged_when_the_lease_goes(
     result = await Reaper(tx, ReaperConfig(retry=NO_BACKOFF)).run_once()
     assert (result.requeued, result.reservations_expired) == (1, 1)
     assert await windows(tx) == {"agent_hour": (worst, 0)}  # charged at its worst case
+
+
+async def test_the_reaper_prunes_windows_past_the_retention(
+    tx: AsyncConnection[DictRow], fake: FakeLLM, prices_file: Path, worst: int
+) -> None:
+    await at(tx, "2030-01-01T10:30:00Z")
+    await make_agent(tx, "spender", per_task_micro_usd=worst, per_hour_micro_usd=worst)
+    task_id = await agent_task(tx, "spender")
+    fake.script(OPENAI, full_cost())
+    await ask(tx, await claim(tx), fake, prices_file)
+    await at(tx, "2030-01-01T11:30:00Z")
+    assert await budget.prune(tx, retention_s=3600, batch=10) == 0  # ended only 30 min ago
+    await at(tx, "2030-01-01T12:00:01Z")
+    assert await budget.prune(tx, retention_s=3600, batch=10) == 1  # the hour, not the task's
+    await tx.execute("DELETE FROM tasks WHERE id = %s", (task_id,))
+    assert await budget.prune(tx, retention_s=3600, batch=10) == 1
+    assert await windows(tx) == {}
