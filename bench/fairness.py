@@ -120,6 +120,7 @@ async def _measure_async(url: str, claim: Claimer, count: int, batch: int) -> tu
     pool = await open_pool(url, min_size=1, max_size=2, claims=True)  # as a worker's sessions
     try:
         worker_id = await _register(pool, batch)
+        extra = {"cursor": lease.FairCursor()} if claim is lease.claim_fair else {}
         timings: list[float] = []
         done_tasks = 0
         began = 0.0
@@ -127,7 +128,7 @@ async def _measure_async(url: str, claim: Claimer, count: int, batch: int) -> tu
             if i == 10:
                 began = time.perf_counter()
             started = time.perf_counter()
-            claims = await claim(pool, worker_id, limit=batch, ttl_s=300, graphs=[GRAPH])
+            claims = await claim(pool, worker_id, limit=batch, ttl_s=300, graphs=[GRAPH], **extra)
             if i >= 10:
                 timings.append((time.perf_counter() - started) * 1000)
                 done_tasks += len(claims)
@@ -159,8 +160,11 @@ async def _rounds_async(url: str, batch: int) -> float:
     pool = await open_pool(url, min_size=1, max_size=2, claims=True)
     try:
         worker_id = await _register(pool, batch)
+        cursor = lease.FairCursor()
         for n in range(1, 1001):
-            claims = await lease.claim_fair(pool, worker_id, limit=batch, ttl_s=300, graphs=[GRAPH])
+            claims = await lease.claim_fair(
+                pool, worker_id, limit=batch, ttl_s=300, graphs=[GRAPH], cursor=cursor
+            )
             if await _any_of_b(pool, [c.task_id for c in claims]):
                 return float(n)
         return float("nan")

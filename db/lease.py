@@ -51,15 +51,42 @@ async def claim_many(
     return [_claim(r) for r in await fetch_all(db, "lease_claim_many", params)]
 
 
+@dataclass
+class FairCursor:
+    """Where a claimer's round-robin over groups stands: the last group (tenant, agent; '' for
+    a tenant's tasks without an agent) its previous fair claim looked at."""
+
+    tenant: str = ""
+    agent: str = ""
+
+
 async def claim_fair(
-    db: Db, worker_id: uuid.UUID, *, limit: int, ttl_s: float, graphs: Sequence[str]
+    db: Db,
+    worker_id: uuid.UUID,
+    *,
+    limit: int,
+    ttl_s: float,
+    graphs: Sequence[str],
+    cursor: FairCursor | None = None,
 ) -> list[Claim]:
-    """As claim_many, but round-robin across groups (a tenant's agent, or its tasks without
-    one) and never past an agent's max_concurrent_tasks (ADR 0013). A capped agent another
+    """As claim_many, but fair across groups (a tenant's agent, or its tasks without one) and
+    never past an agent's max_concurrent_tasks (ADR 0013). `cursor` (kept by the claimer, moved
+    on here) makes successive claims visit the groups round-robin. A capped agent another
     claimer is claiming for is passed over this round, so a batch may come back short while
     tasks are ready."""
-    params = {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s, "graphs": list(graphs)}
-    return [_claim(r) for r in await fetch_all(db, "lease_claim_fair", params)]
+    at = cursor or FairCursor()
+    params = {
+        "worker_id": worker_id,
+        "limit": limit,
+        "ttl_s": ttl_s,
+        "graphs": list(graphs),
+        "after_tenant": at.tenant,
+        "after_agent": at.agent,
+    }
+    rows = await fetch_all(db, "lease_claim_fair", params)
+    if rows:
+        at.tenant, at.agent = rows[0]["cursor_tenant"], rows[0]["cursor_agent"]
+    return [_claim(r) for r in rows]
 
 
 def _claim(r: dict[str, Any]) -> Claim:

@@ -62,52 +62,83 @@ SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 -- name: lease_claim_fair
 -- The fair claim (ADR 0013): as lease_claim_many, but fair across groups, a group being a
 -- tenant's agent (or the tenant's tasks without one), and never past an agent's
--- max_concurrent_tasks. Order: a group's k-th ready task ranks at (tasks it has running) + k,
--- then priority and readiness (priorities apply within a group): the least-loaded group is
--- served first and the batch fills groups level, so an agent with 10 tasks starts in the next
--- claim while another has 100,000 queued or running.
--- Groups: a skip scan of tasks_queued_group (one index probe per group, not a scan of the
--- queue); running tasks per group through tasks_running_group. Each group with room offers its
--- first ceil(2 * :limit / groups with room) tasks (the same index, in claim order), unlocked;
--- the best 2 * :limit are candidates, and the batch locks the first :limit of them it can,
--- FOR UPDATE SKIP LOCKED, re-checked on the newest row version as lease_claim_many's are.
--- Only the rows claimed are locked, and nothing serialises claimers.
--- Caps: a capped agent's room is its cap minus its running tasks, counted in the statement's
--- snapshot. That snapshot can predate a claim that committed just before, so the agents among
--- the candidates are locked FOR NO KEY UPDATE SKIP LOCKED (a claimer already claiming for one
--- is passed over this round, not waited for), every claim of a capped agent bumps
--- agents.claim_seq, and a claimer whose locked row (its newest version) differs from its
--- snapshot's drops that agent's candidates this round. A cap is never exceeded, at worst filled
--- a round late. Waiting and paused tasks are not running: they hold no unit of a cap.
+-- max_concurrent_tasks. Groups are visited round-robin: each claim looks at the next
+-- 2 * :limit groups with queued tasks after the claimer's cursor (:after_tenant,
+-- :after_agent; '' for the start), wrapping around, and answers the last one it took from as
+-- the next cursor; a skip scan of tasks_queued_group finds them, one index probe per group,
+-- whatever the depth of the queue or the number of groups. Among them, a group's k-th ready
+-- task ranks at (tasks it has running) + k, then priority and readiness (priorities apply
+-- within a group): the least-loaded group is served first and the batch fills groups level, so
+-- an agent with 10 tasks starts at once while another has 100,000 queued or running.
+-- Each group with room offers its first ceil(2 * :limit / groups with room) tasks (the same
+-- index, in claim order), unlocked; the best 2 * :limit are candidates, and the batch locks the
+-- first :limit of them it can, FOR UPDATE SKIP LOCKED, re-checked on the newest row version as
+-- lease_claim_many's are. Only the rows claimed are locked, and nothing serialises claimers.
+-- Caps: a capped agent's room is its cap minus its running tasks (tasks_running_group),
+-- counted in the statement's snapshot. That snapshot can predate a claim that committed just
+-- before, so the agents among the candidates are locked FOR NO KEY UPDATE SKIP LOCKED (a
+-- claimer already claiming for one is passed over this round, not waited for), every claim of a
+-- capped agent bumps agents.claim_seq, and a claimer whose locked row (its newest version)
+-- differs from its snapshot's drops that agent's candidates this round. A cap is never
+-- exceeded, at worst filled a round late. Waiting and paused tasks are not running: they hold
+-- no unit of a cap.
 WITH RECURSIVE now AS (
     SELECT outlast_now() AS t
-), groups AS (
-    (SELECT tenant, coalesce(agent, '') AS agent
+), ahead AS (
+    (SELECT tenant, coalesce(agent, '') AS agent, 1 AS n
+     FROM tasks
+     WHERE state = 'queued'
+       AND (tenant, coalesce(agent, '')) > (%(after_tenant)s::text, %(after_agent)s::text)
+     ORDER BY tenant, coalesce(agent, '')
+     LIMIT 1)
+    UNION ALL
+    SELECT x.tenant, x.agent, a.n + 1
+    FROM ahead AS a
+    CROSS JOIN LATERAL (
+        SELECT tenant, coalesce(agent, '') AS agent
+        FROM tasks
+        WHERE state = 'queued' AND (tenant, coalesce(agent, '')) > (a.tenant, a.agent)
+        ORDER BY tenant, coalesce(agent, '')
+        LIMIT 1
+    ) AS x
+    WHERE a.n < 2 * %(limit)s
+), wrapped AS (
+    (SELECT tenant, coalesce(agent, '') AS agent, (SELECT count(*) FROM ahead) + 1 AS n
      FROM tasks
      WHERE state = 'queued'
      ORDER BY tenant, coalesce(agent, '')
      LIMIT 1)
     UNION ALL
-    SELECT n.tenant, n.agent
-    FROM groups AS g
+    SELECT x.tenant, x.agent, w.n + 1
+    FROM wrapped AS w
     CROSS JOIN LATERAL (
         SELECT tenant, coalesce(agent, '') AS agent
         FROM tasks
-        WHERE state = 'queued' AND (tenant, coalesce(agent, '')) > (g.tenant, g.agent)
+        WHERE state = 'queued' AND (tenant, coalesce(agent, '')) > (w.tenant, w.agent)
         ORDER BY tenant, coalesce(agent, '')
         LIMIT 1
-    ) AS n
+    ) AS x
+    WHERE w.n < 2 * %(limit)s
+      AND (w.tenant, w.agent) < (%(after_tenant)s::text, %(after_agent)s::text)
+), groups AS (
+    SELECT tenant, agent, n FROM ahead
+    UNION ALL
+    SELECT tenant, agent, n
+    FROM wrapped
+    WHERE n <= 2 * %(limit)s
+      AND (tenant, agent) <= (%(after_tenant)s::text, %(after_agent)s::text)
 ), load AS (
     SELECT g.tenant, g.agent, a.claim_seq AS seen_seq,
-           (v.spec ->> 'max_concurrent_tasks')::int AS cap,
-           (SELECT count(*)
-            FROM tasks AS r
-            WHERE r.state = 'running'
-              AND r.tenant = g.tenant AND coalesce(r.agent, '') = g.agent) AS running
+           (v.spec ->> 'max_concurrent_tasks')::int AS cap, busy.running
     FROM groups AS g
     LEFT JOIN agents AS a ON a.tenant = g.tenant AND a.name = g.agent
     LEFT JOIN agent_versions AS v
            ON v.tenant = a.tenant AND v.name = a.name AND v.version = a.version
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS running
+        FROM tasks AS r
+        WHERE r.state = 'running' AND r.tenant = g.tenant AND coalesce(r.agent, '') = g.agent
+    ) AS busy
 ), room AS (
     SELECT l.*,
            CASE WHEN l.cap IS NULL THEN %(limit)s ELSE greatest(l.cap - l.running, 0) END AS room
@@ -182,7 +213,18 @@ WITH RECURSIVE now AS (
     SELECT tenant, id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
     FROM claimed
 )
-SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
+-- The claimer's next cursor: the last group (in the visit's order) this claim took from, so a
+-- group looked at but not served is looked at first next time.
+SELECT c.*, last.tenant AS cursor_tenant, last.agent AS cursor_agent
+FROM claimed AS c
+CROSS JOIN (
+    SELECT g.tenant, g.agent
+    FROM groups AS g
+    JOIN picked AS p ON p.tenant = g.tenant AND p.agent = g.agent
+    ORDER BY g.n DESC
+    LIMIT 1
+) AS last
+ORDER BY c.priority DESC, c.ready_at, c.id;
 
 -- name: lease_heartbeat
 -- Extend every live lease a worker holds, in one statement; return each task still held and

@@ -131,3 +131,22 @@ async def test_racing_claimers_never_pass_a_cap(pool: Pool) -> None:
             await complete(pool, row["worker_id"], row["id"], row["lease_epoch"], {})
     assert peak == 3
     assert await count(pool, "SELECT count(*) FROM tasks WHERE state = 'completed'") >= 15
+
+
+async def test_claims_visit_many_agents_round_robin(tx: AsyncConnection[DictRow]) -> None:
+    """More agents than one claim looks at (2 x limit): the claimer's cursor moves on, so
+    every agent starts within a few laps, none waits behind the others' backlogs."""
+    agents = [f"agent-{i:02d}" for i in range(30)]
+    for name in agents:
+        await make_agent(tx, name)
+        await queue(tx, name, 3)
+    worker = await new_worker(tx)
+    cursor = lease.FairCursor()
+    for _ in range(30):
+        await lease.claim_fair(tx, worker, limit=2, ttl_s=30, graphs=GRAPHS, cursor=cursor)
+    cur = await tx.execute(
+        "SELECT agent, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY agent"
+    )
+    running = {r["agent"]: r["n"] for r in await cur.fetchall()}
+    assert set(running) == set(agents), sorted(set(agents) - set(running))
+    assert max(running.values()) <= 3
