@@ -76,10 +76,10 @@ SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 -- lease_claim_many's are. Only the rows claimed are locked, and nothing serialises claimers.
 -- Caps: a capped agent's room is its cap minus its running tasks (tasks_running_group),
 -- counted in the statement's snapshot. That snapshot can predate a claim that committed just
--- before, so the agents among the candidates are locked FOR NO KEY UPDATE SKIP LOCKED (a
--- claimer already claiming for one is passed over this round, not waited for), every claim of a
--- capped agent bumps agents.claim_seq, and a claimer whose locked row (its newest version)
--- differs from its snapshot's drops that agent's candidates this round. A cap is never
+-- before, so the capped agents of the rows locked are locked too, FOR NO KEY UPDATE SKIP LOCKED
+-- (a claimer already claiming for one is passed over this round, not waited for), every claim
+-- of a capped agent bumps agents.claim_seq, and a claimer whose locked row (its newest version)
+-- differs from its snapshot's leaves that agent's rows queued this round. A cap is never
 -- exceeded, at worst filled a round late. Waiting and paused tasks are not running: they hold
 -- no unit of a cap.
 WITH RECURSIVE now AS (
@@ -167,25 +167,25 @@ WITH RECURSIVE now AS (
     FROM offered
     ORDER BY rank, priority DESC, ready_at, id
     LIMIT 2 * %(limit)s
+), picked AS (
+    SELECT t.id, c.tenant, c.agent, c.cap, c.seen_seq
+    FROM tasks AS t
+    JOIN candidates AS c ON c.id = t.id
+    WHERE t.state = 'queued' AND NOT t.cancel_requested
+    ORDER BY c.rank, c.priority DESC, c.ready_at, c.id
+    LIMIT %(limit)s
+    FOR UPDATE OF t SKIP LOCKED
 ), capped AS (
     SELECT a.tenant, a.name, a.claim_seq
     FROM agents AS a
-    WHERE (a.tenant, a.name) IN (SELECT tenant, agent FROM candidates WHERE cap IS NOT NULL)
+    WHERE (a.tenant, a.name) IN (SELECT tenant, agent FROM picked WHERE cap IS NOT NULL)
     ORDER BY a.tenant, a.name
     FOR NO KEY UPDATE SKIP LOCKED
 ), allowed AS (
-    SELECT c.*
-    FROM candidates AS c
-    LEFT JOIN capped AS k ON k.tenant = c.tenant AND k.name = c.agent
-    WHERE c.cap IS NULL OR k.claim_seq = c.seen_seq
-), picked AS (
-    SELECT t.id, al.tenant, al.agent
-    FROM tasks AS t
-    JOIN allowed AS al ON al.id = t.id
-    WHERE t.state = 'queued' AND NOT t.cancel_requested
-    ORDER BY al.rank, al.priority DESC, al.ready_at, al.id
-    LIMIT %(limit)s
-    FOR UPDATE OF t SKIP LOCKED
+    SELECT p.id, p.tenant, p.agent
+    FROM picked AS p
+    LEFT JOIN capped AS k ON k.tenant = p.tenant AND k.name = p.agent
+    WHERE p.cap IS NULL OR k.claim_seq = p.seen_seq
 ), claimed AS (
     UPDATE tasks AS t
     SET state = 'running',
@@ -196,8 +196,8 @@ WITH RECURSIVE now AS (
         attempt_started_at = (SELECT t FROM now),
         started_at = coalesce(t.started_at, (SELECT t FROM now)),
         updated_at = (SELECT t FROM now)
-    FROM picked
-    WHERE t.id = picked.id
+    FROM allowed
+    WHERE t.id = allowed.id
     RETURNING t.id, t.tenant, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
               t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
               t.ready_at
@@ -206,7 +206,7 @@ WITH RECURSIVE now AS (
     SET claim_seq = a.claim_seq + 1
     FROM capped AS k
     WHERE a.tenant = k.tenant AND a.name = k.name
-      AND EXISTS (SELECT FROM picked AS p WHERE p.tenant = k.tenant AND p.agent = k.name)
+      AND EXISTS (SELECT FROM allowed AS p WHERE p.tenant = k.tenant AND p.agent = k.name)
 ), events AS (
     INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id,
                              attempt)
@@ -220,7 +220,7 @@ FROM claimed AS c
 CROSS JOIN (
     SELECT g.tenant, g.agent
     FROM groups AS g
-    JOIN picked AS p ON p.tenant = g.tenant AND p.agent = g.agent
+    JOIN allowed AS p ON p.tenant = g.tenant AND p.agent = g.agent
     ORDER BY g.n DESC
     LIMIT 1
 ) AS last
