@@ -62,18 +62,18 @@ SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 -- name: lease_claim_fair
 -- The fair claim (ADR 0013): as lease_claim_many, but fair across groups, a group being a
 -- tenant's agent (or the tenant's tasks without one), and never past an agent's
--- max_concurrent_tasks. Groups are visited round-robin: each claim looks at the next
--- 2 * :limit groups with queued tasks after the claimer's cursor (:after_tenant,
+-- max_concurrent_tasks. Groups are visited round-robin: each claim looks at the next :limit
+-- groups with queued tasks after the claimer's cursor (:after_tenant,
 -- :after_agent; '' for the start), wrapping around, and answers the last one it took from as
 -- the next cursor; a skip scan of tasks_queued_group finds them, one index probe per group,
 -- whatever the depth of the queue or the number of groups. Among them, a group's k-th ready
 -- task ranks at (tasks it has running) + k, then priority and readiness (priorities apply
 -- within a group): the least-loaded group is served first and the batch fills groups level, so
 -- an agent with 10 tasks starts at once while another has 100,000 queued or running.
--- Each group with room offers its first ceil(2 * :limit / groups with room) tasks (the same
--- index, in claim order), unlocked; the best 2 * :limit are candidates, and the batch locks the
--- first :limit of them it can, FOR UPDATE SKIP LOCKED, re-checked on the newest row version as
--- lease_claim_many's are. Only the rows claimed are locked, and nothing serialises claimers.
+-- Each group with room offers its first ceil(:limit / groups with room) ready tasks (the same
+-- index, in claim order) FOR UPDATE SKIP LOCKED, so claimers pass each other's rows as in
+-- lease_claim_many and nothing serialises them; the best :limit of those are claimed (at most
+-- one group's share more are locked for the statement and left queued).
 -- Caps: a capped agent's room is its cap minus its running tasks (tasks_running_group),
 -- counted in the statement's snapshot. That snapshot can predate a claim that committed just
 -- before, so the capped agents of the rows locked are locked too, FOR NO KEY UPDATE SKIP LOCKED
@@ -101,7 +101,7 @@ WITH RECURSIVE now AS (
         ORDER BY tenant, coalesce(agent, '')
         LIMIT 1
     ) AS x
-    WHERE a.n < 2 * %(limit)s
+    WHERE a.n < %(limit)s
 ), wrapped AS (
     (SELECT tenant, coalesce(agent, '') AS agent, (SELECT count(*) FROM ahead) + 1 AS n
      FROM tasks
@@ -118,14 +118,14 @@ WITH RECURSIVE now AS (
         ORDER BY tenant, coalesce(agent, '')
         LIMIT 1
     ) AS x
-    WHERE w.n < 2 * %(limit)s
+    WHERE w.n < %(limit)s
       AND (w.tenant, w.agent) < (%(after_tenant)s::text, %(after_agent)s::text)
 ), groups AS (
     SELECT tenant, agent, n FROM ahead
     UNION ALL
     SELECT tenant, agent, n
     FROM wrapped
-    WHERE n <= 2 * %(limit)s
+    WHERE n <= %(limit)s
       AND (tenant, agent) <= (%(after_tenant)s::text, %(after_agent)s::text)
 ), load AS (
     SELECT g.tenant, g.agent, a.claim_seq AS seen_seq,
@@ -159,22 +159,15 @@ WITH RECURSIVE now AS (
           AND NOT t.cancel_requested
         ORDER BY t.tenant, coalesce(t.agent, ''), t.priority DESC, t.ready_at, t.id
         LIMIT least(r.room,
-                    ceil(2 * %(limit)s::numeric / (SELECT count(*) FROM room WHERE room > 0))::int)
+                    ceil(%(limit)s::numeric / (SELECT count(*) FROM room WHERE room > 0))::int)
+        FOR UPDATE OF t SKIP LOCKED
     ) AS o
     WHERE r.room > 0
-), candidates AS (
-    SELECT *
+), picked AS (
+    SELECT id, tenant, agent, cap, seen_seq
     FROM offered
     ORDER BY rank, priority DESC, ready_at, id
-    LIMIT 2 * %(limit)s
-), picked AS (
-    SELECT t.id, c.tenant, c.agent, c.cap, c.seen_seq
-    FROM tasks AS t
-    JOIN candidates AS c ON c.id = t.id
-    WHERE t.state = 'queued' AND NOT t.cancel_requested
-    ORDER BY c.rank, c.priority DESC, c.ready_at, c.id
     LIMIT %(limit)s
-    FOR UPDATE OF t SKIP LOCKED
 ), capped AS (
     SELECT a.tenant, a.name, a.claim_seq
     FROM agents AS a
