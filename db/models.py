@@ -440,9 +440,6 @@ class Agent(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Bumped by each claim of a task of this agent while it has a concurrency cap
-    # (lease_claim_fair): a claimer that locks the row and finds it moved skips the agent.
-    claim_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
 
     __table_args__ = (

@@ -74,14 +74,13 @@ SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 -- index, in claim order) FOR UPDATE SKIP LOCKED, so claimers pass each other's rows as in
 -- lease_claim_many and nothing serialises them; the best :limit of those are claimed (at most
 -- one group's share more are locked for the statement and left queued).
--- Caps: a capped agent's room is its cap minus its running tasks (tasks_running_group),
--- counted in the statement's snapshot. That snapshot can predate a claim that committed just
--- before, so the capped agents of the rows locked are locked too, FOR NO KEY UPDATE SKIP LOCKED
--- (a claimer already claiming for one is passed over this round, not waited for), every claim
--- of a capped agent bumps agents.claim_seq, and a claimer whose locked row (its newest version)
--- differs from its snapshot's leaves that agent's rows queued this round. A cap is never
--- exceeded, at worst filled a round late. Waiting and paused tasks are not running: they hold
--- no unit of a cap.
+-- Caps: a capped agent's room is outlast_cap_room(): its cap minus its running tasks, counted
+-- under a transaction-scoped advisory lock taken without waiting (a claimer already claiming
+-- for the agent holds it: this one gets no room this round instead of queueing behind it) and
+-- in a fresh snapshot, so a claim that committed after this statement began is counted. The
+-- lock is held to the end of the claim, so claims of one capped agent never overlap; a cap is
+-- never exceeded, at worst filled a round late, and nothing is written for it. Waiting and
+-- paused tasks are not running: they hold no unit of a cap.
 WITH RECURSIVE now AS (
     SELECT outlast_now() AS t
 ), ahead AS (
@@ -128,8 +127,7 @@ WITH RECURSIVE now AS (
     WHERE n <= %(limit)s
       AND (tenant, agent) <= (%(after_tenant)s::text, %(after_agent)s::text)
 ), load AS (
-    SELECT g.tenant, g.agent, a.claim_seq AS seen_seq,
-           (v.spec ->> 'max_concurrent_tasks')::int AS cap, busy.running
+    SELECT g.tenant, g.agent, (v.spec ->> 'max_concurrent_tasks')::int AS cap, busy.running
     FROM groups AS g
     LEFT JOIN agents AS a ON a.tenant = g.tenant AND a.name = g.agent
     LEFT JOIN agent_versions AS v
@@ -141,10 +139,11 @@ WITH RECURSIVE now AS (
     ) AS busy
 ), room AS (
     SELECT l.*,
-           CASE WHEN l.cap IS NULL THEN %(limit)s ELSE greatest(l.cap - l.running, 0) END AS room
+           CASE WHEN l.cap IS NULL THEN %(limit)s
+                ELSE outlast_cap_room(l.tenant, l.agent, l.cap) END AS room
     FROM load AS l
 ), offered AS (
-    SELECT o.id, o.priority, o.ready_at, r.tenant, r.agent, r.cap, r.seen_seq,
+    SELECT o.id, o.priority, o.ready_at, r.tenant, r.agent,
            r.running + row_number() OVER (PARTITION BY r.tenant, r.agent
                                           ORDER BY o.priority DESC, o.ready_at, o.id) AS rank
     FROM room AS r
@@ -164,21 +163,10 @@ WITH RECURSIVE now AS (
     ) AS o
     WHERE r.room > 0
 ), picked AS (
-    SELECT id, tenant, agent, cap, seen_seq
+    SELECT id, tenant, agent
     FROM offered
     ORDER BY rank, priority DESC, ready_at, id
     LIMIT %(limit)s
-), capped AS (
-    SELECT a.tenant, a.name, a.claim_seq
-    FROM agents AS a
-    WHERE (a.tenant, a.name) IN (SELECT tenant, agent FROM picked WHERE cap IS NOT NULL)
-    ORDER BY a.tenant, a.name
-    FOR NO KEY UPDATE SKIP LOCKED
-), allowed AS (
-    SELECT p.id, p.tenant, p.agent
-    FROM picked AS p
-    LEFT JOIN capped AS k ON k.tenant = p.tenant AND k.name = p.agent
-    WHERE p.cap IS NULL OR k.claim_seq = p.seen_seq
 ), claimed AS (
     UPDATE tasks AS t
     SET state = 'running',
@@ -189,17 +177,11 @@ WITH RECURSIVE now AS (
         attempt_started_at = (SELECT t FROM now),
         started_at = coalesce(t.started_at, (SELECT t FROM now)),
         updated_at = (SELECT t FROM now)
-    FROM allowed
-    WHERE t.id = allowed.id
+    FROM picked
+    WHERE t.id = picked.id
     RETURNING t.id, t.tenant, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
               t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
               t.ready_at
-), bumped AS (
-    UPDATE agents AS a
-    SET claim_seq = a.claim_seq + 1
-    FROM capped AS k
-    WHERE a.tenant = k.tenant AND a.name = k.name
-      AND EXISTS (SELECT FROM allowed AS p WHERE p.tenant = k.tenant AND p.agent = k.name)
 ), events AS (
     INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id,
                              attempt)
@@ -213,7 +195,7 @@ FROM claimed AS c
 CROSS JOIN (
     SELECT g.tenant, g.agent
     FROM groups AS g
-    JOIN allowed AS p ON p.tenant = g.tenant AND p.agent = g.agent
+    JOIN picked AS p ON p.tenant = g.tenant AND p.agent = g.agent
     ORDER BY g.n DESC
     LIMIT 1
 ) AS last

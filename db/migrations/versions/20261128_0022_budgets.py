@@ -15,8 +15,10 @@
   far and what the call needed).
 - The fair claim (lease_claim_fair, ADR 0013): tasks_queued_group orders queued tasks by group
   (tenant, agent or '' for a task without one) and then as tasks_ready does; tasks_running_group
-  counts an agent's running tasks for its cap; agents.claim_seq is bumped by every claim of a
-  capped agent, so a claimer can tell that its snapshot missed another claimer's commit.
+  counts a group's running tasks; outlast_cap_room(tenant, agent, cap) is a capped agent's room,
+  under a transaction-scoped advisory lock taken without waiting (0 when another claimer holds
+  it), counted in a fresh snapshot (a VOLATILE function's statements take their own), so a
+  claim that committed after the claim statement began is counted.
 
 Revision ID: 0022
 Revises: 0013
@@ -56,6 +58,29 @@ APPLICABLE = """
         ('tenant_day', '', now.day, now.day + interval '1 day', b.per_day_micro_usd)
     ) AS w (scope, subject, window_start, window_end, limit_micro_usd)
     WHERE w.limit_micro_usd IS NOT NULL
+"""
+
+
+CAP_ROOM = """
+    CREATE FUNCTION outlast_cap_room(p_tenant text, p_agent text, p_cap integer)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+        running integer;
+    BEGIN
+        -- One claimer at a time per capped agent, for the rest of its transaction (its claim
+        -- statement); another claimer gets 0 now instead of waiting.
+        IF NOT pg_try_advisory_xact_lock(hashtextextended(p_tenant || '/' || p_agent, 13)) THEN
+            RETURN 0;
+        END IF;
+        -- A fresh snapshot (this is a VOLATILE function): claims committed since the calling
+        -- statement began are counted.
+        SELECT count(*) INTO running
+        FROM tasks
+        WHERE state = 'running' AND tenant = p_tenant AND coalesce(agent, '') = p_agent;
+        RETURN greatest(p_cap - running, 0);
+    END
+    $$
 """
 
 
@@ -102,9 +127,7 @@ def upgrade() -> None:
     # The reaper's budget_resume_due reads paused tasks only.
     op.create_index("tasks_paused", "tasks", ["id"], postgresql_where=sa.text("state = 'paused'"))
     op.execute(APPLICABLE)
-    op.add_column(
-        "agents", sa.Column("claim_seq", sa.BigInteger, nullable=False, server_default="0")
-    )
+    op.execute(CAP_ROOM)
     op.execute(
         "CREATE INDEX tasks_queued_group ON tasks "
         "(tenant, (coalesce(agent, '')), priority DESC, ready_at, id, run_at, graph) "
@@ -119,7 +142,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("tasks_running_group", "tasks")
     op.drop_index("tasks_queued_group", "tasks")
-    op.drop_column("agents", "claim_seq")
+    op.execute("DROP FUNCTION outlast_cap_room(text, text, integer)")
     op.execute("DROP VIEW budget_applicable")
     op.drop_index("tasks_paused", "tasks")
     op.drop_constraint("tasks_paused_has_pause", "tasks")
