@@ -67,7 +67,7 @@ SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 -- :after_agent; '' for the start), wrapping around, and answers the last one it took from as
 -- the next cursor; a skip scan of tasks_queued_group finds them, one index probe per group,
 -- whatever the depth of the queue or the number of groups. Among them, a group's k-th ready
--- task ranks at (tasks it has running) + k, then priority and readiness (priorities apply
+-- task ranks at (tasks it has running, counted up to :limit) + k, then priority and readiness (priorities apply
 -- within a group): the least-loaded group is served first and the batch fills groups level, so
 -- an agent with 10 tasks starts at once while another has 100,000 queued or running.
 -- Each group with room offers its first ceil(:limit / groups with room) ready tasks (the same
@@ -133,9 +133,15 @@ WITH RECURSIVE now AS (
     LEFT JOIN agent_versions AS v
            ON v.tenant = a.tenant AND v.name = a.name AND v.version = a.version
     CROSS JOIN LATERAL (
+        -- Only for ranking groups against each other: none to rank with one group, and a
+        -- group with :limit running ranks as one with more (a bounded count, not all of them).
         SELECT count(*) AS running
-        FROM tasks AS r
-        WHERE r.state = 'running' AND r.tenant = g.tenant AND coalesce(r.agent, '') = g.agent
+        FROM (SELECT
+              FROM tasks AS r
+              WHERE (SELECT count(*) FROM groups) > 1
+                AND r.state = 'running' AND r.tenant = g.tenant
+                AND coalesce(r.agent, '') = g.agent
+              LIMIT %(limit)s) AS counted
     ) AS busy
 ), room AS (
     SELECT l.*,
