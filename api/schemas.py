@@ -189,6 +189,11 @@ class TaskPublic(BaseModel):
     idempotency_key: str | None
     result: Any | None
     error: JsonObject | None
+    pause: JsonObject | None = Field(
+        None,
+        description="Why a `paused` task is paused: reason `budget`, the window that refused "
+        "its next model call, its limit, the spend then and what the call needed.",
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -668,7 +673,8 @@ Fallbacks = Annotated[list[Fallback], Field(max_length=MAX_FALLBACKS)]
 
 
 class AgentBudgets(_Request):
-    """Spending limits in micro-USD (1 USD = 1,000,000); enforced by a later release."""
+    """Spending limits in micro-USD (1 USD = 1,000,000): one task's calls over its life, and
+    the agent's calls per UTC clock hour (docs/howto/budgets-and-limits.md)."""
 
     per_task_micro_usd: MicroUsd | None = None
     per_hour_micro_usd: MicroUsd | None = None
@@ -902,3 +908,51 @@ class ToolServerPublic(BaseModel):
     checked_at: datetime | None
     created_at: datetime
     created_by: str
+
+
+# Budgets (api/routes/budgets.py). Amounts are integer micro-USD (1 USD = 1,000,000).
+class TenantBudgetUpdate(_Request):
+    """The tenant's daily limit, a UTC day; null: none."""
+
+    per_day_micro_usd: MicroUsd | None = Field(
+        description=f"0 to {MAX_BUDGET_MICRO_USD:,} micro-USD; null removes the limit."
+    )
+
+
+class TenantBudgetPublic(BaseModel):
+    tenant: str
+    per_day_micro_usd: int | None
+    spent_today_micro_usd: int = Field(description="Settled cost of today's (UTC) calls.")
+    reserved_today_micro_usd: int = Field(description="Worst case of calls in flight.")
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+class BudgetPause(BaseModel):
+    """Why a task is paused: the window that refused its next model call."""
+
+    reason: Literal["budget"]
+    scope: Literal["task", "agent_hour", "tenant_day"]
+    subject: str = Field(description="The task id, the agent's name, or '' for the tenant.")
+    window_start: datetime | None = Field(description="null for a task's own budget.")
+    window_end: datetime | None = Field(description="When an hourly or daily window ends.")
+    limit_micro_usd: int
+    spent_micro_usd: int = Field(description="Spent in the window when the task paused.")
+    reserved_micro_usd: int
+    needed_micro_usd: int = Field(description="The call's worst-case cost.")
+
+
+class BudgetRequestPublic(BaseModel):
+    """An inbox item: a task paused on a budget; raise the budget to at least
+    `raise_to_micro_usd`, then POST /v1/tasks/{task_id}/resume."""
+
+    task_id: uuid.UUID
+    graph: str
+    agent: str | None
+    task_metadata: JsonObject
+    paused_at: datetime
+    pause: BudgetPause
+    limit_micro_usd: int | None = Field(description="The window's limit now (null: none now).")
+    spent_micro_usd: int = Field(description="Spent in the window now.")
+    reserved_micro_usd: int
+    raise_to_micro_usd: int = Field(description="The least limit the paused call fits under now.")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import latency, memory, recovery, submits, throughput, transcripts
+from bench import fairness, latency, memory, recovery, submits, throughput, transcripts
 from bench.config import BenchConfig, ConfigError, from_env
 from bench.server import BenchServer
 from bench.session import Session, say
@@ -49,6 +49,7 @@ def _run_sections(session: Session) -> list[Row]:
         ("api", "7", lambda: submits.api(session)),
         ("memory", "8", lambda: memory.worker_rss(session)),
         ("transcripts", "9", lambda: transcripts.transcripts(session)),
+        ("fairness", "10", lambda: fairness.fairness(session)),
     ]
     for name, number, step in steps:
         if not cfg.wants(name):

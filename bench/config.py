@@ -20,6 +20,7 @@ SECTIONS = (
     "api",
     "memory",
     "transcripts",
+    "fairness",
 )
 
 
@@ -48,6 +49,7 @@ class BenchConfig:
     waiting_tasks: int = 10_000
     claims_per_depth: int = 200
     claim_batch: int = 10
+    fair_depth: int = 100_000  # queued tasks under the fair claim (section 9)
     recovery_trials: int = 3
     api_single: int = 1_500
     api_batches: int = 10

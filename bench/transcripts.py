@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import time
 import uuid
+from collections.abc import Sequence
 from statistics import median
 from typing import Any
 
@@ -35,6 +36,7 @@ from db import lease, llm_call, tasks, workers
 from db.connect import Pool, open_pool
 from outlast.models import ModelChain, ModelRequest, PriceBook, UserMessage, call_model
 from outlast.models.journal import JournalEntry
+from outlast.models.provider import ModelRef
 from tests.support.fake_llm import OPENAI, FakeLLM, Hang, Reply
 from worker.checkpointer import FencedSaver
 from worker.journal import PgJournal
@@ -75,7 +77,9 @@ def text(seed: str, size: int) -> str:
 class WholeRequestJournal(PgJournal):
     """The journal as it was before transcripts: each call's row holds its whole request."""
 
-    async def begin(self, step_key: str, seq: int, request: ModelRequest) -> JournalEntry:
+    async def begin(
+        self, step_key: str, seq: int, request: ModelRequest, models: Sequence[ModelRef] = ()
+    ) -> JournalEntry:
         key = llm_call.Key(step_key, seq)
         dumped = request.model_dump(mode="json")
         begun = await llm_call.begin(

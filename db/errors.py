@@ -5,8 +5,11 @@ OutlastError
 ├── Conflict            the row is not in a state that allows the change (API: 409)
 │   └── IdempotencyMismatch   same Idempotency-Key, different request body (API: 422)
 ├── LeaseLost           a fenced write found the lease gone: another worker holds the task,
-│                       or it expired, or it left `running`. The writer must stop, write
-│                       nothing more, and never retry the write.
+│   │                   or it expired, or it left `running`. The writer must stop, write
+│   │                   nothing more, and never retry the write.
+│   └── BudgetPaused    a model call did not fit a budget: the reserve statement paused
+│                       the task (state `paused`, reason `budget`) and released the lease,
+│                       before the call; the run stops as on a lost lease
 ├── NonRetryable        raised by a graph node or task function on purpose: the task fails
 │   │                   now, without further attempts, and goes to the dead-letter table
 │   └── UnstorableValue a result (or an interrupt's payload) Postgres cannot store: NaN,
@@ -75,6 +78,17 @@ class LeaseLost(OutlastError):
         super().__init__(f"lease on task {task_id} at epoch {epoch} is lost")
         self.task_id = task_id
         self.epoch = epoch
+
+
+class BudgetPaused(LeaseLost):
+    """The call would pass a budget: the task is paused (or cancelled, if its cancel was
+    requested) and no longer held, so the run stops and writes nothing more. `pause` says
+    which window refused the call, its limit, the spend so far and what the call needed."""
+
+    def __init__(self, task_id: object, epoch: int, pause: dict[str, Any] | None) -> None:
+        super().__init__(task_id, epoch)
+        self.args = (f"task {task_id} paused on its budget before a model call",)
+        self.pause = pause
 
 
 class NonRetryable(OutlastError):

@@ -50,27 +50,62 @@ async def claim_many(
 ) -> list[Claim]:
     """Claim up to `limit` ready tasks of `graphs` (the graphs this worker can run: a task of
     another graph stays queued for a worker that runs it), in priority then readiness order."""
-    rows = await fetch_all(
-        db,
-        "lease_claim_many",
-        {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s, "graphs": list(graphs)},
+    params = {"worker_id": worker_id, "limit": limit, "ttl_s": ttl_s, "graphs": list(graphs)}
+    return [_claim(r) for r in await fetch_all(db, "lease_claim_many", params)]
+
+
+@dataclass
+class FairCursor:
+    """Where a claimer's round-robin over groups stands: the last group (tenant, agent; '' for
+    a tenant's tasks without an agent) its previous fair claim looked at."""
+
+    tenant: str = ""
+    agent: str = ""
+
+
+async def claim_fair(
+    db: Db,
+    worker_id: uuid.UUID,
+    *,
+    limit: int,
+    ttl_s: float,
+    graphs: Sequence[str],
+    cursor: FairCursor | None = None,
+) -> list[Claim]:
+    """As claim_many, but fair across groups (a tenant's agent, or its tasks without one) and
+    never past an agent's max_concurrent_tasks (ADR 0013). `cursor` (kept by the claimer, moved
+    on here) makes successive claims visit the groups round-robin. A capped agent another
+    claimer is claiming for is passed over this round, so a batch may come back short while
+    tasks are ready."""
+    at = cursor or FairCursor()
+    params = {
+        "worker_id": worker_id,
+        "limit": limit,
+        "ttl_s": ttl_s,
+        "graphs": list(graphs),
+        "after_tenant": at.tenant,
+        "after_agent": at.agent,
+    }
+    rows = await fetch_all(db, "lease_claim_fair", params)
+    if rows:
+        at.tenant, at.agent = rows[0]["cursor_tenant"], rows[0]["cursor_agent"]
+    return [_claim(r) for r in rows]
+
+
+def _claim(r: dict[str, Any]) -> Claim:
+    return Claim(
+        task_id=r["id"],
+        graph=r["graph"],
+        input=r["input"],
+        attempt=r["attempts"],
+        max_attempts=r["max_attempts"],
+        epoch=r["lease_epoch"],
+        resume_checkpoint_id=r["resume_checkpoint_id"],
+        resume_input=r["resume_input"],
+        resume_patch=r["resume_patch"],
+        timeout_s=r["timeout_s"],
+        agent=r["agent"],
     )
-    return [
-        Claim(
-            task_id=r["id"],
-            graph=r["graph"],
-            input=r["input"],
-            attempt=r["attempts"],
-            max_attempts=r["max_attempts"],
-            epoch=r["lease_epoch"],
-            resume_checkpoint_id=r["resume_checkpoint_id"],
-            resume_input=r["resume_input"],
-            resume_patch=r["resume_patch"],
-            timeout_s=r["timeout_s"],
-            agent=r["agent"],
-        )
-        for r in rows
-    ]
 
 
 async def heartbeat(

@@ -76,6 +76,8 @@ class Task(Base):
     replay_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     replay_from_call: Mapped[int | None] = mapped_column(Integer)
     agent_overrides: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Why a `paused` task is paused: {"reason": "budget", scope, limit, spent, needed...}.
+    pause: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     input: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, server_default=text("'{}'::jsonb")
@@ -130,6 +132,7 @@ class Task(Base):
             "OR worker_id IS NULL",
             name="tasks_waiting_holds_no_lease",
         ),
+        CheckConstraint("state <> 'paused' OR pause IS NOT NULL", name="tasks_paused_has_pause"),
         # The claim reads this index in order: ready tasks, highest priority, oldest readiness.
         # run_at and graph are keys too, so that the claim's `run_at <= now` and `graph = ANY`
         # are tested on the index entry, without visiting the table.
@@ -145,6 +148,26 @@ class Task(Base):
         # The reaper's scan of leased tasks. Deliberately not on lease_expires_at: the heartbeat
         # rewrites that column every few seconds and must stay a HOT update.
         Index("tasks_running", "id", postgresql_where=text("state = 'running'")),
+        Index("tasks_paused", "id", postgresql_where=text("state = 'paused'")),
+        # The fair claim (lease_claim_fair): queued tasks by group (tenant, agent), then in
+        # claim order; and an agent's running tasks, counted against its cap.
+        Index(
+            "tasks_queued_group",
+            "tenant",
+            text("(coalesce(agent, ''))"),
+            text("priority DESC"),
+            "ready_at",
+            "id",
+            "run_at",
+            "graph",
+            postgresql_where=text("state = 'queued'"),
+        ),
+        Index(
+            "tasks_running_group",
+            "tenant",
+            text("(coalesce(agent, ''))"),
+            postgresql_where=text("state = 'running'"),
+        ),
         Index(
             "tasks_idempotency_key",
             "tenant",
@@ -562,4 +585,58 @@ class ToolServer(Base):
     __table_args__ = (
         CheckConstraint("name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'", name="tool_servers_name_slug"),
         CheckConstraint("health IN ('unknown', 'ok', 'error')", name="tool_servers_health_valid"),
+    )
+
+
+class TenantBudget(Base):
+    """A tenant's daily money limit (micro-USD), set over PUT /v1/budgets."""
+
+    __tablename__ = "tenant_budgets"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    per_day_micro_usd: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    updated_by: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint("per_day_micro_usd >= 0", name="tenant_budgets_day_valid"),)
+
+
+class BudgetWindow(Base):
+    """Spend and reservations of one budget in one window (db/queries/budget.sql)."""
+
+    __tablename__ = "budget_windows"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    scope: Mapped[str] = mapped_column(Text, primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    spent_micro_usd: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    reserved_micro_usd: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+    __table_args__ = (
+        CheckConstraint(
+            "scope IN ('task', 'agent_hour', 'tenant_day')", name="budget_windows_scope_valid"
+        ),
+        CheckConstraint(
+            "spent_micro_usd >= 0 AND reserved_micro_usd >= 0", name="budget_windows_nonnegative"
+        ),
+    )
+
+
+class BudgetReservation(Base):
+    """A model call's worst-case cost, held on its windows until it is settled or expired."""
+
+    __tablename__ = "budget_reservations"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    lease_epoch: Mapped[int] = mapped_column(BigInteger)
+    amount_micro_usd: Mapped[int] = mapped_column(BigInteger)
+    windows: Mapped[Any] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+    __table_args__ = (
+        CheckConstraint("amount_micro_usd >= 0", name="budget_reservations_amount_valid"),
+        Index("budget_reservations_task", "task_id", "lease_epoch"),
     )

@@ -27,10 +27,11 @@ WAITING: frozenset[TaskState] = frozenset(
 
 # Every allowed (from, to) pair, each named by the statement in db/queries/ that performs it.
 # Terminal states move on only by operator action: redrive (failed) or a follow-up (completed).
-# `paused` (budgets) is in the schema already; only cancel leaves it until budgets arrive.
+# `paused` is a budget's: a model call that does not fit pauses the task before the call.
 TRANSITIONS: frozenset[tuple[TaskState, TaskState, str]] = frozenset(
     {
         (TaskState.QUEUED, TaskState.RUNNING, "lease_claim_many"),
+        (TaskState.QUEUED, TaskState.RUNNING, "lease_claim_fair"),
         (TaskState.QUEUED, TaskState.CANCELLED, "tasks_cancel"),
         (TaskState.RUNNING, TaskState.QUEUED, "outcome_fail"),
         (TaskState.RUNNING, TaskState.FAILED, "outcome_fail"),
@@ -59,6 +60,10 @@ TRANSITIONS: frozenset[tuple[TaskState, TaskState, str]] = frozenset(
         (TaskState.WAITING_FOR_APPROVAL, TaskState.CANCELLED, "tasks_cancel"),
         (TaskState.WAITING_FOR_INPUT, TaskState.CANCELLED, "tasks_cancel"),
         (TaskState.PAUSED, TaskState.CANCELLED, "tasks_cancel"),
+        (TaskState.RUNNING, TaskState.PAUSED, "budget_reserve"),
+        (TaskState.RUNNING, TaskState.CANCELLED, "budget_reserve"),
+        (TaskState.PAUSED, TaskState.QUEUED, "budget_resume"),
+        (TaskState.PAUSED, TaskState.QUEUED, "budget_resume_due"),
         (TaskState.COMPLETED, TaskState.QUEUED, "tasks_follow_up"),
     }
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from db.errors import (
     ApiError,
+    BudgetPaused,
     Conflict,
     IdempotencyMismatch,
     LeaseLost,
@@ -29,6 +30,7 @@ from db.errors import (
 
 __all__ = [
     "ApiError",
+    "BudgetPaused",
     "Conflict",
     "IdempotencyMismatch",
     "LeaseLost",

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
         2.0, description="Claim poll period (jittered +-20%); NOTIFY wakes workers sooner."
     )
     notify: bool = Field(True, description="Use LISTEN/NOTIFY to wake idle workers.")
+    claim_fair: bool = Field(
+        True, description="Claim round-robin across agents, with their concurrency caps."
+    )
     shutdown_grace_s: float = Field(
         0.0, ge=0, description="On SIGTERM, how long running tasks may finish before release."
     )

@@ -11,7 +11,7 @@ from dataclasses import astuple, dataclass, field
 
 import psycopg
 
-from db import dead_letters, lease, tasks, waits, workers
+from db import budget, dead_letters, lease, tasks, waits, workers
 from db.connect import Db
 from db.outcome import RetryPolicy
 from outlast.pause import jittered, pause
@@ -42,10 +42,16 @@ class ReapResult:
     tasks_pruned: int = 0
     dead_letters_pruned: int = 0
     sessions_ended: int = 0
+    reservations_expired: int = 0
+    budget_resumed: int = 0
 
     @property
     def total(self) -> int:
         return sum(astuple(self))
+
+
+async def _counted(count: Awaitable[int]) -> Mapping[str, int]:
+    return {"n": await count}
 
 
 class Reaper:
@@ -55,7 +61,8 @@ class Reaper:
 
     async def run_once(self) -> ReapResult:
         """One pass: the open transactions of silent workers, expired leases and overrun
-        attempts, human waits past their timeout, silent workers, then what is past the
+        attempts, human waits past their timeout, budget reservations whose lease is gone and
+        budget pauses whose window allows the call now, silent workers, then what is past the
         retention. Each step loops over batches until one comes back short, so a pass leaves
         nothing due behind. Sessions go first: a frozen worker's transaction may hold the very
         rows the lease step takes back (ADR 0008)."""
@@ -64,6 +71,13 @@ class Reaper:
             lambda: lease.reap_expired(self.db, batch=self.config.batch, retry=self.config.retry)
         )
         expired = await self._drain(lambda: waits.expire(self.db, batch=self.config.batch))
+        # After the leases: a reservation expires with the lease it was made under.
+        reservations = await self._drain(
+            lambda: _counted(budget.expire(self.db, batch=self.config.batch))
+        )
+        resumed = await self._drain(
+            lambda: _counted(budget.resume_due(self.db, batch=self.config.batch))
+        )
         lost = await workers.mark_lost(
             self.db, stale_s=self.config.worker_stale_s, batch=self.config.batch
         )
@@ -78,6 +92,8 @@ class Reaper:
             tasks_pruned=await self._prune(),
             dead_letters_pruned=letters_pruned,
             sessions_ended=sessions,
+            reservations_expired=reservations["n"],
+            budget_resumed=resumed["n"],
         )
 
     async def _drain(self, step: Callable[[], Awaitable[Mapping[str, int]]]) -> Counter[str]:
@@ -105,6 +121,13 @@ class Reaper:
         await workers.prune_stopped(
             self.db, retention_s=self.config.retention_s, batch=self.config.batch
         )
+        # After the tasks: a pruned task's budget window goes in the same pass.
+        while True:
+            windows = await budget.prune(
+                self.db, retention_s=self.config.retention_s, batch=self.config.batch
+            )
+            if windows < self.config.batch:
+                break
         return pruned
 
     async def _prune_dead_letters(self) -> int:

@@ -51,6 +51,7 @@ class Claimer:
         self.wakeup = wakeup
         self.may_claim = may_claim
         self.slot_freed = asyncio.Event()
+        self.cursor = lease.FairCursor()
 
     async def run_once(self) -> int:
         """Claim up to the free slots and start a runner for each; return how many started.
@@ -62,13 +63,7 @@ class Claimer:
         if free <= 0:
             return 0
         sent = time.monotonic()
-        claims = await lease.claim_many(
-            self.pool,
-            self.worker_id,
-            limit=min(free, self.config.claim_batch),
-            ttl_s=self.config.lease_ttl_s,
-            graphs=self.graphs,
-        )
+        claims = await self._claim(min(free, self.config.claim_batch))
         seen = time.monotonic()
         for claim in claims:
             held = self.leases.add(claim, sent=sent, seen=seen)
@@ -81,6 +76,25 @@ class Claimer:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("claimed tasks", extra={"task_ids": [str(c.task_id) for c in claims]})
         return len(claims)
+
+    async def _claim(self, limit: int) -> list[lease.Claim]:
+        """The fair claim (ADR 0013), round-robin from this claimer's cursor, or the plain one."""
+        if self.config.claim_fair:
+            return await lease.claim_fair(
+                self.pool,
+                self.worker_id,
+                limit=limit,
+                ttl_s=self.config.lease_ttl_s,
+                graphs=self.graphs,
+                cursor=self.cursor,
+            )
+        return await lease.claim_many(
+            self.pool,
+            self.worker_id,
+            limit=limit,
+            ttl_s=self.config.lease_ttl_s,
+            graphs=self.graphs,
+        )
 
     def _start(self, held: Lease) -> asyncio.Task[None]:
         """Start the task's runner. Its slot is given back by a done callback, not a `finally`

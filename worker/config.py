@@ -17,6 +17,7 @@ class WorkerConfig:
     heartbeat_every_s: float = 10.0
     poll_interval_s: float = 2.0
     notify: bool = True
+    claim_fair: bool = True  # lease_claim_fair: round-robin across agents, with their caps
     shutdown_grace_s: float = 0.0
     wait_timeout_s: float = 86_400.0
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
@@ -41,6 +42,7 @@ class WorkerConfig:
             heartbeat_every_s=settings.heartbeat_every_s,
             poll_interval_s=settings.poll_interval_s,
             notify=settings.notify,
+            claim_fair=settings.claim_fair,
             shutdown_grace_s=settings.shutdown_grace_s,
             wait_timeout_s=settings.wait_timeout_s,
             retry=RetryPolicy(base_s=settings.retry_base_s, max_s=settings.retry_max_s),

@@ -12,6 +12,8 @@ attempt ended, with fenced writes only.
   transaction.
 - A function task (outlast/functions.py) is one call, no graph and no checkpoints; a cancel
   request stops an async function at once.
+- A model call that does not fit a budget pauses the task before the call (BudgetPaused, a
+  LeaseLost: the reserve statement already released the lease), and the run stops there.
 - Completions go through the worker's group commit (worker/completions.py); the other outcomes
   (failure, cancel, park) are written one by one.
 """
@@ -36,7 +38,7 @@ from langgraph.types import Command, Interrupt, StateSnapshot
 from db import agent as agents
 from db import outcome, waits
 from db.connect import Pool
-from db.errors import LeaseLost
+from db.errors import BudgetPaused, LeaseLost
 from db.lease import Claim
 from db.llm_call import ReplaySource
 from db.waits import NewWait
@@ -132,6 +134,11 @@ class Executor:
         claim = lease.claim
         try:
             await self._run_and_record(lease)
+        except BudgetPaused as paused:
+            log.info(
+                "task paused on its budget before a model call",
+                extra={"task_id": str(claim.task_id), "pause": paused.pause},
+            )
         except LeaseLost:
             log.warning(
                 "lease lost; attempt abandoned without writing",

@@ -3,7 +3,10 @@
 Built with the task id and the lease epoch the claim holds, so every row it writes is fenced by
 that lease; put in the run's config by the executor, where `outlast.models.call_model` finds it.
 Each begin and finish is its own short statement on the pool: no transaction is open while the
-model is called. Costs are priced here (outlast.models.prices) and stored as integer micro-USD.
+model is called (but finish and the budget's settlement share one). Before a call its worst
+case is reserved against the task's budgets (db/budget.py); a call that does not fit raises
+BudgetPaused, the task already paused. Costs are priced here (outlast.models.prices) and stored
+as integer micro-USD.
 
 Transcripts (ADR 0012): a request's messages and tools are not stored whole in its row. Each
 message is a transcript node in canonical JSON, and the row holds the two lists' head digests
@@ -18,14 +21,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from db import llm_call, transcripts
-from db.connect import Db
+from db import budget, llm_call, transcripts
+from db.connect import Db, transaction
 from db.transcripts import TEXT, Node
 from outlast.models.journal import JournalEntry
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.prices import PriceBook
+from outlast.models.provider import ModelRef
 
 # The parts of a request stored as transcript lists, and the encoding label of their nodes.
 PARTS = ("messages", "tools")
@@ -52,7 +57,9 @@ class PgJournal:
         self.replay = replay
         self._stored: set[bytes] = set()  # transcript nodes this claim has stored
 
-    async def begin(self, step_key: str, seq: int, request: ModelRequest) -> JournalEntry:
+    async def begin(
+        self, step_key: str, seq: int, request: ModelRequest, models: Sequence[ModelRef] = ()
+    ) -> JournalEntry:
         if self.replay is not None:
             reused = await llm_call.replay(
                 self.pool,
@@ -69,6 +76,8 @@ class PgJournal:
                     self.pool, self.task_id, [reused.response]
                 )
                 return JournalEntry(reused.call_id, ModelResponse.model_validate(recorded))
+        worst = self.prices.worst_case(request, models)
+        held = await budget.reserve(self.pool, self.task_id, self.epoch, worst)
         dumped = request.model_dump(mode="json")
         new: New = []
         dumped["messages"] = [self._intern(m, new) for m in dumped["messages"]]
@@ -85,10 +94,13 @@ class PgJournal:
             new,
         )
         if begun.outcome == "reused":
+            if held.reservation_id is not None:  # nothing will be called: give it back
+                async with transaction(self.pool) as conn:
+                    await budget.settle(conn, self.task_id, held.reservation_id, 0)
             recorded = await llm_call.resolve_texts(self.pool, self.task_id, [begun.response])
             return JournalEntry(begun.call_id, ModelResponse.model_validate(recorded[0]))
         self._stored.update(node.digest for node, _ in new)
-        return JournalEntry(begun.call_id)
+        return JournalEntry(begun.call_id, reservation_id=held.reservation_id)
 
     async def finish(
         self, entry: JournalEntry, response: ModelResponse | None, error: BaseException | None
@@ -96,7 +108,16 @@ class PgJournal:
         new: New = []
         end = _failed(error) if response is None else self._completed(response, new)
         new = self._unstored(new)
-        await llm_call.finish(self.pool, self.task_id, self.epoch, entry.call_id, end, new)
+        if entry.reservation_id is None:
+            await llm_call.finish(self.pool, self.task_id, self.epoch, entry.call_id, end, new)
+        else:
+            # The journal row and the settled spend commit together: a lost lease (LeaseLost
+            # from finish) rolls both back and leaves the reservation to the reaper.
+            async with transaction(self.pool) as conn:
+                await llm_call.finish(conn, self.task_id, self.epoch, entry.call_id, end, new)
+                await budget.settle(
+                    conn, self.task_id, entry.reservation_id, end.cost_micro_usd or 0
+                )
         self._stored.update(node.digest for node, _ in new)
 
     def _intern(self, item: dict[str, Any], new: New) -> dict[str, Any]:

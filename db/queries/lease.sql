@@ -59,6 +59,154 @@ WITH now AS (
 -- RETURNING has no order; hand the batch back in claim order.
 SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 
+-- name: lease_claim_fair
+-- The fair claim (ADR 0013): as lease_claim_many, but fair across groups, a group being a
+-- tenant's agent (or the tenant's tasks without one), and never past an agent's
+-- max_concurrent_tasks. Groups are visited round-robin: each claim looks at the next :limit
+-- groups with queued tasks after the claimer's cursor (:after_tenant,
+-- :after_agent; '' for the start), wrapping around, and answers the last one it took from as
+-- the next cursor; a skip scan of tasks_queued_group finds them, one index probe per group,
+-- whatever the depth of the queue or the number of groups. Among them, a group's k-th ready
+-- task ranks at (tasks it has running, counted up to :limit) + k, then priority and readiness (priorities apply
+-- within a group): the least-loaded group is served first and the batch fills groups level, so
+-- an agent with 10 tasks starts at once while another has 100,000 queued or running.
+-- Each group with room offers its first ceil(:limit / groups with room) ready tasks (the same
+-- index, in claim order) FOR UPDATE SKIP LOCKED, so claimers pass each other's rows as in
+-- lease_claim_many and nothing serialises them; the best :limit of those are claimed (at most
+-- one group's share more are locked for the statement and left queued).
+-- Caps: a capped agent's room is outlast_cap_room(): its cap minus its running tasks, counted
+-- under a transaction-scoped advisory lock taken without waiting (a claimer already claiming
+-- for the agent holds it: this one gets no room this round instead of queueing behind it) and
+-- in a fresh snapshot, so a claim that committed after this statement began is counted. The
+-- lock is held to the end of the claim, so claims of one capped agent never overlap; a cap is
+-- never exceeded, at worst filled a round late, and nothing is written for it. Waiting and
+-- paused tasks are not running: they hold no unit of a cap.
+WITH RECURSIVE now AS (
+    SELECT outlast_now() AS t
+), ahead AS (
+    (SELECT tenant, coalesce(agent, '') AS agent, 1 AS n
+     FROM tasks
+     WHERE state = 'queued'
+       AND (tenant, coalesce(agent, '')) > (%(after_tenant)s::text, %(after_agent)s::text)
+     ORDER BY tenant, coalesce(agent, '')
+     LIMIT 1)
+    UNION ALL
+    SELECT x.tenant, x.agent, a.n + 1
+    FROM ahead AS a
+    CROSS JOIN LATERAL (
+        SELECT tenant, coalesce(agent, '') AS agent
+        FROM tasks
+        WHERE state = 'queued' AND (tenant, coalesce(agent, '')) > (a.tenant, a.agent)
+        ORDER BY tenant, coalesce(agent, '')
+        LIMIT 1
+    ) AS x
+    WHERE a.n < %(limit)s
+), wrapped AS (
+    (SELECT tenant, coalesce(agent, '') AS agent, (SELECT count(*) FROM ahead) + 1 AS n
+     FROM tasks
+     WHERE state = 'queued'
+     ORDER BY tenant, coalesce(agent, '')
+     LIMIT 1)
+    UNION ALL
+    SELECT x.tenant, x.agent, w.n + 1
+    FROM wrapped AS w
+    CROSS JOIN LATERAL (
+        SELECT tenant, coalesce(agent, '') AS agent
+        FROM tasks
+        WHERE state = 'queued' AND (tenant, coalesce(agent, '')) > (w.tenant, w.agent)
+        ORDER BY tenant, coalesce(agent, '')
+        LIMIT 1
+    ) AS x
+    WHERE w.n < %(limit)s
+      AND (w.tenant, w.agent) < (%(after_tenant)s::text, %(after_agent)s::text)
+), groups AS (
+    SELECT tenant, agent, n FROM ahead
+    UNION ALL
+    SELECT tenant, agent, n
+    FROM wrapped
+    WHERE n <= %(limit)s
+      AND (tenant, agent) <= (%(after_tenant)s::text, %(after_agent)s::text)
+), load AS (
+    SELECT g.tenant, g.agent, (v.spec ->> 'max_concurrent_tasks')::int AS cap, busy.running
+    FROM groups AS g
+    LEFT JOIN agents AS a ON a.tenant = g.tenant AND a.name = g.agent
+    LEFT JOIN agent_versions AS v
+           ON v.tenant = a.tenant AND v.name = a.name AND v.version = a.version
+    CROSS JOIN LATERAL (
+        -- Only for ranking groups against each other: none to rank with one group, and a
+        -- group with :limit running ranks as one with more (a bounded count, not all of them).
+        SELECT count(*) AS running
+        FROM (SELECT
+              FROM tasks AS r
+              WHERE (SELECT count(*) FROM groups) > 1
+                AND r.state = 'running' AND r.tenant = g.tenant
+                AND coalesce(r.agent, '') = g.agent
+              LIMIT %(limit)s) AS counted
+    ) AS busy
+), room AS (
+    SELECT l.*,
+           CASE WHEN l.cap IS NULL THEN %(limit)s
+                ELSE outlast_cap_room(l.tenant, l.agent, l.cap) END AS room
+    FROM load AS l
+), offered AS (
+    SELECT o.id, o.priority, o.ready_at, r.tenant, r.agent,
+           r.running + row_number() OVER (PARTITION BY r.tenant, r.agent
+                                          ORDER BY o.priority DESC, o.ready_at, o.id) AS rank
+    FROM room AS r
+    CROSS JOIN LATERAL (
+        SELECT t.id, t.priority, t.ready_at
+        FROM tasks AS t
+        WHERE t.state = 'queued'
+          AND t.tenant = r.tenant
+          AND coalesce(t.agent, '') = r.agent
+          AND t.run_at <= (SELECT t FROM now)
+          AND t.graph = ANY(%(graphs)s::text[])
+          AND NOT t.cancel_requested
+        ORDER BY t.tenant, coalesce(t.agent, ''), t.priority DESC, t.ready_at, t.id
+        LIMIT least(r.room,
+                    ceil(%(limit)s::numeric / (SELECT count(*) FROM room WHERE room > 0))::int)
+        FOR UPDATE OF t SKIP LOCKED
+    ) AS o
+    WHERE r.room > 0
+), picked AS (
+    SELECT id, tenant, agent
+    FROM offered
+    ORDER BY rank, priority DESC, ready_at, id
+    LIMIT %(limit)s
+), claimed AS (
+    UPDATE tasks AS t
+    SET state = 'running',
+        lease_epoch = t.lease_epoch + 1,
+        attempts = t.attempts + 1,
+        worker_id = %(worker_id)s,
+        lease_expires_at = (SELECT t FROM now) + make_interval(secs => %(ttl_s)s),
+        attempt_started_at = (SELECT t FROM now),
+        started_at = coalesce(t.started_at, (SELECT t FROM now)),
+        updated_at = (SELECT t FROM now)
+    FROM picked
+    WHERE t.id = picked.id
+    RETURNING t.id, t.tenant, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
+              t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
+              t.ready_at, t.agent
+), events AS (
+    INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id,
+                             attempt)
+    SELECT tenant, id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
+    FROM claimed
+)
+-- The claimer's next cursor: the last group (in the visit's order) this claim took from, so a
+-- group looked at but not served is looked at first next time.
+SELECT c.*, last.tenant AS cursor_tenant, last.agent AS cursor_agent
+FROM claimed AS c
+CROSS JOIN (
+    SELECT g.tenant, g.agent
+    FROM groups AS g
+    JOIN picked AS p ON p.tenant = g.tenant AND p.agent = g.agent
+    ORDER BY g.n DESC
+    LIMIT 1
+) AS last
+ORDER BY c.priority DESC, c.ready_at, c.id;
+
 -- name: lease_heartbeat
 -- Extend every live lease a worker holds, in one statement; return each task still held and
 -- whether its cancel was requested. A task missing from the answer is lost: stop it.

@@ -8,6 +8,8 @@ its sequence within that node run (0, 1, ...). Before the request goes out the j
 for a completed call recorded under that key with the same request digest: if there is one, its
 response is returned and nothing reaches the network. Otherwise the call is journaled as started,
 made through the chain (retries, failover), and its response, usage and cost are recorded.
+Before a call is journaled as started, its worst-case cost is reserved against the task's
+budgets (docs/howto/budgets-and-limits.md); a call that does not fit pauses the task instead.
 
 A recorded call whose request digest differs (the agent or the code changed) is not reused: the
 call is made again and recorded as a new call under the same key, the old one kept (and still
@@ -20,12 +22,13 @@ worker's (worker/journal.py), and the config is read as a plain mapping.
 from __future__ import annotations
 
 import itertools
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from outlast.models.failover import ModelChain, OnDelta
 from outlast.models.messages import ModelRequest, ModelResponse
+from outlast.models.provider import ModelRef
 
 JOURNAL_KEY = "outlast_journal"
 # The node run's call counter, kept in its own configurable: LangGraph builds a fresh one for
@@ -40,12 +43,18 @@ class JournalEntry:
 
     call_id: int
     recorded: ModelResponse | None = None
+    # The budget reservation the call holds until finish settles it (None: no budget applies).
+    reservation_id: int | None = None
 
 
 class Journal(Protocol):
-    async def begin(self, step_key: str, seq: int, request: ModelRequest) -> JournalEntry:
+    async def begin(
+        self, step_key: str, seq: int, request: ModelRequest, models: Sequence[ModelRef] = ()
+    ) -> JournalEntry:
         """The completed call recorded under (step_key, seq) with this request's digest, or a
-        new call journaled as started. Raises LeaseLost when the task's lease is gone."""
+        new call journaled as started, its worst-case cost on `models` (the chain's) reserved
+        against the task's budgets first. Raises LeaseLost when the task's lease is gone, and
+        BudgetPaused (a LeaseLost) when the call does not fit a budget: the task is paused."""
         ...
 
     async def finish(
@@ -96,7 +105,8 @@ async def call_model(
     if journal is None or config is None:
         return await chain.complete(request, on_text=on_text)
     key = step_key(config)
-    entry = await journal.begin(key, next_seq(config), request)
+    refs = [link.ref for link in chain.links]
+    entry = await journal.begin(key, next_seq(config), request, refs)
     if entry.recorded is not None:
         return entry.recorded
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from importlib.metadata import version
@@ -27,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from outlast.errors import ModelConfigError
-from outlast.models.messages import Usage
+from outlast.models.messages import ModelRequest, Usage
+from outlast.models.provider import ModelRef
 
 UNITS = ("input", "output", "cache_read", "cache_write")
 
@@ -86,6 +88,26 @@ class PriceBook:
                 override.micro_usd(usage), override.as_json(), f"override {self.overrides_file}"
             )
         return _from_package(usage, provider, model)
+
+    def worst_case(self, request: ModelRequest, models: Sequence[ModelRef]) -> int:
+        """What the request can cost at most, in micro-USD, on the dearest of `models` (the
+        chain's, in failover order): its estimated prompt tokens at the input price plus its
+        `max_tokens` at the output price. A budget reserves this before the call. A model
+        without a known price counts 0 (it cannot be budgeted; its calls show as unpriced)."""
+        usage = Usage(
+            input_tokens=estimated_prompt_tokens(request),
+            output_tokens=request.params.max_tokens,
+        )
+        costs = (self.cost(usage, ref.provider, ref.model).micro_usd for ref in models)
+        return max((cost for cost in costs if cost is not None), default=0)
+
+
+def estimated_prompt_tokens(request: ModelRequest) -> int:
+    """An estimate of the prompt's tokens that errs high: one per 3 bytes of the messages and
+    tools as JSON (tokenizers average about 4 characters of English per token, and the JSON's
+    keys and quotes are counted too), plus a few for the request's framing."""
+    payload = request.model_dump(mode="json", include={"messages", "tools"})
+    return len(json.dumps(payload, ensure_ascii=False).encode()) // 3 + 16
 
 
 def _from_package(usage: Usage, provider: str, model: str) -> Cost:
