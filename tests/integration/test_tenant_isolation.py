@@ -46,6 +46,7 @@ BODIES: dict[str, Any] = {
     "AgentCreate": {"name": "intruder", "provider": "offline", "model": "echo"},
     "AgentUpdate": {"system_prompt": "taken over"},
     "ReplayRequest": {"from_call": 1},
+    "TenantBudgetUpdate": {"per_day_micro_usd": 1_000_000},
     "ToolServerCreate": {"name": "intruder", "url": "{mcp_url}", "token": MCP_TOKEN},
 }
 QUERIES: dict[str, dict[str, Any]] = {"/v1/agents/{name}/diff": {"from": 1, "to": 1}}
@@ -71,6 +72,8 @@ UNION ALL SELECT 'tool_servers', md5(coalesce(string_agg(s::text, '|' ORDER BY n
 FROM tool_servers AS s WHERE tenant = 'default'
 UNION ALL SELECT 'artifacts', md5(coalesce(string_agg(a::text, '|' ORDER BY a::text), ''))
 FROM artifacts AS a WHERE tenant = 'default'
+UNION ALL SELECT 'tenant_budgets', md5(coalesce(string_agg(b::text, '|'), ''))
+FROM tenant_budgets AS b WHERE tenant = 'default'
 UNION ALL SELECT 'keys', md5(coalesce(string_agg(k.id || coalesce(k.revoked_at::text, ''), '|'
                                                  ORDER BY k.id), ''))
 FROM api_keys AS k WHERE tenant = 'default'
