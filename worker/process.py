@@ -18,8 +18,10 @@ import uuid
 from db import lease, workers
 from db.connect import Pool, open_pool
 from outlast import database, logs
+from outlast.models.discovery import warm_up
 from outlast.registry import Registry
 from outlast.settings import FENCE_FRACTION, Settings
+from outlast.settings import load as load_settings
 from worker.claimer import Claimer
 from worker.completions import Completions
 from worker.config import WorkerConfig
@@ -112,7 +114,12 @@ class WorkerProcess:
             graphs=self.graphs,
             may_claim=heartbeat.healthy,
         )
-        background = [asyncio.create_task(heartbeat.run_forever(self.stop))]
+        background = [
+            asyncio.create_task(heartbeat.run_forever(self.stop)),
+            # Off the event loop: a first model call that imported its SDK here would hold the
+            # loop (and the heartbeat) for a second or two (outlast.models.discovery.warm_up).
+            asyncio.create_task(asyncio.to_thread(warm_up, load_settings())),
+        ]
         if self.config.notify:
             background.append(asyncio.create_task(wakeup.run_forever(self.stop)))
         await claimer.run_forever(self.stop)

@@ -8,6 +8,7 @@ the offline provider is never put in its place.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 from pydantic import SecretStr
@@ -24,6 +25,23 @@ def available(settings: Settings) -> list[str]:
     """The providers that can be used with these settings, in the order listed above."""
     keys = {"anthropic": settings.anthropic_api_key, "openai": settings.openai_api_key}
     return [name for name in PROVIDERS if name == "offline" or keys.get(name)]
+
+
+# The module a provider's SDK is loaded by (see `provider`).
+SDK_MODULES = {"anthropic": "outlast.models.anthropic", "openai": "outlast.models.openai"}
+
+
+def warm_up(settings: Settings) -> list[str]:
+    """Import what a first model call with these settings would import: the SDKs of the
+    providers whose keys are set, and the price table. Blocking (the SDKs take a second or two
+    to import): a worker runs it in a thread at start, so that its first model call does not
+    stop its event loop, and with it its heartbeats, while it loads. Nothing without a key."""
+    names = [SDK_MODULES[p] for p in available(settings) if p in SDK_MODULES]
+    if names:
+        names.append("genai_prices")
+    for name in names:
+        importlib.import_module(name)
+    return names
 
 
 def _key(value: SecretStr | None, variable: str, provider: str) -> SecretStr:
