@@ -96,8 +96,8 @@ def _fill(url: str, depth: int, agents: int) -> None:
             (agents,),
         )
         conn.execute(
-            "INSERT INTO tasks (graph, max_attempts, agent, agent_version) "
-            "SELECT %s, 3, 'a' || (g %% %s + 1), 1 FROM generate_series(1, %s) g",
+            "INSERT INTO tasks (tenant, graph, max_attempts, agent, agent_version) "
+            "SELECT 'default', %s, 3, 'a' || (g %% %s + 1), 1 FROM generate_series(1, %s) g",
             (GRAPH, agents, depth),
         )
         backlog.settle(conn)
@@ -149,8 +149,8 @@ def _rounds_until_b(url: str, depth: int, batch: int) -> float:
             """('default', 'b', 1, '{"provider": "offline", "model": "offline"}', 'bench')"""
         )
         conn.execute(
-            "INSERT INTO tasks (graph, max_attempts, agent, agent_version) "
-            "SELECT %s, 3, 'b', 1 FROM generate_series(1, 10)",
+            "INSERT INTO tasks (tenant, graph, max_attempts, agent, agent_version) "
+            "SELECT 'default', %s, 3, 'b', 1 FROM generate_series(1, 10)",
             (GRAPH,),
         )
     return asyncio.run(_rounds_async(url, batch))

@@ -24,8 +24,8 @@ def agent(observe: Observer, name: str, cap: int | None = None) -> None:
 
 def queue(observe: Observer, name: str, count: int, sleep_s: float) -> None:
     observe.rows(
-        "INSERT INTO tasks (graph, input, max_attempts, agent, agent_version)"
-        " SELECT 'linger', %s, 3, %s, 1 FROM generate_series(1, %s) RETURNING id",
+        "INSERT INTO tasks (tenant, graph, input, max_attempts, agent, agent_version)"
+        " SELECT 'default', 'linger', %s, 3, %s, 1 FROM generate_series(1, %s) RETURNING id",
         Jsonb({"sleep_s": sleep_s}),
         name,
         count,
