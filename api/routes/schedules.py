@@ -15,6 +15,7 @@ from api.problems import invalid
 from api.routes.tasks import unknown_graph
 from api.schemas import (
     SCHEDULE_NAME_PATTERN,
+    Page,
     ScheduleCreate,
     SchedulePublic,
     ScheduleSlotPublic,
@@ -86,8 +87,10 @@ async def create(
 
 
 @router.get("", summary="The tenant's schedules with their next runs")
-async def list_schedules(caller: TasksRead, pool: PoolDep) -> list[SchedulePublic]:
-    return [_public(row) for row in await schedule.list_(pool, tenant=caller.tenant)]
+async def list_schedules(caller: TasksRead, pool: PoolDep) -> Page[SchedulePublic]:
+    """Every schedule of the tenant in one page (by name)."""
+    rows = await schedule.list_(pool, tenant=caller.tenant)
+    return Page[SchedulePublic](items=[_public(row) for row in rows])
 
 
 @router.get("/{name}", summary="A schedule, its next runs and the tasks it submitted")

@@ -66,7 +66,7 @@ NO_KEY_HINT = (
 
 
 @contextmanager
-def _api(url: str) -> Iterator[Client]:
+def api_session(url: str) -> Iterator[Client]:
     """A client whose failures end the command with one line on stderr and exit code 2."""
     client = Client(url)
     try:
@@ -80,11 +80,11 @@ def _api(url: str) -> Iterator[Client]:
         _fail(f"cannot reach the API at {url}: {exc or type(exc).__name__}")
 
 
-def _print(body: Any) -> None:
+def print_json(body: Any) -> None:
     typer.echo(json.dumps(body, indent=2))
 
 
-def _json_object(option: str, text: str | None) -> dict[str, Any] | None:
+def json_object(option: str, text: str | None) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
@@ -122,10 +122,10 @@ def submit(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Submit a task; print it."""
-    body = _json_object("--input", input_)
-    meta = _json_object("--metadata", metadata)
-    with _api(url) as api:
-        _print(
+    body = json_object("--input", input_)
+    meta = json_object("--metadata", metadata)
+    with api_session(url) as api:
+        print_json(
             api.submit(
                 graph,
                 body,
@@ -151,8 +151,8 @@ def replay(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Replay a finished agent task from its N-th model call; print the new task."""
-    with _api(url) as api:
-        _print(
+    with api_session(url) as api:
+        print_json(
             api.replay(
                 task_id,
                 from_call,
@@ -167,8 +167,8 @@ def replay(
 @tasks_app.command("get")
 def get(task_id: str, url: Url = DEFAULT_URL) -> None:
     """Print one task."""
-    with _api(url) as api:
-        _print(api.get(task_id))
+    with api_session(url) as api:
+        print_json(api.get(task_id))
 
 
 @tasks_app.command("list")
@@ -180,8 +180,8 @@ def list_(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Print a page of tasks, newest first."""
-    with _api(url) as api:
-        _print(api.list(state=state, graph=graph, limit=limit, cursor=cursor))
+    with api_session(url) as api:
+        print_json(api.list(state=state, graph=graph, limit=limit, cursor=cursor))
 
 
 @tasks_app.command("cancel")
@@ -191,8 +191,8 @@ def cancel(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Cancel a task (a running one stops at its next node boundary)."""
-    with _api(url) as api:
-        _print(api.cancel(task_id, reason))
+    with api_session(url) as api:
+        print_json(api.cancel(task_id, reason))
 
 
 @tasks_app.command("events")
@@ -200,15 +200,15 @@ def events(
     task_id: str, limit: Limit = None, cursor: Cursor = None, url: Url = DEFAULT_URL
 ) -> None:
     """Print a page of a task's events, oldest first."""
-    with _api(url) as api:
-        _print(api.events(task_id, limit=limit, cursor=cursor))
+    with api_session(url) as api:
+        print_json(api.events(task_id, limit=limit, cursor=cursor))
 
 
 @tasks_app.command("message")
 def message(task_id: str, text: str, url: Url = DEFAULT_URL) -> None:
     """Continue a completed (chat) task with a follow-up user message."""
-    with _api(url) as api:
-        _print(api.follow_up(task_id, message=text))
+    with api_session(url) as api:
+        print_json(api.follow_up(task_id, message=text))
 
 
 @tasks_app.command("fork")
@@ -219,9 +219,9 @@ def fork(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Start a new task from one of this task's checkpoints."""
-    state_patch = _json_object("--patch", patch)
-    with _api(url) as api:
-        _print(api.fork(task_id, checkpoint_id, state_patch))
+    state_patch = json_object("--patch", patch)
+    with api_session(url) as api:
+        print_json(api.fork(task_id, checkpoint_id, state_patch))
 
 
 # Humans in the loop
@@ -237,8 +237,8 @@ def approvals(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Print a page of what waits on people, oldest first."""
-    with _api(url) as api:
-        _print(api.approvals(graph=graph, limit=limit, cursor=cursor))
+    with api_session(url) as api:
+        print_json(api.approvals(graph=graph, limit=limit, cursor=cursor))
 
 
 @approvals_app.command("approve")
@@ -250,9 +250,9 @@ def approve(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Approve the action a task waits on."""
-    args = _json_object("--edited-args", edited_args)
-    with _api(url) as api:
-        _print(api.approve(task_id, edited_args=args, comment=comment, wait_id=wait_id))
+    args = json_object("--edited-args", edited_args)
+    with api_session(url) as api:
+        print_json(api.approve(task_id, edited_args=args, comment=comment, wait_id=wait_id))
 
 
 @approvals_app.command("reject")
@@ -263,8 +263,8 @@ def reject(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Reject the action a task waits on."""
-    with _api(url) as api:
-        _print(api.reject(task_id, reason, wait_id=wait_id))
+    with api_session(url) as api:
+        print_json(api.reject(task_id, reason, wait_id=wait_id))
 
 
 @approvals_app.command("answer")
@@ -279,8 +279,8 @@ def answer(
         parsed = json.loads(value)
     except ValueError:
         _fail(f"the answer must be JSON (a string needs quotes: '\"{value}\"')")
-    with _api(url) as api:
-        _print(api.answer(task_id, parsed, wait_id=wait_id))
+    with api_session(url) as api:
+        print_json(api.answer(task_id, parsed, wait_id=wait_id))
 
 
 # Dead letters
@@ -297,8 +297,8 @@ def dead_letters(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Print a page of dead letters, oldest first."""
-    with _api(url) as api:
-        _print(
+    with api_session(url) as api:
+        print_json(
             api.dead_letters(
                 graph=graph,
                 error_type=error_type,
@@ -313,15 +313,15 @@ def dead_letters(
 @dead_letters_app.command("get")
 def dead_letter(dead_letter_id: str, url: Url = DEFAULT_URL) -> None:
     """Print one dead letter (error, traceback, attempt history)."""
-    with _api(url) as api:
-        _print(api.dead_letter(dead_letter_id))
+    with api_session(url) as api:
+        print_json(api.dead_letter(dead_letter_id))
 
 
 @dead_letters_app.command("groups")
 def groups(url: Url = DEFAULT_URL) -> None:
     """Print open dead letters counted by graph and error type."""
-    with _api(url) as api:
-        _print(api.dead_letter_groups())
+    with api_session(url) as api:
+        print_json(api.dead_letter_groups())
 
 
 @dead_letters_app.command("redrive")
@@ -333,8 +333,8 @@ def redrive(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Queue a dead letter's task again; print the task."""
-    with _api(url) as api:
-        _print(
+    with api_session(url) as api:
+        print_json(
             api.redrive(
                 dead_letter_id,
                 mode=mode.value,
@@ -355,8 +355,8 @@ def redrive_many(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Redrive open dead letters matching the filters (oldest first, up to --limit)."""
-    with _api(url) as api:
-        _print(
+    with api_session(url) as api:
+        print_json(
             api.redrive_many(
                 graph=graph,
                 error_type=error_type,
@@ -392,8 +392,8 @@ def create_key(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Create a key; print it with its secret, which is shown this once only."""
-    with _api(url) as api:
-        _print(api.create_key(scope, name=name, tenant=tenant))
+    with api_session(url) as api:
+        print_json(api.create_key(scope, name=name, tenant=tenant))
 
 
 @keys_app.command("list")
@@ -401,8 +401,8 @@ def list_keys(
     tenant: TenantOpt = None, limit: Limit = None, cursor: Cursor = None, url: Url = DEFAULT_URL
 ) -> None:
     """Print a page of keys, newest first (no secrets: the server has none)."""
-    with _api(url) as api:
-        _print(api.keys(tenant=tenant, limit=limit, cursor=cursor))
+    with api_session(url) as api:
+        print_json(api.keys(tenant=tenant, limit=limit, cursor=cursor))
 
 
 @keys_app.command("revoke")
@@ -412,5 +412,5 @@ def revoke_key(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Revoke a key; refused from its next request on."""
-    with _api(url) as api:
-        _print(api.revoke_key(key_id, tenant=tenant))
+    with api_session(url) as api:
+        print_json(api.revoke_key(key_id, tenant=tenant))

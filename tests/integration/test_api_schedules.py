@@ -52,7 +52,7 @@ def test_create_read_fire_pause_resume_delete(api: TestClient, db_url: str) -> N
     berlin = [r.astimezone(ZoneInfo("Europe/Berlin")) for r in runs]
     assert {(b.hour, b.minute) for b in berlin} <= {(2, 30), (3, 30)}  # 03:30: a spring jump
 
-    assert [s["name"] for s in api.get("/v1/schedules").json()] == ["nightly"]
+    assert [s["name"] for s in api.get("/v1/schedules").json()["items"]] == ["nightly"]
     assert reap_at(db_url, runs[0] + timedelta(seconds=5)) == 1
     got = api.get("/v1/schedules/nightly").json()
     assert [datetime.fromisoformat(t["slot_at"]) for t in got["tasks"]] == [runs[0]]
