@@ -1,8 +1,9 @@
 """`outlast tasks ...` and `outlast dead-letters ...`: the REST API from the shell.
 
-Each command prints the API's JSON on stdout. Any failure (the API refused the request, it could
-not be reached, an option is not valid JSON) is one line on stderr and exit code 2, never a
-traceback. The API's address: `--url`, else $OUTLAST_API_URL, else http://127.0.0.1:8000.
+Each command prints the API's JSON on stdout, but for lists: a table by default, `-o json` or
+`-o yaml` for scripts, `--watch N` to re-render (outlast.cli.output). Any failure (the API
+refused the request, it could not be reached, an option is not valid JSON) is one line on
+stderr and exit code 2, never a traceback. The API's address: `--url`, else $OUTLAST_API_URL, else http://127.0.0.1:8000.
 The API key: $OUTLAST_API_KEY, else the admin key `make start` saved in .data/admin.key
 (outlast.apikey); decisions (approve, reject, answer) are recorded as made by that key.
 """
@@ -14,11 +15,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 
+from outlast.cli.columns import (
+    DEAD_LETTER_COLUMNS,
+    GROUP_COLUMNS,
+    KEY_COLUMNS,
+    TASK_COLUMNS,
+    WAIT_COLUMNS,
+)
+from outlast.cli.output import Format, OutputOption, WatchOption, show
 from outlast.client import DEFAULT_URL, ApiError, Client
 
 tasks_app = typer.Typer(
@@ -177,11 +187,14 @@ def list_(
     graph: Annotated[str | None, typer.Option(help="Only this graph.")] = None,
     limit: Limit = None,
     cursor: Cursor = None,
+    output: OutputOption = Format.table,
+    watch: WatchOption = None,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """Print a page of tasks, newest first."""
+    """List a page of tasks, newest first: id, state, graph or agent, attempts, age."""
     with api_session(url) as api:
-        print_json(api.list(state=state, graph=graph, limit=limit, cursor=cursor))
+        page = partial(api.list, state=state, graph=graph, limit=limit, cursor=cursor)
+        show(page, output, TASK_COLUMNS, watch)
 
 
 @tasks_app.command("cancel")
@@ -234,11 +247,14 @@ def approvals(
     graph: Annotated[str | None, typer.Option(help="Only this graph.")] = None,
     limit: Limit = None,
     cursor: Cursor = None,
+    output: OutputOption = Format.table,
+    watch: WatchOption = None,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """Print a page of what waits on people, oldest first."""
+    """List a page of what waits on people, oldest first."""
     with api_session(url) as api:
-        print_json(api.approvals(graph=graph, limit=limit, cursor=cursor))
+        page = partial(api.approvals, graph=graph, limit=limit, cursor=cursor)
+        show(page, output, WAIT_COLUMNS, watch)
 
 
 @approvals_app.command("approve")
@@ -294,20 +310,22 @@ def dead_letters(
     include_redriven: Annotated[bool, typer.Option(help="Also those redriven.")] = False,
     limit: Limit = None,
     cursor: Cursor = None,
+    output: OutputOption = Format.table,
+    watch: WatchOption = None,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """Print a page of dead letters, oldest first."""
+    """List a page of dead letters, oldest first."""
     with api_session(url) as api:
-        print_json(
-            api.dead_letters(
-                graph=graph,
-                error_type=error_type,
-                task_id=task_id,
-                include_redriven=include_redriven or None,
-                limit=limit,
-                cursor=cursor,
-            )
+        page = partial(
+            api.dead_letters,
+            graph=graph,
+            error_type=error_type,
+            task_id=task_id,
+            include_redriven=include_redriven or None,
+            limit=limit,
+            cursor=cursor,
         )
+        show(page, output, DEAD_LETTER_COLUMNS, watch)
 
 
 @dead_letters_app.command("get")
@@ -318,10 +336,12 @@ def dead_letter(dead_letter_id: str, url: Url = DEFAULT_URL) -> None:
 
 
 @dead_letters_app.command("groups")
-def groups(url: Url = DEFAULT_URL) -> None:
-    """Print open dead letters counted by graph and error type."""
+def groups(
+    output: OutputOption = Format.table, watch: WatchOption = None, url: Url = DEFAULT_URL
+) -> None:
+    """List open dead letters counted by graph and error type."""
     with api_session(url) as api:
-        print_json(api.dead_letter_groups())
+        show(api.dead_letter_groups, output, GROUP_COLUMNS, watch)
 
 
 @dead_letters_app.command("redrive")
@@ -398,11 +418,17 @@ def create_key(
 
 @keys_app.command("list")
 def list_keys(
-    tenant: TenantOpt = None, limit: Limit = None, cursor: Cursor = None, url: Url = DEFAULT_URL
+    tenant: TenantOpt = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+    output: OutputOption = Format.table,
+    watch: WatchOption = None,
+    url: Url = DEFAULT_URL,
 ) -> None:
-    """Print a page of keys, newest first (no secrets: the server has none)."""
+    """List a page of keys, newest first (no secrets: the server has none)."""
     with api_session(url) as api:
-        print_json(api.keys(tenant=tenant, limit=limit, cursor=cursor))
+        page = partial(api.keys, tenant=tenant, limit=limit, cursor=cursor)
+        show(page, output, KEY_COLUMNS, watch)
 
 
 @keys_app.command("revoke")

@@ -1,7 +1,7 @@
 """`outlast schedules ...`: cron schedules over the REST API (docs/howto/schedules.md).
 
-Output and failures as in client_commands: the API's JSON on stdout; a failure is one line on
-stderr and exit code 2.
+Output and failures as in client_commands: the API's JSON on stdout (`list`: a table, or
+`-o json|yaml`, `--watch N`); a failure is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 
 from outlast.cli.client_commands import Url, api_session, json_object, print_json
+from outlast.cli.columns import SCHEDULE_COLUMNS
+from outlast.cli.output import Format, OutputOption, WatchOption, show
 from outlast.client import DEFAULT_URL
 
 schedules_app = typer.Typer(
@@ -52,10 +54,12 @@ def create(
 
 
 @schedules_app.command("list")
-def list_(url: Url = DEFAULT_URL) -> None:
-    """Print every schedule with its next runs."""
+def list_(
+    output: OutputOption = Format.table, watch: WatchOption = None, url: Url = DEFAULT_URL
+) -> None:
+    """List every schedule with its next run (-o json|yaml: the next five, and every field)."""
     with api_session(url) as api:
-        print_json(api.schedules())
+        show(api.schedules, output, SCHEDULE_COLUMNS, watch)
 
 
 @schedules_app.command("get")

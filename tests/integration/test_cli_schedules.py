@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner, Result
 
 from outlast.cli.schedule_commands import schedules_app
@@ -50,7 +51,7 @@ def test_cli_schedules(base_url: str) -> None:
         )
     )
     assert made["name"] == "nightly" and made["catch_up"] == "all" and len(made["next_runs"]) == 5
-    assert [s["name"] for s in ok(run(base_url, "list"))["items"]] == ["nightly"]
+    assert [s["name"] for s in ok(run(base_url, "list", "-o", "json"))["items"]] == ["nightly"]
     assert ok(run(base_url, "get", "nightly"))["tasks"] == []
     assert ok(run(base_url, "pause", "nightly"))["paused"] is True
     assert ok(run(base_url, "resume", "nightly"))["paused"] is False
@@ -72,3 +73,23 @@ def test_client_schedules(base_url: str) -> None:
         with pytest.raises(ApiError) as caught:
             api.schedule("hourly")
     assert caught.value.status == 404
+
+
+def test_lists_print_a_table_by_default_and_json_or_yaml_on_request(base_url: str) -> None:
+    from outlast.cli.client_commands import tasks_app
+
+    with Client(base_url) as api:
+        task = api.submit("pipeline", {"text": "Hi."})
+        api.create_schedule("nightly", "30 2 * * *", graph="pipeline", timezone="Europe/Berlin")
+    tasks = runner.invoke(tasks_app, ["list", "--url", base_url])
+    assert tasks.exit_code == 0, tasks.stderr
+    assert tasks.stdout.split()[:5] == ["ID", "STATE", "GRAPH/AGENT", "ATTEMPTS", "AGE"]
+    assert tasks.stdout.splitlines()[-1].split()[:4] == [task["id"], "queued", "pipeline", "0/3"]
+    as_yaml = runner.invoke(tasks_app, ["list", "-o", "yaml", "--url", base_url])
+    assert yaml.safe_load(as_yaml.stdout)["items"][0]["id"] == task["id"]
+    table = run(base_url, "list")
+    assert table.exit_code == 0 and "Europe/Berlin" in table.stdout.splitlines()[-1]
+    listed = yaml.safe_load(run(base_url, "list", "-o", "yaml").stdout)
+    assert listed["items"][0]["name"] == "nightly" and len(listed["items"][0]["next_runs"]) == 5
+    bad = run(base_url, "list", "-o", "xml")
+    assert bad.exit_code == 2
