@@ -34,6 +34,7 @@ from api.routes import (
     metrics,
     model_calls,
     replays,
+    schedules,
     streams,
     tasks,
     tool_servers,
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         streams,
         artifacts,
         tool_servers,
+        schedules,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))

@@ -956,3 +956,68 @@ class BudgetRequestPublic(BaseModel):
     spent_micro_usd: int = Field(description="Spent in the window now.")
     reserved_micro_usd: int
     raise_to_micro_usd: int = Field(description="The least limit the paused call fits under now.")
+
+
+# Schedules (api/routes/schedules.py).
+SCHEDULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class ScheduleCreate(_Request):
+    """A cron schedule that submits a task to a graph or an agent at each slot."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["graph"]}, {"required": ["agent"]}]},
+    )
+    name: Annotated[str, Field(pattern=SCHEDULE_NAME_PATTERN)] = Field(
+        description="Unique in the tenant (a slug)."
+    )
+    cron: Annotated[str, Field(min_length=1, max_length=200, pattern=LABEL_PATTERN)] = Field(
+        description="Five cron fields (minute hour day month weekday) or @hourly, @daily, ..."
+    )
+    timezone: Annotated[str, Field(min_length=1, max_length=100, pattern=LABEL_PATTERN)] = Field(
+        "UTC", description="The IANA time zone the cron fields are read in (Europe/Berlin)."
+    )
+    catch_up: Literal["latest", "all", "none"] = Field(
+        "latest",
+        description="Missed slots (the reaper was down, or late): latest fires only the most "
+        "recent, all fires each (up to 100), none fires none.",
+    )
+    graph: Label = Field(_OMITTED, description="A registered graph (GET /v1/graphs).")
+    agent: Annotated[str, Field(pattern=AGENT_NAME_PATTERN)] = Field(
+        _OMITTED,
+        description="An agent of your tenant; its tasks pin the version current at create.",
+    )
+    input: JsonInput = Field(default_factory=dict, description="Each task's input state.")
+    max_attempts: MaxAttempts | None = Field(
+        None, description="Each task's attempts; default OUTLAST_DEFAULT_MAX_ATTEMPTS."
+    )
+
+
+class ScheduleSlotPublic(BaseModel):
+    """A fired slot and its task (`state` null once retention pruned the task)."""
+
+    slot_at: datetime
+    task_id: uuid.UUID
+    fired_at: datetime
+    state: str | None
+
+
+class SchedulePublic(BaseModel):
+    name: str
+    cron: str
+    timezone: str
+    catch_up: Literal["latest", "all", "none"]
+    graph: str
+    agent: str | None
+    agent_version: int | None
+    input: dict[str, Any]
+    max_attempts: int
+    paused: bool
+    next_run_at: datetime | None = Field(description="The next slot; null while paused.")
+    next_runs: list[datetime] = Field(description="The next five slots; empty while paused.")
+    created_at: datetime
+    created_by: str
+    tasks: list[ScheduleSlotPublic] | None = Field(
+        None, description="The latest slots fired and their tasks (GET of one schedule)."
+    )

@@ -640,3 +640,48 @@ class BudgetReservation(Base):
         CheckConstraint("amount_micro_usd >= 0", name="budget_reservations_amount_valid"),
         Index("budget_reservations_task", "task_id", "lease_epoch"),
     )
+
+
+class Schedule(Base):
+    """A tenant's cron schedule: what each slot submits and the first slot not fired yet."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    tenant: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    cron: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(Text)
+    catch_up: Mapped[str] = mapped_column(Text)
+    graph: Mapped[str] = mapped_column(Text)
+    agent: Mapped[str | None] = mapped_column(Text)
+    agent_version: Mapped[int | None] = mapped_column(Integer)
+    input: Mapped[Any] = mapped_column(JSONB)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    created_by: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "name", name="schedules_tenant_name"),
+        CheckConstraint("name ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="schedules_name_slug"),
+        CheckConstraint("catch_up IN ('latest', 'all', 'none')", name="schedules_catch_up_valid"),
+        Index("schedules_due", "next_run_at", postgresql_where=text("paused_at IS NULL")),
+    )
+
+
+class ScheduleSlot(Base):
+    """A fired slot: the unique key that makes a slot fire once, and the task it submitted."""
+
+    __tablename__ = "schedule_slots"
+
+    schedule_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("schedules.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)

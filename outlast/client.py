@@ -67,6 +67,8 @@ class Client:
         response = self._http.request(method, path, **kwargs)
         if response.is_error:
             raise ApiError(response.status_code, _problem(response))
+        if response.status_code == 204:  # a delete: no body
+            return {}
         try:
             body: Json = response.json()
         except ValueError:  # the URL points at something that is not Outlast
@@ -292,6 +294,43 @@ class Client:
 
     def graphs(self) -> Json:
         return self._call("GET", "/v1/graphs")
+
+    # Schedules
+
+    def create_schedule(
+        self,
+        name: str,
+        cron: str,
+        *,
+        graph: str | None = None,
+        agent: str | None = None,
+        input: Json | None = None,
+        timezone: str | None = None,
+        catch_up: str | None = None,
+        max_attempts: int | None = None,
+    ) -> Json:
+        """A cron schedule (docs/howto/schedules.md); its first slot is the first after now."""
+        body = {"name": name, "cron": cron}
+        body |= _params(graph=graph, agent=agent, input=input, timezone=timezone)
+        body |= _params(catch_up=catch_up, max_attempts=max_attempts)
+        return self._call("POST", "/v1/schedules", json=body)
+
+    def schedules(self) -> Json:
+        """{"items": [...]}: every schedule, with its next runs."""
+        return self._call("GET", "/v1/schedules")
+
+    def schedule(self, name: str) -> Json:
+        """One schedule, its next runs and the latest tasks it submitted."""
+        return self._call("GET", f"/v1/schedules/{name}")
+
+    def pause_schedule(self, name: str) -> Json:
+        return self._call("POST", f"/v1/schedules/{name}/pause")
+
+    def resume_schedule(self, name: str) -> Json:
+        return self._call("POST", f"/v1/schedules/{name}/resume")
+
+    def delete_schedule(self, name: str) -> None:
+        self._call("DELETE", f"/v1/schedules/{name}")
 
     # API keys (admin scope)
 

@@ -11,9 +11,10 @@ from dataclasses import astuple, dataclass, field
 
 import psycopg
 
-from db import budget, dead_letters, lease, tasks, waits, workers
+from db import budget, dead_letters, lease, schedule, tasks, waits, workers
 from db.connect import Db
 from db.outcome import RetryPolicy
+from outlast import cron
 from outlast.pause import jittered, pause
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class ReapResult:
     sessions_ended: int = 0
     reservations_expired: int = 0
     budget_resumed: int = 0
+    schedules_fired: int = 0
 
     @property
     def total(self) -> int:
@@ -63,9 +65,10 @@ class Reaper:
         """One pass: the open transactions of silent workers, expired leases and overrun
         attempts, human waits past their timeout, budget reservations whose lease is gone and
         budget pauses whose window allows the call now, silent workers, then what is past the
-        retention. Each step loops over batches until one comes back short, so a pass leaves
-        nothing due behind. Sessions go first: a frozen worker's transaction may hold the very
-        rows the lease step takes back (ADR 0008)."""
+        retention; then the schedules' due slots (outlast.cron). Each step loops over batches
+        until one comes back short, so a pass leaves nothing due behind. Sessions go first: a
+        frozen worker's transaction may hold the very rows the lease step takes back (ADR
+        0008)."""
         sessions = await workers.sessions_end(self.db, stale_s=self.config.worker_stale_s)
         leases = await self._drain(
             lambda: lease.reap_expired(self.db, batch=self.config.batch, retry=self.config.retry)
@@ -94,6 +97,7 @@ class Reaper:
             sessions_ended=sessions,
             reservations_expired=reservations["n"],
             budget_resumed=resumed["n"],
+            schedules_fired=await self._fire_schedules(),
         )
 
     async def _drain(self, step: Callable[[], Awaitable[Mapping[str, int]]]) -> Counter[str]:
@@ -103,6 +107,26 @@ class Reaper:
             total.update(counts)
             if sum(counts.values()) < self.config.batch:
                 return total
+
+    async def _fire_schedules(self) -> int:
+        """Fire every due slot by its schedule's catch-up policy. Safe with other reapers: each
+        slot is a unique row inserted with its task, under a guard on the schedule's next slot."""
+        fired = 0
+        while True:
+            due = await schedule.due(self.db, batch=self.config.batch)
+            for row in due:
+                slots, after = cron.due(
+                    row["cron"], row["timezone"], row["next_run_at"], row["now"], row["catch_up"]
+                )
+                fired += await schedule.fire(
+                    self.db,
+                    row["id"],
+                    expected=row["next_run_at"],
+                    slots=slots,
+                    next_run_at=after,
+                )
+            if len(due) < self.config.batch:
+                return fired
 
     async def _prune(self) -> int:
         if not self.config.retention_s:

@@ -47,7 +47,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _unknown_graph(name: str, known: list[str]) -> ProblemError:
+def unknown_graph(name: str, known: list[str]) -> ProblemError:
     message = f"no graph named {name!r}; known graphs: {', '.join(known)}"
     return ProblemError(
         422,
@@ -74,7 +74,7 @@ async def submit(
     Idempotency-Key was already used for this same body; 422 when it was used for another."""
     target = await resolve(body, pool, caller.tenant, registry)
     if body.graph is not None and body.graph not in registry:
-        raise _unknown_graph(body.graph, registry.names())
+        raise unknown_graph(body.graph, registry.names())
     new = body.to_new_task(
         settings.default_max_attempts, graph=target.graph, agent_version=target.agent_version
     )

@@ -121,13 +121,14 @@ def db_url() -> None:
 
 def _mount_optional() -> None:
     """Sub-commands that live in their own modules."""
-    from outlast.cli import client_commands, stack
+    from outlast.cli import client_commands, schedule_commands, stack
 
     app.add_typer(stack.app, name="stack")
     app.add_typer(client_commands.tasks_app, name="tasks")
     app.add_typer(client_commands.dead_letters_app, name="dead-letters")
     app.add_typer(client_commands.approvals_app, name="approvals")
     app.add_typer(client_commands.keys_app, name="keys")
+    app.add_typer(schedule_commands.schedules_app, name="schedules")
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """`outlast tasks ...` and `outlast dead-letters ...`: the REST API from the shell.
 
-Each command prints the API's JSON on stdout. Any failure (the API refused the request, it could
-not be reached, an option is not valid JSON) is one line on stderr and exit code 2, never a
-traceback. The API's address: `--url`, else $OUTLAST_API_URL, else http://127.0.0.1:8000.
+Each command prints the API's JSON on stdout, but for lists: a table by default, `-o json` or
+`-o yaml` for scripts, `--watch N` to re-render (outlast.cli.output). Any failure (the API
+refused the request, it could not be reached, an option is not valid JSON) is one line on
+stderr and exit code 2, never a traceback. The API's address: `--url`, else $OUTLAST_API_URL, else http://127.0.0.1:8000.
 The API key: $OUTLAST_API_KEY, else the admin key `make start` saved in .data/admin.key
 (outlast.apikey); decisions (approve, reject, answer) are recorded as made by that key.
 """
@@ -14,11 +15,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 
+from outlast.cli.columns import (
+    DEAD_LETTER_COLUMNS,
+    GROUP_COLUMNS,
+    KEY_COLUMNS,
+    TASK_COLUMNS,
+    WAIT_COLUMNS,
+)
+from outlast.cli.output import Format, OutputOption, WatchOption, show
 from outlast.client import DEFAULT_URL, ApiError, Client
 
 tasks_app = typer.Typer(
@@ -66,7 +76,7 @@ NO_KEY_HINT = (
 
 
 @contextmanager
-def _api(url: str) -> Iterator[Client]:
+def api_session(url: str) -> Iterator[Client]:
     """A client whose failures end the command with one line on stderr and exit code 2."""
     client = Client(url)
     try:
@@ -80,11 +90,11 @@ def _api(url: str) -> Iterator[Client]:
         _fail(f"cannot reach the API at {url}: {exc or type(exc).__name__}")
 
 
-def _print(body: Any) -> None:
+def print_json(body: Any) -> None:
     typer.echo(json.dumps(body, indent=2))
 
 
-def _json_object(option: str, text: str | None) -> dict[str, Any] | None:
+def json_object(option: str, text: str | None) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
@@ -122,10 +132,10 @@ def submit(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Submit a task; print it."""
-    body = _json_object("--input", input_)
-    meta = _json_object("--metadata", metadata)
-    with _api(url) as api:
-        _print(
+    body = json_object("--input", input_)
+    meta = json_object("--metadata", metadata)
+    with api_session(url) as api:
+        print_json(
             api.submit(
                 graph,
                 body,
@@ -151,8 +161,8 @@ def replay(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Replay a finished agent task from its N-th model call; print the new task."""
-    with _api(url) as api:
-        _print(
+    with api_session(url) as api:
+        print_json(
             api.replay(
                 task_id,
                 from_call,
@@ -167,8 +177,8 @@ def replay(
 @tasks_app.command("get")
 def get(task_id: str, url: Url = DEFAULT_URL) -> None:
     """Print one task."""
-    with _api(url) as api:
-        _print(api.get(task_id))
+    with api_session(url) as api:
+        print_json(api.get(task_id))
 
 
 @tasks_app.command("list")
@@ -177,11 +187,14 @@ def list_(
     graph: Annotated[str | None, typer.Option(help="Only this graph.")] = None,
     limit: Limit = None,
     cursor: Cursor = None,
+    output: OutputOption = Format.table,
+    watch: WatchOption = None,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """Print a page of tasks, newest first."""
-    with _api(url) as api:
-        _print(api.list(state=state, graph=graph, limit=limit, cursor=cursor))
+    """List a page of tasks, newest first: id, state, graph or agent, attempts, age."""
+    with api_session(url) as api:
+        page = partial(api.list, state=state, graph=graph, limit=limit, cursor=cursor)
+        show(page, output, TASK_COLUMNS, watch)
 
 
 @tasks_app.command("cancel")
@@ -191,8 +204,8 @@ def cancel(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Cancel a task (a running one stops at its next node boundary)."""
-    with _api(url) as api:
-        _print(api.cancel(task_id, reason))
+    with api_session(url) as api:
+        print_json(api.cancel(task_id, reason))
 
 
 @tasks_app.command("events")
@@ -200,15 +213,15 @@ def events(
     task_id: str, limit: Limit = None, cursor: Cursor = None, url: Url = DEFAULT_URL
 ) -> None:
     """Print a page of a task's events, oldest first."""
-    with _api(url) as api:
-        _print(api.events(task_id, limit=limit, cursor=cursor))
+    with api_session(url) as api:
+        print_json(api.events(task_id, limit=limit, cursor=cursor))
 
 
 @tasks_app.command("message")
 def message(task_id: str, text: str, url: Url = DEFAULT_URL) -> None:
     """Continue a completed (chat) task with a follow-up user message."""
-    with _api(url) as api:
-        _print(api.follow_up(task_id, message=text))
+    with api_session(url) as api:
+        print_json(api.follow_up(task_id, message=text))
 
 
 @tasks_app.command("fork")
@@ -219,9 +232,9 @@ def fork(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Start a new task from one of this task's checkpoints."""
-    state_patch = _json_object("--patch", patch)
-    with _api(url) as api:
-        _print(api.fork(task_id, checkpoint_id, state_patch))
+    state_patch = json_object("--patch", patch)
+    with api_session(url) as api:
+        print_json(api.fork(task_id, checkpoint_id, state_patch))
 
 
 # Humans in the loop
@@ -234,11 +247,14 @@ def approvals(
     graph: Annotated[str | None, typer.Option(help="Only this graph.")] = None,
     limit: Limit = None,
     cursor: Cursor = None,
+    output: OutputOption = Format.table,
+    watch: WatchOption = None,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """Print a page of what waits on people, oldest first."""
-    with _api(url) as api:
-        _print(api.approvals(graph=graph, limit=limit, cursor=cursor))
+    """List a page of what waits on people, oldest first."""
+    with api_session(url) as api:
+        page = partial(api.approvals, graph=graph, limit=limit, cursor=cursor)
+        show(page, output, WAIT_COLUMNS, watch)
 
 
 @approvals_app.command("approve")
@@ -250,9 +266,9 @@ def approve(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Approve the action a task waits on."""
-    args = _json_object("--edited-args", edited_args)
-    with _api(url) as api:
-        _print(api.approve(task_id, edited_args=args, comment=comment, wait_id=wait_id))
+    args = json_object("--edited-args", edited_args)
+    with api_session(url) as api:
+        print_json(api.approve(task_id, edited_args=args, comment=comment, wait_id=wait_id))
 
 
 @approvals_app.command("reject")
@@ -263,8 +279,8 @@ def reject(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Reject the action a task waits on."""
-    with _api(url) as api:
-        _print(api.reject(task_id, reason, wait_id=wait_id))
+    with api_session(url) as api:
+        print_json(api.reject(task_id, reason, wait_id=wait_id))
 
 
 @approvals_app.command("answer")
@@ -279,8 +295,8 @@ def answer(
         parsed = json.loads(value)
     except ValueError:
         _fail(f"the answer must be JSON (a string needs quotes: '\"{value}\"')")
-    with _api(url) as api:
-        _print(api.answer(task_id, parsed, wait_id=wait_id))
+    with api_session(url) as api:
+        print_json(api.answer(task_id, parsed, wait_id=wait_id))
 
 
 # Dead letters
@@ -294,34 +310,38 @@ def dead_letters(
     include_redriven: Annotated[bool, typer.Option(help="Also those redriven.")] = False,
     limit: Limit = None,
     cursor: Cursor = None,
+    output: OutputOption = Format.table,
+    watch: WatchOption = None,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """Print a page of dead letters, oldest first."""
-    with _api(url) as api:
-        _print(
-            api.dead_letters(
-                graph=graph,
-                error_type=error_type,
-                task_id=task_id,
-                include_redriven=include_redriven or None,
-                limit=limit,
-                cursor=cursor,
-            )
+    """List a page of dead letters, oldest first."""
+    with api_session(url) as api:
+        page = partial(
+            api.dead_letters,
+            graph=graph,
+            error_type=error_type,
+            task_id=task_id,
+            include_redriven=include_redriven or None,
+            limit=limit,
+            cursor=cursor,
         )
+        show(page, output, DEAD_LETTER_COLUMNS, watch)
 
 
 @dead_letters_app.command("get")
 def dead_letter(dead_letter_id: str, url: Url = DEFAULT_URL) -> None:
     """Print one dead letter (error, traceback, attempt history)."""
-    with _api(url) as api:
-        _print(api.dead_letter(dead_letter_id))
+    with api_session(url) as api:
+        print_json(api.dead_letter(dead_letter_id))
 
 
 @dead_letters_app.command("groups")
-def groups(url: Url = DEFAULT_URL) -> None:
-    """Print open dead letters counted by graph and error type."""
-    with _api(url) as api:
-        _print(api.dead_letter_groups())
+def groups(
+    output: OutputOption = Format.table, watch: WatchOption = None, url: Url = DEFAULT_URL
+) -> None:
+    """List open dead letters counted by graph and error type."""
+    with api_session(url) as api:
+        show(api.dead_letter_groups, output, GROUP_COLUMNS, watch)
 
 
 @dead_letters_app.command("redrive")
@@ -333,8 +353,8 @@ def redrive(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Queue a dead letter's task again; print the task."""
-    with _api(url) as api:
-        _print(
+    with api_session(url) as api:
+        print_json(
             api.redrive(
                 dead_letter_id,
                 mode=mode.value,
@@ -355,8 +375,8 @@ def redrive_many(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Redrive open dead letters matching the filters (oldest first, up to --limit)."""
-    with _api(url) as api:
-        _print(
+    with api_session(url) as api:
+        print_json(
             api.redrive_many(
                 graph=graph,
                 error_type=error_type,
@@ -392,17 +412,23 @@ def create_key(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Create a key; print it with its secret, which is shown this once only."""
-    with _api(url) as api:
-        _print(api.create_key(scope, name=name, tenant=tenant))
+    with api_session(url) as api:
+        print_json(api.create_key(scope, name=name, tenant=tenant))
 
 
 @keys_app.command("list")
 def list_keys(
-    tenant: TenantOpt = None, limit: Limit = None, cursor: Cursor = None, url: Url = DEFAULT_URL
+    tenant: TenantOpt = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+    output: OutputOption = Format.table,
+    watch: WatchOption = None,
+    url: Url = DEFAULT_URL,
 ) -> None:
-    """Print a page of keys, newest first (no secrets: the server has none)."""
-    with _api(url) as api:
-        _print(api.keys(tenant=tenant, limit=limit, cursor=cursor))
+    """List a page of keys, newest first (no secrets: the server has none)."""
+    with api_session(url) as api:
+        page = partial(api.keys, tenant=tenant, limit=limit, cursor=cursor)
+        show(page, output, KEY_COLUMNS, watch)
 
 
 @keys_app.command("revoke")
@@ -412,5 +438,5 @@ def revoke_key(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Revoke a key; refused from its next request on."""
-    with _api(url) as api:
-        _print(api.revoke_key(key_id, tenant=tenant))
+    with api_session(url) as api:
+        print_json(api.revoke_key(key_id, tenant=tenant))

@@ -159,7 +159,7 @@ def check_admin_key(local_stack: Stack, out: str, base: str) -> str:
     assert httpx.get(f"{base}/v1/tasks", headers=headers, timeout=10).status_code == 200
     assert httpx.get(f"{base}/v1/tasks", timeout=10).status_code == 401
     listed = subprocess.run(
-        [str(OUTLAST), "tasks", "list", "--url", base],
+        [str(OUTLAST), "tasks", "list", "-o", "json", "--url", base],
         cwd=REPO,
         env=local_stack.env,  # OUTLAST_DATA_DIR, and no OUTLAST_API_KEY
         capture_output=True,

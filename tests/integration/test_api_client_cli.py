@@ -93,7 +93,9 @@ def test_cli_tasks(base_url: str) -> None:
     )
     assert (task["priority"], task["metadata"]) == (5, {"who": "cli"})
     assert ok(run(tasks_app, "get", task["id"], url=base_url))["id"] == task["id"]
-    listed = ok(run(tasks_app, "list", "--state", "queued", "--limit", "5", url=base_url))
+    listed = ok(
+        run(tasks_app, "list", "-o", "json", "--state", "queued", "--limit", "5", url=base_url)
+    )
     assert [t["id"] for t in listed["items"]] == [task["id"]]
     assert (
         ok(run(tasks_app, "cancel", task["id"], "--reason", "x", url=base_url))["state"]
@@ -104,13 +106,16 @@ def test_cli_tasks(base_url: str) -> None:
 
 
 def test_cli_reads_url_from_environment(base_url: str) -> None:
-    result = runner.invoke(tasks_app, ["list"], env={"OUTLAST_API_URL": base_url})
+    result = runner.invoke(tasks_app, ["list", "-o", "json"], env={"OUTLAST_API_URL": base_url})
     assert ok(result) == {"items": [], "next_cursor": None}
 
 
 def test_cli_dead_letters(base_url: str) -> None:
-    assert ok(run(dead_letters_app, "list", "--graph", "flaky", url=base_url))["items"] == []
-    assert ok(run(dead_letters_app, "groups", url=base_url))["items"] == []
+    assert (
+        ok(run(dead_letters_app, "list", "-o", "json", "--graph", "flaky", url=base_url))["items"]
+        == []
+    )
+    assert ok(run(dead_letters_app, "groups", "-o", "json", url=base_url))["items"] == []
     dry = ok(
         run(
             dead_letters_app,

@@ -44,7 +44,7 @@ def test_cli_lists_answers_and_approves(base_url: str, db_url: str) -> None:
         "approval",
         {"outlast": "approval", "action": "pay", "args": {"amount": 5}},
     )
-    inbox = ok(run(approvals_app, "list", url=base_url))["items"]
+    inbox = ok(run(approvals_app, "list", "-o", "json", url=base_url))["items"]
     assert [(i["task_id"], i["kind"]) for i in inbox] == [
         (str(asked), "input"),
         (str(proposed), "approval"),

@@ -37,17 +37,17 @@ def test_a_wrong_key_is_one_line_naming_the_refusal(
 def test_the_key_make_start_saved_is_used_without_being_told(base_url: str, no_key: Path) -> None:
     apikey.write_key_file(apikey.key_file(no_key), TEST_KEY)
     assert apikey.key_file(no_key).stat().st_mode & 0o777 == 0o600
-    assert ok(run(tasks_app, "list", url=base_url))["items"] == []
+    assert ok(run(tasks_app, "list", "-o", "json", url=base_url))["items"] == []
 
 
 def test_keys_create_list_revoke(base_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     made = ok(run(keys_app, "create", "--scope", "tasks:read", "--name", "reader", url=base_url))
     assert made["scopes"] == ["tasks:read"] and made["key"].startswith(made["id"] + "_")
-    listed = ok(run(keys_app, "list", url=base_url))["items"]
+    listed = ok(run(keys_app, "list", "-o", "json", url=base_url))["items"]
     assert made["id"] in [k["id"] for k in listed] and all("key" not in k for k in listed)
 
     monkeypatch.setenv("OUTLAST_API_KEY", made["key"])
-    assert ok(run(tasks_app, "list", url=base_url))["items"] == []
+    assert ok(run(tasks_app, "list", "-o", "json", url=base_url))["items"] == []
     assert_one_line_failure(run(keys_app, "list", url=base_url), "403", "admin")
 
     monkeypatch.setenv("OUTLAST_API_KEY", TEST_KEY)

@@ -48,6 +48,7 @@ BODIES: dict[str, Any] = {
     "ReplayRequest": {"from_call": 1},
     "TenantBudgetUpdate": {"per_day_micro_usd": 1_000_000},
     "ToolServerCreate": {"name": "intruder", "url": "{mcp_url}", "token": MCP_TOKEN},
+    "ScheduleCreate": {"name": "intruder", "cron": "* * * * *", "graph": "pipeline"},
 }
 QUERIES: dict[str, dict[str, Any]] = {"/v1/agents/{name}/diff": {"from": 1, "to": 1}}
 
@@ -70,6 +71,8 @@ UNION ALL SELECT 'agent_versions',
 FROM agent_versions AS v WHERE tenant = 'default'
 UNION ALL SELECT 'tool_servers', md5(coalesce(string_agg(s::text, '|' ORDER BY name), ''))
 FROM tool_servers AS s WHERE tenant = 'default'
+UNION ALL SELECT 'schedules', md5(coalesce(string_agg(s::text, '|' ORDER BY name), ''))
+FROM schedules AS s WHERE tenant = 'default'
 UNION ALL SELECT 'artifacts', md5(coalesce(string_agg(a::text, '|' ORDER BY a::text), ''))
 FROM artifacts AS a WHERE tenant = 'default'
 UNION ALL SELECT 'tenant_budgets', md5(coalesce(string_agg(b::text, '|'), ''))
@@ -132,6 +135,10 @@ def objects(client: TestClient, db_url: str, mcp: RunningServer) -> dict[str, st
         "/v1/tool-servers", json={"name": "scout", "url": mcp.url, "token": MCP_TOKEN}
     )
     assert server.status_code == 201, server.text
+    made = client.post(
+        "/v1/schedules", json={"name": "scout", "cron": "0 3 * * *", "graph": "pipeline"}
+    )
+    assert made.status_code == 201, made.text
     key = client.post("/v1/keys", json={"scopes": ["tasks:read"], "name": "default's reader"})
     assert key.status_code == 201, key.text
     return {

@@ -229,6 +229,7 @@ def test_no_block_is_dead() -> None:
 TENANT_BLIND = {
     "key_get": "authentication: the key is looked up by its id to learn its tenant",
     "key_touch": "last_used_at of the key that just authenticated, by its id",
+    "schedule_clock": "the database's clock (outlast_now()), no row data",
     "stream_head": "the newest event id: a position in the one id sequence, no row data",
     "stream_ids": "event ids only, to find gaps; the events themselves are read by tenant",
     "transcripts_read": "a task's stored messages, in the tenant of the task row it names, "
@@ -302,6 +303,8 @@ TENANT_TABLES = (
     "agents",
     "agent_versions",
     "api_keys",
+    "schedules",
+    "schedule_slots",
 )
 
 
