@@ -91,9 +91,10 @@ async def version_pair(db: Db, tenant: str, name: str, first: int, second: int) 
     return rows
 
 
-async def version(db: Db, tenant: str, name: str, number: int) -> Row:
+async def version_get(db: Db, tenant: str, name: str, number: int) -> Row:
+    """One version of a tenant's agent; NotFound for a version it does not have."""
     params = {"tenant": tenant, "name": name, "version": number}
-    row = await fetch_one(db, "agent_version", params)
+    row = await fetch_one(db, "agent_version_get", params)
     if row is None:
         raise NotFound(f"version of agent {name}", number)
     return row

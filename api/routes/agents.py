@@ -131,7 +131,7 @@ async def versions(
 async def version(
     name: NamePath, version: Version, caller: AgentsAdmin, pool: PoolDep
 ) -> AgentVersionPublic:
-    row = await agents.version(pool, caller.tenant, name, version)
+    row = await agents.version_get(pool, caller.tenant, name, version)
     return AgentVersionPublic.model_validate(_flat(row))
 
 

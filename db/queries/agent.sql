@@ -81,7 +81,7 @@ SELECT name, version, spec, created_at, created_by
 FROM agent_versions
 WHERE tenant = %(tenant)s AND name = %(name)s AND version IN (%(from)s, %(to)s);
 
--- name: agent_version
+-- name: agent_version_get
 -- One version of a tenant's agent.
 SELECT name, version, spec, created_at, created_by
 FROM agent_versions
