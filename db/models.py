@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Identity,
@@ -640,3 +641,39 @@ class BudgetReservation(Base):
         CheckConstraint("amount_micro_usd >= 0", name="budget_reservations_amount_valid"),
         Index("budget_reservations_task", "task_id", "lease_epoch"),
     )
+
+
+class RateLimit(Base):
+    """A tenant's provider rate limits per (provider, model), set over PUT /v1/rate-limits."""
+
+    __tablename__ = "rate_limits"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    tokens_per_minute: Mapped[int | None] = mapped_column(BigInteger)
+    requests_per_minute: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    updated_by: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "tokens_per_minute > 0 AND requests_per_minute > 0", name="rate_limits_positive"
+        ),
+    )
+
+
+class RateBucket(Base):
+    """The live token bucket of one provider key (by fingerprint, never the key) and model
+    (db/queries/rate_limit.sql)."""
+
+    __tablename__ = "rate_buckets"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    key_fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    requests: Mapped[float] = mapped_column(Float)
+    refilled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
