@@ -677,3 +677,6 @@ class RateBucket(Base):
     requests: Mapped[float] = mapped_column(Float)
     refilled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    in_flight: Mapped[list[datetime]] = mapped_column(
+        ARRAY(DateTime(timezone=True)), server_default="{}"
+    )

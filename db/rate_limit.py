@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from db.connect import Db, Row, fetch_all, fetch_one
@@ -30,6 +31,7 @@ class Reserved:
     outcome: Literal["unlimited", "reserved", "wait"]
     tokens: int = 0
     wait_s: float = 0.0
+    taken_at: datetime | None = None  # names the request in flight, for settle
 
 
 def _params(task_id: uuid.UUID, bucket: Bucket) -> dict[str, object]:
@@ -50,8 +52,8 @@ async def reserve(db: Db, task_id: uuid.UUID, bucket: Bucket, tokens: int) -> Re
         if outcome == "open":
             await open_(db, task_id, bucket)
             continue
-        if outcome == "reserved":
-            return Reserved("reserved", int(row["tokens"]) if row else 0)
+        if outcome == "reserved" and row is not None:
+            return Reserved("reserved", int(row["tokens"]), taken_at=row["taken_at"])
         if outcome == "wait" and row is not None:
             return Reserved("wait", wait_s=float(row["wait_s"]))
         return Reserved("unlimited")
@@ -64,10 +66,18 @@ async def open_(db: Db, task_id: uuid.UUID, bucket: Bucket) -> None:
 
 
 async def settle(
-    db: Db, task_id: uuid.UUID, bucket: Bucket, *, refund_tokens: float, refund_requests: int
+    db: Db,
+    task_id: uuid.UUID,
+    bucket: Bucket,
+    *,
+    taken_at: datetime | None,
+    refund_tokens: float,
+    refund_requests: int,
 ) -> None:
-    """Give back what a call did not use (a negative refund takes more), capped at the limit."""
+    """Give back what a call did not use (a negative refund takes more), capped at the limit;
+    its request (taken at `taken_at`) is no longer in flight."""
     params = {**_params(task_id, bucket), "refund": refund_tokens, "requests": refund_requests}
+    params["taken_at"] = taken_at
     await fetch_all(db, "rate_limit_settle", params)
 
 

@@ -63,6 +63,11 @@ class PgJournal:
         self._stored: set[bytes] = set()  # transcript nodes this claim has stored
         self._rate: dict[int, Held] = {}  # rate-limit holds of calls begun, by call id
 
+    @property
+    def gate(self) -> RateLimiter | None:
+        """The rate limits of every attempt after a call's first (outlast.models.call_model)."""
+        return self.limiter
+
     async def begin(
         self, step_key: str, seq: int, request: ModelRequest, models: Sequence[ModelRef] = ()
     ) -> JournalEntry:

@@ -17,6 +17,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import SecretStr
 
@@ -52,6 +53,7 @@ def estimated_tokens(request: ModelRequest) -> int:
 class Held:
     bucket: rate_limit.Bucket
     tokens: int
+    taken_at: datetime | None
 
 
 class RateLimiter:
@@ -71,9 +73,13 @@ class RateLimiter:
         self.fingerprints = fingerprints
         self.max_wait_s = max_wait_s
 
-    async def acquire(self, ref: ModelRef, request: ModelRequest) -> Held | None:
+    async def acquire(
+        self, ref: ModelRef, request: ModelRequest, *, give_back: bool = True
+    ) -> Held | None:
         """Take the call's tokens and one request; None when no limit applies. Sleeps while
-        the wait is short; raises RateLimited (the task given back) when it is not."""
+        the wait is short; raises RateLimited (the task given back) when it is not. Without
+        `give_back` (a retry within a call, whose journal row and budget are held) it sleeps
+        however long."""
         key = self.fingerprints.get(ref.provider)
         if key is None:  # a provider without a key (offline) calls no one
             return None
@@ -84,8 +90,8 @@ class RateLimiter:
             if got.outcome == "unlimited":
                 return None
             if got.outcome == "reserved":
-                return Held(bucket, got.tokens)
-            if got.wait_s > self.max_wait_s:
+                return Held(bucket, got.tokens, got.taken_at)
+            if give_back and got.wait_s > self.max_wait_s:
                 await self._give_back(bucket, got.wait_s)
             await asyncio.sleep(got.wait_s)
 
@@ -107,7 +113,12 @@ class RateLimiter:
     async def unused(self, held: Held) -> None:
         """No call was made after all: everything back."""
         await rate_limit.settle(
-            self.pool, self.task_id, held.bucket, refund_tokens=held.tokens, refund_requests=1
+            self.pool,
+            self.task_id,
+            held.bucket,
+            taken_at=held.taken_at,
+            refund_tokens=held.tokens,
+            refund_requests=1,
         )
 
     async def settle(
@@ -116,18 +127,40 @@ class RateLimiter:
         """After the call: the tokens it did not use back (all of them when the first link did
         not serve it); on a 429 with Retry-After, the bucket drained for that long."""
         used = 0
-        if response is not None and (response.provider, response.model) == (
-            held.bucket.provider,
-            held.bucket.model,
-        ):
+        served_by = (response.provider, response.model) if response is not None else None
+        if response is not None and served_by == (held.bucket.provider, held.bucket.model):
             used = response.usage.input_tokens + response.usage.output_tokens
         await rate_limit.settle(
             self.pool,
             self.task_id,
             held.bucket,
+            taken_at=held.taken_at,
             refund_tokens=held.tokens - used,
             refund_requests=0,
         )
+        await self._drain(held.bucket, error)
+
+    async def _drain(self, bucket: rate_limit.Bucket, error: BaseException | None) -> None:
         retry_after = getattr(error, "retry_after", None)
         if isinstance(error, ModelUnavailable) and error.status == 429 and retry_after:
-            await rate_limit.drain(self.pool, self.task_id, held.bucket, float(retry_after))
+            await rate_limit.drain(self.pool, self.task_id, bucket, float(retry_after))
+
+    # outlast.models.failover.AttemptGate: every attempt after a call's first (retries, the
+    # next link) takes its own turn, and every 429 drains its bucket at once.
+
+    async def before(self, ref: ModelRef, request: ModelRequest) -> object:
+        return await self.acquire(ref, request, give_back=False)
+
+    async def after(
+        self,
+        ref: ModelRef,
+        held: object,
+        response: ModelResponse | None,
+        error: BaseException | None,
+    ) -> None:
+        if isinstance(held, Held):
+            await self.settle(held, response, error)
+            return
+        key = self.fingerprints.get(ref.provider)
+        if key is not None:
+            await self._drain(rate_limit.Bucket(ref.provider, ref.model, key), error)

@@ -13,7 +13,9 @@
 -- bucket row yet: rate_limit_open, then again), 'reserved' (taken; `tokens` is what was
 -- taken), or 'wait' (nothing taken; `wait_s` is when the bucket will allow it). Tenant-blind:
 -- the worker acts by task id; the tenant is the task's.
-WITH task AS (
+WITH clock AS (
+    SELECT outlast_now() AS now  -- once: it names the request in flight for settle
+), task AS (
     SELECT tenant FROM tasks WHERE id = %(task_id)s
 ), lim AS (
     SELECT l.tenant, l.provider, l.model, l.tokens_per_minute AS tpm,
@@ -23,7 +25,9 @@ WITH task AS (
     WHERE l.provider = %(provider)s AND l.model = %(model)s
 ), locked AS (
     SELECT b.tenant, b.provider, b.model, b.key_fingerprint, b.tokens, b.requests,
-           b.refilled_at, b.blocked_until
+           b.refilled_at, b.blocked_until,
+           ARRAY(SELECT f FROM unnest(b.in_flight) AS f
+                 WHERE f > outlast_now() - interval '1 minute') AS in_flight
     FROM rate_buckets AS b
     JOIN lim ON (lim.tenant, lim.provider, lim.model) = (b.tenant, b.provider, b.model)
     WHERE b.key_fingerprint = %(key_fingerprint)s
@@ -37,8 +41,11 @@ WITH task AS (
     SELECT v.*,
            CASE WHEN v.tpm IS NULL THEN 0
                 ELSE least(v.tpm::float8, v.tokens + v.elapsed * v.tpm / 60.0) END AS tok,
+           -- Refilled only up to the limit less the requests in flight: a request taken
+           -- here reaches the provider later, and its bucket, full until then, refills none.
            CASE WHEN v.rpm IS NULL THEN 0
-                ELSE least(v.rpm::float8, v.requests + v.elapsed * v.rpm / 60.0) END AS req,
+                ELSE least(greatest(v.requests, (v.rpm - cardinality(v.in_flight))::float8),
+                           v.requests + v.elapsed * v.rpm / 60.0) END AS req,
            greatest(0, coalesce(extract(epoch FROM v.blocked_until - outlast_now()), 0))::float8
                AS blocked_s
     FROM level AS v
@@ -52,23 +59,29 @@ WITH task AS (
            ) AS wait_s
     FROM refilled AS r
 ), taken AS (
+    -- Written whether the call is taken or not: refill the in-flight cap held back is lost,
+    -- as the provider's full bucket loses it.
     UPDATE rate_buckets AS b
-    SET tokens = CASE WHEN c.tpm IS NULL THEN 0 ELSE c.tok - c.need END,
-        requests = c.req - CASE WHEN c.rpm IS NULL THEN 0 ELSE 1 END,
-        refilled_at = greatest(b.refilled_at, outlast_now()),
-        blocked_until = NULL
-    FROM checked AS c
-    WHERE c.wait_s <= 0
-      AND (b.tenant, b.provider, b.model, b.key_fingerprint)
+    SET tokens = CASE WHEN c.tpm IS NULL THEN 0
+                      WHEN c.wait_s <= 0 THEN c.tok - c.need ELSE c.tok END,
+        requests = CASE WHEN c.rpm IS NOT NULL AND c.wait_s <= 0 THEN c.req - 1 ELSE c.req END,
+        refilled_at = greatest(b.refilled_at, clock.now),
+        blocked_until = CASE WHEN c.wait_s <= 0 THEN NULL ELSE b.blocked_until END,
+        in_flight = CASE WHEN c.rpm IS NOT NULL AND c.wait_s <= 0 THEN c.in_flight || clock.now
+                         ELSE c.in_flight END
+    FROM checked AS c, clock
+    WHERE (b.tenant, b.provider, b.model, b.key_fingerprint)
         = (c.tenant, c.provider, c.model, c.key_fingerprint)
     RETURNING b.tokens
 )
 SELECT CASE WHEN NOT EXISTS (SELECT FROM lim) THEN 'unlimited'
             WHEN NOT EXISTS (SELECT FROM checked) THEN 'open'
-            WHEN EXISTS (SELECT FROM taken) THEN 'reserved'
+            WHEN (SELECT wait_s <= 0 FROM checked) AND EXISTS (SELECT FROM taken)
+                THEN 'reserved'
             ELSE 'wait' END AS outcome,
        (SELECT CASE WHEN tpm IS NULL THEN 0 ELSE need END::bigint FROM checked) AS tokens,
-       (SELECT wait_s FROM checked) AS wait_s;
+       (SELECT wait_s FROM checked) AS wait_s,
+       (SELECT now FROM clock) AS taken_at;
 
 -- name: rate_limit_open
 -- Make the bucket of task :task_id's tenant for :provider/:model and key :key_fingerprint,
@@ -84,10 +97,16 @@ ON CONFLICT DO NOTHING;
 -- name: rate_limit_settle
 -- After a call: give back :refund tokens (the estimate taken minus the tokens the call really
 -- used; negative when it used more) and :requests requests (1 when no request was made after
--- all), never above the limit. Tenant-blind, by task id as rate_limit_reserve.
+-- all), never above the limit; the request taken at :taken_at is no longer in flight.
+-- Tenant-blind, by task id as rate_limit_reserve.
 UPDATE rate_buckets AS b
 SET tokens = least(coalesce(l.tokens_per_minute, 0)::float8, b.tokens + %(refund)s),
-    requests = least(coalesce(l.requests_per_minute, 0)::float8, b.requests + %(requests)s)
+    requests = least(coalesce(l.requests_per_minute, 0)::float8, b.requests + %(requests)s),
+    in_flight = CASE WHEN array_position(b.in_flight, %(taken_at)s::timestamptz) IS NULL
+                     THEN b.in_flight
+                     ELSE b.in_flight[:array_position(b.in_flight, %(taken_at)s::timestamptz) - 1]
+                          || b.in_flight[array_position(b.in_flight, %(taken_at)s::timestamptz)
+                                         + 1:] END
 FROM rate_limits AS l, tasks AS t
 WHERE t.id = %(task_id)s
   AND l.tenant = t.tenant AND l.provider = %(provider)s AND l.model = %(model)s

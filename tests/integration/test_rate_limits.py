@@ -27,7 +27,7 @@ from outlast.models.openai import OpenAIProvider
 from tests.support.api import api_client, on_app_loop
 from tests.support.budgeted import MAX_TOKENS, request
 from tests.support.fake_llm import OPENAI, FakeLLM, Fault, Reply
-from tests.support.queue import claim_one, count, new_worker, submit
+from tests.support.queue import claim_one, new_worker, submit
 from worker.journal import PgJournal
 from worker.ratelimits import RateLimiter, estimated_tokens, fingerprint
 
@@ -107,6 +107,13 @@ async def ask(
         await models.aclose()
 
 
+async def task(tx: AsyncConnection[DictRow], task_id: uuid.UUID) -> dict[str, Any]:
+    cur = await tx.execute("SELECT state, run_at, attempts FROM tasks WHERE id = %s", (task_id,))
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
 async def bucket(tx: AsyncConnection[DictRow]) -> dict[str, Any]:
     cur = await tx.execute("SELECT * FROM rate_buckets")
     rows = await cur.fetchall()
@@ -146,13 +153,11 @@ async def test_a_429_with_retry_after_drains_the_bucket(
     # The next call of any task waits the Retry-After out; past the worker's sleep it gives
     # the task back, queued to run then, its attempt not counted.
     await tx.execute("UPDATE tasks SET state = 'running' WHERE id = %s", (task_id,))
-    before = await count(tx, f"SELECT attempts FROM tasks WHERE id = '{task_id}'")
+    before = (await task(tx, task_id))["attempts"]
     with pytest.raises(RateLimited) as limited:
         await ask(tx, claimed, worker_id, fake, tmp_path, max_wait_s=5)
     assert limited.value.wait_s == pytest.approx(30)
-    cur = await tx.execute("SELECT state, run_at, attempts FROM tasks WHERE id = %s", (task_id,))
-    row = await cur.fetchone()
-    assert row is not None
+    row = await task(tx, task_id)
     assert (row["state"], str(row["run_at"])) == ("queued", "2026-11-28 12:00:30+00:00")
     assert row["attempts"] == before - 1
     assert len(fake.requests(OPENAI)) == 1  # the second call never left

@@ -99,6 +99,7 @@ class FakeLLM:
 
     rpm: dict[str, int] = field(default_factory=dict)
     rate_limited: int = 0
+    limited_at: list[float] = field(default_factory=list)  # when each 429 was answered
     _levels: dict[str, tuple[float, float]] = field(default_factory=dict)  # (level, at)
 
     def limit_rpm(self, api: str, requests_per_minute: int) -> None:
@@ -165,6 +166,7 @@ class FakeLLM:
             wait = self._over_limit(api)
             if wait is not None:
                 self.rate_limited += 1
+                self.limited_at.append(time.monotonic())
                 fault = Fault(429, str(math.ceil(wait)), "rate limit exceeded")
                 await _write(writer, 429, _error(api, fault), {"retry-after": str(math.ceil(wait))})
                 return

@@ -4,7 +4,10 @@
   may be null: no limit of that kind), set over PUT /v1/rate-limits.
 - rate_buckets: the live bucket per (tenant, provider, model, key fingerprint): tokens and
   requests left (refilled continuously at the limit per minute, never above it, at each read
-  and write), when they were last refilled, and `blocked_until` (a provider's 429 Retry-After).
+  and write), when they were last refilled, `blocked_until` (a provider's 429 Retry-After), and
+  `in_flight`: when each request taken and not yet settled was taken (entries older than a
+  minute are dropped); the requests refill only up to the limit less those, since the
+  provider's own bucket counts them only when they arrive (ADR 0016).
   The key is named by `key_fingerprint`, a hash of the provider key; the key itself is never
   stored.
 
@@ -15,6 +18,7 @@ Create Date: 2026-11-28
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import ARRAY
 
 revision = "0025"
 down_revision = "0022"
@@ -49,6 +53,7 @@ def upgrade() -> None:
         sa.Column("requests", sa.Float, nullable=False),
         sa.Column("refilled_at", TZ, nullable=False),
         sa.Column("blocked_until", TZ),
+        sa.Column("in_flight", ARRAY(TZ), nullable=False, server_default="{}"),
     )
 
 
