@@ -1,7 +1,10 @@
 -- Provider rate limits (tables rate_limits, rate_buckets; ADR 0016): a token bucket per
 -- (tenant, provider, model, provider key fingerprint), shared by every worker. A bucket holds
 -- at most one minute's limit and refills continuously at that limit per minute; its level is
--- computed from `refilled_at` at each statement, under the bucket row's lock. A model call
+-- computed from `refilled_at` at each statement, under the bucket row's lock. It holds 5% less
+-- than a minute's limit (at least one less, for a limit over one): the provider's bucket, fuller
+-- by that much, absorbs requests that reach it later or closer together than they were taken
+-- here (a worker's jitter), while the rate is the limit's. A model call
 -- takes its estimated tokens and one request before it is made, and gives back what it did
 -- not use after. No statement here is held open across a call or a sleep.
 
@@ -19,7 +22,12 @@ WITH clock AS (
     SELECT tenant FROM tasks WHERE id = %(task_id)s
 ), lim AS (
     SELECT l.tenant, l.provider, l.model, l.tokens_per_minute AS tpm,
-           l.requests_per_minute AS rpm
+           l.requests_per_minute AS rpm,
+           -- what the bucket holds at most: the limit less its headroom
+           l.tokens_per_minute - least(ceil(l.tokens_per_minute * 0.05)::bigint,
+                                       l.tokens_per_minute - 1) AS tpm_cap,
+           l.requests_per_minute - least(ceil(l.requests_per_minute * 0.05)::bigint,
+                                         l.requests_per_minute - 1) AS rpm_cap
     FROM rate_limits AS l
     JOIN task ON task.tenant = l.tenant
     WHERE l.provider = %(provider)s AND l.model = %(model)s
@@ -33,18 +41,18 @@ WITH clock AS (
     WHERE b.key_fingerprint = %(key_fingerprint)s
     FOR UPDATE OF b
 ), level AS (
-    SELECT k.*, lim.tpm, lim.rpm,
-           least(lim.tpm, %(tokens)s::bigint)::float8 AS need,
+    SELECT k.*, lim.tpm, lim.rpm, lim.tpm_cap, lim.rpm_cap,
+           least(lim.tpm_cap, %(tokens)s::bigint)::float8 AS need,
            greatest(0, extract(epoch FROM outlast_now() - k.refilled_at))::float8 AS elapsed
     FROM locked AS k, lim
 ), refilled AS (
     SELECT v.*,
            CASE WHEN v.tpm IS NULL THEN 0
-                ELSE least(v.tpm::float8, v.tokens + v.elapsed * v.tpm / 60.0) END AS tok,
-           -- Refilled only up to the limit less the requests in flight: a request taken
-           -- here reaches the provider later, and its bucket, full until then, refills none.
+                ELSE least(v.tpm_cap::float8, v.tokens + v.elapsed * v.tpm / 60.0) END AS tok,
+           -- Refilled only up to the cap less the requests in flight: a request taken here
+           -- reaches the provider later, and its bucket, full until then, refills none.
            CASE WHEN v.rpm IS NULL THEN 0
-                ELSE least(greatest(v.requests, (v.rpm - cardinality(v.in_flight))::float8),
+                ELSE least(greatest(v.requests, (v.rpm_cap - cardinality(v.in_flight))::float8),
                            v.requests + v.elapsed * v.rpm / 60.0) END AS req,
            greatest(0, coalesce(extract(epoch FROM v.blocked_until - outlast_now()), 0))::float8
                AS blocked_s
@@ -85,10 +93,15 @@ SELECT CASE WHEN NOT EXISTS (SELECT FROM lim) THEN 'unlimited'
 
 -- name: rate_limit_open
 -- Make the bucket of task :task_id's tenant for :provider/:model and key :key_fingerprint,
--- full, when a limit is set and the bucket does not exist yet. Idempotent.
+-- full (its cap: the limit less its headroom), when a limit is set and the bucket does not exist
+-- yet. Idempotent.
 INSERT INTO rate_buckets (tenant, provider, model, key_fingerprint, tokens, requests, refilled_at)
-SELECT l.tenant, l.provider, l.model, %(key_fingerprint)s, coalesce(l.tokens_per_minute, 0),
-       coalesce(l.requests_per_minute, 0), outlast_now()
+SELECT l.tenant, l.provider, l.model, %(key_fingerprint)s,
+       coalesce(l.tokens_per_minute - least(ceil(l.tokens_per_minute * 0.05)::bigint,
+                                            l.tokens_per_minute - 1), 0),
+       coalesce(l.requests_per_minute - least(ceil(l.requests_per_minute * 0.05)::bigint,
+                                              l.requests_per_minute - 1), 0),
+       outlast_now()
 FROM rate_limits AS l
 JOIN tasks AS t ON t.tenant = l.tenant
 WHERE t.id = %(task_id)s AND l.provider = %(provider)s AND l.model = %(model)s
@@ -97,11 +110,16 @@ ON CONFLICT DO NOTHING;
 -- name: rate_limit_settle
 -- After a call: give back :refund tokens (the estimate taken minus the tokens the call really
 -- used; negative when it used more) and :requests requests (1 when no request was made after
--- all), never above the limit; the request taken at :taken_at is no longer in flight.
+-- all), never above the cap; the request taken at :taken_at is no longer in flight.
 -- Tenant-blind, by task id as rate_limit_reserve.
 UPDATE rate_buckets AS b
-SET tokens = least(coalesce(l.tokens_per_minute, 0)::float8, b.tokens + %(refund)s),
-    requests = least(coalesce(l.requests_per_minute, 0)::float8, b.requests + %(requests)s),
+SET tokens = least(coalesce(l.tokens_per_minute - least(ceil(l.tokens_per_minute * 0.05)::bigint,
+                                                        l.tokens_per_minute - 1), 0)::float8,
+                   b.tokens + %(refund)s),
+    requests = least(coalesce(l.requests_per_minute
+                              - least(ceil(l.requests_per_minute * 0.05)::bigint,
+                                      l.requests_per_minute - 1), 0)::float8,
+                     b.requests + %(requests)s),
     in_flight = CASE WHEN array_position(b.in_flight, %(taken_at)s::timestamptz) IS NULL
                      THEN b.in_flight
                      ELSE b.in_flight[:array_position(b.in_flight, %(taken_at)s::timestamptz) - 1]
@@ -151,11 +169,15 @@ RETURNING provider, model;
 SELECT l.provider, l.model, l.tokens_per_minute, l.requests_per_minute, l.updated_at,
        l.updated_by, b.key_fingerprint, b.blocked_until,
        CASE WHEN b.key_fingerprint IS NULL OR l.tokens_per_minute IS NULL THEN NULL
-            ELSE floor(least(l.tokens_per_minute::float8, b.tokens
+            ELSE floor(least((l.tokens_per_minute
+                              - least(ceil(l.tokens_per_minute * 0.05)::bigint,
+                                      l.tokens_per_minute - 1))::float8, b.tokens
                  + greatest(0, extract(epoch FROM outlast_now() - b.refilled_at))
                  * l.tokens_per_minute / 60.0))::bigint END AS tokens_available,
        CASE WHEN b.key_fingerprint IS NULL OR l.requests_per_minute IS NULL THEN NULL
-            ELSE floor(least(l.requests_per_minute::float8, b.requests
+            ELSE floor(least((l.requests_per_minute
+                              - least(ceil(l.requests_per_minute * 0.05)::bigint,
+                                      l.requests_per_minute - 1))::float8, b.requests
                  + greatest(0, extract(epoch FROM outlast_now() - b.refilled_at))
                  * l.requests_per_minute / 60.0))::bigint END AS requests_available
 FROM rate_limits AS l

@@ -3,8 +3,8 @@
 - rate_limits: a tenant's limits per (provider, model): tokens and requests per minute (either
   may be null: no limit of that kind), set over PUT /v1/rate-limits.
 - rate_buckets: the live bucket per (tenant, provider, model, key fingerprint): tokens and
-  requests left (refilled continuously at the limit per minute, never above it, at each read
-  and write), when they were last refilled, `blocked_until` (a provider's 429 Retry-After), and
+  requests left (refilled continuously at the limit per minute, never above the limit less a 5%
+  headroom, at each read and write), when they were last refilled, `blocked_until` (a provider's 429 Retry-After), and
   `in_flight`: when each request taken and not yet settled was taken (entries older than a
   minute are dropped); the requests refill only up to the limit less those, since the
   provider's own bucket counts them only when they arrive (ADR 0016).
