@@ -166,6 +166,32 @@ async def test_a_429_with_retry_after_drains_the_bucket(
     assert len(fake.requests(OPENAI)) == 1  # the second call never left
 
 
+async def test_a_retry_after_a_429_waits_for_the_drained_bucket_and_takes_its_own_turn(
+    tx: AsyncConnection[DictRow], fake: FakeLLM
+) -> None:
+    await set_limits(tx, tpm=100_000, rpm=600)  # ten requests a second once unblocked
+    await submit(tx)
+    worker_id = await new_worker(tx)
+    claimed = await claim_one(tx, worker_id)
+    limiter = RateLimiter(
+        tx, worker_id, claimed.task_id, claimed.epoch, {"openai": BUCKET.key_fingerprint}, 10.0
+    )
+    journal = PgJournal(tx, claimed.task_id, claimed.epoch, PriceBook(None), limiter=limiter)
+    provider = OpenAIProvider(KEY, base_url=f"{fake.url}/v1")
+    models = ModelChain([Link(provider, "gpt-test")], retry=RetryPolicy(attempts=2))
+    config: dict[str, Any] = NODE | {"configurable": {"outlast_journal": journal}}
+    fake.script(OPENAI, Fault(429, retry_after="1"), Reply("late", input_tokens=4, output_tokens=1))
+    try:
+        assert (await call_model(config, request(QUESTION), models)).content == "late"
+    finally:
+        await models.aclose()
+    first, retry = fake.requests(OPENAI)
+    assert retry.at - first.at >= 1.0  # the Retry-After, then the drained bucket's turn
+    level = await bucket(tx)
+    assert level["in_flight"] == [] and level["blocked_until"] is None
+    assert level["requests"] < 570 - 1  # drained to 0 at the 429, refilled since, one taken
+
+
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
     with api_client(db_url) as c:
