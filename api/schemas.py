@@ -1021,3 +1021,40 @@ class SchedulePublic(BaseModel):
     tasks: list[ScheduleSlotPublic] | None = Field(
         None, description="The latest slots fired and their tasks (GET of one schedule)."
     )
+
+
+# Provider rate limits (api/routes/rate_limits.py, ADR 0016).
+MAX_PER_MINUTE = 10**12
+PerMinute = Annotated[StrictInt, Field(ge=1, le=MAX_PER_MINUTE), WHOLE]
+
+
+class RateLimitUpdate(_Request):
+    """A tenant's limits on one provider's model, for every provider key the workers use."""
+
+    provider: Literal["anthropic", "openai"] = Field(description="A provider with a key.")
+    model: str = Field(min_length=1, max_length=200, pattern=NUL_FREE)
+    tokens_per_minute: PerMinute | None = Field(
+        description=f"1 to {MAX_PER_MINUTE:,}; null: no token limit."
+    )
+    requests_per_minute: PerMinute | None = Field(
+        description=f"1 to {MAX_PER_MINUTE:,}; null: no request limit."
+    )
+
+
+class RateBucketPublic(BaseModel):
+    """One provider key's bucket now. The key is named by its fingerprint, never shown."""
+
+    key_fingerprint: str
+    tokens_available: int | None
+    requests_available: int | None
+    blocked_until: datetime | None = Field(description="Set by a 429's Retry-After.")
+
+
+class RateLimitPublic(BaseModel):
+    provider: str
+    model: str
+    tokens_per_minute: int | None
+    requests_per_minute: int | None
+    updated_at: datetime
+    updated_by: str
+    buckets: list[RateBucketPublic] = Field(description="One per provider key used so far.")

@@ -7,9 +7,12 @@ OutlastError
 ├── LeaseLost           a fenced write found the lease gone: another worker holds the task,
 │   │                   or it expired, or it left `running`. The writer must stop, write
 │   │                   nothing more, and never retry the write.
-│   └── BudgetPaused    a model call did not fit a budget: the reserve statement paused
-│                       the task (state `paused`, reason `budget`) and released the lease,
-│                       before the call; the run stops as on a lost lease
+│   ├── BudgetPaused    a model call did not fit a budget: the reserve statement paused
+│   │                   the task (state `paused`, reason `budget`) and released the lease,
+│   │                   before the call; the run stops as on a lost lease
+│   └── RateLimited     a model call would wait on a provider rate limit longer than the
+│                       worker may sleep: the task was given back, queued to run when the
+│                       bucket allows, before the call; the run stops as on a lost lease
 ├── NonRetryable        raised by a graph node or task function on purpose: the task fails
 │   │                   now, without further attempts, and goes to the dead-letter table
 │   └── UnstorableValue a result (or an interrupt's payload) Postgres cannot store: NaN,
@@ -89,6 +92,17 @@ class BudgetPaused(LeaseLost):
         super().__init__(task_id, epoch)
         self.args = (f"task {task_id} paused on its budget before a model call",)
         self.pause = pause
+
+
+class RateLimited(LeaseLost):
+    """The call would wait `wait_s` on a provider rate limit, longer than a worker sleeps in
+    its slot: the task is queued again to run then (or cancelled, if its cancel was requested)
+    and no longer held, so the run stops and writes nothing more."""
+
+    def __init__(self, task_id: object, epoch: int, wait_s: float) -> None:
+        super().__init__(task_id, epoch)
+        self.args = (f"task {task_id} waits {wait_s:.1f}s on a provider rate limit",)
+        self.wait_s = wait_s
 
 
 class NonRetryable(OutlastError):

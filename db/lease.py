@@ -13,6 +13,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
 
 from db.connect import Db, fetch_all, fetch_one
 from db.errors import LeaseLost
@@ -161,11 +162,21 @@ def is_lease_lost(exc: BaseException) -> bool:
     return getattr(exc, "sqlstate", None) == LEASE_LOST_SQLSTATE
 
 
-async def release(db: Db, worker_id: uuid.UUID, task_id: uuid.UUID, epoch: int) -> bool:
-    """Give the task back (graceful shutdown). False when the lease was already gone."""
-    row = await fetch_one(
-        db, "lease_release", {"worker_id": worker_id, "task_id": task_id, "epoch": epoch}
-    )
+async def release(
+    db: Db,
+    worker_id: uuid.UUID,
+    task_id: uuid.UUID,
+    epoch: int,
+    *,
+    delay_s: float = 0.0,
+    detail: dict[str, Any] | None = None,
+) -> bool:
+    """Give the task back (graceful shutdown; or a rate-limit wait: queued to run `delay_s`
+    later, `detail` in its event). False when the lease was already gone."""
+    params: dict[str, Any] = {"worker_id": worker_id, "task_id": task_id, "epoch": epoch}
+    params["delay_s"] = delay_s
+    params["detail"] = Jsonb(detail) if detail is not None else None
+    row = await fetch_one(db, "lease_release", params)
     return row is not None
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Identity,
@@ -685,3 +686,42 @@ class ScheduleSlot(Base):
     tenant: Mapped[str] = mapped_column(Text)
     task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+
+class RateLimit(Base):
+    """A tenant's provider rate limits per (provider, model), set over PUT /v1/rate-limits."""
+
+    __tablename__ = "rate_limits"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    tokens_per_minute: Mapped[int | None] = mapped_column(BigInteger)
+    requests_per_minute: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    updated_by: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "tokens_per_minute > 0 AND requests_per_minute > 0", name="rate_limits_positive"
+        ),
+    )
+
+
+class RateBucket(Base):
+    """The live token bucket of one provider key (by fingerprint, never the key) and model
+    (db/queries/rate_limit.sql)."""
+
+    __tablename__ = "rate_buckets"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    key_fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    requests: Mapped[float] = mapped_column(Float)
+    refilled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    in_flight: Mapped[list[datetime]] = mapped_column(
+        ARRAY(DateTime(timezone=True)), server_default="{}"
+    )

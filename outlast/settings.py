@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     model_retry_after_max_s: PositiveFloat = Field(
         60.0, description="Cap on a provider's Retry-After."
     )
+    model_rate_wait_max_s: float = Field(
+        10.0,
+        ge=0,
+        description="A model call waiting on a provider rate limit (PUT /v1/rate-limits) sleeps"
+        " in its worker slot at most this long; a longer wait gives the task back, queued to"
+        " run when the bucket allows.",
+    )
     model_prices_file: Path | None = Field(
         None, description="JSON or TOML prices per provider/model that win over genai-prices."
     )

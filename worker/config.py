@@ -8,6 +8,7 @@ from pathlib import Path
 from db.outcome import RetryPolicy
 from outlast.settings import Settings, timing_problems
 from outlast.tool import ToolLimits
+from worker.ratelimits import key_fingerprints
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class WorkerConfig:
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
     prices_file: Path | None = None  # model price overrides for the LLM-call journal
     tools: ToolLimits = field(default_factory=ToolLimits)  # timeouts, caps, the SSRF allow-list
+    # (provider, key fingerprint) of the provider keys, for the rate-limit buckets (ADR 0016)
+    provider_keys: tuple[tuple[str, str], ...] = ()
+    model_rate_wait_max_s: float = 10.0  # longer rate-limit waits give the task back
 
     def __post_init__(self) -> None:
         if problems := timing_problems(self.lease_ttl_s, self.heartbeat_every_s):
@@ -48,4 +52,6 @@ class WorkerConfig:
             retry=RetryPolicy(base_s=settings.retry_base_s, max_s=settings.retry_max_s),
             prices_file=settings.model_prices_file,
             tools=ToolLimits.from_settings(settings),
+            provider_keys=key_fingerprints(settings),
+            model_rate_wait_max_s=settings.model_rate_wait_max_s,
         )

@@ -38,7 +38,7 @@ from langgraph.types import Command, Interrupt, StateSnapshot
 from db import agent as agents
 from db import outcome, waits
 from db.connect import Pool
-from db.errors import BudgetPaused, LeaseLost
+from db.errors import BudgetPaused, LeaseLost, RateLimited
 from db.lease import Claim
 from db.llm_call import ReplaySource
 from db.waits import NewWait
@@ -60,6 +60,7 @@ from worker.config import WorkerConfig
 from worker.failures import describe_failure
 from worker.journal import PgJournal
 from worker.leases import Lease
+from worker.ratelimits import RateLimiter
 from worker.tools import PgToolRuntime
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,11 @@ class Executor:
                 "task paused on its budget before a model call",
                 extra={"task_id": str(claim.task_id), "pause": paused.pause},
             )
+        except RateLimited as limited:
+            log.info(
+                "task given back to wait on a provider rate limit",
+                extra={"task_id": str(claim.task_id), "wait_s": limited.wait_s},
+            )
         except LeaseLost:
             log.warning(
                 "lease lost; attempt abandoned without writing",
@@ -216,7 +222,15 @@ class Executor:
         )
         graph = self.registry.compiled(claim.graph, saver)
         agent, replay = await self._pinned(claim)
-        journal = PgJournal(self.pool, claim.task_id, claim.epoch, self.prices, replay)
+        limiter = RateLimiter(
+            self.pool,
+            self.worker_id,
+            claim.task_id,
+            claim.epoch,
+            dict(self.config.provider_keys),
+            self.config.model_rate_wait_max_s,
+        )
+        journal = PgJournal(self.pool, claim.task_id, claim.epoch, self.prices, replay, limiter)
         tools = PgToolRuntime(self.pool, claim.task_id, claim.epoch, self.config.tools)
         config = run_config(claim, journal=journal, agent=agent, tools=tools)
         graph_input = await self._first_input(graph, saver, config, claim)

@@ -6,7 +6,9 @@ Each begin and finish is its own short statement on the pool: no transaction is 
 model is called (but finish and the budget's settlement share one). Before a call its worst
 case is reserved against the task's budgets (db/budget.py); a call that does not fit raises
 BudgetPaused, the task already paused. Costs are priced here (outlast.models.prices) and stored
-as integer micro-USD.
+as integer micro-USD. Before the budget, the call takes its estimated tokens and one request
+from its provider's rate-limit bucket (worker/ratelimits.py, ADR 0016), and gives back what it
+did not use after.
 
 Transcripts (ADR 0012): a request's messages and tools are not stored whole in its row. Each
 message is a transcript node in canonical JSON, and the row holds the two lists' head digests
@@ -31,6 +33,7 @@ from outlast.models.journal import JournalEntry
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.prices import PriceBook
 from outlast.models.provider import ModelRef
+from worker.ratelimits import Held, RateLimiter
 
 # The parts of a request stored as transcript lists, and the encoding label of their nodes.
 PARTS = ("messages", "tools")
@@ -49,13 +52,21 @@ class PgJournal:
         epoch: int,
         prices: PriceBook,
         replay: llm_call.ReplaySource | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.pool = pool
         self.task_id = task_id
         self.epoch = epoch
         self.prices = prices
         self.replay = replay
+        self.limiter = limiter
         self._stored: set[bytes] = set()  # transcript nodes this claim has stored
+        self._rate: dict[int, Held] = {}  # rate-limit holds of calls begun, by call id
+
+    @property
+    def gate(self) -> RateLimiter | None:
+        """The rate limits of every attempt after a call's first (outlast.models.call_model)."""
+        return self.limiter
 
     async def begin(
         self, step_key: str, seq: int, request: ModelRequest, models: Sequence[ModelRef] = ()
@@ -76,8 +87,19 @@ class PgJournal:
                     self.pool, self.task_id, [reused.response]
                 )
                 return JournalEntry(reused.call_id, ModelResponse.model_validate(recorded))
+        # The provider rate limit first (it may sleep, or give the task back: no budget is
+        # held meanwhile), then the budget; what the rate limit took is given back when no
+        # call follows.
+        rate = None
+        if self.limiter is not None and models:
+            rate = await self.limiter.acquire(models[0], request)
         worst = self.prices.worst_case(request, models)
-        held = await budget.reserve(self.pool, self.task_id, self.epoch, worst)
+        try:
+            held = await budget.reserve(self.pool, self.task_id, self.epoch, worst)
+        except BaseException:
+            if rate is not None and self.limiter is not None:
+                await self.limiter.unused(rate)
+            raise
         dumped = request.model_dump(mode="json")
         new: New = []
         dumped["messages"] = [self._intern(m, new) for m in dumped["messages"]]
@@ -94,12 +116,16 @@ class PgJournal:
             new,
         )
         if begun.outcome == "reused":
+            if rate is not None and self.limiter is not None:
+                await self.limiter.unused(rate)
             if held.reservation_id is not None:  # nothing will be called: give it back
                 async with transaction(self.pool) as conn:
                     await budget.settle(conn, self.task_id, held.reservation_id, 0)
             recorded = await llm_call.resolve_texts(self.pool, self.task_id, [begun.response])
             return JournalEntry(begun.call_id, ModelResponse.model_validate(recorded[0]))
         self._stored.update(node.digest for node, _ in new)
+        if rate is not None:
+            self._rate[begun.call_id] = rate
         return JournalEntry(begun.call_id, reservation_id=held.reservation_id)
 
     async def finish(
@@ -119,6 +145,9 @@ class PgJournal:
                     conn, self.task_id, entry.reservation_id, end.cost_micro_usd or 0
                 )
         self._stored.update(node.digest for node, _ in new)
+        rate = self._rate.pop(entry.call_id, None)
+        if rate is not None and self.limiter is not None:
+            await self.limiter.settle(rate, response, error)
 
     def _intern(self, item: dict[str, Any], new: New) -> dict[str, Any]:
         """`item` (a message or a response, as JSON) with a long text replaced by its marker;

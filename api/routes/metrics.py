@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from api.deps import MetricsRead, PoolDep
-from db import metrics
+from db import metrics, rate_limit
 from db.connect import Row
 from db.states import TaskState
 
@@ -85,6 +85,34 @@ class ModelUsage(Collector):
         yield from (calls, tokens, cost)
 
 
+class RateBuckets(Collector):
+    """The scraping key's tenant's provider rate-limit buckets now (ADR 0016): tokens and
+    requests available per provider, model and key fingerprint (never the key)."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = [r for r in rows if r["key_fingerprint"] is not None]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["provider", "model", "key_fingerprint"]
+        tokens = GaugeMetricFamily(
+            "outlast_rate_limit_tokens_available",
+            "Tokens a provider key's model may take now (its bucket).",
+            labels=labels,
+        )
+        requests = GaugeMetricFamily(
+            "outlast_rate_limit_requests_available",
+            "Requests a provider key's model may take now (its bucket).",
+            labels=labels,
+        )
+        for row in self.rows:
+            values = [row[label] for label in labels]
+            if row["tokens_available"] is not None:
+                tokens.add_metric(values, row["tokens_available"])
+            if row["requests_available"] is not None:
+                requests.add_metric(values, row["requests_available"])
+        yield from (tokens, requests)
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def scrape(caller: MetricsRead, pool: PoolDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
@@ -92,4 +120,5 @@ async def scrape(caller: MetricsRead, pool: PoolDep) -> Response:
     tenant = None if caller.operator else caller.tenant
     registry.register(Snapshot(await metrics.snapshot(pool, tenant=tenant)))
     registry.register(ModelUsage(await metrics.model_usage(pool, tenant=caller.tenant)))
+    registry.register(RateBuckets(await rate_limit.list_(pool, tenant=caller.tenant)))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

@@ -303,13 +303,15 @@ RETURNING id;
 -- (the task did not fail; the worker left). It keeps its ready_at, so it goes back to its place
 -- in the claim order, not behind the backlog. Wakes idle workers. A task whose cancel was
 -- requested is not given back but cancelled (SPEC guarantee 8; its event says it was released).
+-- Also a model call's wait on a provider rate limit (ADR 0016): :delay_s later (run_at, as a
+-- delayed task), the event's detail saying why (:detail).
 WITH released AS (
     UPDATE tasks
     SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
         attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
         worker_id = NULL,
         lease_expires_at = NULL,
-        run_at = outlast_now(),
+        run_at = outlast_now() + make_interval(secs => %(delay_s)s),
         finished_at = CASE WHEN cancel_requested THEN outlast_now() END,
         updated_at = outlast_now()
     WHERE id = %(task_id)s
@@ -325,7 +327,7 @@ WITH released AS (
     SELECT tenant, id, CASE state WHEN 'queued' THEN 'released' ELSE state END, 'running', state,
            lease_epoch, %(worker_id)s, CASE state WHEN 'queued' THEN attempts + 1 ELSE attempts END,
            CASE WHEN state = 'cancelled' THEN jsonb_build_object('after', 'released')
-                ELSE '{}'::jsonb END
+                ELSE coalesce(%(detail)s::jsonb, '{}'::jsonb) END
     FROM released
 )
 -- pg_notify in the final SELECT: an unreferenced SELECT CTE would never run. Postgres folds

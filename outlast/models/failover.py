@@ -13,6 +13,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from outlast.errors import ModelUnavailable
 from outlast.models.messages import ModelRequest, ModelResponse
@@ -34,6 +35,23 @@ class StreamDelta:
 
 
 OnDelta = Callable[[StreamDelta], Awaitable[None]]
+
+
+class AttemptGate(Protocol):
+    """Rate limits per attempt (the worker's, ADR 0016). The first attempt of a call took its
+    turn before the call was journaled; `before` takes the turn of every later one (a retry,
+    the next link), waiting for it; `after` ends each attempt (what it did not use back, a
+    429's Retry-After drained)."""
+
+    async def before(self, ref: ModelRef, request: ModelRequest) -> object: ...
+
+    async def after(
+        self,
+        ref: ModelRef,
+        held: object,
+        response: ModelResponse | None,
+        error: BaseException | None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,7 @@ class ModelChain:
         *,
         on_text: OnDelta | None = None,
         timeout_s: float | None = None,
+        gate: AttemptGate | None = None,
     ) -> ModelResponse:
         """The first successful response along the chain. Each attempt lasts at most
         `timeout_s` (default: the chain's). Raises `ModelRejected` at once, or
@@ -81,7 +100,7 @@ class ModelChain:
         for link in self.links:
             try:
                 return await self._try(
-                    link, request, on_text, timeout_s or self.timeout_s, attempts
+                    link, request, on_text, timeout_s or self.timeout_s, attempts, gate
                 )
             except ModelUnavailable as exc:
                 failures.append(exc)
@@ -95,12 +114,25 @@ class ModelChain:
         on_text: OnDelta | None,
         timeout_s: float,
         attempts: itertools.count[int],
+        gate: AttemptGate | None = None,
     ) -> ModelResponse:
         async def attempt() -> ModelResponse:
-            sink = _sink(on_text, next(attempts), link)
-            return await link.provider.complete(
-                link.model, request, timeout_s=timeout_s, on_text=sink
-            )
+            number = next(attempts)
+            sink = _sink(on_text, number, link)
+            if gate is None:
+                return await link.provider.complete(
+                    link.model, request, timeout_s=timeout_s, on_text=sink
+                )
+            held = await gate.before(link.ref, request) if number > 1 else None
+            try:
+                response = await link.provider.complete(
+                    link.model, request, timeout_s=timeout_s, on_text=sink
+                )
+            except Exception as exc:
+                await gate.after(link.ref, held, None, exc)
+                raise
+            await gate.after(link.ref, held, response, None)
+            return response
 
         return await with_retries(attempt, self.retry)
 

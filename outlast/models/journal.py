@@ -26,7 +26,7 @@ from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from outlast.models.failover import ModelChain, OnDelta
+from outlast.models.failover import AttemptGate, ModelChain, OnDelta
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.provider import ModelRef
 
@@ -109,8 +109,9 @@ async def call_model(
     entry = await journal.begin(key, next_seq(config), request, refs)
     if entry.recorded is not None:
         return entry.recorded
+    gate: AttemptGate | None = getattr(journal, "gate", None)  # the worker's rate limits
     try:
-        response = await chain.complete(request, on_text=on_text)
+        response = await chain.complete(request, on_text=on_text, gate=gate)
     except Exception as exc:
         await journal.finish(entry, None, exc)
         raise

@@ -2,7 +2,8 @@
 model provider's key, an MCP server's bearer token), real processes use them (an API process
 registers the tool server; a worker calls the model and the server's tools, at DEBUG log
 level), and then every table (LangGraph's checkpoint tables included) and every process log is
-searched for them. The one place a token may be is where it is kept: tool_servers.token."""
+searched for them; a rate limit makes the worker keep a bucket for the provider key, named
+by its fingerprint. The one place a token may be is where it is kept: tool_servers.token."""
 
 from __future__ import annotations
 
@@ -94,6 +95,12 @@ def test_canary_secrets_stay_where_they_are_kept(
     )
     assert registered.status_code == 201, registered.text
     listed = httpx.get(f"{base}/v1/tool-servers", headers=AUTH, timeout=30)
+    # A rate limit on the model, so the worker keeps a bucket for the key (by its fingerprint).
+    limit = {"provider": "openai", "model": "gpt-test", "tokens_per_minute": None}
+    limited = httpx.put(
+        f"{base}/v1/rate-limits", json={**limit, "requests_per_minute": 100}, headers=AUTH
+    )
+    assert limited.status_code == 200, limited.text
 
     fake.script(OPENAI, Reply("the answer"))
     processes.worker(concurrency=1, **env)
@@ -105,6 +112,9 @@ def test_canary_secrets_stay_where_they_are_kept(
     wait_until(lambda: observe.state(task_id) == "completed", 60, message="task completed")
     task = httpx.get(f"{base}/v1/tasks/{task_id}", headers=AUTH, timeout=30)
     events = httpx.get(f"{base}/v1/tasks/{task_id}/events", headers=AUTH, timeout=30)
+    buckets = httpx.get(f"{base}/v1/rate-limits", headers=AUTH, timeout=30)
+    assert buckets.json()[0]["buckets"][0]["key_fingerprint"].startswith("sha256:")
+    metrics = httpx.get(f"{base}/metrics", headers=AUTH, timeout=30)
 
     # The secrets were used: the model server saw the key, the MCP server the token.
     [request] = fake.requests(OPENAI)
@@ -119,7 +129,8 @@ def test_canary_secrets_stay_where_they_are_kept(
     }
     assert places_holding(db_url, MCP_TOKEN) == ["tool_servers.token"]
     assert places_holding(db_url, PROVIDER_KEY) == []
-    responses = registered.text + listed.text + task.text + events.text
+    responses = registered.text + listed.text + task.text + events.text + buckets.text
+    responses += metrics.text
     logs = {proc.app_name: proc.output() for proc in processes.started}
     assert logs and all(logs.values())
     for canary in CANARIES:

@@ -47,6 +47,12 @@ BODIES: dict[str, Any] = {
     "AgentUpdate": {"system_prompt": "taken over"},
     "ReplayRequest": {"from_call": 1},
     "TenantBudgetUpdate": {"per_day_micro_usd": 1_000_000},
+    "RateLimitUpdate": {
+        "provider": "openai",
+        "model": "gpt-test",
+        "tokens_per_minute": 1000,
+        "requests_per_minute": 10,
+    },
     "ToolServerCreate": {"name": "intruder", "url": "{mcp_url}", "token": MCP_TOKEN},
     "ScheduleCreate": {"name": "intruder", "cron": "* * * * *", "graph": "pipeline"},
 }

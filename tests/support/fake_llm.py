@@ -10,6 +10,11 @@ timeout), `Drop` (close the connection without an answer). An empty script repli
 Every request is recorded with its arrival time (`time.monotonic()`), so tests count attempts and
 measure the gap between them.
 
+A requests-per-minute limit (`limit_rpm(api, n)`) makes it count each API's requests and answer
+429, with a Retry-After, to any request past the limit, before its script is consulted: like
+the providers, it replenishes continuously (a bucket of `n` requests refilled at `n` a minute,
+full at first); `rate_limited` counts those 429s.
+
 It is a raw asyncio HTTP/1.1 server in a thread (one request per connection, `Connection:
 close`), because dropping a connection mid-request is beyond what an ASGI app can do.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -91,6 +97,31 @@ class FakeLLM:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    rpm: dict[str, int] = field(default_factory=dict)
+    rate_limited: int = 0
+    limited_at: list[float] = field(default_factory=list)  # when each 429 was answered
+    _levels: dict[str, tuple[float, float]] = field(default_factory=dict)  # (level, at)
+
+    def limit_rpm(self, api: str, requests_per_minute: int) -> None:
+        """Answer 429 past `requests_per_minute` on `api` (a bucket, full from now)."""
+        self.rpm[api] = requests_per_minute
+        self._levels[api] = (float(requests_per_minute), time.monotonic())
+
+    def _over_limit(self, api: str) -> float | None:
+        """None when the request fits the API's limit (and takes one from it); else the
+        seconds until it would."""
+        limit = self.rpm.get(api)
+        if limit is None:
+            return None
+        level, at = self._levels[api]
+        now = time.monotonic()
+        level = min(float(limit), level + (now - at) * limit / 60.0)
+        if level >= 1.0:
+            self._levels[api] = (level - 1.0, now)
+            return None
+        self._levels[api] = (level, now)
+        return (1.0 - level) * 60.0 / limit
+
     def script(self, api: str, *steps: Step) -> None:
         self.scripts[api].extend(steps)
 
@@ -132,6 +163,13 @@ class FakeLLM:
                 await _write(writer, 404, {"error": {"message": f"no route {path}"}})
                 return
             self.received.append(Received(api, path, body, headers, time.monotonic()))
+            wait = self._over_limit(api)
+            if wait is not None:
+                self.rate_limited += 1
+                self.limited_at.append(time.monotonic())
+                fault = Fault(429, str(math.ceil(wait)), "rate limit exceeded")
+                await _write(writer, 429, _error(api, fault), {"retry-after": str(math.ceil(wait))})
+                return
             step = self.scripts[api].popleft() if self.scripts[api] else Reply()
             await self._answer(writer, api, body, step)
         except (ConnectionError, asyncio.IncompleteReadError):
