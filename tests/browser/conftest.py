@@ -28,7 +28,10 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="apt-get install chromium")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in the main thread for as
+# long as it is open, and every later test that calls asyncio.run (or an async test) would
+# find it running ("Runner.run() cannot be called from a running event loop").
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
