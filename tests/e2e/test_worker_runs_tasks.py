@@ -138,6 +138,10 @@ def test_cancel_running_task_stops_at_next_node_boundary(
     graph_input = {"text": TEXT, "delay_s": 0.3, "log": str(log), "gate": str(gate)}
     task_id = observe.submit("counted", {**graph_input, "gate_at": NODES[1]})
     wait_until(lambda: log.exists() and log.read_text().count("\n") >= 1, 30, message="first node")
+    # The second node has started (it waits at the gate): the cancel lands while it runs, not at
+    # the boundary before it (where it would stop the task after the first node alone).
+    waiting = tmp_path / "gate.waiting"
+    wait_until(waiting.exists, 30, message="second node waiting at the gate")
     if notify:
         wait_until(lambda: observe.value(LISTENING, worker.app_name), 30, message="LISTEN")
     assert observe.call("tasks_cancel", task_id=task_id, reason="test")[0]["state"] == "running"

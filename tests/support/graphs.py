@@ -30,6 +30,10 @@ GATE_POLL_S = 0.02
 
 async def _pass_gate(state: CountedDocument, node: str) -> None:
     if state.get("gate_at") == node:
+        # `<gate>.waiting` says the node has started and waits: a test that must act while the
+        # node runs (not at the boundary before it) waits for this file first.
+        with open(state["gate"] + ".waiting", "w"):
+            pass
         while not os.path.exists(state["gate"]):
             await asyncio.sleep(GATE_POLL_S)  # a cancellation point, as a real node's I/O is
 

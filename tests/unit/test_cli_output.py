@@ -15,6 +15,23 @@ from outlast.cli.output import CLEAR, Format, ago, render, show
 
 NOW = datetime.now(UTC)
 TASK_ID = "0b7f6c1e-8f5a-4a51-9a3b-2f7f0e0e2c11"
+
+
+def page() -> dict[str, Any]:
+    """A page of tasks created 5 minutes and 3 hours before now (now: when the test runs, not
+    when the module was collected; a whole suite takes longer than a few minutes)."""
+    now = datetime.now(UTC)
+    return {
+        "items": [
+            {**item, "created_at": (now - age).isoformat()}
+            for item, age in zip(
+                PAGE["items"], (timedelta(minutes=5, seconds=3), timedelta(hours=3)), strict=True
+            )
+        ],
+        "next_cursor": PAGE["next_cursor"],
+    }
+
+
 PAGE: dict[str, Any] = {
     "items": [
         {
@@ -42,7 +59,7 @@ PAGE: dict[str, Any] = {
 
 
 def test_table_shows_the_columns_and_the_next_cursor() -> None:
-    text = render(PAGE, Format.table, TASK_COLUMNS)
+    text = render(page(), Format.table, TASK_COLUMNS)
     lines = text.splitlines()
     assert lines[0].split() == ["ID", "STATE", "GRAPH/AGENT", "ATTEMPTS", "AGE"]
     row = next(line for line in lines if TASK_ID in line)  # the whole id, never cut
