@@ -13,6 +13,7 @@ async def snapshot(db: Db, *, tenant: str | None) -> Row:
     return row
 
 
-async def model_usage(db: Db, *, tenant: str) -> list[Row]:
-    """A tenant's model calls, tokens and cost per agent, provider and model."""
+async def model_usage(db: Db, *, tenant: str | None) -> list[Row]:
+    """A tenant's model calls, tokens and cost per agent, provider and model, or every tenant's
+    (`tenant=None`)."""
     return await fetch_all(db, "metrics_model_usage", {"tenant": tenant})

@@ -59,9 +59,9 @@ TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
 
 
 class ModelUsage(Collector):
-    """The scraping key's tenant's model calls, tokens and cost from the LLM-call journal, per
-    agent (empty for a task submitted to a graph), provider and model: counters, summed at
-    scrape time."""
+    """The scraping key's tenant's (the operator's: every tenant's) model calls, tokens and cost
+    from the LLM-call journal, per agent (empty for a task submitted to a graph), provider and
+    model: counters, summed at scrape time."""
 
     def __init__(self, rows: list[Row]) -> None:
         self.rows = rows
@@ -119,6 +119,6 @@ async def scrape(caller: MetricsRead, pool: PoolDep) -> Response:
     # The operator's keys see every tenant's tasks; a tenant's keys its own (workers are shared).
     tenant = None if caller.operator else caller.tenant
     registry.register(Snapshot(await metrics.snapshot(pool, tenant=tenant)))
-    registry.register(ModelUsage(await metrics.model_usage(pool, tenant=caller.tenant)))
+    registry.register(ModelUsage(await metrics.model_usage(pool, tenant=tenant)))
     registry.register(RateBuckets(await rate_limit.list_(pool, tenant=caller.tenant)))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

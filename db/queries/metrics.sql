@@ -28,7 +28,8 @@ SELECT
      FROM (SELECT state, count(*) AS n FROM workers GROUP BY state) AS x) AS workers_by_state;
 
 -- name: metrics_model_usage
--- The scraping key's tenant's model calls, tokens and cost summed per agent, provider and model,
+-- The scraping key's tenant's model calls, tokens and cost summed per agent, provider and model
+-- (every tenant's when :tenant is NULL, the operator's view, as metrics_snapshot),
 -- over the journal (llm_calls) as it stands: counters that only grow until retention prunes
 -- finished tasks. A scan of the tenant's calls at every scrape: fine every 15-30 s up to
 -- millions of calls.
@@ -44,6 +45,6 @@ SELECT t.tenant,
        coalesce(sum(c.cost_micro_usd), 0) AS cost_micro_usd
 FROM llm_calls AS c
 JOIN tasks AS t ON t.id = c.task_id
-WHERE t.tenant = %(tenant)s
+WHERE %(tenant)s::text IS NULL OR t.tenant = %(tenant)s::text
 GROUP BY 1, 2, 3, 4
 ORDER BY 1, 2, 3, 4;

@@ -283,6 +283,23 @@ def test_lists_filters_and_figures_are_per_tenant(
     assert gauge(other, "queued") == 1 and gauge(other, "failed") == 0
     assert gauge(AUTH, "queued") == 2 and gauge(AUTH, "failed") == 1
 
+    # Model usage likewise: one journaled call each; the operator's scrape shows both tenants'.
+    with psycopg.connect(db_url) as conn:
+        for tenant, task_id in ((OTHER, theirs.json()["id"]), ("default", mine["id"])):
+            conn.execute(
+                "INSERT INTO llm_calls (tenant, task_id, step_key, seq, lease_epoch, "
+                "request_digest, request, status, provider, model) "
+                "VALUES (%s, %s, 'k', 0, 1, 'd', '{}', 'completed', 'offline', 'echo')",
+                (tenant, task_id),
+            )
+
+    def usage_tenants(headers: dict[str, str]) -> set[str]:
+        text = client.get("/metrics", headers=headers).text
+        return set(re.findall(r'^outlast_model_calls_total{.*tenant="([^"]+)"', text, re.M))
+
+    assert usage_tenants(other) == {OTHER}
+    assert usage_tenants(AUTH) == {OTHER, "default"}
+
 
 def test_idempotency_keys_are_per_tenant(client: TestClient) -> None:
     made = client.post("/v1/keys", json={"scopes": ["admin"], "tenant": OTHER})
