@@ -78,8 +78,11 @@ def reaper(
 def db_migrate() -> None:
     """Create or upgrade Outlast's tables and LangGraph's checkpoint tables."""
     from db import migrate
+    from outlast.cli.progress import bar
 
-    migrate.upgrade(database.resolve_url(_settings()))
+    url = database.resolve_url(_settings())
+    with bar("migrating", len(migrate.pending(url)) + 1) as advance:
+        migrate.upgrade(url, on_step=lambda _: advance(1))
     typer.echo("migrated")
 
 
