@@ -154,10 +154,13 @@ class Endpoints(Generic[R, P]):
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return self._call(Call("POST", "/v1/tasks", json=body, headers=headers))
 
-    def submit_batch(self, tasks: Sequence[Json]) -> R:
-        """Up to 1,000 tasks (each as `submit` takes it) in one transaction: all or none.
-        {"tasks": [...]}, in order."""
-        return self._call(Call("POST", "/v1/tasks:batch", json={"tasks": list(tasks)}))
+    def submit_batch(self, tasks: Sequence[Json], *, dry_run: bool = False) -> R:
+        """Up to 1,000 tasks (each as the API's POST /v1/tasks body) in one transaction: all or
+        none. {"tasks": [...]}, in order; with `dry_run`, every check and no write
+        ({"tasks": []})."""
+        params = {"dry_run": "true"} if dry_run else None
+        body = {"tasks": list(tasks)}
+        return self._call(Call("POST", "/v1/tasks:batch", params=params, json=body))
 
     def get(self, task_id: str) -> R:
         return self._call(Call("GET", f"/v1/tasks/{task_id}"))
