@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
+from typing import Unpack
 
 import httpx
 
 from outlast import eventstream as es
-from outlast.endpoints import DEFAULT_URL, Call, Endpoints, Json, auth_headers, parse
+from outlast.endpoints import DEFAULT_URL, Call, Endpoints, Json, Options, parse
 
 __all__ = ["AsyncClient"]
 
@@ -27,17 +28,11 @@ class AsyncClient(Endpoints[Awaitable[Json], AsyncIterator[Json]]):
         self,
         base_url: str = DEFAULT_URL,
         *,
-        api_key: str | None = None,
-        timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        """The key as `Client` finds it: `api_key`, else $OUTLAST_API_KEY, else the key
-        `make start` saved."""
-        headers = auth_headers(api_key)
-        self.has_key = bool(headers)
-        self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, transport=transport, headers=headers
-        )
+        """`api_key` and `timeout` as `Client` takes them."""
+        self._http = httpx.AsyncClient(transport=transport, **self._session(base_url, options))
 
     async def __aenter__(self) -> AsyncClient:
         return self

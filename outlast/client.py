@@ -21,12 +21,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
+from typing import Unpack
 
 import httpx
 
 from outlast.async_client import AsyncClient
 from outlast.endpoints import DEFAULT_URL as DEFAULT_URL
-from outlast.endpoints import Call, Endpoints, Json, auth_headers, parse
+from outlast.endpoints import Call, Endpoints, Json, Options, parse
 from outlast.errors import ApiError
 from outlast.eventstream import (
     STREAM_TIMEOUT,
@@ -47,17 +48,13 @@ class Client(Endpoints[Json, Iterator[Json]]):
         self,
         base_url: str = DEFAULT_URL,
         *,
-        api_key: str | None = None,
-        timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        **options: Unpack[Options],
     ) -> None:
         """`api_key`: else $OUTLAST_API_KEY, else the key `make start` saved (outlast.apikey);
-        with none, requests go without one (an API with OUTLAST_AUTH=off takes them)."""
-        headers = auth_headers(api_key)
-        self.has_key = bool(headers)
-        self._http = httpx.Client(
-            base_url=base_url, timeout=timeout, transport=transport, headers=headers
-        )
+        with none, requests go without one (an API with OUTLAST_AUTH=off takes them).
+        `timeout`: seconds for each request (30)."""
+        self._http = httpx.Client(transport=transport, **self._session(base_url, options))
 
     def __enter__(self) -> Client:
         return self

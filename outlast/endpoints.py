@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypedDict, TypeVar
 
 import httpx
 
@@ -45,6 +45,13 @@ class Call:
     def send_args(self) -> dict[str, Any]:
         """The keyword arguments of httpx's `request(method, path, ...)`."""
         return {"params": self.params, "json": self.json, "headers": self.headers}
+
+
+class Options(TypedDict, total=False):
+    """Both clients' keyword arguments, besides their `transport`."""
+
+    api_key: str | None  # else $OUTLAST_API_KEY, else the key `make start` saved
+    timeout: float  # seconds for each request (30)
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
@@ -91,6 +98,14 @@ def problem(response: httpx.Response) -> Json:
 class Endpoints(Generic[R, P]):
     """The API's operations; a subclass says how a `Call` is sent (`_call`) and how pages are
     followed (`_items`)."""
+
+    has_key: bool
+
+    def _session(self, base_url: str, options: Options) -> Json:
+        """The httpx client's arguments; `has_key` says whether a key was found."""
+        headers = auth_headers(options.get("api_key"))
+        self.has_key = bool(headers)
+        return {"base_url": base_url, "timeout": options.get("timeout", 30.0), "headers": headers}
 
     def _call(self, call: Call) -> R:
         raise NotImplementedError

@@ -12,7 +12,6 @@ how many tasks the chunks before it submitted.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +22,7 @@ from outlast.cli.client_commands import (
     Url,
     api_session,
     fail,
+    json_object,
     print_json,
     tasks_app,
 )
@@ -49,15 +49,10 @@ def _read(source: Path) -> list[tuple[int, Json]]:
 
 
 def _task(source: Path, number: int, raw: str) -> Json:
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        fail(f"{source}, line {number}: not valid JSON: {exc}")
-    if not isinstance(value, dict):
-        fail(f"{source}, line {number}: a task must be a JSON object, not {type(value).__name__}")
-    if "graph" not in value and "agent" not in value:
+    task = json_object(f"{source}, line {number}", raw)
+    if task is None or ("graph" not in task and "agent" not in task):
         fail(f"{source}, line {number}: a task names a graph or an agent")
-    return value
+    return task
 
 
 def _refused(exc: ApiError, chunk: list[tuple[int, Json]], done: int) -> str:

@@ -14,22 +14,15 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import outlast.cli.batch_commands
-import outlast.cli.task_logs  # noqa: F401 (adds `tasks logs` to tasks_app)
+import outlast.cli.task_logs
 from db.connect import Pool
 from outlast.cli.client_commands import dead_letters_app, tasks_app
 from outlast.client import Client
 from tests.integration.test_client_streams import fail_for_good, finish
-from tests.support.api import live_server
 from tests.support.wait import await_until
 
 pytestmark = pytest.mark.timeout(120)
 runner = CliRunner()
-
-
-@pytest.fixture
-def base_url(db_url: str) -> Iterator[str]:
-    with live_server(db_url) as url:
-        yield url
 
 
 def run(base_url: str, *args: str) -> Result:
@@ -125,8 +118,8 @@ def test_submit_batch_posts_every_line_in_chunks(base_url: str, tmp_path: Path) 
 @pytest.mark.parametrize(
     ("bad", "needle"),
     [
-        ("{not json", "line 4: not valid JSON"),
-        ("[1, 2]", "line 4: a task must be a JSON object, not list"),
+        ("{not json", "line 4 is not valid JSON"),
+        ("[1, 2]", "line 4 must be a JSON object, not list"),
         ('{"input": {}}', "line 4: a task names a graph or an agent"),
         ('{"graph": "nope"}', "line 4: graph: no graph named 'nope'"),
         ('{"graph": "pipeline", "priority": 500}', "line 4: priority"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,18 +16,11 @@ import outlast
 from db import outcome
 from db.connect import Pool
 from outlast.client import ApiError, AsyncClient, Client
-from tests.support.api import live_server
 from tests.support.proxy import Proxy
 from tests.support.queue import claim_one, complete, new_worker
 from tests.support.wait import await_until
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def base_url(db_url: str) -> Iterator[str]:
-    with live_server(db_url) as url:
-        yield url
 
 
 async def finish(pool: Pool, task_id: str, result: Any = "done") -> None:
