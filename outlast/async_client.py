@@ -82,6 +82,8 @@ class AsyncClient(Endpoints[Awaitable[Json], AsyncIterator[Json]]):
                         yield event
             except httpx.TransportError as exc:
                 await asyncio.sleep(budget.backoff(exc))
+            else:
+                await asyncio.sleep(budget.ended())
             finally:
                 await response.aclose()
 

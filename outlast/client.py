@@ -98,6 +98,8 @@ class Client(Endpoints[Json, Iterator[Json]]):
                         yield event
             except httpx.TransportError as exc:
                 time.sleep(budget.backoff(exc))
+            else:
+                time.sleep(budget.ended())
 
     def wait(self, task_id: str, timeout: float | None = None, *, poll_s: float = 2.0) -> Json:
         """The task once it is completed, failed or cancelled, or waits on a person (an

@@ -88,6 +88,11 @@ class Retries:
             raise exc
         return min(0.25 * 2.0**self.failures, 5.0)
 
+    def ended(self) -> float:
+        """As `backoff`, for a stream the API ended cleanly (a task stream never ends, so a
+        proxy or a restart did): reconnect, but not in a tight loop."""
+        return self.backoff(httpx.RemoteProtocolError("the API ended the stream"))
+
 
 @dataclass
 class Deadline:

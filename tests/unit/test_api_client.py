@@ -71,3 +71,19 @@ def test_stream_parses_events_and_skips_pings() -> None:
     with Client("http://outlast.test", transport=httpx.MockTransport(answer)) as api:
         events = api.stream("x", last_event_id=5)
         assert [next(events)["kind"], next(events)["kind"]] == ["submitted", "claimed"]
+
+
+def test_a_stream_the_api_keeps_ending_is_given_up_after_its_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("outlast.client.time.sleep", lambda _: None)
+    calls = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request.headers.get("Last-Event-ID"))
+        return httpx.Response(200, text="", headers={"content-type": "text/event-stream"})
+
+    api = Client("http://outlast.test", transport=httpx.MockTransport(answer))
+    with api, pytest.raises(httpx.RemoteProtocolError):
+        next(api.stream("x", last_event_id=3, retries=2))
+    assert calls == ["3", "3", "3"]
