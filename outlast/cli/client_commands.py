@@ -195,7 +195,7 @@ def list_(
     watch: WatchOption = None,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """List a page of tasks, newest first: id, state, graph or agent, attempts, age."""
+    """List a page of tasks, newest first: id, state, graph or agent, attempts, age, cost."""
     with api_session(url) as api:
         page = partial(api.list, state=state, graph=graph, limit=limit, cursor=cursor)
         show(page, output, TASK_COLUMNS, watch)

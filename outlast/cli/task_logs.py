@@ -101,8 +101,7 @@ def logs(
     ] = False,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """Print a task's events readably; with --follow, until it ends (exit code 0 when it
-    completed, 1 when it failed or was cancelled)."""
+    """Print a task's events; -f: follow until it ends (exit 0 completed, 1 failed/cancelled)."""
     with api_session(url) as api:
         if not follow_:
             _print(api.iter_events(task_id))
