@@ -11,7 +11,7 @@ Every call is written once (outlast.endpoints); the answers and errors are the s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Unpack
 
@@ -60,7 +60,7 @@ class AsyncClient(Endpoints[Awaitable[Json], AsyncIterator[Json]]):
 
     async def stream(
         self, task_id: str, last_event_id: int | None = None, *, retries: int = 5
-    ) -> AsyncIterator[Json]:
+    ) -> AsyncGenerator[Json, None]:
         """As `Client.stream`: the task's events, live and for ever, resumed with
         Last-Event-ID when the connection drops."""
         reader, budget = es.Reader(last_event_id), es.Retries(retries)

@@ -19,7 +19,7 @@ events live, and `wait` returns a task once it ends or waits on a person. Errors
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
 from typing import Unpack
 
@@ -79,7 +79,7 @@ class Client(Endpoints[Json, Iterator[Json]]):
 
     def stream(
         self, task_id: str, last_event_id: int | None = None, *, retries: int = 5
-    ) -> Iterator[Json]:
+    ) -> Generator[Json, None, None]:
         """The task's events as they happen, from its first (or after `last_event_id`), for
         ever: stop iterating when done. A dropped connection is resumed with Last-Event-ID, so
         no event is missed or repeated; after `retries` failed reconnects in a row the last

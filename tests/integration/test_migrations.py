@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+from alembic.script import ScriptDirectory
 
 from db import migrate
 from tests.support.database import DatabaseServer
@@ -19,6 +20,8 @@ def test_downgrade_then_upgrade_round_trips(pg_server: DatabaseServer, db_url: s
     command.downgrade(config, "base")
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT to_regclass('tasks')").fetchone() == (None,)
+    revisions = list(ScriptDirectory.from_config(config).walk_revisions())
+    assert migrate.pending(db_url) == [r.revision for r in reversed(revisions)]
     migrate.upgrade(db_url)
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT to_regclass('tasks')::text").fetchone() == ("tasks",)
