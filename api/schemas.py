@@ -207,6 +207,9 @@ class TaskSummary(TaskPublic):
     input: JsonObject = Field(_OMITTED, description="Only with ?include=input.")
     metadata: JsonObject = Field(_OMITTED, description="Only with ?include=metadata.")
     result: Any = Field(_OMITTED, description="Only with ?include=result.")
+    cost_micro_usd: int = Field(
+        0, description="What the task's model calls have cost so far (micro-USD)."
+    )
 
 
 class ModelCallPublic(BaseModel):

@@ -1,56 +1,60 @@
-"""A small typed client for Outlast's REST API.
+"""Typed clients for Outlast's REST API: `Client` (httpx.Client) and `AsyncClient` (the same
+methods, awaited; outlast.async_client).
 
     from outlast.client import Client
     with Client("http://127.0.0.1:8000") as api:  # key: $OUTLAST_API_KEY or .data/admin.key
         task = api.submit("pipeline", {"text": "Hello."}, idempotency_key="doc-1")
-        print(api.get(task["id"])["state"])
+        print(api.wait(task["id"], timeout=60)["state"])
 
-Responses are the API's JSON as dicts (docs/api.md describes each). Errors:
+Responses are the API's JSON as dicts (docs/api.md describes each); the calls themselves are
+written once, in outlast.endpoints. Beyond one call per operation: `iter_tasks`,
+`iter_dead_letters` and `iter_events` follow the pages' cursors, `stream` follows a task's
+events live, and `wait` returns a task once it ends or waits on a person. Errors:
 
     ApiError            the API answered 4xx/5xx; `.status` and `.problem` (problem+json)
     httpx.TransportError  the API could not be reached (connection refused, timeout, ...)
+    TimeoutError        `wait` ran out of time
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import time
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
-from typing import Any, Literal
+from typing import Unpack
 
 import httpx
 
-from outlast import apikey
+from outlast.async_client import AsyncClient
+from outlast.endpoints import DEFAULT_URL as DEFAULT_URL
+from outlast.endpoints import Call, Endpoints, Json, Options, parse
 from outlast.errors import ApiError
+from outlast.eventstream import (
+    STREAM_TIMEOUT,
+    Deadline,
+    Reader,
+    Retries,
+    Watch,
+    next_cursor,
+    settled,
+    stream_path,
+)
 
-__all__ = ["ApiError", "Client"]
-
-DEFAULT_URL = "http://127.0.0.1:8000"
-Json = dict[str, Any]
-RedriveMode = Literal["last_checkpoint", "scratch", "checkpoint"]
+__all__ = ["ApiError", "AsyncClient", "Client"]
 
 
-def _params(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
-class Client:
+class Client(Endpoints[Json, Iterator[Json]]):
     def __init__(
         self,
         base_url: str = DEFAULT_URL,
         *,
-        api_key: str | None = None,
-        timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        **options: Unpack[Options],
     ) -> None:
         """`api_key`: else $OUTLAST_API_KEY, else the key `make start` saved (outlast.apikey);
-        with none, requests go without one (an API with OUTLAST_AUTH=off takes them)."""
-        key = apikey.find_key(api_key)
-        self.has_key = key is not None
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(
-            base_url=base_url, timeout=timeout, transport=transport, headers=headers
-        )
+        with none, requests go without one (an API with OUTLAST_AUTH=off takes them).
+        `timeout`: seconds for each request (30)."""
+        self._http = httpx.Client(transport=transport, **self._session(base_url, options))
 
     def __enter__(self) -> Client:
         return self
@@ -63,304 +67,60 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Json:
-        response = self._http.request(method, path, **kwargs)
-        if response.is_error:
-            raise ApiError(response.status_code, _problem(response))
-        if response.status_code == 204:  # a delete: no body
-            return {}
+    def _call(self, call: Call) -> Json:
+        return parse(self._http.request(call.method, call.path, **call.send_args()))
+
+    def _items(self, page: Callable[..., Json], filters: Json) -> Iterator[Json]:
+        while True:
+            body = page(**filters)
+            yield from body["items"]
+            if not next_cursor(body, filters):
+                return
+
+    def stream(
+        self, task_id: str, last_event_id: int | None = None, *, retries: int = 5
+    ) -> Generator[Json, None, None]:
+        """The task's events as they happen, from its first (or after `last_event_id`), for
+        ever: stop iterating when done. A dropped connection is resumed with Last-Event-ID, so
+        no event is missed or repeated; after `retries` failed reconnects in a row the last
+        httpx.TransportError is raised. ApiError when the API refuses (404: no such task)."""
+        reader, budget = Reader(last_event_id), Retries(retries)
+        while True:
+            try:
+                with self._http.stream(
+                    "GET", stream_path(task_id), headers=reader.headers(), timeout=STREAM_TIMEOUT
+                ) as response:
+                    if response.is_error:
+                        response.read()
+                        parse(response)  # raises ApiError
+                    for event in reader.events(response.iter_lines()):
+                        budget.reset()
+                        yield event
+            except httpx.TransportError as exc:
+                time.sleep(budget.backoff(exc))
+            else:
+                time.sleep(budget.ended())
+
+    def wait(self, task_id: str, timeout: float | None = None, *, poll_s: float = 2.0) -> Json:
+        """The task once it is completed, failed or cancelled, or waits on a person (an
+        approval, an answer, a budget). Follows the task's stream; polls every `poll_s` when
+        the stream is refused or drops. TimeoutError after `timeout` seconds (None: no limit)."""
+        watch = Watch(Deadline(timeout), poll_s)
+        task = self.get(task_id)
+        while not settled(task):
+            if watch.streaming:
+                self._watch(task_id, watch)
+            time.sleep(watch.pause())
+            task = self.get(task_id)
+        return task
+
+    def _watch(self, task_id: str, watch: Watch) -> None:
+        """Reads the stream until an event settles the task; else marks the look dropped."""
+        path, headers = stream_path(task_id), watch.reader.headers()
         try:
-            body: Json = response.json()
-        except ValueError:  # the URL points at something that is not Outlast
-            raise ApiError(
-                response.status_code,
-                {
-                    "title": "not an Outlast API response",
-                    "detail": f"{response.headers.get('content-type')} from {response.url}",
-                },
-            ) from None
-        return body
-
-    # Tasks
-
-    def submit(
-        self,
-        graph: str | None = None,
-        input: Json | None = None,  # the API's own field name
-        *,
-        agent: str | None = None,
-        priority: int | None = None,
-        run_at: datetime | None = None,
-        max_attempts: int | None = None,
-        timeout_s: int | None = None,
-        metadata: Json | None = None,
-        idempotency_key: str | None = None,
-    ) -> Json:
-        body = _params(
-            graph=graph,
-            agent=agent,
-            input=input,
-            priority=priority,
-            max_attempts=max_attempts,
-            timeout_s=timeout_s,
-            metadata=metadata,
-            run_at=run_at.isoformat() if run_at else None,
-        )
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self._call("POST", "/v1/tasks", json=body, headers=headers)
-
-    def get(self, task_id: str) -> Json:
-        return self._call("GET", f"/v1/tasks/{task_id}")
-
-    def replay(
-        self,
-        task_id: str,
-        from_call: int,
-        *,
-        provider: str | None = None,
-        model: str | None = None,
-        system_prompt: str | None = None,
-        temperature: float | None = None,
-    ) -> Json:
-        """A new task replaying agent task `task_id` from its `from_call`-th model call."""
-        body = _params(
-            from_call=from_call,
-            provider=provider,
-            model=model,
-            system_prompt=system_prompt,
-            temperature=temperature,
-        )
-        return self._call("POST", f"/v1/tasks/{task_id}/replay", json=body)
-
-    def replays(self, task_id: str) -> Json:
-        """The task and its replays, outcome and cost side by side."""
-        return self._call("GET", f"/v1/tasks/{task_id}/replays")
-
-    def list(
-        self,
-        *,
-        state: str | None = None,
-        graph: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Json:
-        """One page: {"items": [...], "next_cursor": str | None}."""
-        params = _params(state=state, graph=graph, limit=limit, cursor=cursor)
-        return self._call("GET", "/v1/tasks", params=params)
-
-    def cancel(self, task_id: str, reason: str | None = None) -> Json:
-        return self._call("POST", f"/v1/tasks/{task_id}/cancel", json=_params(reason=reason))
-
-    def events(self, task_id: str, *, limit: int | None = None, cursor: str | None = None) -> Json:
-        params = _params(limit=limit, cursor=cursor)
-        return self._call("GET", f"/v1/tasks/{task_id}/events", params=params)
-
-    def checkpoints(
-        self, task_id: str, *, limit: int | None = None, cursor: str | None = None
-    ) -> Json:
-        params = _params(limit=limit, cursor=cursor)
-        return self._call("GET", f"/v1/tasks/{task_id}/checkpoints", params=params)
-
-    def checkpoint(self, task_id: str, checkpoint_id: str) -> Json:
-        """The state at one checkpoint: values, next nodes, pending interrupts."""
-        return self._call("GET", f"/v1/tasks/{task_id}/checkpoints/{checkpoint_id}")
-
-    def fork(self, task_id: str, checkpoint_id: str, state_patch: Json | None = None) -> Json:
-        body = _params(checkpoint_id=checkpoint_id, state_patch=state_patch)
-        return self._call("POST", f"/v1/tasks/{task_id}/fork", json=body)
-
-    def follow_up(
-        self, task_id: str, *, message: str | None = None, graph_input: Json | None = None
-    ) -> Json:
-        body = _params(message=message, input=graph_input)
-        return self._call("POST", f"/v1/tasks/{task_id}/messages", json=body)
-
-    # Humans in the loop
-
-    def approvals(
-        self,
-        *,
-        graph: str | None = None,
-        kind: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Json:
-        """One page of the inbox: open waits, oldest first."""
-        params = _params(graph=graph, kind=kind, limit=limit, cursor=cursor)
-        return self._call("GET", "/v1/approvals", params=params)
-
-    def waits(self, task_id: str) -> Json:
-        return self._call("GET", f"/v1/tasks/{task_id}/waits")
-
-    def approve(
-        self,
-        task_id: str,
-        *,
-        edited_args: Json | None = None,
-        comment: str | None = None,
-        wait_id: str | None = None,
-    ) -> Json:
-        """Recorded as decided by this client's API key."""
-        body = _params(edited_args=edited_args, comment=comment, wait_id=wait_id)
-        return self._call("POST", f"/v1/tasks/{task_id}/approve", json=body)
-
-    def reject(
-        self,
-        task_id: str,
-        reason: str,
-        *,
-        wait_id: str | None = None,
-    ) -> Json:
-        body = _params(reason=reason, wait_id=wait_id)
-        return self._call("POST", f"/v1/tasks/{task_id}/reject", json=body)
-
-    def answer(
-        self,
-        task_id: str,
-        value: Any,
-        *,
-        wait_id: str | None = None,
-    ) -> Json:
-        body = {"value": value, **_params(wait_id=wait_id)}
-        return self._call("POST", f"/v1/tasks/{task_id}/input", json=body)
-
-    # Dead letters
-
-    def dead_letters(
-        self,
-        *,
-        graph: str | None = None,
-        error_type: str | None = None,
-        task_id: str | None = None,
-        include_redriven: bool | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Json:
-        params = _params(
-            graph=graph,
-            error_type=error_type,
-            task_id=task_id,
-            limit=limit,
-            include_redriven=include_redriven,
-            cursor=cursor,
-        )
-        return self._call("GET", "/v1/dead-letters", params=params)
-
-    def dead_letter(self, dead_letter_id: str) -> Json:
-        return self._call("GET", f"/v1/dead-letters/{dead_letter_id}")
-
-    def dead_letter_groups(self) -> Json:
-        return self._call("GET", "/v1/dead-letters/groups")
-
-    def redrive(
-        self,
-        dead_letter_id: str,
-        *,
-        mode: RedriveMode = "last_checkpoint",
-        checkpoint_id: str | None = None,
-        max_attempts: int | None = None,
-    ) -> Json:
-        body = _params(mode=mode, checkpoint_id=checkpoint_id, max_attempts=max_attempts)
-        return self._call("POST", f"/v1/dead-letters/{dead_letter_id}/redrive", json=body)
-
-    def redrive_many(
-        self,
-        *,
-        graph: str | None = None,
-        error_type: str | None = None,
-        mode: Literal["last_checkpoint", "scratch"] = "last_checkpoint",
-        limit: int | None = None,
-        dry_run: bool = False,
-        max_attempts: int | None = None,
-    ) -> Json:
-        body = _params(
-            graph=graph,
-            error_type=error_type,
-            mode=mode,
-            limit=limit,
-            dry_run=dry_run,
-            max_attempts=max_attempts,
-        )
-        return self._call("POST", "/v1/dead-letters/redrive", json=body)
-
-    # The rest
-
-    def workers(
-        self, *, state: str | None = None, limit: int | None = None, cursor: str | None = None
-    ) -> Json:
-        return self._call(
-            "GET", "/v1/workers", params=_params(state=state, limit=limit, cursor=cursor)
-        )
-
-    def graphs(self) -> Json:
-        return self._call("GET", "/v1/graphs")
-
-    # Schedules
-
-    def create_schedule(
-        self,
-        name: str,
-        cron: str,
-        *,
-        graph: str | None = None,
-        agent: str | None = None,
-        input: Json | None = None,
-        timezone: str | None = None,
-        catch_up: str | None = None,
-        max_attempts: int | None = None,
-    ) -> Json:
-        """A cron schedule (docs/howto/schedules.md); its first slot is the first after now."""
-        body = {"name": name, "cron": cron}
-        body |= _params(graph=graph, agent=agent, input=input, timezone=timezone)
-        body |= _params(catch_up=catch_up, max_attempts=max_attempts)
-        return self._call("POST", "/v1/schedules", json=body)
-
-    def schedules(self) -> Json:
-        """{"items": [...]}: every schedule, with its next runs."""
-        return self._call("GET", "/v1/schedules")
-
-    def schedule(self, name: str) -> Json:
-        """One schedule, its next runs and the latest tasks it submitted."""
-        return self._call("GET", f"/v1/schedules/{name}")
-
-    def pause_schedule(self, name: str) -> Json:
-        return self._call("POST", f"/v1/schedules/{name}/pause")
-
-    def resume_schedule(self, name: str) -> Json:
-        return self._call("POST", f"/v1/schedules/{name}/resume")
-
-    def delete_schedule(self, name: str) -> None:
-        self._call("DELETE", f"/v1/schedules/{name}")
-
-    # API keys (admin scope)
-
-    def create_key(
-        self, scopes: Sequence[str], *, name: str | None = None, tenant: str | None = None
-    ) -> Json:
-        """A new key; its `key` (the secret) is in this answer only."""
-        body = {"scopes": list(scopes), **_params(name=name, tenant=tenant)}
-        return self._call("POST", "/v1/keys", json=body)
-
-    def keys(
-        self, *, tenant: str | None = None, limit: int | None = None, cursor: str | None = None
-    ) -> Json:
-        params = _params(tenant=tenant, limit=limit, cursor=cursor)
-        return self._call("GET", "/v1/keys", params=params)
-
-    def revoke_key(self, key_id: str, *, tenant: str | None = None) -> Json:
-        return self._call("DELETE", f"/v1/keys/{key_id}", params=_params(tenant=tenant))
-
-
-def _problem(response: httpx.Response) -> Json:
-    """The problem+json body; anything else (a proxy's HTML page) becomes a minimal problem."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        return body
-    return {
-        "title": response.reason_phrase,
-        "status": response.status_code,
-        "detail": response.text[:200],
-    }
+            with self._http.stream("GET", path, headers=headers, timeout=watch.timeout()) as got:
+                if watch.refused(got) or any(watch.moved(line) for line in got.iter_lines()):
+                    return
+        except httpx.TransportError:
+            pass
+        watch.dropped = True

@@ -3,13 +3,14 @@
 Every item is checked before anything is written: a bad item answers 422 naming it by index
 (`body.tasks.3.priority`, the API's dotted field paths), and no task of the batch exists. There
 is no Idempotency-Key on a batch (a header is refused, not ignored): submit singly to get one.
+`?dry_run=true` runs every check and writes nothing (200, no tasks).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import PoolDep, RegistryDep, SettingsDep, TasksWrite
@@ -55,13 +56,19 @@ async def submit_batch(
     pool: PoolDep,
     settings: SettingsDep,
     registry: RegistryDep,
+    response: Response,
+    dry_run: Annotated[
+        bool, Query(description="Check every task and write none: 200 with `tasks: []`.")
+    ] = False,
     idempotency_key: Annotated[
         # Out of the document: a batch takes no Idempotency-Key, and one sent is refused.
         str | None, Header(alias="Idempotency-Key", include_in_schema=False)
     ] = None,
 ) -> TaskBatchPublic:
     """201 with every task, in order, written in one transaction. 422 naming each bad item
-    (`body.tasks.{i}.{field}`), with nothing written."""
+    (`body.tasks.{i}.{field}`), with nothing written. With `dry_run`, the same checks and
+    nothing written: 200 with no tasks (a client checks a large file before any of it is
+    submitted in chunks)."""
     if idempotency_key is not None:
         message = "a batch cannot be replayed; submit tasks singly to use Idempotency-Key"
         raise ProblemError(
@@ -87,5 +94,8 @@ async def submit_batch(
         )
         for item, target in zip(body.tasks, targets, strict=True)
     ]
+    if dry_run:
+        response.status_code = 200
+        return TaskBatchPublic(tasks=[])
     rows = await tasks.insert_many(pool, batch, tenant=caller.tenant)
     return TaskBatchPublic(tasks=[TaskPublic.model_validate(row) for row in rows])

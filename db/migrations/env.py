@@ -31,6 +31,8 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             include_object=include_object,
+            # db.migrate.upgrade's progress callback, when it was given one
+            on_version_apply=config.attributes.get("on_version_apply", ()),
         )
         with context.begin_transaction():
             context.run_migrations()

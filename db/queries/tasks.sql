@@ -33,14 +33,19 @@ SELECT * FROM tasks WHERE id = %(task_id)s AND tenant = %(tenant)s;
 
 -- name: tasks_list
 -- Newest first, keyset-paginated on (created_at, id) so a page costs the same at any depth.
-SELECT *
-FROM tasks
-WHERE tenant = %(tenant)s
-  AND (%(state)s::text IS NULL OR state = %(state)s::text)
-  AND (%(graph)s::text IS NULL OR graph = %(graph)s::text)
+-- Each task's model-call cost so far is summed per row of the page only (index llm_calls_key,
+-- which leads with task_id), so the sum costs a page's worth of index reads, not a table scan.
+SELECT t.*,
+       (SELECT coalesce(sum(c.cost_micro_usd), 0)
+        FROM llm_calls AS c
+        WHERE c.task_id = t.id) AS cost_micro_usd
+FROM tasks AS t
+WHERE t.tenant = %(tenant)s
+  AND (%(state)s::text IS NULL OR t.state = %(state)s::text)
+  AND (%(graph)s::text IS NULL OR t.graph = %(graph)s::text)
   AND (%(before_created_at)s::timestamptz IS NULL
-       OR (created_at, id) < (%(before_created_at)s::timestamptz, %(before_id)s::uuid))
-ORDER BY created_at DESC, id DESC
+       OR (t.created_at, t.id) < (%(before_created_at)s::timestamptz, %(before_id)s::uuid))
+ORDER BY t.created_at DESC, t.id DESC
 LIMIT %(limit)s;
 
 -- name: tasks_events_list

@@ -78,8 +78,11 @@ def reaper(
 def db_migrate() -> None:
     """Create or upgrade Outlast's tables and LangGraph's checkpoint tables."""
     from db import migrate
+    from outlast.cli.progress import bar
 
-    migrate.upgrade(database.resolve_url(_settings()))
+    url = database.resolve_url(_settings())
+    with bar("migrating", len(migrate.pending(url)) + 1) as advance:
+        migrate.upgrade(url, on_step=lambda _: advance(1))
     typer.echo("migrated")
 
 
@@ -121,7 +124,9 @@ def db_url() -> None:
 
 def _mount_optional() -> None:
     """Sub-commands that live in their own modules."""
-    from outlast.cli import client_commands, schedule_commands, stack
+    from outlast.cli import batch_commands, client_commands, schedule_commands, stack, task_logs
+
+    del batch_commands, task_logs  # imported for the commands they add to `outlast tasks`
 
     app.add_typer(stack.app, name="stack")
     app.add_typer(client_commands.tasks_app, name="tasks")

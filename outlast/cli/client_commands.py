@@ -29,6 +29,7 @@ from outlast.cli.columns import (
     WAIT_COLUMNS,
 )
 from outlast.cli.output import Format, OutputOption, WatchOption, show
+from outlast.cli.progress import bar
 from outlast.client import DEFAULT_URL, ApiError, Client
 
 tasks_app = typer.Typer(
@@ -53,6 +54,9 @@ Limit = Annotated[int | None, typer.Option(help="Items per page (1-200).")]
 Cursor = Annotated[str | None, typer.Option(help="next_cursor from the previous page.")]
 
 
+REDRIVE_CHUNK = 50  # dead letters redriven per request: the bar's step
+
+
 class Mode(StrEnum):
     last_checkpoint = "last_checkpoint"
     scratch = "scratch"
@@ -64,7 +68,7 @@ class ManyMode(StrEnum):
     scratch = "scratch"
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
     typer.echo(f"outlast: {message}", err=True)
     raise typer.Exit(2)
 
@@ -84,10 +88,10 @@ def api_session(url: str) -> Iterator[Client]:
             yield client
     except ApiError as exc:
         if exc.status == 401 and not client.has_key:
-            _fail(f"no API key: {NO_KEY_HINT}")
-        _fail(exc.summary() + (f" ({NO_KEY_HINT})" if exc.status == 401 else ""))
+            fail(f"no API key: {NO_KEY_HINT}")
+        fail(exc.summary() + (f" ({NO_KEY_HINT})" if exc.status == 401 else ""))
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        _fail(f"cannot reach the API at {url}: {exc or type(exc).__name__}")
+        fail(f"cannot reach the API at {url}: {exc or type(exc).__name__}")
 
 
 def print_json(body: Any) -> None:
@@ -100,9 +104,9 @@ def json_object(option: str, text: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        _fail(f"{option} is not valid JSON: {exc}")
+        fail(f"{option} is not valid JSON: {exc}")
     if not isinstance(value, dict):
-        _fail(f"{option} must be a JSON object, not {type(value).__name__}")
+        fail(f"{option} must be a JSON object, not {type(value).__name__}")
     return value
 
 
@@ -110,7 +114,7 @@ def _when(text: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(text) if text else None
     except ValueError:
-        _fail(f"--run-at is not an ISO 8601 time: {text!r}")
+        fail(f"--run-at is not an ISO 8601 time: {text!r}")
 
 
 # Tasks
@@ -191,7 +195,7 @@ def list_(
     watch: WatchOption = None,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """List a page of tasks, newest first: id, state, graph or agent, attempts, age."""
+    """List a page of tasks, newest first: id, state, graph or agent, attempts, age, cost."""
     with api_session(url) as api:
         page = partial(api.list, state=state, graph=graph, limit=limit, cursor=cursor)
         show(page, output, TASK_COLUMNS, watch)
@@ -294,7 +298,7 @@ def answer(
     try:
         parsed = json.loads(value)
     except ValueError:
-        _fail(f"the answer must be JSON (a string needs quotes: '\"{value}\"')")
+        fail(f"the answer must be JSON (a string needs quotes: '\"{value}\"')")
     with api_session(url) as api:
         print_json(api.answer(task_id, parsed, wait_id=wait_id))
 
@@ -374,18 +378,28 @@ def redrive_many(
     max_attempts: Annotated[int | None, typer.Option(help="New attempt budget.")] = None,
     url: Url = DEFAULT_URL,
 ) -> None:
-    """Redrive open dead letters matching the filters (oldest first, up to --limit)."""
+    """Redrive open dead letters matching the filters (oldest first, up to --limit), in chunks
+    of REDRIVE_CHUNK with a progress bar on a terminal; print what was requeued."""
     with api_session(url) as api:
-        print_json(
-            api.redrive_many(
-                graph=graph,
-                error_type=error_type,
-                mode=mode.value,
-                limit=limit,
-                dry_run=dry_run,
-                max_attempts=max_attempts,
-            )
-        )
+        listed = api.redrive_many(graph=graph, error_type=error_type, limit=limit, dry_run=True)
+        if dry_run:
+            print_json(listed)
+            return
+        moved: list[dict[str, Any]] = []
+        with bar("redriving", listed["count"]) as advance:
+            while len(moved) < listed["count"]:
+                step = api.redrive_many(
+                    graph=graph,
+                    error_type=error_type,
+                    mode=mode.value,
+                    limit=min(REDRIVE_CHUNK, listed["count"] - len(moved)),
+                    max_attempts=max_attempts,
+                )
+                if not step["tasks"]:
+                    break  # redriven meanwhile by someone else
+                moved += step["tasks"]
+                advance(len(step["tasks"]))
+        print_json({"dry_run": False, "count": len(moved), "tasks": moved, "dead_letters": None})
 
 
 # API keys

@@ -17,6 +17,12 @@ def _attempts(item: Json) -> str:
     return f"{item.get('attempts')}/{item.get('max_attempts')}"
 
 
+def _cost(item: Json) -> str:
+    """Micro-USD as dollars: '$0.0123'; '' for a task that has made no paid call."""
+    micro = item.get("cost_micro_usd")
+    return f"${micro / 1_000_000:.4f}" if isinstance(micro, int) and micro else ""
+
+
 def _next_run(item: Json) -> str:
     return "paused" if item.get("paused") else str(item.get("next_run_at") or "")
 
@@ -27,6 +33,7 @@ TASK_COLUMNS = (
     Column("GRAPH/AGENT", _target),
     Column("ATTEMPTS", _attempts),
     age(),
+    Column("COST", _cost),
 )
 WAIT_COLUMNS = (
     field("task_id", "TASK"),

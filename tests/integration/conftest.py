@@ -1,4 +1,4 @@
-"""Fixtures shared by the integration tests that talk to a model provider."""
+"""Fixtures shared by the integration tests: the fake model provider, and the API on a socket."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.api import live_server
 from tests.support.fake_llm import FakeLLM
 
 
@@ -25,3 +26,10 @@ def fake(server: FakeLLM) -> FakeLLM:
     """The fake provider with its script and recorded requests cleared for this test."""
     server.reset()
     return server
+
+
+@pytest.fixture
+def base_url(db_url: str) -> Iterator[str]:
+    """The API on a real socket over this test's database (uvicorn in a thread)."""
+    with live_server(db_url) as url:
+        yield url

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -62,3 +63,18 @@ def test_page_is_cut_at_the_byte_cap_and_the_cursor_continues(client: TestClient
     assert {i["id"] for i in first["items"] + rest["items"]} == ids
     # Without the user-sized fields the same tasks fit one page.
     assert len(client.get("/v1/tasks").json()["items"]) == 6
+
+
+def test_task_list_items_carry_their_cost_so_far(client: TestClient, db_url: str) -> None:
+    spent, idle = submit(client, "pipeline"), submit(client, "pipeline")
+    with psycopg.connect(db_url) as conn:
+        for seq, cost in enumerate((1_500, 2_500, None)):  # a call still under way has none
+            conn.execute(
+                "INSERT INTO llm_calls (tenant, task_id, step_key, seq, lease_epoch,"
+                " request_digest, request, cost_micro_usd)"
+                " VALUES ('default', %s, 'k', %s, 1, 'd', '{}', %s)",
+                (spent["id"], seq, cost),
+            )
+    items = {i["id"]: i for i in client.get("/v1/tasks").json()["items"]}
+    assert items[spent["id"]]["cost_micro_usd"] == 4_000
+    assert items[idle["id"]]["cost_micro_usd"] == 0

@@ -136,3 +136,13 @@ def test_a_batch_wakes_workers_with_one_notification(client: TestClient, db_url:
         assert response.status_code == 201
         got = [n.payload for n in listener.notifies(timeout=1.0)]
     assert got == ["submitted"]
+
+
+def test_dry_run_checks_every_item_and_writes_nothing(client: TestClient, db_url: str) -> None:
+    good = [{"graph": "pipeline"}, {"graph": "flaky", "priority": 3}]
+    response = client.post(URL, params={"dry_run": "true"}, json={"tasks": good})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"tasks": []}
+    bad = client.post(URL, params={"dry_run": "true"}, json={"tasks": [*good, {"graph": "nope"}]})
+    assert bad.status_code == 422 and fields(bad) == [("body.tasks.2.graph", "known_graph")]
+    assert counts(db_url) == {"tasks": 0, "task_events": 0, "dead_letters": 0}

@@ -42,3 +42,48 @@ def test_success_that_is_not_json_is_an_api_error() -> None:
     ):
         api.graphs()
     assert caught.value.problem["title"] == "not an Outlast API response"
+
+
+def test_wait_polls_when_the_stream_is_refused() -> None:
+    states = iter(["queued", "running", "waiting_for_input"])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/stream"):  # a proxy that refuses long responses
+            return httpx.Response(502, text="<html>Bad gateway</html>")
+        return httpx.Response(200, json={"id": "x", "state": next(states)})
+
+    api = Client("http://outlast.test", transport=httpx.MockTransport(answer))
+    with api:
+        assert api.wait("x", timeout=30, poll_s=0.01)["state"] == "waiting_for_input"
+
+
+def test_stream_parses_events_and_skips_pings() -> None:
+    body = (
+        ": ping\n\n"
+        'event: task_event\nid: 7\ndata: {"id": 7, "kind": "submitted"}\n\n'
+        'event: task_event\nid: 9\ndata: {"id": 9, "kind": "claimed"}\n\n'
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Last-Event-ID"] == "5"
+        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    with Client("http://outlast.test", transport=httpx.MockTransport(answer)) as api:
+        events = api.stream("x", last_event_id=5)
+        assert [next(events)["kind"], next(events)["kind"]] == ["submitted", "claimed"]
+
+
+def test_a_stream_the_api_keeps_ending_is_given_up_after_its_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("outlast.client.time.sleep", lambda _: None)
+    calls = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request.headers.get("Last-Event-ID"))
+        return httpx.Response(200, text="", headers={"content-type": "text/event-stream"})
+
+    api = Client("http://outlast.test", transport=httpx.MockTransport(answer))
+    with api, pytest.raises(httpx.RemoteProtocolError):
+        next(api.stream("x", last_event_id=3, retries=2))
+    assert calls == ["3", "3", "3"]

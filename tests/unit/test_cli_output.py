@@ -41,6 +41,7 @@ PAGE: dict[str, Any] = {
             "agent": None,
             "attempts": 1,
             "max_attempts": 3,
+            "cost_micro_usd": 12_300,
             "created_at": (NOW - timedelta(minutes=5, seconds=3)).isoformat(),
         },
         {
@@ -61,9 +62,9 @@ PAGE: dict[str, Any] = {
 def test_table_shows_the_columns_and_the_next_cursor() -> None:
     text = render(page(), Format.table, TASK_COLUMNS)
     lines = text.splitlines()
-    assert lines[0].split() == ["ID", "STATE", "GRAPH/AGENT", "ATTEMPTS", "AGE"]
+    assert lines[0].split() == ["ID", "STATE", "GRAPH/AGENT", "ATTEMPTS", "AGE", "COST"]
     row = next(line for line in lines if TASK_ID in line)  # the whole id, never cut
-    assert row.split() == [TASK_ID, "running", "pipeline", "1/3", "5m"]
+    assert row.split() == [TASK_ID, "running", "pipeline", "1/3", "5m", "$0.0123"]
     assert "agent scout v2" in text and "0/5" in text and " 3h" in text
     assert lines[-1] == "more: --cursor abc123"
     assert "\x1b[" not in text  # no colour codes when stdout is not a terminal
