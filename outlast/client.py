@@ -332,6 +332,52 @@ class Client:
     def delete_schedule(self, name: str) -> None:
         self._call("DELETE", f"/v1/schedules/{name}")
 
+    # Webhooks (admin scope)
+
+    def create_webhook(
+        self,
+        name: str,
+        url: str,
+        events: Sequence[str],
+        *,
+        allow_private: bool | None = None,
+    ) -> Json:
+        """A webhook (docs/howto/webhooks.md); its `secret` is in this answer only."""
+        body = {"name": name, "url": url, "events": list(events)}
+        body |= _params(allow_private=allow_private)
+        return self._call("POST", "/v1/webhooks", json=body)
+
+    def webhooks(self) -> Json:
+        """{"items": [...]}: every webhook of the tenant, without secrets."""
+        return self._call("GET", "/v1/webhooks")
+
+    def webhook(self, name: str) -> Json:
+        """One webhook and its newest deliveries."""
+        return self._call("GET", f"/v1/webhooks/{name}")
+
+    def update_webhook(
+        self,
+        name: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        allow_private: bool | None = None,
+    ) -> Json:
+        """Change what is given; deliveries not sent yet go to the new URL."""
+        body = _params(url=url, events=None if events is None else list(events))
+        body |= _params(allow_private=allow_private)
+        return self._call("PATCH", f"/v1/webhooks/{name}", json=body)
+
+    def pause_webhook(self, name: str) -> Json:
+        return self._call("POST", f"/v1/webhooks/{name}/pause")
+
+    def resume_webhook(self, name: str) -> Json:
+        """Deliver again, from now on (events during the pause are skipped)."""
+        return self._call("POST", f"/v1/webhooks/{name}/resume")
+
+    def delete_webhook(self, name: str) -> None:
+        self._call("DELETE", f"/v1/webhooks/{name}")
+
     # API keys (admin scope)
 
     def create_key(

@@ -121,7 +121,7 @@ def db_url() -> None:
 
 def _mount_optional() -> None:
     """Sub-commands that live in their own modules."""
-    from outlast.cli import client_commands, schedule_commands, stack
+    from outlast.cli import client_commands, schedule_commands, stack, webhook_commands
 
     app.add_typer(stack.app, name="stack")
     app.add_typer(client_commands.tasks_app, name="tasks")
@@ -129,6 +129,7 @@ def _mount_optional() -> None:
     app.add_typer(client_commands.approvals_app, name="approvals")
     app.add_typer(client_commands.keys_app, name="keys")
     app.add_typer(schedule_commands.schedules_app, name="schedules")
+    app.add_typer(webhook_commands.webhooks_app, name="webhooks")
 
 
 def main() -> None:
