@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +64,15 @@ def test_a_timestamp_signed_apart_from_its_body_does_not_verify() -> None:
 def test_secrets_are_fresh_and_prefixed() -> None:
     first, second = new_secret(), new_secret()
     assert first != second and first.startswith("whsec_") and len(first) >= 48
+
+
+def test_the_snippet_in_the_how_to_verifies_what_outlast_signs() -> None:
+    """docs/howto/webhooks.md's verify without Outlast, run against a delivery's headers."""
+    page = (Path(__file__).resolve().parents[2] / "docs/howto/webhooks.md").read_text()
+    [snippet] = [b for b in re.findall(r"```python\n(.*?)```", page, re.S) if "hashlib" in b]
+    scope: dict[str, Any] = {}
+    exec(snippet, scope)  # noqa: S102 - our own documentation's code
+    signed = headers(SECRET, "d1", BODY)
+    assert scope["verify"](SECRET, signed, BODY) is True
+    assert scope["verify"](SECRET, signed, BODY + b"x") is False
+    assert scope["verify"]("whsec_other", signed, BODY) is False
