@@ -10,6 +10,7 @@ refused even then. Deliveries are made by the reaper and sent by workers (ADR 00
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -62,9 +63,13 @@ async def _check_url(settings: Settings, url: str, *, private: bool) -> None:
     """422 on body.url when the SSRF guard refuses it (resolved now; rechecked at each send)."""
     guard = GuardConfig(allow=GuardConfig.parse_allow(settings.net_allow), private=private)
     try:
-        await netguard.check(url, guard)
+        async with asyncio.timeout(settings.webhook_timeout_s):
+            await netguard.check(url, guard)
     except UrlRefused as exc:
         raise invalid("body.url", "url_refused", str(exc)) from exc
+    except TimeoutError as exc:
+        message = f"the host did not resolve within {settings.webhook_timeout_s:g}s"
+        raise invalid("body.url", "url_refused", message) from exc
 
 
 def _events(events: list[str]) -> list[str]:
