@@ -734,7 +734,10 @@ class WebhookDelivery(Base):
     event_type: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
 
-    __table_args__ = (UniqueConstraint("task_id", name="webhook_deliveries_task"),)
+    __table_args__ = (
+        UniqueConstraint("task_id", name="webhook_deliveries_task"),
+        Index("webhook_deliveries_created", "created_at"),
+    )
 
 
 class RateLimit(Base):

@@ -130,3 +130,9 @@ async def target(db: Db, task_id: uuid.UUID) -> Row | None:
     """The URL, secret and allow_private of the delivery task's webhook, or None (the webhook
     was deleted, or the task is no delivery)."""
     return await fetch_one(db, "webhook_target", {"task_id": task_id})
+
+
+async def prune(db: Db, *, retention_s: float, batch: int) -> int:
+    """Forget up to `batch` delivery keys older than the retention whose task is pruned."""
+    params = {"retention_s": retention_s, "batch": batch}
+    return len(await fetch_all(db, "webhook_prune", params))

@@ -174,6 +174,13 @@ class Reaper:
         await workers.prune_stopped(
             self.db, retention_s=self.config.retention_s, batch=self.config.batch
         )
+        # After the tasks: a delivery key goes once its delivery task is gone (ADR 0020).
+        while True:
+            keys = await webhook.prune(
+                self.db, retention_s=self.config.retention_s, batch=self.config.batch
+            )
+            if keys < self.config.batch:
+                break
         # After the tasks: a pruned task's budget window goes in the same pass.
         while True:
             windows = await budget.prune(

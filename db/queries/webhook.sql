@@ -159,3 +159,20 @@ SELECT w.name, w.url, w.secret, w.allow_private
 FROM webhook_deliveries AS d
 JOIN webhooks AS w ON w.id = d.webhook_id
 WHERE d.task_id = %(task_id)s;
+
+-- name: webhook_prune
+-- Forget delivery keys older than the retention whose delivery task retention already pruned:
+-- the cursor is long past their event (the key only guards against a second dispatch while the
+-- cursor could still stand before it), and without this the keys of a busy webhook would grow
+-- forever. By the created_at index, oldest first, a batch at a time.
+DELETE FROM webhook_deliveries AS d
+USING (
+    SELECT k.webhook_id, k.event_id
+    FROM webhook_deliveries AS k
+    WHERE k.created_at < outlast_now() - make_interval(secs => %(retention_s)s)
+      AND NOT EXISTS (SELECT FROM tasks AS t WHERE t.id = k.task_id)
+    ORDER BY k.created_at
+    LIMIT %(batch)s
+) AS old
+WHERE d.webhook_id = old.webhook_id AND d.event_id = old.event_id
+RETURNING d.event_id;

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -19,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from db import lease
-from db.connect import Pool
+from db.connect import Pool, connect
 from outlast.registry import Registry
 from outlast.webhooks import WEBHOOK_GRAPH
 from reaper.reaper import Reaper, ReaperConfig
@@ -343,3 +344,25 @@ def test_a_task_submitted_as_a_delivery_by_hand_sends_nothing(api: TestClient) -
         assert hook.seen == []
         task = api.get(f"/v1/tasks/{forged['id']}").json()
         assert task["state"] == "completed" and task["result"]["delivered"] is False
+
+
+def test_retention_forgets_the_keys_of_pruned_deliveries(api: TestClient, db_url: str) -> None:
+    with receiver() as hook:
+        make(api, hook)
+        completed_task(api)
+        assert dispatch(api) == 1
+        send_until_idle(api)
+    assert len(hook.accepted) == 1
+
+    async def reap_later() -> int:
+        conn = await connect(db_url)
+        async with conn:
+            later = datetime.now(UTC) + timedelta(days=2)
+            await conn.execute("SELECT set_config('outlast.now', %s, false)", (later.isoformat(),))
+            config = ReaperConfig(retention_s=86_400, webhook_settle_s=0)
+            return (await Reaper(conn, config).run_once()).tasks_pruned
+
+    assert asyncio.run(reap_later()) == 2  # the task and its delivery
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM webhook_deliveries").fetchone() == (0,)
+    assert api.get("/v1/webhooks/ops").json()["deliveries"] == []

@@ -7,7 +7,8 @@
 - webhook_deliveries: one row per (webhook, event), the key, inserted by the reaper's
   dispatcher in the statement that submits the delivery task (db/queries/webhook.sql): two
   reapers, or a reaper that restarts, never make two deliveries of one event. The task is not a
-  foreign key: retention prunes tasks, and the key must outlive the task.
+  foreign key: retention prunes tasks, and the key outlives the task by up to a retention
+  period (the reaper forgets keys whose task is gone and that are older than the retention).
 
 Revision ID: 0028
 Revises: 0025
@@ -66,8 +67,11 @@ def upgrade() -> None:
         sa.Column("created_at", TZ, nullable=False, server_default=NOW),
         sa.UniqueConstraint("task_id", name="webhook_deliveries_task"),
     )
+    # The reaper's webhook_prune: the oldest keys first.
+    op.create_index("webhook_deliveries_created", "webhook_deliveries", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("webhook_deliveries_created", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhooks")
