@@ -1061,3 +1061,70 @@ class RateLimitPublic(BaseModel):
     updated_at: datetime
     updated_by: str
     buckets: list[RateBucketPublic] = Field(description="One per provider key used so far.")
+
+
+# Webhooks (api/routes/webhooks.py, ADR 0020).
+WEBHOOK_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+WebhookEvent = Literal["task.completed", "task.failed", "task.waiting", "task.budget_paused"]
+WebhookUrl = Annotated[str, Field(min_length=1, max_length=2000, pattern=NUL_FREE)]
+WebhookEvents = Annotated[list[WebhookEvent], Field(min_length=1, max_length=4)]
+
+
+class WebhookCreate(_Request):
+    """Where to POST which task events, signed (docs/howto/webhooks.md)."""
+
+    name: Annotated[str, Field(pattern=WEBHOOK_NAME_PATTERN)] = Field(
+        description="Unique in the tenant (a slug)."
+    )
+    url: WebhookUrl = Field(description="The receiver, http or https; a public address.")
+    events: WebhookEvents = Field(
+        description="task.completed; task.failed (dead-lettered); task.waiting (on a person); "
+        "task.budget_paused."
+    )
+    allow_private: StrictBool = Field(
+        False,
+        description="Deliver to a private or loopback address (an operator's admin key only).",
+    )
+
+
+class WebhookUpdate(_Request):
+    """Change a webhook; an omitted field keeps its value. Deliveries not sent yet use it."""
+
+    url: WebhookUrl | None = Field(None, description="The receiver, http or https.")
+    events: WebhookEvents | None = Field(None, description="The event types to deliver.")
+    allow_private: StrictBool | None = Field(
+        None, description="Deliver to a private address (an operator's admin key only)."
+    )
+
+
+class WebhookDeliveryPublic(BaseModel):
+    """A delivery and its task (`state` null once retention pruned the task). The task's id is
+    the Outlast-Webhook-Id the receiver dedupes on."""
+
+    event_id: int
+    event_type: str
+    task_id: uuid.UUID
+    created_at: datetime
+    state: str | None
+    attempts: int | None
+
+
+class WebhookPublic(BaseModel):
+    """A webhook. Its secret is shown once, in the answer to its creation, and never again."""
+
+    name: str
+    url: str
+    events: list[str]
+    allow_private: bool
+    paused: bool
+    created_at: datetime
+    created_by: str
+    deliveries: list[WebhookDeliveryPublic] | None = Field(
+        None, description="The newest deliveries and their tasks (GET of one webhook)."
+    )
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(
+        description="The signing secret (docs/howto/webhooks.md). Shown this once: store it."
+    )

@@ -36,6 +36,11 @@ OutlastError
 │   └── UrlRefused      a URL the SSRF guard (outlast.netguard) will not fetch: not http(s),
 │                       userinfo, or a host resolving to a private, loopback, link-local,
 │                       CGNAT, multicast, reserved or metadata address (also a ValueError)
+├── WebhookRefused      a webhook's receiver answered a delivery with something other than
+│                       2xx (worker/webhooks.py): retried with backoff, then dead-lettered
+├── WebhookSignatureInvalid  a webhook request outlast.webhooks.verify() refuses: a missing
+│                       header, a timestamp outside the tolerance, or no signature that
+│                       matches the body under the secret (also a ValueError)
 └── ApiError            the REST API answered 4xx/5xx (outlast.client); `.status` and
                         `.problem` (its problem+json body)
 
@@ -171,6 +176,14 @@ class ModelConfigError(ModelError, ValueError):
 
 class ToolError(OutlastError):
     """A tool call failed; its message is what the model is shown (never a secret)."""
+
+
+class WebhookRefused(OutlastError):
+    """A webhook's receiver did not accept a delivery (a status other than 2xx)."""
+
+
+class WebhookSignatureInvalid(OutlastError, ValueError):
+    """A webhook request that does not verify (outlast.webhooks.verify): do not act on it."""
 
 
 class UrlRefused(ToolError, ValueError):

@@ -688,6 +688,58 @@ class ScheduleSlot(Base):
     fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
 
 
+class Webhook(Base):
+    """A tenant's completion webhook: where to POST which task events, signed with its secret,
+    and how far the reaper's dispatcher has read task_events for it (ADR 0020)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    tenant: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    secret: Mapped[str] = mapped_column(Text)
+    allow_private: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    event_cursor: Mapped[int] = mapped_column(BigInteger)
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    created_by: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "name", name="webhooks_tenant_name"),
+        CheckConstraint("name ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="webhooks_name_slug"),
+        CheckConstraint(
+            "cardinality(events) > 0 AND events <@ ARRAY['task.completed', 'task.failed',"
+            " 'task.waiting', 'task.budget_paused']::text[]",
+            name="webhooks_events_valid",
+        ),
+    )
+
+
+class WebhookDelivery(Base):
+    """One delivery per (webhook, event): the key that makes an event go out once per webhook,
+    and the delivery task that sends it."""
+
+    __tablename__ = "webhook_deliveries"
+
+    webhook_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_type: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+    __table_args__ = (
+        UniqueConstraint("task_id", name="webhook_deliveries_task"),
+        Index("webhook_deliveries_created", "created_at"),
+    )
+
+
 class RateLimit(Base):
     """A tenant's provider rate limits per (provider, model), set over PUT /v1/rate-limits."""
 

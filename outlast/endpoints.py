@@ -400,6 +400,52 @@ class Endpoints(Generic[R, P]):
     def delete_schedule(self, name: str) -> R:
         return self._call(Call("DELETE", f"/v1/schedules/{name}"))
 
+    # Webhooks (admin scope)
+
+    def create_webhook(
+        self,
+        name: str,
+        url: str,
+        events: Sequence[str],
+        *,
+        allow_private: bool | None = None,
+    ) -> R:
+        """A webhook (docs/howto/webhooks.md); its `secret` is in this answer only."""
+        body = {"name": name, "url": url, "events": list(events)}
+        body |= _params(allow_private=allow_private)
+        return self._call(Call("POST", "/v1/webhooks", json=body))
+
+    def webhooks(self) -> R:
+        """{"items": [...]}: every webhook of the tenant, without secrets."""
+        return self._call(Call("GET", "/v1/webhooks"))
+
+    def webhook(self, name: str) -> R:
+        """One webhook and its newest deliveries."""
+        return self._call(Call("GET", f"/v1/webhooks/{name}"))
+
+    def update_webhook(
+        self,
+        name: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        allow_private: bool | None = None,
+    ) -> R:
+        """Change what is given; deliveries not sent yet go to the new URL."""
+        body = _params(url=url, events=None if events is None else list(events))
+        body |= _params(allow_private=allow_private)
+        return self._call(Call("PATCH", f"/v1/webhooks/{name}", json=body))
+
+    def pause_webhook(self, name: str) -> R:
+        return self._call(Call("POST", f"/v1/webhooks/{name}/pause"))
+
+    def resume_webhook(self, name: str) -> R:
+        """Deliver again, from now on (events during the pause are skipped)."""
+        return self._call(Call("POST", f"/v1/webhooks/{name}/resume"))
+
+    def delete_webhook(self, name: str) -> R:
+        return self._call(Call("DELETE", f"/v1/webhooks/{name}"))
+
     # API keys (admin scope)
 
     def create_key(

@@ -27,6 +27,8 @@ from db.errors import (
     UnfinishedRun,
     UnstorableValue,
     UrlRefused,
+    WebhookRefused,
+    WebhookSignatureInvalid,
 )
 
 __all__ = [
@@ -49,4 +51,6 @@ __all__ = [
     "UnfinishedRun",
     "UnstorableValue",
     "UrlRefused",
+    "WebhookRefused",
+    "WebhookSignatureInvalid",
 ]

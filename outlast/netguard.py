@@ -17,7 +17,10 @@ The rules, checked on the URL and again on every redirect:
 - The whole fetch has a deadline (`timeout_s`) and the body a size cap (`max_bytes`).
 
 `allow` lists networks that are allowed despite the rules (tests allow 127.0.0.0/8 to fetch
-from a local server; nothing is allowed by default).
+from a local server; nothing is allowed by default). `private` (a webhook an operator allowed
+to reach private addresses) lets every rule pass but the metadata addresses.
+
+`post` sends a webhook delivery under the same rules, and follows no redirect.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class GuardConfig:
     timeout_s: float = 10.0
     max_bytes: int = 1_000_000
     max_redirects: int = 5
+    private: bool = False  # private, loopback, ... addresses allowed; metadata ones never
 
     @staticmethod
     def parse_allow(text: str) -> tuple[IPNetwork, ...]:
@@ -170,8 +174,12 @@ def allowed(address: IPAddress, allow: Sequence[IPNetwork]) -> bool:
     return any(address.version == n.version and address in n for n in allow)
 
 
-def check_address(address: IPAddress, allow: Sequence[IPNetwork], host: str) -> None:
+def check_address(
+    address: IPAddress, allow: Sequence[IPNetwork], host: str, *, private: bool = False
+) -> None:
     why = None if allowed(address, allow) else refusal(address)
+    if private and why is not None and address not in METADATA:
+        why = None
     if why is not None:
         raise UrlRefused(f"{host} resolves to {address}, which is {why}")
 
@@ -212,7 +220,7 @@ async def check(url: str, config: GuardConfig, resolver: Resolver = system_resol
     if not addresses:
         raise UrlRefused(f"{host} does not resolve")
     for address in addresses:
-        check_address(address, config.allow, host)
+        check_address(address, config.allow, host, private=config.private)
     return Target(url, scheme, host, port, addresses[0], path)
 
 
@@ -250,6 +258,50 @@ async def fetch(
     raise UrlRefused(f"more than {config.max_redirects} redirects")
 
 
+@dataclass(frozen=True)
+class Posted:
+    status: int
+    body: bytes  # the start of the answer, at most `max_bytes`
+
+
+async def post(
+    url: str,
+    config: GuardConfig,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    resolver: Resolver = system_resolver,
+) -> Posted:
+    """POST `body` to `url` under the rules, following no redirect (a 3xx is the answer),
+    within `timeout_s`. Raises UrlRefused, TimeoutError or httpx.HTTPError."""
+    async with asyncio.timeout(config.timeout_s), _client(config) as client:
+        target = await check(url, config, resolver)
+        request = client.build_request(
+            "POST",
+            _address_url(target),
+            content=body,
+            headers={**headers, "Host": _host_header(target), "Accept-Encoding": "identity"},
+            extensions={"sni_hostname": target.host},
+        )
+        response = await client.send(request, stream=True)
+        try:
+            answer, _ = await _read_capped(response, config.max_bytes)
+        finally:
+            await response.aclose()
+        return Posted(response.status_code, answer)
+
+
+def _address_url(target: Target) -> str:
+    """The URL with the checked address in place of the name (no second lookup)."""
+    netloc = f"[{target.address}]" if target.address.version == 6 else str(target.address)
+    return f"{target.scheme}://{netloc}:{target.port}{target.path}"
+
+
+def _host_header(target: Target) -> str:
+    default_port = 443 if target.scheme == "https" else 80
+    return target.host if target.port == default_port else f"{target.host}:{target.port}"
+
+
 def _client(config: GuardConfig) -> httpx.AsyncClient:
     # trust_env=False: no proxy from the environment, which would resolve the name itself.
     return httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=config.timeout_s)
@@ -259,13 +311,10 @@ async def _get(
     client: httpx.AsyncClient, target: Target, config: GuardConfig, headers: dict[str, str]
 ) -> tuple[Fetched, str | None]:
     """One request to the checked address; (what came back, the redirect's Location if any)."""
-    netloc = f"[{target.address}]" if target.address.version == 6 else str(target.address)
-    default_port = 443 if target.scheme == "https" else 80
-    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
     request = client.build_request(
         "GET",
-        f"{target.scheme}://{netloc}:{target.port}{target.path}",
-        headers={**headers, "Host": host_header, "Accept-Encoding": "identity"},
+        _address_url(target),
+        headers={**headers, "Host": _host_header(target), "Accept-Encoding": "identity"},
         extensions={"sni_hostname": target.host},
     )
     response = await client.send(request, stream=True)

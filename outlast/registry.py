@@ -26,6 +26,9 @@ BUILTIN: dict[str, str] = {
     # graph of its own. Its name has a dot, which OUTLAST_GRAPHS names cannot: no user graph
     # takes it.
     "outlast.agent": "outlast.graphs.agent:graph",
+    # A webhook delivery (outlast/webhooks.py): a function task the reaper's dispatcher submits
+    # and the worker runs with its own sender, which reads the webhook's secret (ADR 0020).
+    "outlast.webhook": "outlast.webhooks:deliver",
 }
 AGENT_GRAPH = "outlast.agent"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")

@@ -163,6 +163,20 @@ class Settings(BaseSettings):
         100_000, description="Longest tool result handed to the model (longer is cut)."
     )
 
+    # Webhooks (worker/webhooks.py, the reaper's dispatcher; docs/howto/webhooks.md).
+    webhook_timeout_s: PositiveFloat = Field(
+        10.0, description="Longest one webhook delivery attempt (connect, send, answer)."
+    )
+    webhook_max_attempts: PositiveInt = Field(
+        10, description="Attempts of one webhook delivery before it is dead-lettered."
+    )
+    webhook_settle_s: float = Field(
+        2.0,
+        ge=0,
+        description="Age an event must reach before the dispatcher reads it (an event id is"
+        " taken before its transaction commits).",
+    )
+
     @field_validator("net_allow")
     @classmethod
     def _networks(cls, value: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import astuple, dataclass, field
 
 import psycopg
 
-from db import budget, dead_letters, lease, schedule, tasks, waits, workers
+from db import budget, dead_letters, lease, schedule, tasks, waits, webhook, workers
 from db.connect import Db
 from db.outcome import RetryPolicy
 from outlast import cron
@@ -31,6 +31,10 @@ class ReaperConfig:
     dead_letter_retention_s: float = 30 * 86_400.0
     # The backoff of a requeued expired lease or overrun attempt: the same as a failed attempt's.
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
+    # Webhooks (ADR 0020): the delivery tasks' attempts, and how old an event must be before
+    # the dispatcher reads it (ids are taken before commit; a younger one may still have a gap).
+    webhook_max_attempts: int = 10
+    webhook_settle_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class ReapResult:
     reservations_expired: int = 0
     budget_resumed: int = 0
     schedules_fired: int = 0
+    webhooks_dispatched: int = 0
 
     @property
     def total(self) -> int:
@@ -65,7 +70,8 @@ class Reaper:
         """One pass: the open transactions of silent workers, expired leases and overrun
         attempts, human waits past their timeout, budget reservations whose lease is gone and
         budget pauses whose window allows the call now, silent workers, then what is past the
-        retention; then the schedules' due slots (outlast.cron). Each step loops over batches
+        retention; then the schedules' due slots (outlast.cron), then the webhook deliveries of
+        the events since each webhook's cursor (ADR 0020). Each step loops over batches
         until one comes back short, so a pass leaves nothing due behind. Sessions go first: a
         frozen worker's transaction may hold the very rows the lease step takes back (ADR
         0008)."""
@@ -98,6 +104,7 @@ class Reaper:
             reservations_expired=reservations["n"],
             budget_resumed=resumed["n"],
             schedules_fired=await self._fire_schedules(),
+            webhooks_dispatched=await self._dispatch_webhooks(),
         )
 
     async def _drain(self, step: Callable[[], Awaitable[Mapping[str, int]]]) -> Counter[str]:
@@ -128,6 +135,28 @@ class Reaper:
             if len(due) < self.config.batch:
                 return fired
 
+    async def _dispatch_webhooks(self) -> int:
+        """Submit one delivery task per (webhook, event) since each webhook's cursor. A page of
+        webhooks is read again while one of them had more events than one scan; then the next
+        page. Safe with other reapers: webhooks are locked with SKIP LOCKED, and each delivery
+        has a unique key (webhook, event) inserted with its task."""
+        submitted = 0
+        after = None
+        while True:
+            page = await webhook.dispatch(
+                self.db,
+                after=after,
+                batch=self.config.batch,
+                scan=self.config.batch,
+                settle_s=self.config.webhook_settle_s,
+                max_attempts=self.config.webhook_max_attempts,
+            )
+            submitted += page.delivered
+            if page.hooks == 0:
+                return submitted
+            if not page.full_hooks:
+                after = page.last_hook
+
     async def _prune(self) -> int:
         if not self.config.retention_s:
             return 0
@@ -145,6 +174,13 @@ class Reaper:
         await workers.prune_stopped(
             self.db, retention_s=self.config.retention_s, batch=self.config.batch
         )
+        # After the tasks: a delivery key goes once its delivery task is gone (ADR 0020).
+        while True:
+            keys = await webhook.prune(
+                self.db, retention_s=self.config.retention_s, batch=self.config.batch
+            )
+            if keys < self.config.batch:
+                break
         # After the tasks: a pruned task's budget window goes in the same pass.
         while True:
             windows = await budget.prune(

@@ -27,6 +27,7 @@ class WorkerConfig:
     # (provider, key fingerprint) of the provider keys, for the rate-limit buckets (ADR 0016)
     provider_keys: tuple[tuple[str, str], ...] = ()
     model_rate_wait_max_s: float = 10.0  # longer rate-limit waits give the task back
+    webhook_timeout_s: float = 10.0  # longest one webhook delivery attempt
 
     def __post_init__(self) -> None:
         if problems := timing_problems(self.lease_ttl_s, self.heartbeat_every_s):
@@ -54,4 +55,5 @@ class WorkerConfig:
             tools=ToolLimits.from_settings(settings),
             provider_keys=key_fingerprints(settings),
             model_rate_wait_max_s=settings.model_rate_wait_max_s,
+            webhook_timeout_s=settings.webhook_timeout_s,
         )

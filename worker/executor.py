@@ -53,6 +53,7 @@ from outlast.models.journal import JOURNAL_KEY
 from outlast.models.prices import PriceBook
 from outlast.registry import Registry
 from outlast.tool import TOOLS_KEY
+from outlast.webhooks import WEBHOOK_GRAPH
 from worker.blocking import BlockingCalls
 from worker.checkpointer import FencedSaver
 from worker.completions import Completions
@@ -62,6 +63,7 @@ from worker.journal import PgJournal
 from worker.leases import Lease
 from worker.ratelimits import RateLimiter
 from worker.tools import PgToolRuntime
+from worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,10 @@ class Executor:
         self.completions = completions
         self.blocking = BlockingCalls(config.concurrency)  # plain `def` task functions
         self.prices = PriceBook(config.prices_file)
+        # Built-in function tasks the worker runs itself, in place of the registry's entry:
+        # a webhook delivery reads its webhook's secret from the database (worker/webhooks.py).
+        guard = dataclasses.replace(config.tools.fetch, timeout_s=config.webhook_timeout_s)
+        self.builtins = {WEBHOOK_GRAPH: WebhookSender(pool, guard).function()}
 
     async def execute(self, lease: Lease) -> None:
         """Run the task and record its outcome. Never raises for the task's own errors;
@@ -176,7 +182,8 @@ class Executor:
     async def _run(self, lease: Lease) -> RunEnd:
         """Run the function or graph; a completed run's result comes back as JSON text Postgres
         accepts (or the attempt fails with UnstorableValue, which is not retried)."""
-        function = self.registry.function(lease.claim.graph)
+        graph = lease.claim.graph
+        function = self.builtins.get(graph) or self.registry.function(graph)
         if function is not None:
             end = await self._run_function(lease, function)
         else:

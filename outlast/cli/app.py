@@ -124,7 +124,14 @@ def db_url() -> None:
 
 def _mount_optional() -> None:
     """Sub-commands that live in their own modules."""
-    from outlast.cli import batch_commands, client_commands, schedule_commands, stack, task_logs
+    from outlast.cli import (
+        batch_commands,
+        client_commands,
+        schedule_commands,
+        stack,
+        task_logs,
+        webhook_commands,
+    )
 
     del batch_commands, task_logs  # imported for the commands they add to `outlast tasks`
 
@@ -134,6 +141,7 @@ def _mount_optional() -> None:
     app.add_typer(client_commands.approvals_app, name="approvals")
     app.add_typer(client_commands.keys_app, name="keys")
     app.add_typer(schedule_commands.schedules_app, name="schedules")
+    app.add_typer(webhook_commands.webhooks_app, name="webhooks")
 
 
 def main() -> None:

@@ -75,3 +75,10 @@ SCHEDULE_COLUMNS = (
     field("catch_up", "CATCH-UP"),
     Column("NEXT RUN", _next_run),
 )
+WEBHOOK_COLUMNS = (
+    field("name"),
+    field("url"),
+    Column("EVENTS", lambda item: ",".join(item.get("events", []))),
+    Column("STATE", lambda item: "paused" if item.get("paused") else "active"),
+    age(),
+)

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.api import live_server
 from tests.support.keys import TEST_KEY
 
@@ -24,6 +26,9 @@ SUPPORT = REPO / "tests" / "support"
 MAX_EXAMPLES = 25  # per operation and phase: about a minute on two busy cores
 
 
+# As long as the run below may take (its subprocess timeout), not the suite's 300 s: each new
+# operation adds its examples, and two cores shared with other work make a run slower.
+@pytest.mark.timeout(660)
 def test_the_api_does_what_its_openapi_document_says(db_url: str, tmp_path: Path) -> None:
     with live_server(db_url) as base:  # the suite's admin key is sent below
         st = Path(sys.executable).parent / "st"

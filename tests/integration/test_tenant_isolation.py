@@ -55,6 +55,8 @@ BODIES: dict[str, Any] = {
     },
     "ToolServerCreate": {"name": "intruder", "url": "{mcp_url}", "token": MCP_TOKEN},
     "ScheduleCreate": {"name": "intruder", "cron": "* * * * *", "graph": "pipeline"},
+    "WebhookCreate": {"name": "intruder", "url": "{mcp_url}", "events": ["task.completed"]},
+    "WebhookUpdate": {"url": "{mcp_url}", "events": ["task.failed"]},
 }
 QUERIES: dict[str, dict[str, Any]] = {"/v1/agents/{name}/diff": {"from": 1, "to": 1}}
 
@@ -79,6 +81,8 @@ UNION ALL SELECT 'tool_servers', md5(coalesce(string_agg(s::text, '|' ORDER BY n
 FROM tool_servers AS s WHERE tenant = 'default'
 UNION ALL SELECT 'schedules', md5(coalesce(string_agg(s::text, '|' ORDER BY name), ''))
 FROM schedules AS s WHERE tenant = 'default'
+UNION ALL SELECT 'webhooks', md5(coalesce(string_agg(w::text, '|' ORDER BY name), ''))
+FROM webhooks AS w WHERE tenant = 'default'
 UNION ALL SELECT 'artifacts', md5(coalesce(string_agg(a::text, '|' ORDER BY a::text), ''))
 FROM artifacts AS a WHERE tenant = 'default'
 UNION ALL SELECT 'tenant_budgets', md5(coalesce(string_agg(b::text, '|'), ''))
@@ -145,6 +149,10 @@ def objects(client: TestClient, db_url: str, mcp: RunningServer) -> dict[str, st
         "/v1/schedules", json={"name": "scout", "cron": "0 3 * * *", "graph": "pipeline"}
     )
     assert made.status_code == 201, made.text
+    hook = client.post(
+        "/v1/webhooks", json={"name": "scout", "url": mcp.url, "events": ["task.completed"]}
+    )
+    assert hook.status_code == 201, hook.text
     key = client.post("/v1/keys", json={"scopes": ["tasks:read"], "name": "default's reader"})
     assert key.status_code == 201, key.text
     return {

@@ -40,6 +40,7 @@ def test_the_page_lists_the_public_modules() -> None:
         "outlast.client",
         "outlast.models",
         "outlast.agents",
+        "outlast.webhooks",
     }
 
 

@@ -18,7 +18,15 @@ def test_malformed_entries_are_refused_with_the_rule(bad: str) -> None:
 
 def test_builtins_load_and_describe() -> None:
     registry = Registry.from_spec()
-    assert registry.names() == ["chat", "expense", "flaky", "intake", "outlast.agent", "pipeline"]
+    assert registry.names() == [
+        "chat",
+        "expense",
+        "flaky",
+        "intake",
+        "outlast.agent",
+        "outlast.webhook",
+        "pipeline",
+    ]
     pipeline = registry.describe("pipeline")
     assert pipeline["nodes"] == [
         "normalize",
@@ -43,6 +51,14 @@ def test_runnable_leaves_out_what_cannot_load() -> None:
     that can load it, instead of being claimed and failed."""
     registry = Registry.from_spec("ghost=no_such_module:graph,odd=outlast.registry:BUILTIN")
     names, broken = registry.runnable()
-    assert names == ["chat", "expense", "flaky", "intake", "outlast.agent", "pipeline"]
+    assert names == [
+        "chat",
+        "expense",
+        "flaky",
+        "intake",
+        "outlast.agent",
+        "outlast.webhook",
+        "pipeline",
+    ]
     assert set(broken) == {"ghost", "odd"}
     assert "cannot be loaded" in broken["ghost"] and "neither a graph" in broken["odd"]
