@@ -34,6 +34,7 @@ from pydantic_core import PydanticCustomError
 from api import json_guard
 from db.states import TaskState
 from db.tasks import NewTask
+from outlast import traces
 from outlast.catalogue import TOOLS
 from outlast.errors import ModelConfigError
 from outlast.models.provider import PROVIDERS, ModelRef
@@ -139,7 +140,8 @@ class TaskCreate(_Request):
             agent=self.agent,
             agent_version=agent_version,
             input=self.input,
-            metadata=self.metadata,
+            # With the request's trace context when traced: the task's attempts join its trace.
+            metadata=traces.with_traceparent(self.metadata),
             priority=self.priority,
             run_at=self.run_at,
             max_attempts=self.max_attempts or default_max_attempts,
