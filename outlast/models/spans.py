@@ -65,7 +65,7 @@ def responded(span: Span, response: ModelResponse) -> None:
             "gen_ai.usage.output_tokens": usage.output_tokens,
             "gen_ai.usage.cache_read.input_tokens": usage.cache_read_tokens,
             "gen_ai.usage.cache_creation.input_tokens": usage.cache_write_tokens,
-            "gen_ai.response.finish_reasons": [response.stop_reason],
+            "gen_ai.response.finish_reasons": [response.raw_stop_reason or response.stop_reason],
             "outlast.model.latency_ms": response.latency_ms,
         }
     )
