@@ -228,7 +228,7 @@ class Executor:
         state, run_at = await outcome.fail(
             self.pool, self.worker_id, claim.task_id, claim.epoch, failure, self.config.retry
         )
-        spans.outcome("retrying" if state == "queued" else "failed")
+        spans.outcome({"queued": "retrying", "cancelled": "cancelled"}.get(state, "failed"))
         log.info(
             "attempt recorded",
             extra={"task_id": str(claim.task_id), "state": state, "run_at": run_at.isoformat()},
