@@ -116,7 +116,11 @@ class TaskCreate(_Request):
     timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S), WHOLE] | None = Field(
         None, description="Longest one attempt may run."
     )
-    metadata: JsonInput = Field(default_factory=dict, description="Yours; stored, not read.")
+    metadata: JsonInput = Field(
+        default_factory=dict,
+        description="Yours; stored, not read, but for `traceparent` (a W3C trace context the"
+        " task's attempts join; the API adds its request's when tracing).",
+    )
     wait_timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S), WHOLE] | None = Field(
         None, description="Longest a human wait may last (default OUTLAST_WAIT_TIMEOUT_S)."
     )
