@@ -173,8 +173,11 @@ class Settings(BaseSettings):
     )
     otel_exporter_otlp_endpoint: str | None = Field(
         None,
-        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
-        description="The OTLP/HTTP collector traces go to (read by the OpenTelemetry SDK).",
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        ),
+        description="The OTLP/HTTP collector traces go to; set, it turns tracing on (the"
+        " OpenTelemetry SDK reads it, and its traces-only variant, itself).",
     )
     otel_capture_content: bool = Field(
         False,

@@ -38,8 +38,6 @@ from outlast.settings import Settings
 TRACEPARENT = "traceparent"
 # Where the worker puts the run's open node spans in a node's configurable (NodeSpans).
 SPANS_KEY = "outlast_spans"
-# The environment variables that name a collector; any of them turns tracing on (OUTLAST_OTEL=auto).
-ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -71,7 +69,7 @@ def tracer() -> Tracer:
 def wanted(settings: Settings) -> bool:
     """OUTLAST_OTEL: `on`, `off`, or `auto` (on when a collector's endpoint is set)."""
     if settings.otel == "auto":
-        return any(os.environ.get(name) for name in ENDPOINT_VARIABLES)
+        return bool(settings.otel_exporter_otlp_endpoint)
     return settings.otel == "on"
 
 

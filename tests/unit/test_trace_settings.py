@@ -23,7 +23,7 @@ from outlast.settings import Settings
 def test_tracing_is_off_unless_configured(
     monkeypatch: pytest.MonkeyPatch, otel: str, endpoint: str | None, on: bool
 ) -> None:
-    for name in traces.ENDPOINT_VARIABLES:
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     if endpoint:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
