@@ -4,8 +4,9 @@ executor (in process, on the API's event loop) gives one trace: the API's reques
 caller's, the attempt's span under the request's, and under the attempt the claim, a span per
 node and per checkpoint write; under the node, the model call (GenAI attributes, its cost) and
 the tool call. A canary provider key, prompt, answer and tool argument are in no span unless
-content capture is on (and the key not even then). Tracing off, nothing is recorded and the
-task's metadata is left as submitted."""
+content capture is on (and the key not even then), nor in a failed call's span (its type
+only). A node parked on a person is no error. Tracing off, nothing is recorded and the task's
+metadata is left as submitted."""
 
 from __future__ import annotations
 
@@ -27,14 +28,14 @@ from db.connect import Pool
 from outlast import traces
 from outlast.registry import Registry
 from tests.support.api import api_client, on_app_loop
-from tests.support.fake_llm import OPENAI, FakeLLM, Reply
+from tests.support.fake_llm import OPENAI, FakeLLM, Fault, Reply
 from worker.claimer import Claimer
 from worker.completions import Completions
 from worker.config import WorkerConfig
 from worker.executor import Executor
 from worker.leases import Leases
 
-GRAPHS = "tooled=tests.support.tooled:tooled"
+GRAPHS = "tooled=tests.support.tooled:tooled,review=tests.support.graphs:review"
 PROVIDER_KEY = f"sk-canary-{uuid.uuid4().hex}"
 PROMPT = f"canary-prompt-{uuid.uuid4().hex}"
 ANSWER = f"canary-answer-{uuid.uuid4().hex}"
@@ -82,7 +83,7 @@ def run_worker(client: TestClient, tmp_path: Path) -> None:
     async def work(pool: Pool) -> None:
         worker_id = uuid.uuid4()
         await workers.register(
-            pool, worker_id, hostname="test", pid=1, concurrency=1, graphs=["tooled"]
+            pool, worker_id, hostname="test", pid=1, concurrency=1, graphs=["tooled", "review"]
         )
         executor = Executor(
             pool, Registry.from_spec(GRAPHS), worker_id, config, Completions(pool, worker_id)
@@ -95,7 +96,7 @@ def run_worker(client: TestClient, tmp_path: Path) -> None:
             config,
             executor.execute,
             wakeup=asyncio.Event(),
-            graphs=["tooled"],
+            graphs=["tooled", "review"],
         )
         assert await claimer.run_once() == 1
         (held,) = leases.held.values()
@@ -230,3 +231,41 @@ def test_off_records_nothing_and_leaves_the_metadata_alone(
     task = client.get(f"/v1/tasks/{submitted.json()['id']}").json()
     assert task["state"] == "completed"
     assert task["metadata"] == {"mine": 1}
+
+
+def test_a_node_waiting_on_a_person_is_no_error(
+    client: TestClient, exporter: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    submitted = client.post("/v1/tasks", json={"graph": "review"})
+    run_worker(client, tmp_path)
+    task = client.get(f"/v1/tasks/{submitted.json()['id']}").json()
+    assert task["state"] == "waiting_for_approval"
+    spans = exporter.get_finished_spans()
+    attempt = one(spans, "attempt review")
+    assert attempt.attributes["outlast.attempt.outcome"] == "waiting"
+    nodes = by_name(spans, "node ")
+    assert sorted(n.name for n in nodes) == ["node finance", "node legal"]
+    for node in nodes:
+        assert parent_id(node) == attempt.context.span_id
+        assert node.attributes["outlast.node.interrupted"] is True
+        assert node.status.status_code != StatusCode.ERROR
+
+
+def test_a_failed_model_call_is_recorded_by_its_type_not_its_message(
+    client: TestClient, exporter: InMemorySpanExporter, tmp_path: Path, fake: FakeLLM
+) -> None:
+    fake.reset()
+    fake.script(OPENAI, Fault(400, message=f"we refuse {PROMPT}"))
+    submitted = client.post("/v1/tasks", json=task_body(tmp_path))
+    run_worker(client, tmp_path)
+    task = client.get(f"/v1/tasks/{submitted.json()['id']}").json()
+    assert task["state"] in ("queued", "failed")
+    spans = exporter.get_finished_spans()
+    model = one(spans, "chat gpt-test")
+    assert model.status.status_code == StatusCode.ERROR
+    assert model.attributes["error.type"] == "ModelRejected"
+    assert one(spans, "node act").status.status_code == StatusCode.ERROR
+    attempt = one(spans, "attempt tooled")
+    assert attempt.attributes["outlast.attempt.outcome"] in ("retrying", "failed")
+    for span in spans:
+        assert PROMPT not in everything_in(span), span.name
