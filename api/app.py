@@ -20,6 +20,7 @@ from api.access import Access, RateLimit
 from api.access_log import AccessLog
 from api.body import BodyGuard
 from api.problems import ProblemError
+from api.request_spans import RequestSpans
 from api.routes import (
     agents,
     approvals,
@@ -46,7 +47,7 @@ from api.streams import StreamConfig, Wakeups
 from console import create_console
 from console.session import Caller
 from db.connect import open_pool
-from outlast import __version__, database
+from outlast import __version__, database, traces
 from outlast.registry import Registry
 from outlast.settings import Settings
 
@@ -145,6 +146,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if resolved.api_access_log:
         app.add_middleware(AccessLog)  # added last: outermost, so it sees the guard's answers
+    # Outermost of all: a request's span covers what the guard and the access log do. Without
+    # tracing (OUTLAST_OTEL, outlast.traces) it passes every request straight on.
+    traces.configure(resolved, "outlast-api")
+    app.add_middleware(RequestSpans)
     for module in (
         tasks,
         batch,

@@ -34,6 +34,7 @@ from pydantic_core import PydanticCustomError
 from api import json_guard
 from db.states import TaskState
 from db.tasks import NewTask
+from outlast import traces
 from outlast.catalogue import TOOLS
 from outlast.errors import ModelConfigError
 from outlast.models.provider import PROVIDERS, ModelRef
@@ -115,7 +116,11 @@ class TaskCreate(_Request):
     timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S), WHOLE] | None = Field(
         None, description="Longest one attempt may run."
     )
-    metadata: JsonInput = Field(default_factory=dict, description="Yours; stored, not read.")
+    metadata: JsonInput = Field(
+        default_factory=dict,
+        description="Yours; stored, not read, but for `traceparent` (a W3C trace context the"
+        " task's attempts join; the API adds its request's when tracing).",
+    )
     wait_timeout_s: Annotated[StrictInt, Field(ge=1, le=THIRTY_DAYS_S), WHOLE] | None = Field(
         None, description="Longest a human wait may last (default OUTLAST_WAIT_TIMEOUT_S)."
     )
@@ -139,7 +144,8 @@ class TaskCreate(_Request):
             agent=self.agent,
             agent_version=agent_version,
             input=self.input,
-            metadata=self.metadata,
+            # With the request's trace context when traced: the task's attempts join its trace.
+            metadata=traces.with_traceparent(self.metadata),
             priority=self.priority,
             run_at=self.run_at,
             max_attempts=self.max_attempts or default_max_attempts,

@@ -38,6 +38,9 @@ class Claim:
     # The agent the task was submitted to (its pinned version is read by the executor: db/agent.py
     # `pinned`), or None for a task submitted to a graph.
     agent: str | None = None
+    # The W3C traceparent of the request that submitted the task (its metadata's `traceparent`):
+    # the attempt's span joins that trace (outlast.traces).
+    traceparent: str | None = None
 
     @property
     def has_resume_point(self) -> bool:
@@ -106,6 +109,7 @@ def _claim(r: dict[str, Any]) -> Claim:
         resume_patch=r["resume_patch"],
         timeout_s=r["timeout_s"],
         agent=r["agent"],
+        traceparent=r.get("traceparent"),
     )
 
 

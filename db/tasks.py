@@ -38,7 +38,9 @@ class NewTask:
                 "graph": self.graph,
                 "agent": self.agent,
                 "input": self.input,
-                "metadata": self.metadata,
+                # Not the trace context the API adds (outlast.traces): a client's retry of the
+                # same request comes with a new one, and is still the same request.
+                "metadata": {k: v for k, v in self.metadata.items() if k != "traceparent"},
                 "priority": self.priority,
                 "run_at": self.run_at.isoformat() if self.run_at else None,
                 "max_attempts": self.max_attempts,

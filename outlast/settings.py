@@ -177,6 +177,31 @@ class Settings(BaseSettings):
         " taken before its transaction commits).",
     )
 
+    # Traces (outlast.traces, docs/howto/observability.md). The exporter's own OTEL_* variables
+    # (endpoint, headers, service name, sampler) are read by the OpenTelemetry SDK.
+    otel: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="OpenTelemetry traces: `auto` exports when OTEL_EXPORTER_OTLP_ENDPOINT (or"
+        " OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; `on` always (the SDK's default endpoint);"
+        " `off` never.",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        ),
+        description="The OTLP/HTTP collector traces go to; set, it turns tracing on (the"
+        " OpenTelemetry SDK reads it, and its traces-only variant, itself).",
+    )
+    otel_capture_content: bool = Field(
+        False,
+        validation_alias=AliasChoices(
+            "OUTLAST_OTEL_CAPTURE_CONTENT", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+        ),
+        description="Put prompts, responses, tool arguments and results (and error messages)"
+        " in spans. Off: spans hold names, models, token counts and costs only.",
+    )
+
     @field_validator("net_allow")
     @classmethod
     def _networks(cls, value: str) -> str:

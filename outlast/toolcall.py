@@ -33,7 +33,9 @@ from typing import Any, cast
 
 from langgraph.errors import GraphBubbleUp
 from langgraph.types import interrupt
+from opentelemetry.trace import Span, Status, StatusCode
 
+from outlast import traces
 from outlast.builtin_tools import BUILTINS
 from outlast.errors import LeaseLost, ToolError, UnstorableValue
 from outlast.human import MARKER
@@ -92,7 +94,44 @@ async def call_tool(
     """Run tool `name` with `arguments` (a JSON object) for a graph node; see the module's
     docstring. `config` is the node's RunnableConfig; `allowed` the agent's allow-list
     (built-in names and `server.tool` / `server.*`); `tools` extra Tool objects by name (they
-    win over the built-ins and tool servers). Never raises for a tool's failure."""
+    win over the built-ins and tool servers). Never raises for a tool's failure. Traced, the
+    call is a span `execute_tool {name}` under its node's (GenAI semantic conventions)."""
+    if not traces.enabled():
+        return await _call(config, name, arguments, allowed, tools)
+    with traces.span(
+        f"execute_tool {name}",
+        context=traces.node_context(config),
+        attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name},
+        not_failures=(GraphBubbleUp,),  # parked for a person to decide: no failure
+    ) as span:
+        if traces.capture_content():
+            span.set_attribute("gen_ai.tool.call.arguments", traces.content(arguments))
+        result = await _call(config, name, arguments, allowed, tools)
+        _traced(span, result)
+        return result
+
+
+def _traced(span: Span, result: ToolResult) -> None:
+    """The call's outcome on its span; the result, or the error's text, only when captured
+    (a tool's error message may quote what it read)."""
+    span.set_attribute("outlast.tool.reused", result.reused)
+    if result.idempotency_key is not None:
+        span.set_attribute("gen_ai.tool.call.id", result.idempotency_key)
+    if result.error is not None:
+        span.set_attribute("error.type", "tool_error")
+        message = result.error if traces.capture_content() else None
+        span.set_status(Status(StatusCode.ERROR, message))
+    elif traces.capture_content():
+        span.set_attribute("gen_ai.tool.call.result", traces.content(result.content))
+
+
+async def _call(
+    config: Any,
+    name: str,
+    arguments: Any,
+    allowed: Collection[str] | None,
+    tools: dict[str, Tool] | None,
+) -> ToolResult:
     runtime = runtime_of(config)
     limits = runtime.limits if runtime is not None else ToolLimits()
     if not is_allowed(name, allowed):

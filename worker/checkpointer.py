@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any, cast
 
 import psycopg
@@ -40,6 +40,7 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
     get_checkpoint_id,
 )
+from opentelemetry.trace import SpanKind
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
@@ -47,6 +48,7 @@ from db import checkpoints, lease, transcripts
 from db.connect import Pool
 from db.errors import LeaseLost
 from db.saver import ENCODING, TranscriptSaver, TranscriptWriter
+from outlast import traces
 
 
 class _SyncAtTheEnd:
@@ -99,6 +101,18 @@ class FencedSaver(TranscriptSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        if not traces.enabled():
+            return await self._aput(config, checkpoint, metadata, new_versions)
+        with self._span("checkpoint put", {"outlast.checkpoint.id": checkpoint["id"]}):
+            return await self._aput(config, checkpoint, metadata, new_versions)
+
+    async def _aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
         # Record which claim wrote the checkpoint: history shows who wrote what after a crash.
         stamped: Any = {**metadata, "outlast_epoch": self.epoch}
         thread_id = str(config["configurable"]["thread_id"])
@@ -119,10 +133,36 @@ class FencedSaver(TranscriptSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
+        if not traces.enabled():
+            await self._aput_writes(config, writes, task_id, task_path)
+            return
+        with self._span("checkpoint put_writes", {"outlast.checkpoint.writes": len(writes)}):
+            await self._aput_writes(config, writes, task_id, task_path)
+
+    async def _aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> None:
         async with self._fenced() as (conn, writer):
             await writer.aput_writes(config, writes, task_id, task_path)
             nodes = await self._insert_new(conn, writer)
         self._stored.update(node.digest for node in nodes)
+
+    def _span(self, name: str, attributes: dict[str, Any]) -> AbstractContextManager[Any]:
+        """A fenced write's span (traced only), under the attempt's."""
+        return traces.span(
+            name,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system.name": "postgresql",
+                "outlast.task.id": str(self.task_id),
+                "outlast.lease.epoch": self.epoch,
+                **attributes,
+            },
+        )
 
     async def _insert_new(
         self, conn: AsyncConnection[DictRow], writer: TranscriptWriter

@@ -62,11 +62,12 @@ class Claimer:
         free = self.config.concurrency - self.leases.occupied()
         if free <= 0:
             return 0
-        sent = time.monotonic()
+        sent, sent_ns = time.monotonic(), time.time_ns()
         claims = await self._claim(min(free, self.config.claim_batch))
         seen = time.monotonic()
         for claim in claims:
             held = self.leases.add(claim, sent=sent, seen=seen)
+            held.claimed_ns = (sent_ns, sent_ns + round((seen - sent) * 1e9))  # for its span
             self._start(held)
         if claims:
             # One line per claim, not per task, and the ids only at DEBUG: at thousands of tasks

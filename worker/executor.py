@@ -42,7 +42,7 @@ from db.errors import BudgetPaused, LeaseLost, RateLimited
 from db.lease import Claim
 from db.llm_call import ReplaySource
 from db.waits import NewWait
-from outlast import human
+from outlast import human, traces
 from outlast.agents import PinnedAgent
 from outlast.context import TaskContext
 from outlast.errors import NonRetryable, TaskTimeout, UnfinishedRun
@@ -54,6 +54,7 @@ from outlast.models.prices import PriceBook
 from outlast.registry import Registry
 from outlast.tool import TOOLS_KEY
 from outlast.webhooks import WEBHOOK_GRAPH
+from worker import spans
 from worker.blocking import BlockingCalls
 from worker.checkpointer import FencedSaver
 from worker.completions import Completions
@@ -82,11 +83,13 @@ def run_config(
     journal: PgJournal | None = None,
     agent: PinnedAgent | None = None,
     tools: PgToolRuntime | None = None,
+    nodes: spans.NodeTracer | None = None,
 ) -> RunnableConfig:
     """The run's config; at a redrive's chosen checkpoint unless `head` (the thread's newest).
     With `journal`, nodes' `outlast.models.call_model` journals their model calls in it; with
     `tools`, `outlast.toolcall.call_tool` records tool calls in its ledger; with `agent`, nodes
-    read the task's pinned agent version (outlast.agents.pinned_agent)."""
+    read the task's pinned agent version (outlast.agents.pinned_agent); with `nodes` (tracing
+    on), each node run has a span, the parent of the calls made in it."""
     configurable: dict[str, Any] = {"thread_id": str(claim.task_id)}
     configurable.update(TaskContext(claim.task_id, claim.attempt, claim.epoch).as_configurable())
     if journal is not None:
@@ -95,10 +98,14 @@ def run_config(
         configurable[TOOLS_KEY] = tools
     if claim.resume_checkpoint_id and not head:
         configurable["checkpoint_id"] = claim.resume_checkpoint_id
+    config: RunnableConfig = {"configurable": configurable}
+    if nodes is not None:
+        configurable[traces.SPANS_KEY] = nodes.spans
+        config["callbacks"] = [nodes]
     if agent is None:
-        return {"configurable": configurable}
+        return config
     configurable.update(agent.as_configurable())
-    return {"configurable": configurable, "recursion_limit": AGENT_RECURSION_LIMIT}
+    return {**config, "recursion_limit": AGENT_RECURSION_LIMIT}
 
 
 @asynccontextmanager
@@ -137,21 +144,32 @@ class Executor:
 
     async def execute(self, lease: Lease) -> None:
         """Run the task and record its outcome. Never raises for the task's own errors;
-        LeaseLost ends the attempt silently (the task belongs to someone else now)."""
+        LeaseLost ends the attempt silently (the task belongs to someone else now). Traced, the
+        attempt is one span (worker/spans.py)."""
+        if not traces.enabled():
+            await self._execute(lease)
+            return
+        with spans.attempt(lease, self.worker_id):
+            await self._execute(lease)
+
+    async def _execute(self, lease: Lease) -> None:
         claim = lease.claim
         try:
             await self._run_and_record(lease)
         except BudgetPaused as paused:
+            spans.outcome("budget_paused")
             log.info(
                 "task paused on its budget before a model call",
                 extra={"task_id": str(claim.task_id), "pause": paused.pause},
             )
         except RateLimited as limited:
+            spans.outcome("rate_limited")
             log.info(
                 "task given back to wait on a provider rate limit",
                 extra={"task_id": str(claim.task_id), "wait_s": limited.wait_s},
             )
         except LeaseLost:
+            spans.outcome("lease_lost")
             log.warning(
                 "lease lost; attempt abandoned without writing",
                 extra={"task_id": str(claim.task_id), "epoch": claim.epoch},
@@ -196,6 +214,7 @@ class Executor:
         ids = {"task_id": str(claim.task_id), "attempt": claim.attempt}
         if end.cancelled:
             await outcome.cancel_ack(self.pool, self.worker_id, claim.task_id, claim.epoch)
+            spans.outcome("cancelled")
             log.info("task cancelled at a node boundary", extra=ids)
         elif end.waits:
             state = await waits.park(
@@ -206,14 +225,17 @@ class Executor:
                 end.waits,
                 default_timeout_s=self.config.wait_timeout_s,
             )
+            spans.outcome("waiting")
             log.info("task waits on a person", extra={**ids, "state": state})
         else:
             await self.completions.complete(claim.task_id, claim.epoch, end.result_json)
+            spans.outcome("completed")
 
     async def _fail(self, claim: Claim, failure: outcome.Failure) -> None:
         state, run_at = await outcome.fail(
             self.pool, self.worker_id, claim.task_id, claim.epoch, failure, self.config.retry
         )
+        spans.outcome({"queued": "retrying", "cancelled": "cancelled"}.get(state, "failed"))
         log.info(
             "attempt recorded",
             extra={"task_id": str(claim.task_id), "state": state, "run_at": run_at.isoformat()},
@@ -239,13 +261,16 @@ class Executor:
         )
         journal = PgJournal(self.pool, claim.task_id, claim.epoch, self.prices, replay, limiter)
         tools = PgToolRuntime(self.pool, claim.task_id, claim.epoch, self.config.tools)
-        config = run_config(claim, journal=journal, agent=agent, tools=tools)
+        nodes = spans.node_tracer()
+        config = run_config(claim, journal=journal, agent=agent, tools=tools, nodes=nodes)
         graph_input = await self._first_input(graph, saver, config, claim)
         async with attempt_timeout(claim):
             for _ in range(MAX_RESUMES_PER_CLAIM):
                 if await self._stream(graph, graph_input, config, lease):
                     return RunEnd(cancelled=True)
-                config = run_config(claim, head=True, journal=journal, agent=agent, tools=tools)
+                config = run_config(
+                    claim, head=True, journal=journal, agent=agent, tools=tools, nodes=nodes
+                )
                 snapshot = await graph.aget_state(config)
                 if not snapshot.interrupts:
                     return RunEnd(values=finished(snapshot))

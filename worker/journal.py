@@ -29,6 +29,7 @@ from typing import Any
 from db import budget, llm_call, transcripts
 from db.connect import Db, transaction
 from db.transcripts import TEXT, Node
+from outlast import traces
 from outlast.models.journal import JournalEntry
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.prices import PriceBook
@@ -170,6 +171,7 @@ class PgJournal:
 
     def _completed(self, response: ModelResponse, new: New) -> llm_call.Finished:
         cost = self.prices.cost(response.usage, response.provider, response.model)
+        traces.add_cost(cost.micro_usd)  # on the call's span (outlast.models.spans)
         return llm_call.Finished(
             status="completed",
             response=self._intern(response.model_dump(mode="json"), new),

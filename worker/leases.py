@@ -40,6 +40,8 @@ class Lease:
     cancel_at_once: bool = False
     fenced: bool = False
     settled: bool = False  # the database has the outcome, or refused the lease as not ours
+    # When the claim was sent and answered (wall clock, ns): the attempt's span starts there.
+    claimed_ns: tuple[int, int] = (0, 0)
 
     def renewed(self, ttl_s: float, sent: float, seen: float) -> None:
         self.fence_at = sent + ttl_s * FENCE_FRACTION

@@ -17,7 +17,7 @@ import uuid
 
 from db import lease, workers
 from db.connect import Pool, open_pool
-from outlast import database, logs
+from outlast import database, logs, traces
 from outlast.models.discovery import warm_up
 from outlast.registry import Registry
 from outlast.settings import FENCE_FRACTION, Settings
@@ -172,4 +172,5 @@ async def _main(settings: Settings, concurrency: int | None) -> None:
 
 def main(settings: Settings, concurrency: int | None = None) -> None:
     logs.configure("worker", settings.log_level)
+    traces.configure(settings, "outlast-worker")
     asyncio.run(_main(settings, concurrency))

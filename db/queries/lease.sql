@@ -50,7 +50,9 @@ WITH now AS (
     WHERE t.id = picked.id
     RETURNING t.id, t.tenant, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
               t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
-              t.ready_at, t.agent
+              t.ready_at, t.agent,
+              -- the submitting request's trace context, if any (outlast.traces, ADR 0021)
+              t.metadata->>'traceparent' AS traceparent
 ), events AS (
     INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id, attempt)
     SELECT tenant, id, 'claimed', 'queued', 'running', lease_epoch, %(worker_id)s, attempts
@@ -187,7 +189,9 @@ WITH RECURSIVE now AS (
     WHERE t.id = picked.id
     RETURNING t.id, t.tenant, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
               t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
-              t.ready_at, t.agent
+              t.ready_at, t.agent,
+              -- the submitting request's trace context, if any (outlast.traces, ADR 0021)
+              t.metadata->>'traceparent' AS traceparent
 ), events AS (
     INSERT INTO task_events (tenant, task_id, kind, from_state, to_state, lease_epoch, worker_id,
                              attempt)

@@ -26,9 +26,11 @@ from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from outlast import traces
 from outlast.models.failover import AttemptGate, ModelChain, OnDelta
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.provider import ModelRef
+from outlast.models.spans import model_span, recorded, responded
 
 JOURNAL_KEY = "outlast_journal"
 # The node run's call counter, kept in its own configurable: LangGraph builds a fresh one for
@@ -100,7 +102,18 @@ async def call_model(
     completed with the same request (before a crash) returns its recorded response and makes
     no network call. Raises what the chain raises, or LeaseLost. `config` is the node's
     RunnableConfig, typed Any as in `task_context` (this layer imports no LangChain, and to
-    mypy a TypedDict is no MutableMapping)."""
+    mypy a TypedDict is no MutableMapping). Traced, the call is a span (outlast.models.spans)."""
+    if traces.enabled():
+        with model_span(config, request, chain) as span:
+            response = await _journaled(config, request, chain, on_text)
+            responded(span, response)
+            return response
+    return await _journaled(config, request, chain, on_text)
+
+
+async def _journaled(
+    config: Any, request: ModelRequest, chain: ModelChain, on_text: OnDelta | None
+) -> ModelResponse:
     journal = journal_of(config)
     if journal is None or config is None:
         return await chain.complete(request, on_text=on_text)
@@ -108,6 +121,7 @@ async def call_model(
     refs = [link.ref for link in chain.links]
     entry = await journal.begin(key, next_seq(config), request, refs)
     if entry.recorded is not None:
+        recorded()
         return entry.recorded
     gate: AttemptGate | None = getattr(journal, "gate", None)  # the worker's rate limits
     try:
