@@ -373,10 +373,14 @@ class TranscriptMessage(Base):
     position: Mapped[int] = mapped_column(Integer)
     encoding: Mapped[str] = mapped_column(Text)
     content: Mapped[bytes] = mapped_column(BYTEA)
+    # The task that stored it, whose retention takes it; NULL once another task stores or may
+    # read it (migration 0030, ADR 0023).
+    owner: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
     __table_args__ = (
         CheckConstraint("octet_length(digest) = 32", name="transcript_messages_digest_sha256"),
         CheckConstraint("(parent IS NULL) = (position = 0)", name="transcript_messages_chained"),
+        Index("transcript_messages_owner", "owner", postgresql_where=text("owner IS NOT NULL")),
     )
 
 
