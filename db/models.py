@@ -534,6 +534,8 @@ class ToolCall(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The original task's call whose outcome a replay reused (migration 0030).
+    replay_of_call: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint(

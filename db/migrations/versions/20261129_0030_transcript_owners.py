@@ -6,6 +6,9 @@ first; a node that another task stores too (the same text sent again), or that a
 of its owner may read, is shared: its owner becomes NULL and no retention takes it. Nodes stored
 before this migration have no owner, so they are kept, as before. ADR 0023.
 
+tool_calls.replay_of_call: the original task's tool call whose outcome a replay reused instead of
+running the tool again (as llm_calls.replay_of_call, migration 0020).
+
 Revision ID: 0030
 Revises: 0025
 Create Date: 2026-11-29
@@ -26,7 +29,10 @@ def upgrade() -> None:
         " WHERE owner IS NOT NULL"
     )
 
+    op.execute("ALTER TABLE tool_calls ADD COLUMN replay_of_call bigint")
+
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE tool_calls DROP COLUMN replay_of_call")
     op.execute("DROP INDEX transcript_messages_owner")
     op.execute("ALTER TABLE transcript_messages DROP COLUMN owner")
