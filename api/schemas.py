@@ -934,8 +934,12 @@ class BudgetPause(BaseModel):
     reason: Literal["budget"]
     scope: Literal["task", "agent_hour", "tenant_day"]
     subject: str = Field(description="The task id, the agent's name, or '' for the tenant.")
-    window_start: datetime | None = Field(description="null for a task's own budget.")
-    window_end: datetime | None = Field(description="When an hourly or daily window ends.")
+    window_start: datetime | None = Field(
+        description="null for a task's own budget; an agent's rolling hour: 3600 s before the pause."
+    )
+    window_end: datetime | None = Field(
+        description="When a daily window ends; an agent's rolling hour: the pause itself."
+    )
     limit_micro_usd: int
     spent_micro_usd: int = Field(description="Spent in the window when the task paused.")
     reserved_micro_usd: int

@@ -630,6 +630,25 @@ class BudgetWindow(Base):
     )
 
 
+class BudgetSpend(Base):
+    """A charge on an agent's rolling hour, stamped with when it was charged: the hour's spend
+    is the sum of those of the last 3600 s (outlast_budget_spent, migration 0030)."""
+
+    __tablename__ = "budget_spend"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    charged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    amount_micro_usd: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint("amount_micro_usd > 0", name="budget_spend_amount_valid"),
+        Index("budget_spend_window", "tenant", "scope", "subject", "charged_at"),
+    )
+
+
 class BudgetReservation(Base):
     """A model call's worst-case cost, held on its windows until it is settled or expired."""
 
