@@ -935,7 +935,8 @@ class BudgetPause(BaseModel):
     scope: Literal["task", "agent_hour", "tenant_day"]
     subject: str = Field(description="The task id, the agent's name, or '' for the tenant.")
     window_start: datetime | None = Field(
-        description="null for a task's own budget; an agent's rolling hour: 3600 s before the pause."
+        description="null for a task's own budget; an agent's rolling hour: 3600 s before"
+        " the pause."
     )
     window_end: datetime | None = Field(
         description="When a daily window ends; an agent's rolling hour: the pause itself."
