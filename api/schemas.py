@@ -680,6 +680,10 @@ class AgentBudgets(_Request):
     per_hour_micro_usd: MicroUsd | None = None
 
 
+# An agent's weight in the fair claim (lease_claim_fair): 1 when not given.
+Share = Annotated[StrictInt, Field(ge=1, le=1000), WHOLE]
+
+
 class AgentSpec(_Request):
     """What an agent is: its model (and fallbacks), prompt, limits, tools and budgets."""
 
@@ -698,6 +702,9 @@ class AgentSpec(_Request):
         None, description="A registered graph (GET /v1/graphs); default: the agent graph."
     )
     max_concurrent_tasks: Annotated[StrictInt, Field(ge=1, le=100_000), WHOLE] | None = None
+    share: Share | None = Field(
+        None, description="Weight in the fair claim (1-1000): claims go to agents in proportion."
+    )
     budgets: AgentBudgets | None = None
     description: Description | None = None
 
@@ -718,6 +725,7 @@ class AgentUpdate(_Request):
     allowed_tools: Tools = _OMITTED
     graph: Label | None = None
     max_concurrent_tasks: Annotated[StrictInt, Field(ge=1, le=100_000), WHOLE] | None = None
+    share: Share | None = None
     budgets: AgentBudgets | None = None
     description: Description | None = None
 
@@ -737,6 +745,7 @@ class AgentSpecPublic(BaseModel):
     allowed_tools: list[str]
     graph: str | None
     max_concurrent_tasks: int | None
+    share: int | None = None
     budgets: AgentBudgetsPublic | None
     description: str | None
 

@@ -25,6 +25,7 @@ from db.errors import (
     TaskTimeout,
     ToolError,
     UnfinishedRun,
+    UnpricedModel,
     UnstorableValue,
     UrlRefused,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "TaskTimeout",
     "ToolError",
     "UnfinishedRun",
+    "UnpricedModel",
     "UnstorableValue",
     "UrlRefused",
 ]

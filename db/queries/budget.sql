@@ -119,6 +119,11 @@ SELECT v.outcome, (SELECT id FROM reservation) AS reservation_id,
        (SELECT state FROM paused) AS state, (SELECT pause FROM paused) AS pause
 FROM fence, verdict AS v;
 
+-- name: budget_applies
+-- Whether any budget applies to task :task_id (its own, its agent's hour, its tenant's day): a
+-- call to a model whose price is unknown is refused when one does (ADR 0023). Worker: by task id.
+SELECT EXISTS (SELECT FROM budget_applicable WHERE task_id = %(task_id)s) AS applies;
+
 -- name: budget_open
 -- Make the window rows that apply to task :task_id and do not exist yet (a new task, hour or
 -- day), at zero, so budget_reserve has rows to lock. Idempotent; creates no spend.

@@ -17,7 +17,7 @@ from psycopg.rows import DictRow
 from pydantic import SecretStr
 
 from db import agent, budget
-from db.errors import BudgetPaused, Conflict, NotFound
+from db.errors import BudgetPaused, Conflict, NotFound, UnpricedModel
 from db.lease import Claim
 from outlast.models import Link, ModelChain, PriceBook, RetryPolicy, call_model
 from outlast.models.openai import OpenAIProvider
@@ -284,3 +284,21 @@ async def test_the_reaper_prunes_windows_past_the_retention(
     await tx.execute("DELETE FROM tasks WHERE id = %s", (task_id,))
     assert await budget.prune(tx, retention_s=3600, batch=10) == 1  # the task's window
     assert await windows(tx) == {"agent_hour": (worst, 0)}
+
+
+async def test_a_budgeted_call_to_an_unpriced_model_is_refused_naming_it(
+    tx: AsyncConnection[DictRow], fake: FakeLLM, tmp_path: Path
+) -> None:
+    """ADR 0023: a model with no known price would reserve 0 and let the budget be passed."""
+    unpriced = tmp_path / "none.toml"
+    unpriced.write_text("")  # no override: gpt-test has no price anywhere
+    await make_agent(tx, "spender", per_task_micro_usd=1_000_000)
+    await agent_task(tx, "spender")
+    with pytest.raises(UnpricedModel, match="openai:gpt-test") as refused:
+        await ask(tx, await claim(tx), fake, unpriced)
+    assert refused.value.models == ["openai:gpt-test"]
+    assert fake.requests(OPENAI) == []  # refused before the call
+    assert await count(tx, "SELECT count(*) FROM budget_reservations") == 0
+    # Without a budget the same model is called (its cost shows as unpriced).
+    await submit(tx)
+    assert await ask(tx, await claim(tx), fake, unpriced) == "hello"
