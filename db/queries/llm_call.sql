@@ -54,7 +54,7 @@ WITH fence AS (
     ) AS n (digest, parent, position, encoding, content)
     WHERE NOT EXISTS (SELECT FROM recorded)
     ON CONFLICT (tenant, digest) DO UPDATE SET owner = NULL
-    WHERE transcript_messages.owner IS DISTINCT FROM excluded.owner
+    WHERE transcript_messages.owner <> excluded.owner
 ), started AS (
     INSERT INTO llm_calls (tenant, task_id, step_key, seq, lease_epoch, request_digest, request)
     SELECT fence.tenant, fence.id, %(step_key)s, %(seq)s, %(epoch)s, %(digest)s, %(request)s
@@ -97,7 +97,7 @@ WITH fence AS (
           AND c.lease_epoch = fence.lease_epoch AND c.status = 'started'
     )
     ON CONFLICT (tenant, digest) DO UPDATE SET owner = NULL
-    WHERE transcript_messages.owner IS DISTINCT FROM excluded.owner
+    WHERE transcript_messages.owner <> excluded.owner
 )
 UPDATE llm_calls AS c
 SET status = %(status)s,
