@@ -689,6 +689,10 @@ class AgentBudgets(_Request):
     per_hour_micro_usd: MicroUsd | None = None
 
 
+# An agent's weight in the fair claim (lease_claim_fair): 1 when not given.
+Share = Annotated[StrictInt, Field(ge=1, le=1000), WHOLE]
+
+
 class AgentSpec(_Request):
     """What an agent is: its model (and fallbacks), prompt, limits, tools and budgets."""
 
@@ -707,6 +711,9 @@ class AgentSpec(_Request):
         None, description="A registered graph (GET /v1/graphs); default: the agent graph."
     )
     max_concurrent_tasks: Annotated[StrictInt, Field(ge=1, le=100_000), WHOLE] | None = None
+    share: Share | None = Field(
+        None, description="Weight in the fair claim (1-1000): claims go to agents in proportion."
+    )
     budgets: AgentBudgets | None = None
     description: Description | None = None
 
@@ -727,6 +734,7 @@ class AgentUpdate(_Request):
     allowed_tools: Tools = _OMITTED
     graph: Label | None = None
     max_concurrent_tasks: Annotated[StrictInt, Field(ge=1, le=100_000), WHOLE] | None = None
+    share: Share | None = None
     budgets: AgentBudgets | None = None
     description: Description | None = None
 
@@ -746,6 +754,7 @@ class AgentSpecPublic(BaseModel):
     allowed_tools: list[str]
     graph: str | None
     max_concurrent_tasks: int | None
+    share: int | None = None
     budgets: AgentBudgetsPublic | None
     description: str | None
 
@@ -943,8 +952,13 @@ class BudgetPause(BaseModel):
     reason: Literal["budget"]
     scope: Literal["task", "agent_hour", "tenant_day"]
     subject: str = Field(description="The task id, the agent's name, or '' for the tenant.")
-    window_start: datetime | None = Field(description="null for a task's own budget.")
-    window_end: datetime | None = Field(description="When an hourly or daily window ends.")
+    window_start: datetime | None = Field(
+        description="null for a task's own budget; an agent's rolling hour: 3600 s before"
+        " the pause."
+    )
+    window_end: datetime | None = Field(
+        description="When a daily window ends; an agent's rolling hour: the pause itself."
+    )
     limit_micro_usd: int
     spent_micro_usd: int = Field(description="Spent in the window when the task paused.")
     reserved_micro_usd: int

@@ -45,6 +45,12 @@ async def reserve(db: Db, task_id: uuid.UUID, epoch: int, amount_micro_usd: int)
     raise LeaseLost(task_id, epoch)  # pragma: no cover - three window changes in a row
 
 
+async def applies(db: Db, task_id: uuid.UUID) -> bool:
+    """Whether any budget applies to the task."""
+    row = await fetch_one(db, "budget_applies", {"task_id": task_id})
+    return bool(row and row["applies"])
+
+
 async def open_(db: Db, task_id: uuid.UUID) -> None:
     """Create the task's missing window rows at zero."""
     await fetch_all(db, "budget_open", {"task_id": task_id})

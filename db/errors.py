@@ -15,8 +15,10 @@ OutlastError
 │                       bucket allows, before the call; the run stops as on a lost lease
 ├── NonRetryable        raised by a graph node or task function on purpose: the task fails
 │   │                   now, without further attempts, and goes to the dead-letter table
-│   └── UnstorableValue a result (or an interrupt's payload) Postgres cannot store: NaN,
-│                       Infinity, an int too long to write as text (also a ValueError)
+│   ├── UnstorableValue a result (or an interrupt's payload) Postgres cannot store: NaN,
+│   │                   Infinity, an int too long to write as text (also a ValueError)
+│   └── UnpricedModel   a task under a budget would call a model with no known price (its
+│                       cost cannot be reserved); the message names the model
 ├── TaskTimeout         the attempt ran past the task's `timeout_s` (retryable, like any
 │                       other failure of an attempt); its name is the failure's `type`
 ├── UnfinishedRun       a graph run stopped with nodes left and nothing waiting on a person:
@@ -116,6 +118,20 @@ class NonRetryable(OutlastError):
 
 class UnstorableValue(NonRetryable, ValueError):
     """A value the task produced cannot be stored (jsonb has no form for it)."""
+
+
+class UnpricedModel(NonRetryable):
+    """A task a budget applies to would call a model whose price is not known, so the call's
+    worst case cannot be reserved: refused before the call (ADR 0023). `models` names them."""
+
+    def __init__(self, task_id: object, models: list[str]) -> None:
+        names = ", ".join(models)
+        super().__init__(
+            f"task {task_id} has a budget, and no price is known for {names}: its calls cannot"
+            " be reserved against the budget. Add the model to the price override file"
+            " (OUTLAST_MODEL_PRICES_FILE) or take the budget off the agent."
+        )
+        self.models = models
 
 
 class TaskTimeout(OutlastError):

@@ -373,10 +373,14 @@ class TranscriptMessage(Base):
     position: Mapped[int] = mapped_column(Integer)
     encoding: Mapped[str] = mapped_column(Text)
     content: Mapped[bytes] = mapped_column(BYTEA)
+    # The task that stored it, whose retention takes it; NULL once another task stores or may
+    # read it (migration 0030, ADR 0023).
+    owner: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
     __table_args__ = (
         CheckConstraint("octet_length(digest) = 32", name="transcript_messages_digest_sha256"),
         CheckConstraint("(parent IS NULL) = (position = 0)", name="transcript_messages_chained"),
+        Index("transcript_messages_owner", "owner", postgresql_where=text("owner IS NOT NULL")),
     )
 
 
@@ -530,6 +534,8 @@ class ToolCall(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The original task's call whose outcome a replay reused (migration 0030).
+    replay_of_call: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint(
@@ -621,6 +627,25 @@ class BudgetWindow(Base):
         CheckConstraint(
             "spent_micro_usd >= 0 AND reserved_micro_usd >= 0", name="budget_windows_nonnegative"
         ),
+    )
+
+
+class BudgetSpend(Base):
+    """A charge on an agent's rolling hour, stamped with when it was charged: the hour's spend
+    is the sum of those of the last 3600 s (outlast_budget_spent, migration 0030)."""
+
+    __tablename__ = "budget_spend"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    charged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    amount_micro_usd: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint("amount_micro_usd > 0", name="budget_spend_amount_valid"),
+        Index("budget_spend_window", "tenant", "scope", "subject", "charged_at"),
     )
 
 

@@ -116,10 +116,23 @@ class _Interning:
         return self.inner.loads_typed(data)
 
 
+VERSION_WIDTH = 10
+
+
 class TranscriptSaver(AsyncPostgresSaver):
     """Reads checkpoints whose message lists and texts are stored as transcript nodes."""
 
     _reading: AsyncConnection[DictRow] | None = None
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """A channel's next version, `VERSION_WIDTH` zero-padded digits (ADR 0023). The stock
+        saver's are 32 digits and a random fraction, 50 characters repeated in every checkpoint
+        (its versions, the versions each node saw) and blob row. LangGraph compares versions as
+        strings, so a thread keeps the format it started with: a stock version continues as
+        one."""
+        if isinstance(current, str) and "." in current:
+            return super().get_next_version(current, channel)
+        return f"{int(current or 0) + 1:0{VERSION_WIDTH}}"
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:

@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 
 from db.connect import Db, fetch_one
 from db.errors import LeaseLost
+from db.llm_call import ReplaySource
 
 Decision = Literal["retry", "skip", "done"]
 
@@ -69,6 +70,31 @@ async def begin(
     if row is None:
         raise LeaseLost(task_id, epoch)
     return Begun(row["outcome"], row["id"], row["status"], row["result"], row["error"])
+
+
+async def replay(
+    db: Db, task_id: uuid.UUID, epoch: int, intent: Intent, source: ReplaySource
+) -> Begun | None:
+    """In a replay: the original task's outcome of this call, recorded as this task's, when the
+    replay has not reached `source.from_call` yet and the original made the same call; None when
+    the tool must run (then `begin`, which raises LeaseLost when the lease is gone)."""
+    params = {
+        "task_id": task_id,
+        "epoch": epoch,
+        "step_key": intent.step_key,
+        "seq": intent.seq,
+        "tool": intent.tool,
+        "idempotent": intent.idempotent,
+        "key": intent.key,
+        "digest": intent.digest,
+        "arguments": Jsonb(intent.arguments),
+        "source_id": source.task_id,
+        "from_call": source.from_call,
+    }
+    row = await fetch_one(db, "tool_call_replay", params)
+    if row is None:
+        return None
+    return Begun("recorded", row["id"], row["status"], row["result"], row["error"])
 
 
 async def finish(

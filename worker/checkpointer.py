@@ -22,6 +22,10 @@ Transcripts (ADR 0012): message lists are stored once, as chains of nodes (db/sa
 nodes a checkpoint adds are queued in its fenced transaction too, so a zombie stores none. The
 saver remembers which nodes it has seen committed (written by it, or read back on resume) and
 sends only the others.
+
+Superseded writes (ADR 0023): writing a checkpoint drops its parent's pending writes, in the same
+fenced transaction: the new checkpoint's channel values hold what they wrote. LangGraph's own
+channels (interrupts, errors, resume values) are kept.
 """
 
 from __future__ import annotations
@@ -123,6 +127,9 @@ class FencedSaver(TranscriptSaver):
             await checkpoints.order_insert(
                 conn, thread_id, checkpoint_ns, checkpoint["id"], self.epoch
             )
+            parent = config["configurable"].get("checkpoint_id")
+            if parent and parent != checkpoint["id"]:
+                await checkpoints.writes_prune(conn, thread_id, checkpoint_ns, str(parent))
         self._stored.update(node.digest for node in nodes)  # committed: the block ended
         return written
 

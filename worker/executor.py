@@ -260,7 +260,7 @@ class Executor:
             self.config.model_rate_wait_max_s,
         )
         journal = PgJournal(self.pool, claim.task_id, claim.epoch, self.prices, replay, limiter)
-        tools = PgToolRuntime(self.pool, claim.task_id, claim.epoch, self.config.tools)
+        tools = PgToolRuntime(self.pool, claim.task_id, claim.epoch, self.config.tools, replay)
         nodes = spans.node_tracer()
         config = run_config(claim, journal=journal, agent=agent, tools=tools, nodes=nodes)
         graph_input = await self._first_input(graph, saver, config, claim)

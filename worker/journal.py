@@ -28,6 +28,7 @@ from typing import Any
 
 from db import budget, llm_call, transcripts
 from db.connect import Db, transaction
+from db.errors import UnpricedModel
 from db.transcripts import TEXT, Node
 from outlast import traces
 from outlast.models.journal import JournalEntry
@@ -88,6 +89,11 @@ class PgJournal:
                     self.pool, self.task_id, [reused.response]
                 )
                 return JournalEntry(reused.call_id, ModelResponse.model_validate(recorded))
+        # A model without a known price cannot be bounded by a budget: refused, naming it,
+        # when one applies (ADR 0023), before anything is taken.
+        unpriced = self.prices.unpriced(models)
+        if unpriced and await budget.applies(self.pool, self.task_id):
+            raise UnpricedModel(self.task_id, [f"{m.provider}:{m.model}" for m in unpriced])
         # The provider rate limit first (it may sleep, or give the task back: no budget is
         # held meanwhile), then the budget; what the rate limit took is given back when no
         # call follows.

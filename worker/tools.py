@@ -14,35 +14,48 @@ from typing import Any
 
 from db import artifact, tool_call, tool_server
 from db.connect import Db
+from db.llm_call import ReplaySource
 from outlast.tool import Decision, LedgerEntry, ServerInfo, ToolIntent, ToolLimits
 
 
 class PgToolRuntime:
-    def __init__(self, pool: Db, task_id: uuid.UUID, epoch: int, limits: ToolLimits) -> None:
+    """With `replay` (a task replaying another from its N-th model call), a tool call made
+    before the replay's N-th model call takes the original's recorded outcome and does not run
+    (db tool_call_replay, ADR 0023)."""
+
+    def __init__(
+        self,
+        pool: Db,
+        task_id: uuid.UUID,
+        epoch: int,
+        limits: ToolLimits,
+        replay: ReplaySource | None = None,
+    ) -> None:
         self.pool = pool
         self.task_id = task_id
         self.epoch = epoch
         self.limits = limits
+        self.replay = replay
 
     async def begin(
         self, intent: ToolIntent, decision: Decision | None = None, result: Any = None
     ) -> LedgerEntry:
-        begun = await tool_call.begin(
-            self.pool,
-            self.task_id,
-            self.epoch,
-            tool_call.Intent(
-                intent.step_key,
-                intent.seq,
-                intent.tool,
-                intent.idempotent,
-                intent.key,
-                intent.digest,
-                intent.arguments,
-            ),
-            decision=decision,
-            result=result,
+        row = tool_call.Intent(
+            intent.step_key,
+            intent.seq,
+            intent.tool,
+            intent.idempotent,
+            intent.key,
+            intent.digest,
+            intent.arguments,
         )
+        begun = None
+        if self.replay is not None and decision is None:
+            begun = await tool_call.replay(self.pool, self.task_id, self.epoch, row, self.replay)
+        if begun is None:
+            begun = await tool_call.begin(
+                self.pool, self.task_id, self.epoch, row, decision=decision, result=result
+            )
         return LedgerEntry(begun.outcome, begun.call_id, begun.status, begun.result, begun.error)
 
     async def finish(self, call_id: int, result: Any, error: str | None) -> None:

@@ -37,17 +37,21 @@ WITH fence AS (
     )
     ORDER BY w.tenant, w.scope, w.subject, w.window_start
     FOR UPDATE
-), checked AS (
+), measured AS (
+    -- An agent's rolling hour sums its charges of the last 3600 s, read after its row is locked
+    -- (outlast_budget_spent takes a fresh snapshot), so a settle that held the lock is counted.
     SELECT a.tenant, a.scope, a.subject, a.window_start, a.window_end, a.limit_micro_usd,
            l.tenant IS NOT NULL AS present,
-           coalesce(l.spent_micro_usd, 0) AS spent_micro_usd,
-           coalesce(l.reserved_micro_usd, 0) AS reserved_micro_usd,
-           coalesce(l.spent_micro_usd + l.reserved_micro_usd, 0) + %(amount)s
-               <= a.limit_micro_usd AS fits
+           outlast_budget_spent(a.tenant, a.scope, a.subject, coalesce(l.spent_micro_usd, 0))
+               AS spent_micro_usd,
+           coalesce(l.reserved_micro_usd, 0) AS reserved_micro_usd
     FROM applicable AS a
     LEFT JOIN locked AS l
            ON (l.tenant, l.scope, l.subject, l.window_start)
             = (a.tenant, a.scope, a.subject, a.window_start)
+), checked AS (
+    SELECT m.*, m.spent_micro_usd + m.reserved_micro_usd + %(amount)s <= m.limit_micro_usd AS fits
+    FROM measured AS m
 ), verdict AS (
     SELECT CASE WHEN count(*) = 0 THEN 'unlimited'
                 WHEN bool_or(NOT present) THEN 'open'
@@ -82,10 +86,14 @@ WITH fence AS (
         pause = CASE WHEN t.cancel_requested THEN NULL
                      ELSE jsonb_build_object(
                          'reason', 'budget', 'scope', r.scope, 'subject', r.subject,
-                         -- null for the task's own window, which is its whole life
-                         'window_start', CASE WHEN isfinite(r.window_start)
+                         -- null for the task's own window, which is its whole life; an
+                         -- agent's rolling hour: the 3600 s up to now
+                         'window_start', CASE WHEN r.scope = 'agent_hour'
+                                              THEN outlast_now() - interval '3600 seconds'
+                                              WHEN isfinite(r.window_start)
                                               THEN r.window_start END,
-                         'window_end', CASE WHEN isfinite(r.window_end) THEN r.window_end END,
+                         'window_end', CASE WHEN r.scope = 'agent_hour' THEN outlast_now()
+                                            WHEN isfinite(r.window_end) THEN r.window_end END,
                          'limit_micro_usd', r.limit_micro_usd,
                          'spent_micro_usd', r.spent_micro_usd,
                          'reserved_micro_usd', r.reserved_micro_usd,
@@ -110,6 +118,11 @@ WITH fence AS (
 SELECT v.outcome, (SELECT id FROM reservation) AS reservation_id,
        (SELECT state FROM paused) AS state, (SELECT pause FROM paused) AS pause
 FROM fence, verdict AS v;
+
+-- name: budget_applies
+-- Whether any budget applies to task :task_id (its own, its agent's hour, its tenant's day): a
+-- call to a model whose price is unknown is refused when one does (ADR 0023). Worker: by task id.
+SELECT EXISTS (SELECT FROM budget_applicable WHERE task_id = %(task_id)s) AS applies;
 
 -- name: budget_open
 -- Make the window rows that apply to task :task_id and do not exist yet (a new task, hour or
@@ -140,6 +153,12 @@ WITH gone AS (
                = (w.tenant, w.scope, w.subject, w.window_start)
     ORDER BY w.tenant, w.scope, w.subject, w.window_start
     FOR UPDATE OF w
+), charged AS (
+    -- An agent's rolling hour counts the charge for the next 3600 s.
+    INSERT INTO budget_spend (tenant, scope, subject, charged_at, amount_micro_usd)
+    SELECT l.tenant, l.scope, l.subject, outlast_now(), %(cost_micro_usd)s
+    FROM locked AS l
+    WHERE l.scope = 'agent_hour' AND %(cost_micro_usd)s > 0
 )
 UPDATE budget_windows AS w
 SET reserved_micro_usd = w.reserved_micro_usd - l.amount_micro_usd,
@@ -188,6 +207,11 @@ WITH lost AS (
     FROM locked AS l
     WHERE (w.tenant, w.scope, w.subject, w.window_start)
         = (l.tenant, l.scope, l.subject, l.window_start)
+), hour_charged AS (
+    INSERT INTO budget_spend (tenant, scope, subject, charged_at, amount_micro_usd)
+    SELECT l.tenant, l.scope, l.subject, outlast_now(), l.amount_micro_usd
+    FROM locked AS l
+    WHERE l.scope = 'agent_hour' AND l.amount_micro_usd > 0
 )
 SELECT count(*) AS expired FROM gone;
 
@@ -202,18 +226,24 @@ WITH task AS (
     FROM tasks
     WHERE id = %(task_id)s AND tenant = %(tenant)s
     FOR UPDATE
-), checked AS (
+), measured AS (
     SELECT a.scope, a.subject, a.window_end, a.limit_micro_usd,
-           coalesce(w.spent_micro_usd, 0) AS spent_micro_usd,
+           outlast_budget_spent(a.tenant, a.scope, a.subject, coalesce(w.spent_micro_usd, 0))
+               AS spent_micro_usd,
            coalesce(w.reserved_micro_usd, 0) AS reserved_micro_usd,
-           coalesce(w.spent_micro_usd + w.reserved_micro_usd, 0)
-               + coalesce((task.pause ->> 'needed_micro_usd')::bigint, 0)
-               <= a.limit_micro_usd AS fits
+           coalesce((task.pause ->> 'needed_micro_usd')::bigint, 0) AS needed_micro_usd
     FROM task
     JOIN budget_applicable AS a ON a.task_id = task.id
     LEFT JOIN budget_windows AS w
            ON (w.tenant, w.scope, w.subject, w.window_start)
             = (a.tenant, a.scope, a.subject, a.window_start)
+), checked AS (
+    SELECT m.scope, m.subject,
+           CASE WHEN isfinite(m.window_end) THEN m.window_end END AS window_end,
+           m.limit_micro_usd, m.spent_micro_usd, m.reserved_micro_usd,
+           m.spent_micro_usd + m.reserved_micro_usd + m.needed_micro_usd
+               <= m.limit_micro_usd AS fits
+    FROM measured AS m
 ), moved AS (
     UPDATE tasks AS t
     SET state = 'queued', pause = NULL, run_at = outlast_now(), updated_at = outlast_now()
@@ -236,8 +266,8 @@ FROM task
 LEFT JOIN moved AS m ON m.id = task.id;
 
 -- name: budget_resume_due
--- The reaper: queue tasks paused on an hourly or daily budget whose call now fits (the window
--- moved on, or spend was released). A task paused on its own budget waits for a raise and an
+-- The reaper: queue tasks paused on an hourly or daily budget whose call now fits (the rolling
+-- hour let enough spend age out, the day turned, or spend was released). A task paused on its own budget waits for a raise and an
 -- explicit resume. Reads the partial index tasks_paused; SKIP LOCKED passes a task a resume or
 -- cancel holds.
 WITH due AS (
@@ -252,7 +282,8 @@ WITH due AS (
                  ON (w.tenant, w.scope, w.subject, w.window_start)
                   = (a.tenant, a.scope, a.subject, a.window_start)
           WHERE a.task_id = t.id
-            AND coalesce(w.spent_micro_usd + w.reserved_micro_usd, 0)
+            AND outlast_budget_spent(a.tenant, a.scope, a.subject, coalesce(w.spent_micro_usd, 0))
+                + coalesce(w.reserved_micro_usd, 0)
                 + (t.pause ->> 'needed_micro_usd')::bigint > a.limit_micro_usd
       )
     ORDER BY t.id
@@ -277,7 +308,8 @@ SELECT id, pg_notify('outlast_tasks', 'resumed') AS notified FROM moved;
 -- the window that refused the call and its spend now (keyset-paginated on (updated_at, id)).
 SELECT t.id AS task_id, t.graph, t.agent, t.metadata AS task_metadata, t.pause,
        t.updated_at AS paused_at, a.limit_micro_usd,
-       coalesce(w.spent_micro_usd, 0) AS spent_micro_usd,
+       coalesce(outlast_budget_spent(a.tenant, a.scope, a.subject, w.spent_micro_usd), 0)
+           AS spent_micro_usd,
        coalesce(w.reserved_micro_usd, 0) AS reserved_micro_usd
 FROM tasks AS t
 LEFT JOIN budget_applicable AS a ON a.task_id = t.id AND a.scope = t.pause ->> 'scope'
@@ -314,16 +346,29 @@ SET per_day_micro_usd = excluded.per_day_micro_usd,
 RETURNING tenant;
 
 -- name: budget_prune
--- The reaper: delete window rows past the retention: an hour or a day that ended more than
--- :retention_s ago, and a task's window once the task is gone (pruned). A row still holding a
--- reservation stays. SKIP LOCKED: a reserve or settle in flight holds its rows.
-WITH doomed AS (
+-- The reaper: delete window rows past the retention: a day (or a clock hour, as hours were
+-- before migration 0030) that ended more than :retention_s ago, an agent's rolling hour once the
+-- agent is gone, and a task's window once the task is gone (pruned). A row still holding a
+-- reservation stays. Charges on a rolling hour go :retention_s after they left it. SKIP
+-- LOCKED: a reserve or settle in flight holds its rows.
+WITH spend_gone AS (
+    DELETE FROM budget_spend
+    WHERE id IN (SELECT id FROM budget_spend
+                 WHERE charged_at < outlast_now() - interval '3600 seconds'
+                                    - make_interval(secs => %(retention_s)s)
+                 ORDER BY id
+                 LIMIT %(batch)s)
+), doomed AS (
     SELECT w.tenant, w.scope, w.subject, w.window_start
     FROM budget_windows AS w
     WHERE w.reserved_micro_usd = 0
       AND CASE w.scope
-              WHEN 'agent_hour' THEN w.window_start + interval '1 hour'
-                                     < outlast_now() - make_interval(secs => %(retention_s)s)
+              WHEN 'agent_hour' THEN
+                  CASE WHEN isfinite(w.window_start)
+                       THEN w.window_start + interval '1 hour'
+                            < outlast_now() - make_interval(secs => %(retention_s)s)
+                       ELSE NOT EXISTS (SELECT FROM agents AS a
+                                        WHERE a.tenant = w.tenant AND a.name = w.subject) END
               WHEN 'tenant_day' THEN w.window_start + interval '1 day'
                                      < outlast_now() - make_interval(secs => %(retention_s)s)
               ELSE NOT EXISTS (SELECT FROM tasks AS t WHERE t.id = w.subject::uuid)

@@ -69,10 +69,13 @@ SELECT * FROM claimed ORDER BY priority DESC, ready_at, id;
 -- :after_agent; '' for the start), wrapping around, and answers the last one it took from as
 -- the next cursor; a skip scan of tasks_queued_group finds them, one index probe per group,
 -- whatever the depth of the queue or the number of groups. Among them, a group's k-th ready
--- task ranks at (tasks it has running, counted up to :limit) + k, then priority and readiness (priorities apply
--- within a group): the least-loaded group is served first and the batch fills groups level, so
--- an agent with 10 tasks starts at once while another has 100,000 queued or running.
--- Each group with room offers its first ceil(:limit / groups with room) ready tasks (the same
+-- task ranks at ((tasks it has running, counted up to :limit) + k) / its agent's `share` (a
+-- weight, 1 by default; ADR 0023), then priority and readiness (priorities apply within a
+-- group): the least-loaded group relative to its share is served first and the batch fills
+-- groups in proportion to their shares, so an agent with 10 tasks starts at once while another
+-- of the same share has 100,000 queued or running.
+-- Each group with room offers its first ceil(:limit * share / shares of groups with room) ready
+-- tasks (the same
 -- index, in claim order) FOR UPDATE SKIP LOCKED, so claimers pass each other's rows as in
 -- lease_claim_many and nothing serialises them; the best :limit of those are claimed (at most
 -- one group's share more are locked for the statement and left queued).
@@ -129,7 +132,8 @@ WITH RECURSIVE now AS (
     WHERE n <= %(limit)s
       AND (tenant, agent) <= (%(after_tenant)s::text, %(after_agent)s::text)
 ), load AS (
-    SELECT g.tenant, g.agent, (v.spec ->> 'max_concurrent_tasks')::int AS cap, busy.running
+    SELECT g.tenant, g.agent, (v.spec ->> 'max_concurrent_tasks')::int AS cap, busy.running,
+           greatest(coalesce((v.spec ->> 'share')::int, 1), 1) AS share
     FROM groups AS g
     LEFT JOIN agents AS a ON a.tenant = g.tenant AND a.name = g.agent
     LEFT JOIN agent_versions AS v
@@ -152,8 +156,9 @@ WITH RECURSIVE now AS (
     FROM load AS l
 ), offered AS (
     SELECT o.id, o.priority, o.ready_at, r.tenant, r.agent,
-           r.running + row_number() OVER (PARTITION BY r.tenant, r.agent
-                                          ORDER BY o.priority DESC, o.ready_at, o.id) AS rank
+           (r.running + row_number() OVER (PARTITION BY r.tenant, r.agent
+                                           ORDER BY o.priority DESC, o.ready_at, o.id))::numeric
+               / r.share AS rank
     FROM room AS r
     CROSS JOIN LATERAL (
         SELECT t.id, t.priority, t.ready_at
@@ -166,7 +171,8 @@ WITH RECURSIVE now AS (
           AND NOT t.cancel_requested
         ORDER BY t.tenant, coalesce(t.agent, ''), t.priority DESC, t.ready_at, t.id
         LIMIT least(r.room,
-                    ceil(%(limit)s::numeric / (SELECT count(*) FROM room WHERE room > 0))::int)
+                    ceil(%(limit)s::numeric * r.share
+                         / (SELECT sum(share) FROM room WHERE room > 0))::int)
         FOR UPDATE OF t SKIP LOCKED
     ) AS o
     WHERE r.room > 0

@@ -45,15 +45,16 @@ WITH fence AS (
       AND c.lease_epoch < fence.lease_epoch
     RETURNING c.id
 ), nodes AS (
-    INSERT INTO transcript_messages (tenant, digest, parent, position, encoding, content)
-    SELECT fence.tenant, n.digest, n.parent, n.position, n.encoding, n.content
+    INSERT INTO transcript_messages (tenant, digest, parent, position, encoding, content, owner)
+    SELECT fence.tenant, n.digest, n.parent, n.position, n.encoding, n.content, fence.id
     FROM fence
     CROSS JOIN unnest(
         %(node_digests)s::bytea[], %(node_parents)s::bytea[], %(node_positions)s::integer[],
         %(node_encodings)s::text[], %(node_contents)s::bytea[]
     ) AS n (digest, parent, position, encoding, content)
     WHERE NOT EXISTS (SELECT FROM recorded)
-    ON CONFLICT (tenant, digest) DO NOTHING
+    ON CONFLICT (tenant, digest) DO UPDATE SET owner = NULL
+    WHERE transcript_messages.owner <> excluded.owner
 ), started AS (
     INSERT INTO llm_calls (tenant, task_id, step_key, seq, lease_epoch, request_digest, request)
     SELECT fence.tenant, fence.id, %(step_key)s, %(seq)s, %(epoch)s, %(digest)s, %(request)s
@@ -83,8 +84,8 @@ WITH fence AS (
       -- fence:end
     FOR SHARE
 ), nodes AS (
-    INSERT INTO transcript_messages (tenant, digest, parent, position, encoding, content)
-    SELECT fence.tenant, n.digest, n.parent, n.position, n.encoding, n.content
+    INSERT INTO transcript_messages (tenant, digest, parent, position, encoding, content, owner)
+    SELECT fence.tenant, n.digest, n.parent, n.position, n.encoding, n.content, fence.id
     FROM fence
     CROSS JOIN unnest(
         %(node_digests)s::bytea[], %(node_parents)s::bytea[], %(node_positions)s::integer[],
@@ -95,7 +96,8 @@ WITH fence AS (
         WHERE c.id = %(call_id)s AND c.task_id = fence.id
           AND c.lease_epoch = fence.lease_epoch AND c.status = 'started'
     )
-    ON CONFLICT (tenant, digest) DO NOTHING
+    ON CONFLICT (tenant, digest) DO UPDATE SET owner = NULL
+    WHERE transcript_messages.owner <> excluded.owner
 )
 UPDATE llm_calls AS c
 SET status = %(status)s,

@@ -201,6 +201,12 @@ WITH now AS (
       ON w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
      AND w.checkpoint_id = cp.checkpoint_id
     WHERE w.channel <> '__resume__'
+), shared AS (
+    -- The copy reads the source's transcript nodes: none goes with the source's retention.
+    UPDATE transcript_messages AS m
+    SET owner = NULL
+    FROM inserted AS i
+    WHERE m.tenant = i.tenant AND m.owner = %(task_id)s
 ), events AS (
     INSERT INTO task_events (tenant, task_id, kind, to_state, detail)
     SELECT tenant, id, 'submitted', 'queued', jsonb_build_object(
@@ -212,8 +218,9 @@ SELECT inserted.*, pg_notify('outlast_tasks', 'forked') AS notified FROM inserte
 -- name: tasks_prune_finished
 -- Delete finished tasks older than the retention, with their LangGraph threads (the checkpoint
 -- tables have no foreign key to tasks) and their events (no foreign key either, ADR 0006); waits
--- go by ON DELETE CASCADE. A task one of whose dead letters is still kept is not pruned: an open
--- dead letter (neither redriven nor resolved) is kept until an operator closes it, a closed one
+-- go by ON DELETE CASCADE, its model calls too, and the transcript nodes it owns (stored by it
+-- alone: a node another task stored too, or a fork or replay of it may read, has no owner). A
+-- task one of whose dead letters is still kept is not pruned: an open dead letter (neither redriven nor resolved) is kept until an operator closes it, a closed one
 -- :dead_letter_retention_s after it was closed (0: forever), and the cascade would take them with
 -- the task. So a failed task waiting for an operator stays, whatever its age.
 -- A pruned task's Idempotency-Key is free again. SKIP LOCKED: never waits on a busy row.
@@ -240,6 +247,9 @@ WITH doomed AS (
     DELETE FROM checkpoint_blobs WHERE thread_id IN (SELECT thread_id FROM doomed)
 ), writes_gone AS (
     DELETE FROM checkpoint_writes WHERE thread_id IN (SELECT thread_id FROM doomed)
+), transcripts_gone AS (
+    -- The transcript nodes the task stored and no other task stored or may read (ADR 0023).
+    DELETE FROM transcript_messages WHERE owner IN (SELECT id FROM doomed)
 ), events_gone AS (
     DELETE FROM task_events WHERE task_id IN (SELECT id FROM doomed)
 ), tasks_gone AS (
@@ -268,6 +278,12 @@ WITH inserted AS (
       AND s.agent IS NOT NULL
       AND s.state IN ('completed', 'failed', 'cancelled')
     RETURNING *
+), shared AS (
+    -- The replay reuses the original's recorded answers: none goes with its retention.
+    UPDATE transcript_messages AS m
+    SET owner = NULL
+    FROM inserted AS i
+    WHERE m.tenant = i.tenant AND m.owner = %(task_id)s
 ), events AS (
     INSERT INTO task_events (tenant, task_id, kind, to_state, detail)
     SELECT tenant, id, 'submitted', 'queued', jsonb_build_object(

@@ -5,18 +5,22 @@
 
 -- name: transcripts_insert
 -- Store the nodes of a message list that are not stored yet (the writer sends only those it
--- does not know to be stored; one stored meanwhile, by a fork sharing the prefix, is left as it
--- is: same key, same bytes). Queued by the fenced checkpointer in the transaction that writes the
--- checkpoint referring to them, before its fence, so they commit with it or not at all.
+-- does not know to be stored; one stored meanwhile, by a fork sharing the prefix, keeps its
+-- bytes: same key, same bytes). A node is owned by the task that stored it first, and pruned
+-- with it; one that another task stores too becomes shared (owner NULL) and stays (ADR 0023);
+-- one already shared is left as it is (no new row version). Queued by the fenced checkpointer
+-- in the transaction that writes the checkpoint referring to them, before its fence, so they
+-- commit with it or not at all.
 -- fence: its transaction's lease_fence or lease_fence_last (worker/checkpointer.py).
-INSERT INTO transcript_messages (tenant, digest, parent, position, encoding, content)
-SELECT t.tenant, n.digest, n.parent, n.position, %(encoding)s, n.content
+INSERT INTO transcript_messages (tenant, digest, parent, position, encoding, content, owner)
+SELECT t.tenant, n.digest, n.parent, n.position, %(encoding)s, n.content, t.id
 FROM tasks AS t
 CROSS JOIN unnest(
     %(digests)s::bytea[], %(parents)s::bytea[], %(positions)s::integer[], %(contents)s::bytea[]
 ) AS n (digest, parent, position, content)
 WHERE t.id = %(task_id)s
-ON CONFLICT (tenant, digest) DO NOTHING;
+ON CONFLICT (tenant, digest) DO UPDATE SET owner = NULL
+WHERE transcript_messages.owner <> excluded.owner;
 
 -- name: transcripts_read
 -- The elements of the lists ending at :heads, in the task's tenant: each chain walked from its

@@ -93,13 +93,22 @@ class PriceBook:
         """What the request can cost at most, in micro-USD, on the dearest of `models` (the
         chain's, in failover order): its estimated prompt tokens at the input price plus its
         `max_tokens` at the output price. A budget reserves this before the call. A model
-        without a known price counts 0 (it cannot be budgeted; its calls show as unpriced)."""
+        without a known price counts 0 here (its calls show as unpriced); a task with a budget
+        may not call one at all (`unpriced`)."""
         usage = Usage(
             input_tokens=estimated_prompt_tokens(request),
             output_tokens=request.params.max_tokens,
         )
         costs = (self.cost(usage, ref.provider, ref.model).micro_usd for ref in models)
         return max((cost for cost in costs if cost is not None), default=0)
+
+    def unpriced(self, models: Sequence[ModelRef]) -> list[ModelRef]:
+        """The models of a chain whose price is not known: a budget cannot bound their calls
+        (the journal refuses them to a task with a budget, ADR 0023)."""
+        probe = Usage(input_tokens=1, output_tokens=1)
+        return [
+            ref for ref in models if self.cost(probe, ref.provider, ref.model).micro_usd is None
+        ]
 
 
 def estimated_prompt_tokens(request: ModelRequest) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -132,7 +133,11 @@ def test_agent_task_runs_the_tool_loop_with_the_pinned_version(
 
 
 def test_replay_from_call_n_calls_the_provider_only_from_n(
-    api: TestClient, fake: FakeLLM, processes: Processes, worker_env: dict[str, str]
+    api: TestClient,
+    fake: FakeLLM,
+    processes: Processes,
+    worker_env: dict[str, str],
+    db_url: str,
 ) -> None:
     ok(api.post("/v1/agents", json=AGENT), 201)
     original = ok(api.post("/v1/tasks", json={"agent": "researcher", "input": ASK}), 201)
@@ -159,6 +164,13 @@ def test_replay_from_call_n_calls_the_provider_only_from_n(
     # The replayed conversation holds the original's first two answers and tool results.
     tool_results = [m for m in sent[0].body["messages"] if m["role"] == "tool"]
     assert len(tool_results) == 2
+    # The calculator call before call 3 was the original's outcome, not a second run.
+    with psycopg.connect(db_url) as conn:
+        ran = conn.execute(
+            "SELECT count(*), count(replay_of_call) FROM tool_calls WHERE task_id = %s",
+            (replay["id"],),
+        ).fetchone()
+    assert ran == (1, 1)
 
     compared = ok(api.get(f"/v1/tasks/{original['id']}/replays"))
     assert compared["task"]["id"] == original["id"] and compared["task"]["calls"] == 3

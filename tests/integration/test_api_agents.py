@@ -79,6 +79,12 @@ def test_create_get_update_versions_and_diff(client: TestClient) -> None:
     problem(client.get("/v1/agents/support/versions/3"), 404)
 
 
+def test_a_share_is_stored_and_shown(client: TestClient) -> None:
+    assert make(client)["share"] is None  # 1 in the claim
+    updated = client.patch("/v1/agents/support", json={"share": 4})
+    assert updated.status_code == 200 and updated.json()["share"] == 4
+
+
 def test_a_patch_that_changes_nothing_makes_no_version(client: TestClient) -> None:
     make(client, temperature=0.5)
     again = client.patch("/v1/agents/support", json={"temperature": 0.5})
@@ -148,6 +154,9 @@ def test_a_duplicate_name_is_409(client: TestClient) -> None:
         ({"allowed_tools": ["shell"]}, "body.allowed_tools.0", "known_tool"),
         ({"graph": "nope"}, "body.graph", "known_graph"),
         ({"max_concurrent_tasks": 0}, "body.max_concurrent_tasks", "greater_than_equal"),
+        ({"share": 0}, "body.share", "greater_than_equal"),
+        ({"share": 1001}, "body.share", "less_than_equal"),
+        ({"share": 1.5}, "body.share", None),
         ({"budgets": {"per_task_micro_usd": -1}}, "body.budgets.per_task_micro_usd", None),
         ({"budgets": {"per_day": 1}}, "body.budgets.per_day", "extra_forbidden"),
         ({"colour": "red"}, "body.colour", "extra_forbidden"),

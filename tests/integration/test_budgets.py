@@ -17,7 +17,7 @@ from psycopg.rows import DictRow
 from pydantic import SecretStr
 
 from db import agent, budget
-from db.errors import BudgetPaused, Conflict, NotFound
+from db.errors import BudgetPaused, Conflict, NotFound, UnpricedModel
 from db.lease import Claim
 from outlast.models import Link, ModelChain, PriceBook, RetryPolicy, call_model
 from outlast.models.openai import OpenAIProvider
@@ -168,9 +168,11 @@ async def test_a_call_over_budget_pauses_the_task_before_the_call(
     assert await windows(tx) == {"task": (worst, 0)}
 
 
-async def test_an_hourly_pause_resumes_by_itself_when_the_hour_turns(
+async def test_an_hourly_pause_resumes_by_itself_when_the_spend_ages_out(
     tx: AsyncConnection[DictRow], fake: FakeLLM, prices_file: Path, worst: int
 ) -> None:
+    """The hour is a rolling one (ADR 0023): spend counts for 3600 s after it was charged,
+    whatever the clock hour."""
     await at(tx, "2030-01-01T10:30:00Z")
     await make_agent(tx, "hourly", per_hour_micro_usd=worst)
     await agent_task(tx, "hourly")
@@ -182,23 +184,55 @@ async def test_an_hourly_pause_resumes_by_itself_when_the_hour_turns(
     second = paused.task_id
     with pytest.raises(BudgetPaused):
         await ask(tx, paused, fake, prices_file)
-    assert (await task_row(tx, second))["pause"]["scope"] == "agent_hour"
+    pause = (await task_row(tx, second))["pause"]
+    assert pause["scope"] == "agent_hour"
+    assert (pause["window_start"], pause["window_end"]) == (
+        "2030-01-01T09:30:00+00:00",
+        "2030-01-01T10:30:00+00:00",
+    )
     assert (await task_row(tx, first.task_id))["state"] == "running"
 
-    await at(tx, "2030-01-01T10:59:59Z")
+    await at(tx, "2030-01-01T11:00:00Z")  # a clock hour would have let it go here
     assert await budget.resume_due(tx, batch=10) == 0
-    await at(tx, "2030-01-01T11:00:00Z")
+    await at(tx, "2030-01-01T11:29:59Z")
+    assert await budget.resume_due(tx, batch=10) == 0
+    await at(tx, "2030-01-01T11:30:00Z")  # the 10:30 charge is 3600 s old: out of the hour
     assert await budget.resume_due(tx, batch=10) == 1
     assert (await task_row(tx, second))["state"] == "queued"
     fake.script(OPENAI, full_cost())
     resumed = await claim(tx)
     assert resumed.task_id == second
     assert await ask(tx, resumed, fake, prices_file) == "spent"
-    cur = await tx.execute("SELECT window_start, spent_micro_usd FROM budget_windows ORDER BY 1")
+    cur = await tx.execute("SELECT charged_at, amount_micro_usd FROM budget_spend ORDER BY 1")
     assert [tuple(r.values()) for r in await cur.fetchall()] == [
-        (datetime(2030, 1, 1, 10, tzinfo=UTC), worst),
-        (datetime(2030, 1, 1, 11, tzinfo=UTC), worst),
+        (datetime(2030, 1, 1, 10, 30, tzinfo=UTC), worst),
+        (datetime(2030, 1, 1, 11, 30, tzinfo=UTC), worst),
     ]
+
+
+async def test_the_rolling_hour_counts_what_was_charged_in_the_last_3600_s(
+    tx: AsyncConnection[DictRow], worst: int
+) -> None:
+    await make_agent(tx, "rolling", per_hour_micro_usd=3 * worst)
+    for _ in range(4):
+        await agent_task(tx, "rolling")
+
+    async def charge(moment: str) -> None:
+        await at(tx, moment)
+        claimed = await claim(tx)
+        held = await budget.reserve(tx, claimed.task_id, claimed.epoch, worst)
+        assert held.reservation_id is not None
+        await budget.settle(tx, claimed.task_id, held.reservation_id, worst)
+
+    await charge("2030-01-01T10:50:00Z")
+    await charge("2030-01-01T11:10:00Z")
+    await charge("2030-01-01T11:40:00Z")
+    await at(tx, "2030-01-01T11:49:59Z")  # all three within the last 3600 s: full
+    fourth = await claim(tx)
+    with pytest.raises(BudgetPaused):
+        await budget.reserve(tx, fourth.task_id, fourth.epoch, worst)
+    await at(tx, "2030-01-01T11:50:00Z")  # the 10:50 charge has aged out
+    assert await budget.resume_due(tx, batch=10) == 1
 
 
 async def test_the_tenant_day_applies_to_every_task_of_the_tenant(
@@ -240,10 +274,31 @@ async def test_the_reaper_prunes_windows_past_the_retention(
     task_id = await agent_task(tx, "spender")
     fake.script(OPENAI, full_cost())
     await ask(tx, await claim(tx), fake, prices_file)
-    await at(tx, "2030-01-01T11:30:00Z")
-    assert await budget.prune(tx, retention_s=3600, batch=10) == 0  # ended only 30 min ago
-    await at(tx, "2030-01-01T12:00:01Z")
-    assert await budget.prune(tx, retention_s=3600, batch=10) == 1  # the hour, not the task's
+    charges = "SELECT count(*) FROM budget_spend"
+    await at(tx, "2030-01-01T12:30:00Z")
+    assert await budget.prune(tx, retention_s=3600, batch=10) == 0
+    assert await count(tx, charges) == 1  # left the rolling hour only 3600 s ago
+    await at(tx, "2030-01-01T12:30:01Z")
+    assert await budget.prune(tx, retention_s=3600, batch=10) == 0  # the agent's hour stays
+    assert await count(tx, charges) == 0
     await tx.execute("DELETE FROM tasks WHERE id = %s", (task_id,))
-    assert await budget.prune(tx, retention_s=3600, batch=10) == 1
-    assert await windows(tx) == {}
+    assert await budget.prune(tx, retention_s=3600, batch=10) == 1  # the task's window
+    assert await windows(tx) == {"agent_hour": (worst, 0)}
+
+
+async def test_a_budgeted_call_to_an_unpriced_model_is_refused_naming_it(
+    tx: AsyncConnection[DictRow], fake: FakeLLM, tmp_path: Path
+) -> None:
+    """ADR 0023: a model with no known price would reserve 0 and let the budget be passed."""
+    unpriced = tmp_path / "none.toml"
+    unpriced.write_text("")  # no override: gpt-test has no price anywhere
+    await make_agent(tx, "spender", per_task_micro_usd=1_000_000)
+    await agent_task(tx, "spender")
+    with pytest.raises(UnpricedModel, match="openai:gpt-test") as refused:
+        await ask(tx, await claim(tx), fake, unpriced)
+    assert refused.value.models == ["openai:gpt-test"]
+    assert fake.requests(OPENAI) == []  # refused before the call
+    assert await count(tx, "SELECT count(*) FROM budget_reservations") == 0
+    # Without a budget the same model is called (its cost shows as unpriced).
+    await submit(tx)
+    assert await ask(tx, await claim(tx), fake, unpriced) == "hello"

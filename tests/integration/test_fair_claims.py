@@ -150,3 +150,27 @@ async def test_claims_visit_many_agents_round_robin(tx: AsyncConnection[DictRow]
     running = {r["agent"]: r["n"] for r in await cur.fetchall()}
     assert set(running) == set(agents), sorted(set(agents) - set(running))
     assert max(running.values()) <= 3
+
+
+async def test_claims_follow_the_agents_shares(tx: AsyncConnection[DictRow]) -> None:
+    """ADR 0023: an agent of share 3 gets three claims for each one of an agent of share 1, and
+    one of share 1 still starts behind it."""
+    await agent.create(
+        tx,
+        "default",
+        "heavy",
+        {"provider": "openai", "model": "gpt-test", "share": 3},
+        created_by="test",
+    )
+    await make_agent(tx, "light")
+    await queue(tx, "heavy", 500, age_s=3600)
+    await queue(tx, "light", 500)
+    worker = await new_worker(tx)
+    first = await lease.claim_fair(tx, worker, limit=4, ttl_s=30, graphs=GRAPHS)
+    assert await claimed_agents(tx, first) == Counter({"heavy": 3, "light": 1})
+    total: Counter[str] = Counter()
+    for _ in range(10):
+        claims = await lease.claim_fair(tx, worker, limit=8, ttl_s=30, graphs=GRAPHS)
+        total += await claimed_agents(tx, claims)
+    running = {name: await count(tx, RUNNING, name) for name in ("heavy", "light")}
+    assert running == {"heavy": 63, "light": 21}
