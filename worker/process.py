@@ -21,7 +21,6 @@ from outlast import database, logs, traces
 from outlast.models.discovery import warm_up
 from outlast.registry import Registry
 from outlast.settings import FENCE_FRACTION, Settings
-from outlast.settings import load as load_settings
 from worker.claimer import Claimer
 from worker.completions import Completions
 from worker.config import WorkerConfig
@@ -34,10 +33,13 @@ log = logging.getLogger(__name__)
 
 
 class WorkerProcess:
-    def __init__(self, url: str, config: WorkerConfig, registry: Registry) -> None:
+    def __init__(
+        self, url: str, config: WorkerConfig, registry: Registry, settings: Settings
+    ) -> None:
         self.url = url
         self.config = config
         self.registry = registry
+        self.settings = settings
         self.worker_id = uuid.uuid4()
         self.graphs, broken = registry.runnable()
         for name, error in broken.items():
@@ -114,14 +116,10 @@ class WorkerProcess:
             graphs=self.graphs,
             may_claim=heartbeat.healthy,
         )
-        background = [
-            asyncio.create_task(heartbeat.run_forever(self.stop)),
-            # Off the event loop: a first model call that imported its SDK here would hold the
-            # loop (and the heartbeat) for a second or two (outlast.models.discovery.warm_up).
-            asyncio.create_task(asyncio.to_thread(warm_up, load_settings())),
-        ]
+        background = [asyncio.create_task(heartbeat.run_forever(self.stop))]
         if self.config.notify:
             background.append(asyncio.create_task(wakeup.run_forever(self.stop)))
+        await self._warm_up()
         await claimer.run_forever(self.stop)
         await workers.set_state(pool, self.worker_id, "stopping")
         await self._drain(pool, executor)
@@ -153,6 +151,15 @@ class WorkerProcess:
                 extra={"task_id": str(held.claim.task_id), "released": released},
             )
 
+    async def _warm_up(self) -> None:
+        """Load the SDKs of the providers with keys, and the price table, in a thread, before the
+        first claim: a task's first model call would otherwise import them on the event loop and
+        hold it, and the heartbeat, for a second or two (more on a loaded machine; longer than a
+        short lease). The heartbeat runs meanwhile (outlast.models.discovery.warm_up)."""
+        loaded = await asyncio.to_thread(warm_up, self.settings)
+        if loaded:
+            log.info("model SDKs loaded", extra={"modules": loaded})
+
     def request_stop(self, signame: str) -> None:
         if not self.stop.is_set():
             log.info("stop requested", extra={"signal": signame})
@@ -162,7 +169,10 @@ class WorkerProcess:
 async def _main(settings: Settings, concurrency: int | None) -> None:
     url = database.resolve_url(settings)
     proc = WorkerProcess(
-        url, WorkerConfig.from_settings(settings, concurrency), Registry.from_spec(settings.graphs)
+        url,
+        WorkerConfig.from_settings(settings, concurrency),
+        Registry.from_spec(settings.graphs),
+        settings,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
