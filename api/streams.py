@@ -49,6 +49,7 @@ class StreamConfig:
     gap_s: float = 3.0  # after this long, a gap in the ids is a rolled-back insert
     batch: int = BATCH
     window: int = WINDOW
+    retry_s: float = 0.25  # first wait after a read found the pool exhausted or the db gone
 
 
 class Wakeups:
@@ -116,27 +117,54 @@ class Gaps:
 Read = Callable[[int, int], Awaitable[list[Row]]]  # (after, upto) -> rows, oldest first
 
 
+@dataclass
+class Batch:
+    rows: list[Row]
+    after: int  # the offset once `rows` are delivered
+    wait_s: float | None  # how long to wait for a wake before reading again (None: at once)
+
+
+async def _read(pool: Pool, gaps: Gaps, after: int, read: Read, config: StreamConfig) -> Batch:
+    """One read from `after`: two short statements, each on a pooled connection it gives back."""
+    base, following = await stream.ids(pool, after=after, window=config.window, limit=config.batch)
+    upto = gaps.horizon(base, following)
+    rows = await read(after, upto) if upto > after else []
+    # Every row up to `upto` has been read unless the read was cut at its limit.
+    cut = len(rows) >= config.batch
+    held = bool(following) and upto < following[-1]
+    if cut or (not held and len(following) >= config.batch):
+        wait_s = None  # behind: read on at once
+    else:
+        wait_s = min(config.poll_s, config.gap_s / 4) if held else config.poll_s
+    return Batch(rows, rows[-1]["id"] if cut else upto, wait_s)
+
+
 async def follow(
     pool: Pool, wakeups: Wakeups, tenant: str, after: int, read: Read, config: StreamConfig
 ) -> AsyncIterator[Row]:
-    """The rows `read` returns after `after`, for ever, each once and in id order."""
+    """The rows `read` returns after `after`, for ever, each once and in id order.
+
+    Between reads the stream holds no pooled connection: it waits on its tenant's wake-up (the
+    process's one LISTEN connection) or `poll_s`. A read that finds the pool exhausted (or the
+    database gone) does not end the stream: its offset has not moved, so it waits `retry_s`
+    (doubling up to `poll_s`) and reads again from the same offset, losing and repeating nothing.
+    """
     gaps = Gaps(config.gap_s)
+    retry_s = config.retry_s
     with wakeups.subscribe(tenant) as woken:
         while True:
             woken.clear()
-            base, following = await stream.ids(
-                pool, after=after, window=config.window, limit=config.batch
-            )
-            upto = gaps.horizon(base, following)
-            rows = await read(after, upto) if upto > after else []
-            for row in rows:
+            try:
+                batch = await _read(pool, gaps, after, read, config)
+            except psycopg.OperationalError as exc:  # PoolTimeout is one
+                log.warning("stream read failed; retrying", extra={"error": type(exc).__name__})
+                await asyncio.sleep(retry_s)
+                retry_s = min(retry_s * 2, config.poll_s)
+                continue
+            retry_s = config.retry_s
+            for row in batch.rows:
                 yield row
-            # Every row up to `upto` has been read unless the read was cut at its limit.
-            cut = len(rows) >= config.batch
-            after = rows[-1]["id"] if cut else upto
-            held = bool(following) and upto < following[-1]
-            if cut or (not held and len(following) >= config.batch):
-                continue  # behind: read on at once
-            wait = min(config.poll_s, config.gap_s / 4) if held else config.poll_s
-            with suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), wait)
+            after = batch.after
+            if batch.wait_s is not None:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), batch.wait_s)

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     api_lock_timeout_s: PositiveFloat = Field(
         5.0, description="Longest one API statement may wait for a lock; then 503."
     )
+    api_pool_size: PositiveInt = Field(
+        10,
+        description="Database connections one API process pools; a request that waits"
+        " api_pool_wait_s for one answers 503 with Retry-After.",
+    )
+    api_pool_wait_s: PositiveFloat = Field(
+        5.0, description="Longest a request waits for a pooled connection; then 503."
+    )
     stream_poll_s: PositiveFloat = Field(
         5.0,
         description="An event stream reads task_events this often without a NOTIFY (ADR 0015).",
