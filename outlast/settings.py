@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         description="Closed (redriven or resolved) dead letters are deleted this long after; 0 "
         "keeps them. Open ones (and their failed tasks) are kept until closed.",
     )
+    token_retention_s: PositiveFloat = Field(
+        600.0,
+        description="The reaper deletes a model call's streamed token deltas (llm_deltas) this"
+        " long after they arrived (ADR 0022).",
+    )
     worker_stale_s: PositiveFloat | None = Field(
         None, description="Worker marked lost after this long silent; unset means 3 x lease TTL."
     )

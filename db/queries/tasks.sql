@@ -33,11 +33,22 @@ SELECT * FROM tasks WHERE id = %(task_id)s AND tenant = %(tenant)s;
 
 -- name: tasks_list
 -- Newest first, keyset-paginated on (created_at, id) so a page costs the same at any depth.
+-- Filters: state, graph, agent (tasks_state_created / tasks_agent_created: tenant, then the
+-- column, then created_at), a creation time range (bounds the same index scans), and `text`,
+-- a case-insensitive substring of the input's or the error's JSON. The text test cannot use an
+-- index; it filters the rows the index walk yields in order and stops at LIMIT matches, so a
+-- rare text is cheap only within a time range (docs/api.md says so).
 SELECT *
 FROM tasks
 WHERE tenant = %(tenant)s
   AND (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(graph)s::text IS NULL OR graph = %(graph)s::text)
+  AND (%(agent)s::text IS NULL OR agent = %(agent)s::text)
+  AND (%(created_after)s::timestamptz IS NULL OR created_at >= %(created_after)s::timestamptz)
+  AND (%(created_before)s::timestamptz IS NULL OR created_at < %(created_before)s::timestamptz)
+  AND (%(text)s::text IS NULL
+       OR strpos(lower(input::text), lower(%(text)s::text)) > 0
+       OR strpos(lower(coalesce(error::text, '')), lower(%(text)s::text)) > 0)
   AND (%(before_created_at)s::timestamptz IS NULL
        OR (created_at, id) < (%(before_created_at)s::timestamptz, %(before_id)s::uuid))
 ORDER BY created_at DESC, id DESC
