@@ -39,6 +39,7 @@ from api.routes import (
     streams,
     tasks,
     tool_servers,
+    usage,
     workers,
 )
 from api.streams import StreamConfig, Wakeups
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         artifacts,
         tool_servers,
         schedules,
+        usage,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))

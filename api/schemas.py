@@ -1058,3 +1058,12 @@ class RateLimitPublic(BaseModel):
     updated_at: datetime
     updated_by: str
     buckets: list[RateBucketPublic] = Field(description="One per provider key used so far.")
+
+
+class CostHourPublic(BaseModel):
+    """An hour's model calls of one agent ('' for graph tasks), by when they finished."""
+
+    hour: datetime = Field(description="The hour's start (UTC).")
+    agent: str
+    calls: int
+    cost_micro_usd: int = Field(description="Integer micro-USD.")

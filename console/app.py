@@ -40,6 +40,7 @@ MENU = (
     ("/console/dead-letters", "Dead letters", "dead-letters:operate"),
     ("/console/workers", "Workers", "agents:admin"),
     ("/console/agents", "Agents", "agents:admin"),
+    ("/console/tool-servers", "Tool servers", "agents:admin"),
     ("/console/keys", "Keys", "admin"),
 )
 

@@ -471,6 +471,7 @@ class LlmCall(Base):
         ),
         CheckConstraint("seq >= 0", name="llm_calls_seq_valid"),
         Index("llm_calls_key", "task_id", "step_key", "seq", "id"),
+        Index("llm_calls_finished", "tenant", "finished_at"),
     )
 
 

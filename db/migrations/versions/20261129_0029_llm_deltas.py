@@ -8,6 +8,8 @@
   OUTLAST_TOKEN_RETENTION_S.
 - tasks_agent_created: a tenant's tasks of one agent, newest first (GET /v1/tasks?agent=), so the
   console's agent filter walks the agent's tasks in page order instead of the whole tenant's.
+- llm_calls_finished: a tenant's calls by when they finished (GET /v1/usage/hourly, the
+  console's cost chart over the last 24 hours).
 
 Revision ID: 0029
 Revises: 0025
@@ -46,8 +48,10 @@ def upgrade() -> None:
         ["tenant", "agent", "created_at", "id"],
         postgresql_where=sa.text("agent IS NOT NULL"),
     )
+    op.create_index("llm_calls_finished", "llm_calls", ["tenant", "finished_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("llm_calls_finished", table_name="llm_calls")
     op.drop_index("tasks_agent_created", table_name="tasks")
     op.drop_table("llm_deltas")
