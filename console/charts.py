@@ -62,13 +62,17 @@ SERIES_TONES = ("s0", "s1", "s2", "s3", "s4", "s5")  # CSS classes; a seventh se
 
 
 def stacked(
-    title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]], unit: str
+    title: str,
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    unit: str,
+    width: int = 2 * WIDTH,
 ) -> Markup:
     """Bars of `labels` (left to right), each a stack of `series` (name -> one value per label),
     with a legend. The text alternative lists each bar's total and its parts."""
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
     top = max(totals, default=0) or 1
-    plot_w = WIDTH - MARGIN_LEFT - 8
+    plot_w = width - MARGIN_LEFT - 8
     plot_h = HEIGHT - MARGIN_BOTTOM - MARGIN_TOP
     step = plot_w / max(len(labels), 1)
     busy = [
@@ -76,13 +80,13 @@ def stacked(
     ]
     summary = ", ".join(busy) or "nothing"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 24}" role="img"'
+        f'<svg class="chart" viewBox="0 0 {width} {HEIGHT + 24}" role="img"'
         f' aria-label="{escape(title)}: {escape(summary)}">',
         f"<title>{escape(title)}</title>",
         f'<line class="axis" x1="{MARGIN_LEFT}" y1="{MARGIN_TOP + plot_h}"'
-        f' x2="{WIDTH - 8}" y2="{MARGIN_TOP + plot_h}"/>',
+        f' x2="{width - 8}" y2="{MARGIN_TOP + plot_h}"/>',
         f'<text class="tick" x="{MARGIN_LEFT - 4}" y="{MARGIN_TOP + 4}" text-anchor="end">'
-        f"{top:g}</text>",
+        f"{top:g}{escape(unit)}</text>",
     ]
     every = max(1, len(labels) // 12)
     for i, label in enumerate(labels):
