@@ -31,6 +31,7 @@ from outlast.models import (
 from outlast.models.anthropic import AnthropicProvider
 from outlast.models.openai import OpenAIProvider
 from outlast.models.provider import Provider
+from reaper.reaper import Reaper, ReaperConfig
 from tests.support.api import live_server
 from tests.support.fake_llm import ANTHROPIC, OPENAI, FakeLLM, Reply
 from tests.support.keys import AUTH
@@ -127,3 +128,21 @@ def test_a_bad_task_stream_position_is_refused_naming_the_field(db_url: str) -> 
         answer = httpx.get(url, headers={**AUTH, "Last-Event-ID": "1.x"})
         assert answer.status_code == 422
         assert "last-event-id" in answer.text.lower()
+
+
+async def test_the_reaper_prunes_deltas_past_their_retention(pool: Pool) -> None:
+    task_id = await submit(pool)
+    assert await llm_delta.insert(pool, task_id, 1, [(1, "old "), (1, "text")]) == 2
+    await pool_execute(pool, "UPDATE llm_deltas SET at = at - interval '1 hour'")
+    assert await llm_delta.insert(pool, task_id, 2, [(1, "new")]) == 1
+    reaper = Reaper(pool, ReaperConfig(token_retention_s=600))
+    assert (await reaper.run_once()).tokens_pruned == 2
+    rows = await llm_delta.task(pool, task_id, tenant="default", after=0, limit=10)
+    assert [r["text"] for r in rows] == ["new"]
+    # Another tenant reads none of the task's deltas.
+    assert await llm_delta.task(pool, task_id, tenant="acme", after=0, limit=10) == []
+
+
+async def pool_execute(pool: Pool, sql: str) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(sql.encode())
