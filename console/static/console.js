@@ -63,7 +63,8 @@ function tasksPage(table) {
   const body = table.querySelector("tbody");
   follow(table.dataset.stream, (event) => {
     let row = body.querySelector(`tr[data-task="${CSS.escape(event.task_id)}"]`);
-    if (!row && event.kind === "submitted") {
+    // New tasks join the list unless a filter the stream cannot apply (text, time, an older page) is on.
+    if (!row && event.kind === "submitted" && table.dataset.add !== "no") {
       body.querySelector("tr.empty")?.remove();
       row = document.createElement("tr");
       row.dataset.task = event.task_id;
