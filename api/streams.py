@@ -31,6 +31,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg_pool import PoolClosed
 
 from db import connect, stream
 from db.connect import Pool, Row
@@ -166,6 +167,8 @@ async def follow(
             woken.clear()
             try:
                 batch = await _read(pool, gaps, after, read, config)
+            except PoolClosed:
+                return  # the API is shutting down: the stream ends
             except psycopg.OperationalError as exc:  # PoolTimeout is one
                 log.warning("stream read failed; retrying", extra={"error": type(exc).__name__})
                 await asyncio.sleep(retry_s)
@@ -195,6 +198,8 @@ async def follow_deltas(
             woken.clear()
             try:
                 rows = await read(after)
+            except PoolClosed:
+                return
             except psycopg.OperationalError as exc:
                 log.warning("token read failed; retrying", extra={"error": type(exc).__name__})
                 await asyncio.sleep(retry_s)

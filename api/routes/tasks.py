@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.pagination import (
@@ -36,11 +37,29 @@ from db.states import TaskState
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
+# ISO 8601 with a zone.
+STAMP = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _iso(value: object) -> object:
+    """Only ISO 8601 text: pydantic would also read a bare number as a Unix time."""
+    if isinstance(value, str) and not re.match(STAMP, value):
+        raise ValueError("expected an ISO 8601 date and time with a zone")
+    return value
+
+
 CreatedAfter = Annotated[
-    AwareDatetime | None, Query(description="Tasks created at or after this time.")
+    AwareDatetime | None,
+    BeforeValidator(_iso),
+    Query(description="Tasks created at or after this time (ISO 8601, with a zone)."),
 ]
 CreatedBefore = Annotated[
-    AwareDatetime | None, Query(description="Tasks created before this time.")
+    AwareDatetime | None,
+    BeforeValidator(_iso),
+    Query(description="Tasks created before this time (ISO 8601, with a zone)."),
 ]
 TextQuery = Annotated[
     str | None,

@@ -72,6 +72,8 @@ def test_filters_stay_in_the_callers_tenant(client: TestClient) -> None:
     [
         ({"created_after": "yesterday"}, "created_after"),
         ({"created_before": "2026-01-01T00:00:00"}, "created_before"),  # no zone
+        ({"created_before": "0.5"}, "created_before"),  # not a Unix time
+        ({"created_after": "2026-02-30T00:00:00Z"}, "created_after"),  # no such day
         ({"text": "a\x00b"}, "text"),
         ({"text": "x" * 201}, "text"),
         ({"agent": ""}, "agent"),
