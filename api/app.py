@@ -40,6 +40,7 @@ from api.routes import (
     streams,
     tasks,
     tool_servers,
+    usage,
     webhooks,
     workers,
 )
@@ -51,9 +52,6 @@ from outlast import __version__, database, traces
 from outlast.registry import Registry
 from outlast.settings import Settings
 
-# A request waits at most this long for a database connection, then answers 503 (retry): a
-# client learns the database is down in seconds, and a saturated pool sheds load.
-POOL_WAIT_S = 5.0
 CONSOLE = "/console"
 log = logging.getLogger("outlast.api")
 DESCRIPTION = """Submit LangGraph tasks, follow them, cancel them, and redrive dead letters.
@@ -116,7 +114,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = Registry.from_spec(resolved.graphs)
         # resolve_url may start the embedded server (blocking; seconds on a cold start).
         url = await anyio.to_thread.run_sync(database.resolve_url, resolved)
-        app.state.pool = await open_pool(url, wait_s=POOL_WAIT_S, session=_session(resolved))
+        app.state.pool = await open_pool(
+            url,
+            max_size=resolved.api_pool_size,
+            wait_s=resolved.api_pool_wait_s,
+            session=_session(resolved),
+        )
         app.state.wakeups = Wakeups(url)
         listening = asyncio.create_task(app.state.wakeups.run_forever())
         try:
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tool_servers,
         schedules,
         webhooks,
+        usage,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))

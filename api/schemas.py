@@ -1148,3 +1148,12 @@ class WebhookCreated(WebhookPublic):
     secret: str = Field(
         description="The signing secret (docs/howto/webhooks.md). Shown this once: store it."
     )
+
+
+class CostHourPublic(BaseModel):
+    """An hour's model calls of one agent ('' for graph tasks), by when they finished."""
+
+    hour: datetime = Field(description="The hour's start (UTC).")
+    agent: str
+    calls: int
+    cost_micro_usd: int = Field(description="Integer micro-USD.")

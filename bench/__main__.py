@@ -9,6 +9,7 @@ database is created on it and dropped after), else an embedded Postgres in a tem
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
@@ -22,14 +23,23 @@ from pathlib import Path
 
 import psutil
 
-from bench import fairness, latency, memory, recovery, submits, throughput, transcripts
+from bench import (
+    fairness,
+    latency,
+    memory,
+    recovery,
+    streams,
+    submits,
+    throughput,
+    transcripts,
+)
 from bench.config import BenchConfig, ConfigError, from_env
 from bench.server import BenchServer
 from bench.session import Session, say
 from bench.table import Row, render
 
 
-def _run_sections(session: Session) -> list[Row]:
+def _run_sections(session: Session, with_streams: bool = False) -> list[Row]:
     cfg = session.config
     rows: list[Row] = []
     ceiling: throughput.Ceilings = {}
@@ -50,9 +60,10 @@ def _run_sections(session: Session) -> list[Row]:
         ("memory", "8", lambda: memory.worker_rss(session)),
         ("transcripts", "9", lambda: transcripts.transcripts(session)),
         ("fairness", "10", lambda: fairness.fairness(session)),
+        (streams.NAME, streams.NUMBER, lambda: streams.streams(session)),
     ]
     for name, number, step in steps:
-        if not cfg.wants(name):
+        if not (cfg.wants(name) or (name == streams.NAME and with_streams)):
             continue
         try:
             rows += step()
@@ -103,17 +114,20 @@ def _header(cfg: BenchConfig, facts: dict[str, str], seconds: float) -> str:
             "queue core's no-op task is a function task (no checkpoint); graph tasks checkpoint "
             "through the fence",
             f"sizes (BENCH_SCALE={cfg.scale:g}): {counts}",
-            f"sections: {', '.join(cfg.sections)}",
+            f"sections: {', '.join(cfg.sections)} (+ streams when asked)",
         ]
     )
 
 
 def main() -> int:
+    environ, with_streams, streams_alone = streams.sections(os.environ)
     try:
-        cfg = from_env()
+        cfg = from_env(environ)
     except ConfigError as exc:
         print(f"bench: bad configuration: {exc}", file=sys.stderr)
         return 2
+    if streams_alone:
+        cfg = dataclasses.replace(cfg, sections=())
     started = time.monotonic()
     server = BenchServer(fast=cfg.pg_fast)
     say(f"starting Postgres ({server.kind}) and migrating a template database")
@@ -121,7 +135,7 @@ def main() -> int:
     try:
         server.start()
         facts = server.facts()
-        rows = _run_sections(Session(cfg, server, logs))
+        rows = _run_sections(Session(cfg, server, logs), with_streams)
     finally:
         server.stop()
     print(_header(cfg, facts, time.monotonic() - started))

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,6 +40,7 @@ MENU = (
     ("/console/dead-letters", "Dead letters", "dead-letters:operate"),
     ("/console/workers", "Workers", "agents:admin"),
     ("/console/agents", "Agents", "agents:admin"),
+    ("/console/tool-servers", "Tool servers", "agents:admin"),
     ("/console/keys", "Keys", "admin"),
 )
 
@@ -120,4 +122,15 @@ def create_console(api: ASGIApp, whoami: WhoAmI) -> Starlette:
         *pages.routes(console),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={psycopg.OperationalError: _unavailable})
+
+
+async def _unavailable(_: Request, exc: Exception) -> Response:
+    """The database is down or the API's pool is exhausted (the sign-in check needs it): 503 and
+    Retry-After, as the API answers, never a 500."""
+    return HTMLResponse(
+        "<!doctype html><title>Unavailable</title><p>The database is busy or unreachable;"
+        " reload in a moment.</p>",
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from console import charts, session
 from console.session import Caller
+from console.upstream import Answer
 
 if TYPE_CHECKING:
     from console.app import Console
@@ -137,8 +138,13 @@ async def sign_out(
 
 async def tasks_page(console: Console, request: Request, caller: Caller) -> Response:
     q = request.query_params
-    filters = {"state": q.get("state"), "graph": q.get("graph"), "cursor": q.get("cursor")}
-    answer = await console.upstream.call(caller.key, "GET", "/v1/tasks", params=filters)
+    filters = {name: q.get(name) for name in TASK_FILTERS}
+    params = {
+        **filters,
+        **{name: _utc(q.get(name)) for name in ("created_after", "created_before")},
+    }
+    answer = await console.upstream.call(caller.key, "GET", "/v1/tasks", params=params)
+    live = {k: v for k, v in filters.items() if v and k in ("state", "graph", "agent")}
     return console.render(
         request,
         "tasks.html",
@@ -147,8 +153,28 @@ async def tasks_page(console: Console, request: Request, caller: Caller) -> Resp
         items=answer.body.get("items", []) if answer.ok else [],
         states=STATES,
         filters=filters,
-        stream_query=urlencode({k: v for k, v in filters.items() if v and k != "cursor"}),
+        stream_query=urlencode(live),
+        older=_older(filters, answer),
     )
+
+
+def _older(filters: dict[str, str | None], answer: Answer) -> str | None:
+    """The next page's query string, the filters kept."""
+    cursor = answer.body.get("next_cursor") if answer.ok else None
+    if not cursor:
+        return None
+    return urlencode({k: v for k, v in {**filters, "cursor": cursor}.items() if v})
+
+
+# The tasks page's filters, passed to GET /v1/tasks as they are (the API checks them).
+TASK_FILTERS = ("state", "graph", "agent", "created_after", "created_before", "text", "cursor")
+
+
+def _utc(local: str | None) -> str | None:
+    """A `datetime-local` field's value (no zone) read as UTC, as the console shows times."""
+    if not local:
+        return None
+    return local if local.endswith("Z") or "+" in local else f"{local}+00:00"
 
 
 async def tasks_cancel(
@@ -267,6 +293,29 @@ async def task_fork(
     if not answer.ok:
         return back(path, error=answer.detail)
     return back(f"/console/tasks/{answer.body['id']}", notice=f"Forked from task {task_id}.")
+
+
+async def task_replay(
+    console: Console, request: Request, caller: Caller, fields: dict[str, str]
+) -> Response:
+    """POST /v1/tasks/{id}/replay: a new task that reuses the recorded answers of the calls
+    before `from_call`, optionally with another model (the API checks every field)."""
+    task_id = request.path_params["task_id"]
+    path = f"/console/tasks/{task_id}"
+    number = fields.get("from_call", "").strip()
+    if not number.isdigit():
+        return back(path, error="From call must be a whole number (1 is the first call).")
+    body: dict[str, Any] = {"from_call": int(number)}
+    for name in ("provider", "model", "system_prompt"):
+        if fields.get(name, "").strip():
+            body[name] = fields[name].strip()
+    answer = await console.upstream.call(
+        caller.key, "POST", f"/v1/tasks/{task_id}/replay", json=body
+    )
+    if not answer.ok:
+        return back(path, error=answer.detail)
+    new = answer.body["task"]["id"]
+    return back(f"/console/tasks/{new}", notice=f"Replay of task {task_id} from call {number}.")
 
 
 # --- inbox -----------------------------------------------------------------------------------
@@ -404,7 +453,28 @@ async def overview_page(console: Console, request: Request, caller: Caller) -> R
         created_chart=charts.bars("Tasks submitted per minute, last 30 minutes", created),
         finished_chart=charts.bars("Tasks finished per minute, last 30 minutes", finished),
         failed_chart=charts.bars("Tasks failed per minute, last 30 minutes", failed),
+        cost_chart=await _cost_chart(console, caller, now),
     )
+
+
+async def _cost_chart(console: Console, caller: Caller, now: datetime) -> Any:
+    """Model cost per hour and agent over the last 24 hours (GET /v1/usage/hourly), in USD;
+    None when the key may not read it (metrics:read)."""
+    if not caller.holds("metrics:read"):
+        return None
+    answer = await console.upstream.call(
+        caller.key, "GET", "/v1/usage/hourly", params={"hours": 24}
+    )
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    hours = [start + timedelta(hours=i) for i in range(24)]
+    series: dict[str, list[float]] = {}
+    for row in _items(answer):
+        index = int((datetime.fromisoformat(row["hour"]) - start).total_seconds() // 3600)
+        if 0 <= index < 24:
+            values = series.setdefault(row["agent"] or "(graphs)", [0.0] * 24)
+            values[index] += row["cost_micro_usd"] / 1_000_000
+    labels = [h.strftime("%H:00") for h in hours]
+    return charts.stacked("Model cost per hour by agent, last 24 hours (USD)", labels, series, "$")
 
 
 def _per_minute(
@@ -507,6 +577,8 @@ async def task_stream(console: Console, request: Request, caller: Caller) -> Res
 
 
 def routes(console: Console) -> list[Route]:
+    from console import toolservers  # it builds on this module's helpers
+
     def page(fn: Page) -> Handler:
         return signed_in(console, fn)
 
@@ -530,6 +602,7 @@ def routes(console: Console) -> list[Route]:
         Route("/tasks/{task_id:uuid}/cancel", action(task_cancel), methods=["POST"]),
         Route("/tasks/{task_id:uuid}/stream", page(task_stream)),
         Route("/tasks/{task_id:uuid}/fork", action(task_fork), methods=["POST"]),
+        Route("/tasks/{task_id:uuid}/replay", action(task_replay), methods=["POST"]),
         Route("/tasks/{task_id:uuid}/checkpoints/{checkpoint_id}", page(checkpoint_page)),
         Route("/stream", page(tenant_stream)),
         Route("/inbox", page(inbox_page)),
@@ -541,6 +614,9 @@ def routes(console: Console) -> list[Route]:
         Route("/agents", page(agents_page)),
         Route("/agents/{name}", page(agent_page)),
         Route("/agents/{name}/{verb}", action(agent_toggle), methods=["POST"]),
+        Route("/tool-servers", page(toolservers.servers_page)),
+        Route("/tool-servers", action(toolservers.server_add), methods=["POST"]),
+        Route("/tool-servers/{name}/{verb}", action(toolservers.server_action), methods=["POST"]),
         Route("/keys", page(keys_page)),
         Route("/keys/{key_id}/revoke", action(key_revoke), methods=["POST"]),
     ]

@@ -17,3 +17,8 @@ async def model_usage(db: Db, *, tenant: str | None) -> list[Row]:
     """A tenant's model calls, tokens and cost per agent, provider and model, or every tenant's
     (`tenant=None`)."""
     return await fetch_all(db, "metrics_model_usage", {"tenant": tenant})
+
+
+async def cost_hourly(db: Db, *, tenant: str, hours: int) -> list[Row]:
+    """(hour, agent, calls, cost_micro_usd) of the last `hours` hours, this one included."""
+    return await fetch_all(db, "metrics_cost_hourly", {"tenant": tenant, "hours": hours})

@@ -179,6 +179,14 @@ class Task(Base):
         Index("tasks_created", "tenant", "created_at", "id"),
         Index("tasks_state_created", "tenant", "state", "created_at", "id"),
         Index("tasks_agent", "tenant", "agent", postgresql_where=text("agent IS NOT NULL")),
+        Index(
+            "tasks_agent_created",
+            "tenant",
+            "agent",
+            "created_at",
+            "id",
+            postgresql_where=text("agent IS NOT NULL"),
+        ),
         Index("tasks_replays", "replay_of", postgresql_where=text("replay_of IS NOT NULL")),
     )
 
@@ -467,6 +475,29 @@ class LlmCall(Base):
         ),
         CheckConstraint("seq >= 0", name="llm_calls_seq_valid"),
         Index("llm_calls_key", "task_id", "step_key", "seq", "id"),
+        Index("llm_calls_finished", "tenant", "finished_at"),
+    )
+
+
+class LlmDelta(Base):
+    """A piece of a running model call's streamed text (db/queries/llm_delta.sql). UNLOGGED and
+    pruned after OUTLAST_TOKEN_RETENTION_S: a live view for the task stream, not a record; the
+    journal (llm_calls) is the record (ADR 0022)."""
+
+    __tablename__ = "llm_deltas"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    call_id: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+    __table_args__ = (
+        Index("llm_deltas_task", "task_id", "id"),
+        Index("llm_deltas_at", "at"),
+        {"prefixes": ["UNLOGGED"]},
     )
 
 

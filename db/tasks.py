@@ -114,6 +114,10 @@ async def list_(
     state: str | None = None,
     graph: str | None = None,
     before: tuple[datetime, uuid.UUID] | None = None,
+    agent: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    text: str | None = None,
 ) -> list[Row]:
     return await fetch_all(
         db,
@@ -122,6 +126,10 @@ async def list_(
             "tenant": tenant,
             "state": state,
             "graph": graph,
+            "agent": agent,
+            "created_after": created_after,
+            "created_before": created_before,
+            "text": text,
             "before_created_at": before[0] if before else None,
             "before_id": before[1] if before else None,
             "limit": limit,

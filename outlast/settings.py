@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     api_lock_timeout_s: PositiveFloat = Field(
         5.0, description="Longest one API statement may wait for a lock; then 503."
     )
+    api_pool_size: PositiveInt = Field(
+        10,
+        description="Database connections one API process pools; a request that waits"
+        " api_pool_wait_s for one answers 503 with Retry-After.",
+    )
+    api_pool_wait_s: PositiveFloat = Field(
+        5.0, description="Longest a request waits for a pooled connection; then 503."
+    )
     stream_poll_s: PositiveFloat = Field(
         5.0,
         description="An event stream reads task_events this often without a NOTIFY (ADR 0015).",
@@ -99,6 +107,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Closed (redriven or resolved) dead letters are deleted this long after; 0 "
         "keeps them. Open ones (and their failed tasks) are kept until closed.",
+    )
+    token_retention_s: PositiveFloat = Field(
+        600.0,
+        description="The reaper deletes a model call's streamed token deltas (llm_deltas) this"
+        " long after they arrived (ADR 0022).",
     )
     worker_stale_s: PositiveFloat | None = Field(
         None, description="Worker marked lost after this long silent; unset means 3 x lease TTL."

@@ -21,6 +21,7 @@ def config_from(settings: Settings) -> ReaperConfig:
         worker_stale_s=settings.worker_stale_after_s,
         retention_s=settings.retention_days * 86_400,
         dead_letter_retention_s=settings.dead_letter_retention_days * 86_400,
+        token_retention_s=settings.token_retention_s,
         retry=RetryPolicy(base_s=settings.retry_base_s, max_s=settings.retry_max_s),
         webhook_max_attempts=settings.webhook_max_attempts,
         webhook_settle_s=settings.webhook_settle_s,

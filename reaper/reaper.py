@@ -11,7 +11,7 @@ from dataclasses import astuple, dataclass, field
 
 import psycopg
 
-from db import budget, dead_letters, lease, schedule, tasks, waits, webhook, workers
+from db import budget, dead_letters, lease, llm_delta, schedule, tasks, waits, webhook, workers
 from db.connect import Db
 from db.outcome import RetryPolicy
 from outlast import cron
@@ -29,6 +29,8 @@ class ReaperConfig:
     # How long a redriven dead letter is kept after its redrive (0: forever). An open one is kept
     # until it is redriven, and so is its task, whatever retention_s says.
     dead_letter_retention_s: float = 30 * 86_400.0
+    # Token deltas of model calls (llm_deltas) are a live view only: kept minutes (ADR 0022).
+    token_retention_s: float = 600.0
     # The backoff of a requeued expired lease or overrun attempt: the same as a failed attempt's.
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=2.0, max_s=600.0))
     # Webhooks (ADR 0020): the delivery tasks' attempts, and how old an event must be before
@@ -51,6 +53,7 @@ class ReapResult:
     budget_resumed: int = 0
     schedules_fired: int = 0
     webhooks_dispatched: int = 0
+    tokens_pruned: int = 0
 
     @property
     def total(self) -> int:
@@ -105,6 +108,7 @@ class Reaper:
             budget_resumed=resumed["n"],
             schedules_fired=await self._fire_schedules(),
             webhooks_dispatched=await self._dispatch_webhooks(),
+            tokens_pruned=await self._prune_tokens(),
         )
 
     async def _drain(self, step: Callable[[], Awaitable[Mapping[str, int]]]) -> Counter[str]:
@@ -189,6 +193,16 @@ class Reaper:
             if windows < self.config.batch:
                 break
         return pruned
+
+    async def _prune_tokens(self) -> int:
+        pruned = 0
+        while True:
+            batch = await llm_delta.prune(
+                self.db, retention_s=self.config.token_retention_s, batch=self.config.batch
+            )
+            pruned += batch
+            if batch < self.config.batch:
+                return pruned
 
     async def _prune_dead_letters(self) -> int:
         if not self.config.dead_letter_retention_s:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from db import budget, llm_call, transcripts
@@ -35,7 +36,9 @@ from outlast.models.journal import JournalEntry
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.prices import PriceBook
 from outlast.models.provider import ModelRef
+from worker import tokens
 from worker.ratelimits import Held, RateLimiter
+from worker.tokens import TokenWriter
 
 # The parts of a request stored as transcript lists, and the encoding label of their nodes.
 PARTS = ("messages", "tools")
@@ -64,6 +67,10 @@ class PgJournal:
         self.limiter = limiter
         self._stored: set[bytes] = set()  # transcript nodes this claim has stored
         self._rate: dict[int, Held] = {}  # rate-limit holds of calls begun, by call id
+
+    def tokens(self, entry: JournalEntry) -> AbstractAsyncContextManager[TokenWriter]:
+        """Where a started call's streamed text goes as it arrives (worker/tokens.py)."""
+        return tokens.writer(self.pool, self.task_id, entry.call_id)
 
     @property
     def gate(self) -> RateLimiter | None:

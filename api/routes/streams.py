@@ -1,5 +1,11 @@
 """Live streams of task events as Server-Sent Events, resumable with Last-Event-ID (api/streams.py,
-ADR 0015). Each SSE event is `event: task_event`, `id: <task_events id>`, `data: <JSON>`."""
+ADR 0015). Each SSE event of the tenant stream is `event: task_event`, `id: <task_events id>`,
+`data: <JSON>`.
+
+A task's stream also carries the token deltas of its running model calls (`event: token`, ADR
+0022), from a second table with its own ids, so its SSE ids are two offsets, `<E>.<D>`: the last
+task event and the last token delta sent. A reconnect with `Last-Event-ID: E.D` resumes both; a
+plain `E` resumes the events and sends the tokens still kept (OUTLAST_TOKEN_RETENTION_S)."""
 
 from __future__ import annotations
 
@@ -13,8 +19,16 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import PoolDep, TasksRead
 from api.pagination import FilterQuery
-from api.streams import Read, StreamConfig, Wakeups, follow
-from db import stream
+from api.streams import (
+    Read,
+    StreamConfig,
+    Wakeups,
+    follow,
+    follow_deltas,
+    merge,
+    token_key,
+)
+from db import llm_delta, stream
 from db.connect import Row
 from db.errors import NotFound
 from db.states import TaskState
@@ -27,6 +41,15 @@ LastEventId = Annotated[
         alias="Last-Event-ID",
         ge=0,
         description="Resume after this event id (an EventSource sends it on reconnect).",
+    ),
+]
+TaskLastEventId = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        pattern=r"^[0-9]{1,18}(\.[0-9]{1,18})?$",
+        description="Resume after this position: `E.D` (the last task event and token delta"
+        " ids, as the stream's event ids carry them) or `E`.",
     ),
 ]
 After = Annotated[
@@ -99,17 +122,46 @@ async def task_stream(
     request: Request,
     pool: PoolDep,
     after: After = None,
-    last_event_id: LastEventId = None,
+    last_event_id: TaskLastEventId = None,
 ) -> Any:
-    """The task's events: all of them from its first (or after `Last-Event-ID`), then live."""
+    """The task's events: all of them from its first (or after `Last-Event-ID`), then live; and
+    the text of its running model calls as it streams (`event: token`)."""
     tenant = caller.tenant
     if not await stream.task_exists(pool, task_id, tenant=tenant):
         raise NotFound("task", task_id)
-    start = last_event_id if last_event_id is not None else (after or 0)
+    events_after, tokens_after = _position(last_event_id, after)
+    wakeups = cast(Wakeups, request.app.state.wakeups)
+    config = cast(StreamConfig, request.app.state.stream_config)
 
     async def read(low: int, high: int) -> list[Row]:
         return await stream.task(
             pool, task_id, tenant=tenant, after=low, upto=high, limit=StreamConfig.batch
         )
 
-    return _response(request, pool, tenant, start, read)
+    async def read_tokens(low: int) -> list[Row]:
+        return await llm_delta.task(
+            pool, task_id, tenant=tenant, after=low, limit=StreamConfig.batch
+        )
+
+    async def sse() -> AsyncIterator[ServerSentEvent]:
+        position = [events_after, tokens_after]
+        sources = merge(
+            task_event=follow(pool, wakeups, tenant, events_after, read, config),
+            token=follow_deltas(
+                pool, wakeups, token_key(task_id), tokens_after, read_tokens, config
+            ),
+        )
+        async for kind, row in sources:
+            position[kind == "token"] = int(row["id"])
+            data = json.dumps(row, default=str)
+            yield ServerSentEvent(data=data, id=f"{position[0]}.{position[1]}", event=kind)
+
+    return EventSourceResponse(sse(), ping=15)
+
+
+def _position(last_event_id: str | None, after: int | None) -> tuple[int, int]:
+    """(task events offset, token deltas offset) to resume from."""
+    if last_event_id is None:
+        return after or 0, 0
+    events, _, tokens = last_event_id.partition(".")
+    return int(events), int(tokens or 0)

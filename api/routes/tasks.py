@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import AwareDatetime, BeforeValidator
 
 from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.pagination import (
@@ -35,6 +37,39 @@ from db.states import TaskState
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
+# ISO 8601 with a zone.
+STAMP = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _iso(value: object) -> object:
+    """Only ISO 8601 text: pydantic would also read a bare number as a Unix time."""
+    if isinstance(value, str) and not re.match(STAMP, value):
+        raise ValueError("expected an ISO 8601 date and time with a zone")
+    return value
+
+
+CreatedAfter = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(_iso),
+    Query(description="Tasks created at or after this time (ISO 8601, with a zone)."),
+]
+CreatedBefore = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(_iso),
+    Query(description="Tasks created before this time (ISO 8601, with a zone)."),
+]
+TextQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00]+$",
+        description="Case-insensitive text in the task's input or error.",
+    ),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -98,14 +133,30 @@ async def list_tasks(
     pool: PoolDep,
     state: TaskState | None = None,
     graph: FilterQuery = None,
+    agent: FilterQuery = None,
+    created_after: CreatedAfter = None,
+    created_before: CreatedBefore = None,
+    text: TextQuery = None,
     include: TaskInclude = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[TaskSummary]:
-    """Items leave out `input`, `metadata` and `result` unless named in `include`."""
+    """Items leave out `input`, `metadata` and `result` unless named in `include`. Filters:
+    `state`, `graph`, `agent`, `created_after` / `created_before` (a time range, ISO 8601 with
+    a zone), and `text`, a case-insensitive substring of the task's input or error (JSON text;
+    narrow it with a time range on a large tenant: it is checked row by row)."""
     before = decode_time_id(cursor, "tasks") if cursor else None
     rows = await tasks.list_(
-        pool, tenant=caller.tenant, limit=limit + 1, state=state, graph=graph, before=before
+        pool,
+        tenant=caller.tenant,
+        limit=limit + 1,
+        state=state,
+        graph=graph,
+        before=before,
+        agent=agent,
+        created_after=created_after,
+        created_before=created_before,
+        text=text,
     )
     omit = set(HEAVY) - included(include)
     return page(

@@ -26,13 +26,29 @@ function setState(container, state) {
   badge.className = "state state-" + state;
 }
 
-function follow(url, onEvent) {
+function follow(url, onEvent, onToken) {
   // EventSource reconnects by itself and sends Last-Event-ID: the server resumes from it.
   const status = document.getElementById("live-status");
   const source = new EventSource(url);
   source.addEventListener("open", () => { if (status) status.textContent = "Live updates: on"; });
   source.addEventListener("error", () => { if (status) status.textContent = "Live updates: reconnecting…"; });
   source.addEventListener("task_event", (message) => onEvent(JSON.parse(message.data)));
+  if (onToken) source.addEventListener("token", (message) => onToken(JSON.parse(message.data)));
+}
+
+function showToken(box, delta) {
+  // One block per model call and attempt: a retried or failed-over attempt starts its text again.
+  const key = `${delta.call_id}/${delta.attempt}`;
+  let block = box.querySelector(`pre[data-call="${CSS.escape(key)}"]`);
+  if (!block) {
+    box.querySelector(".empty")?.remove();
+    const title = document.createElement("p");
+    title.textContent = `Model call ${delta.call_id}, attempt ${delta.attempt}`;
+    block = document.createElement("pre");
+    block.dataset.call = key;
+    box.append(title, block);
+  }
+  block.textContent += delta.text;
 }
 
 function cell(text, code) {
@@ -47,7 +63,8 @@ function tasksPage(table) {
   const body = table.querySelector("tbody");
   follow(table.dataset.stream, (event) => {
     let row = body.querySelector(`tr[data-task="${CSS.escape(event.task_id)}"]`);
-    if (!row && event.kind === "submitted") {
+    // New tasks join the list unless a filter the stream cannot apply (text, time, an older page) is on.
+    if (!row && event.kind === "submitted" && table.dataset.add !== "no") {
       body.querySelector("tr.empty")?.remove();
       row = document.createElement("tr");
       row.dataset.task = event.task_id;
@@ -104,7 +121,7 @@ function taskPage(facts) {
     }
     timeline.append(item);
     if (event.to_state) setState(facts, event.to_state);
-  });
+  }, (delta) => showToken(document.getElementById("tokens"), delta));
 }
 
 document.addEventListener("DOMContentLoaded", () => {

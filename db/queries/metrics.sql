@@ -48,3 +48,18 @@ JOIN tasks AS t ON t.id = c.task_id
 WHERE %(tenant)s::text IS NULL OR t.tenant = %(tenant)s::text
 GROUP BY 1, 2, 3, 4
 ORDER BY 1, 2, 3, 4;
+
+-- name: metrics_cost_hourly
+-- The console's cost chart: the tenant's model calls finished in the last :hours hours, summed
+-- per hour and agent ('' for graph tasks). llm_calls_finished (tenant, finished_at) bounds the
+-- scan to the window; the join reads each call's task by primary key for its agent.
+SELECT date_trunc('hour', c.finished_at) AS hour,
+       coalesce(t.agent, '') AS agent,
+       count(*) AS calls,
+       coalesce(sum(c.cost_micro_usd), 0)::bigint AS cost_micro_usd
+FROM llm_calls c
+LEFT JOIN tasks t ON t.id = c.task_id
+WHERE c.tenant = %(tenant)s
+  AND c.finished_at >= date_trunc('hour', outlast_now()) - make_interval(hours => %(hours)s - 1)
+GROUP BY 1, 2
+ORDER BY 1, 2;

@@ -33,6 +33,11 @@ SELECT * FROM tasks WHERE id = %(task_id)s AND tenant = %(tenant)s;
 
 -- name: tasks_list
 -- Newest first, keyset-paginated on (created_at, id) so a page costs the same at any depth.
+-- Filters: state, graph, agent (tasks_state_created / tasks_agent_created: tenant, then the
+-- column, then created_at), a creation time range (bounds the same index scans), and `text`,
+-- a case-insensitive substring of the input's or the error's JSON. The text test cannot use an
+-- index; it filters the rows the index walk yields in order and stops at LIMIT matches, so a
+-- rare text is cheap only within a time range (docs/api.md says so).
 -- Each task's model-call cost so far is summed per row of the page only (index llm_calls_key,
 -- which leads with task_id), so the sum costs a page's worth of index reads, not a table scan.
 SELECT t.*,
@@ -43,6 +48,12 @@ FROM tasks AS t
 WHERE t.tenant = %(tenant)s
   AND (%(state)s::text IS NULL OR t.state = %(state)s::text)
   AND (%(graph)s::text IS NULL OR t.graph = %(graph)s::text)
+  AND (%(agent)s::text IS NULL OR t.agent = %(agent)s::text)
+  AND (%(created_after)s::timestamptz IS NULL OR t.created_at >= %(created_after)s::timestamptz)
+  AND (%(created_before)s::timestamptz IS NULL OR t.created_at < %(created_before)s::timestamptz)
+  AND (%(text)s::text IS NULL
+       OR strpos(lower(t.input::text), lower(%(text)s::text)) > 0
+       OR strpos(lower(coalesce(t.error::text, '')), lower(%(text)s::text)) > 0)
   AND (%(before_created_at)s::timestamptz IS NULL
        OR (t.created_at, t.id) < (%(before_created_at)s::timestamptz, %(before_id)s::uuid))
 ORDER BY t.created_at DESC, t.id DESC

@@ -22,12 +22,13 @@ worker's (worker/journal.py), and the config is read as a plain mapping.
 from __future__ import annotations
 
 import itertools
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from outlast import traces
-from outlast.models.failover import AttemptGate, ModelChain, OnDelta
+from outlast.models.failover import AttemptGate, ModelChain, OnDelta, StreamDelta
 from outlast.models.messages import ModelRequest, ModelResponse
 from outlast.models.provider import ModelRef
 from outlast.models.spans import model_span, recorded, responded
@@ -64,6 +65,20 @@ class Journal(Protocol):
     ) -> None:
         """Record how the started call ended: its response (usage, cost) or its error."""
         ...
+
+
+# A journal may also take a started call's streamed text (the worker's writes it to llm_deltas
+# for the task stream, ADR 0022): `tokens(entry)` opens a sink for the call's deltas. With one,
+# the call streams (the SDK's streaming); what is journaled is the same assembled response.
+TokenSink = Callable[[JournalEntry], AbstractAsyncContextManager[OnDelta]]
+
+
+def _both(first: OnDelta, second: OnDelta) -> OnDelta:
+    async def both(delta: StreamDelta) -> None:
+        await first(delta)
+        await second(delta)
+
+    return both
 
 
 def journal_of(config: Any) -> Journal | None:
@@ -124,8 +139,14 @@ async def _journaled(
         recorded()
         return entry.recorded
     gate: AttemptGate | None = getattr(journal, "gate", None)  # the worker's rate limits
+    tokens: TokenSink | None = getattr(journal, "tokens", None)  # the worker's live tokens
     try:
-        response = await chain.complete(request, on_text=on_text, gate=gate)
+        if tokens is None:
+            response = await chain.complete(request, on_text=on_text, gate=gate)
+        else:
+            async with tokens(entry) as record:
+                sink = record if on_text is None else _both(on_text, record)
+                response = await chain.complete(request, on_text=sink, gate=gate)
     except Exception as exc:
         await journal.finish(entry, None, exc)
         raise

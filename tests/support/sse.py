@@ -12,9 +12,10 @@ import httpx
 
 @dataclass(frozen=True)
 class Event:
-    id: int
+    id: int  # a task stream's `E.D` ids: E, the task event offset
     event: str
     data: dict[str, Any]
+    raw_id: str = ""  # the id as sent (a task stream's `E.D`)
 
 
 def events(response: httpx.Response) -> Iterator[Event]:
@@ -23,8 +24,12 @@ def events(response: httpx.Response) -> Iterator[Event]:
     for line in response.iter_lines():
         if not line:
             if "data" in fields and "id" in fields:
+                raw = fields["id"]
                 yield Event(
-                    int(fields["id"]), fields.get("event", "message"), json.loads(fields["data"])
+                    int(raw.partition(".")[0]),
+                    fields.get("event", "message"),
+                    json.loads(fields["data"]),
+                    raw,
                 )
             fields = {}
         elif not line.startswith(":"):

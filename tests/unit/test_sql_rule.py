@@ -300,6 +300,7 @@ TENANT_TABLES = (
     "dead_letters",
     "checkpoint_order",
     "llm_calls",
+    "llm_deltas",
     "agents",
     "agent_versions",
     "api_keys",
