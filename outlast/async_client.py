@@ -59,7 +59,7 @@ class AsyncClient(Endpoints[Awaitable[Json], AsyncIterator[Json]]):
             more = es.next_cursor(body, filters)
 
     async def stream(
-        self, task_id: str, last_event_id: int | None = None, *, retries: int = 5
+        self, task_id: str, last_event_id: int | str | None = None, *, retries: int = 5
     ) -> AsyncGenerator[Json, None]:
         """As `Client.stream`: the task's events, live and for ever, resumed with
         Last-Event-ID when the connection drops."""

@@ -78,7 +78,7 @@ class Client(Endpoints[Json, Iterator[Json]]):
                 return
 
     def stream(
-        self, task_id: str, last_event_id: int | None = None, *, retries: int = 5
+        self, task_id: str, last_event_id: int | str | None = None, *, retries: int = 5
     ) -> Generator[Json, None, None]:
         """The task's events as they happen, from its first (or after `last_event_id`), for
         ever: stop iterating when done. A dropped connection is resumed with Last-Event-ID, so

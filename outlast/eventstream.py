@@ -1,7 +1,9 @@
 """What both clients do the same way on a task's stream and on pages, without any I/O.
 
-A task's stream (`GET /v1/tasks/{id}/stream`, ADR 0015) is Server-Sent Events whose id is the
-task_events row id. `Reader` turns its lines into events and remembers the last id, so a client
+A task's stream (`GET /v1/tasks/{id}/stream`, ADR 0015) is Server-Sent Events whose id names
+the last task_events row (and, after a token delta, the last delta row: `E.D`, ADR 0022).
+`Reader` turns its lines into the task's events (the token deltas, `event: token`, are skipped:
+they are the console's live view) and remembers the last id as the server wrote it, so a client
 whose connection drops reconnects with `Last-Event-ID` and gets every event once. `Retries` is
 the reconnect budget and backoff; `Deadline` and `settled` are `wait()`'s clock and goal.
 """
@@ -42,7 +44,7 @@ def stream_path(task_id: str) -> str:
 class Reader:
     """Parses SSE lines into the events' JSON (each with its `id`), and keeps the last id."""
 
-    last_event_id: int | None = None
+    last_event_id: int | str | None = None
     _fields: dict[str, str] = field(default_factory=dict)
 
     def headers(self) -> dict[str, str]:
@@ -60,7 +62,9 @@ class Reader:
         fields, self._fields = self._fields, {}
         if "data" not in fields or "id" not in fields:
             return None
-        self.last_event_id = int(fields["id"])
+        self.last_event_id = fields["id"]
+        if fields.get("event") == "token":
+            return None
         event: Json = json.loads(fields["data"])
         return event
 

@@ -87,3 +87,22 @@ def test_a_stream_the_api_keeps_ending_is_given_up_after_its_retries(
     with api, pytest.raises(httpx.RemoteProtocolError):
         next(api.stream("x", last_event_id=3, retries=2))
     assert calls == ["3", "3", "3"]
+
+
+def test_the_stream_reader_skips_token_deltas_and_resumes_after_them() -> None:
+    """A task's stream carries the live tokens of its model calls (`event: token`, ids `E.D`,
+    ADR 0022): the clients yield the task's events only, and reconnect after the last id seen."""
+    from outlast.eventstream import Reader
+
+    reader = Reader(0)
+    lines = [
+        "id: 7",
+        'data: {"id": 7, "type": "claimed"}',
+        "",
+        "event: token",
+        "id: 7.3",
+        'data: {"text": "Hel"}',
+        "",
+    ]
+    assert [e["type"] for e in reader.events(lines)] == ["claimed"]
+    assert reader.headers()["Last-Event-ID"] == "7.3"
