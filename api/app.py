@@ -33,6 +33,9 @@ from api.routes import (
     keys,
     metrics,
     model_calls,
+    platform_assistants,
+    platform_runs,
+    platform_threads,
     rate_limits,
     replays,
     schedules,
@@ -163,6 +166,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         artifacts,
         tool_servers,
         schedules,
+        platform_assistants,
+        platform_threads,
+        platform_runs,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))

@@ -38,6 +38,8 @@ class Claim:
     # The agent the task was submitted to (its pinned version is read by the executor: db/agent.py
     # `pinned`), or None for a task submitted to a graph.
     agent: str | None = None
+    # The named thread it runs on (ADR 0018), or None for its own thread (id = task id).
+    thread_id: uuid.UUID | None = None
 
     @property
     def has_resume_point(self) -> bool:
@@ -106,6 +108,7 @@ def _claim(r: dict[str, Any]) -> Claim:
         resume_patch=r["resume_patch"],
         timeout_s=r["timeout_s"],
         agent=r["agent"],
+        thread_id=r.get("thread_id"),
     )
 
 

@@ -36,7 +36,7 @@ from langgraph.errors import InvalidUpdateError
 from langgraph.types import Command, Interrupt, StateSnapshot
 
 from db import agent as agents
-from db import outcome, waits
+from db import outcome, thread, waits
 from db.connect import Pool
 from db.errors import BudgetPaused, LeaseLost, RateLimited
 from db.lease import Claim
@@ -302,10 +302,31 @@ class Executor:
         if claim.resume_input is not None:
             return claim.resume_input
         if existing is None:
+            await self._continue_thread(saver, claim)
             return claim.input
         pending = (await graph.aget_state(config)).interrupts
         answered = await self._answers(claim, pending) if pending else {}
         return Command(resume=answered) if answered else None
+
+    async def _continue_thread(self, saver: FencedSaver, claim: Claim) -> None:
+        """A task on a named thread starts from the thread's state (ADR 0018): the head
+        checkpoint of the last task before it on the thread is copied, as this task's first
+        checkpoint, in a write fenced by this claim. Its LangGraph thread stays its own (the
+        task id), so every checkpoint, transcript and fence keeps its one owner."""
+        if claim.thread_id is None:
+            return
+        before = await thread.previous(self.pool, claim.task_id)
+        if before is None:
+            return
+        head = await saver.aget_tuple({"configurable": {"thread_id": str(before)}})
+        if head is None:
+            return
+        target: RunnableConfig = {
+            "configurable": {"thread_id": str(claim.task_id), "checkpoint_ns": ""}
+        }
+        metadata: Any = {**head.metadata, "source": "fork", "outlast_thread_from": str(before)}
+        versions = dict(head.checkpoint["channel_versions"])
+        await saver.aput(target, head.checkpoint, metadata, versions)
 
     async def _answers(self, claim: Claim, pending: Sequence[Interrupt]) -> dict[str, Any]:
         return await waits.answers(self.pool, claim.task_id, [i.id for i in pending])

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import operator
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
@@ -161,3 +162,38 @@ signed.add_edge(START, SIGNED_NODES[0])
 for before_name, after_name in itertools.pairwise(SIGNED_NODES):
     signed.add_edge(before_name, after_name)
 signed.add_edge(SIGNED_NODES[-1], END)
+
+
+class Notes(TypedDict, total=False):
+    notes: Annotated[list[str], operator.add]
+    note: str
+    steps: int
+    sleep_s: float
+    gate: str
+    gate_at: int
+    done: int
+
+
+async def _note(state: Notes) -> dict[str, Any]:
+    """Append `note` (`note-i` for the i-th of `steps` steps), after `sleep_s`. With `gate` (a
+    path) and `gate_at` (a step index), that step waits until the file exists."""
+    done = state.get("done", 0)
+    if state.get("gate") and state.get("gate_at") == done:
+        while not os.path.exists(state["gate"]):
+            await asyncio.sleep(GATE_POLL_S)
+    await asyncio.sleep(state.get("sleep_s", 0))
+    steps = state.get("steps", 1)
+    note = state.get("note", "")
+    return {"notes": [note if steps == 1 else f"{note}-{done}"], "done": done + 1}
+
+
+def _again(state: Notes) -> str:
+    return "note" if state.get("done", 0) < state.get("steps", 1) else END
+
+
+# Runs on a LangGraph API thread: each run appends to `notes`, so a run sees the ones before it.
+# `done` counts a run's steps; a run's input sets it back to 0.
+notes: StateGraph[Notes] = StateGraph(Notes)
+notes.add_node("note", _note)
+notes.add_edge(START, "note")
+notes.add_conditional_edges("note", _again, ["note", END])

@@ -305,6 +305,7 @@ TENANT_TABLES = (
     "api_keys",
     "schedules",
     "schedule_slots",
+    "threads",
 )
 
 

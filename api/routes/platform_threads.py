@@ -1,0 +1,66 @@
+"""Threads of the LangGraph Platform API (ADR 0018): create, read, search, delete, and a
+thread's state. A thread's runs are tasks submitted on it; its state is its newest run's last
+checkpoint."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from api.deps import PoolDep, RegistryDep, TasksRead, TasksWrite
+from api.platform import ThreadCreate, ThreadPublic, ThreadSearch, conflict, thread_public
+from api.platform import thread_state as read_state
+from db import thread
+from db.errors import Conflict
+
+router = APIRouter(tags=["langgraph"])
+
+
+@router.post("/threads", summary="Create a thread")
+async def create_thread(caller: TasksWrite, body: ThreadCreate, pool: PoolDep) -> ThreadPublic:
+    """With `thread_id` of an existing thread: 409, or that thread with `if_exists=do_nothing`
+    (when it is the caller's)."""
+    row = await thread.insert(
+        pool, tenant=caller.tenant, thread_id=body.thread_id, metadata=body.metadata or {}
+    )
+    if row is not None:
+        return thread_public({**row, "open_states": [], "last_state": None})
+    if body.thread_id is not None and body.if_exists == "do_nothing":
+        return thread_public(await thread.get(pool, body.thread_id, tenant=caller.tenant))
+    raise conflict(f"thread {body.thread_id} already exists")
+
+
+@router.get("/threads/{thread_id}", summary="One thread, with its state's values")
+async def get_thread(
+    caller: TasksRead, thread_id: uuid.UUID, pool: PoolDep, registry: RegistryDep
+) -> ThreadPublic:
+    row = await thread.get(pool, thread_id, tenant=caller.tenant)
+    state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
+    return thread_public(row, state)
+
+
+@router.post("/threads/search", summary="Search threads, newest first")
+async def search_threads(
+    caller: TasksRead, body: ThreadSearch, pool: PoolDep
+) -> list[ThreadPublic]:
+    """By metadata (contains) and status; `values` are left out (read one thread for them)."""
+    rows = await thread.search(
+        pool,
+        tenant=caller.tenant,
+        metadata=body.metadata or {},
+        limit=body.limit,
+        offset=body.offset,
+    )
+    found = [thread_public(row) for row in rows]
+    return [t for t in found if body.status is None or t.status == body.status]
+
+
+@router.delete("/threads/{thread_id}", status_code=204, summary="Delete a thread")
+async def delete_thread(caller: TasksWrite, thread_id: uuid.UUID, pool: PoolDep) -> Response:
+    """409 while a run on it is unfinished; its finished runs stay, as tasks of their own."""
+    try:
+        await thread.delete(pool, thread_id, tenant=caller.tenant)
+    except Conflict as exc:
+        raise conflict(str(exc)) from None
+    return Response(status_code=204)

@@ -1,0 +1,125 @@
+"""The official `langgraph-sdk` against Outlast (ADR 0018, docs/howto/langgraph-sdk.md): the
+API on a real socket, real worker processes, and only the SDK's clients (sync and async)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from langgraph_sdk import get_client, get_sync_client
+from langgraph_sdk.client import SyncLangGraphClient
+
+from tests.support.api import api_client, live_server
+from tests.support.keys import TEST_KEY
+from tests.support.processes import TEST_ENV, Processes
+
+
+@pytest.fixture
+def url(db_url: str) -> Iterator[str]:
+    with live_server(db_url, graphs=TEST_ENV["OUTLAST_GRAPHS"]) as base:
+        yield base
+
+
+@pytest.fixture
+def sdk(url: str) -> SyncLangGraphClient:
+    return get_sync_client(url=url, api_key=TEST_KEY)
+
+
+@pytest.fixture
+def v1(db_url: str) -> Iterator[TestClient]:
+    with api_client(db_url, graphs=TEST_ENV["OUTLAST_GRAPHS"]) as client:
+        yield client
+
+
+def test_assistants_are_the_registered_graphs(sdk: SyncLangGraphClient) -> None:
+    found = {a["assistant_id"]: a for a in sdk.assistants.search(limit=100)}
+    assert found["notes"]["graph_id"] == "notes"
+    assert sdk.assistants.get("notes")["name"] == "notes"
+    with pytest.raises(httpx.HTTPStatusError) as missing:
+        sdk.assistants.get("nope")
+    assert missing.value.response.status_code == 404
+
+
+def test_a_second_run_on_a_thread_sees_the_first_runs_values(
+    sdk: SyncLangGraphClient, v1: TestClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=2)
+    thread = sdk.threads.create(metadata={"user": "ada"})
+    first = sdk.runs.wait(thread["thread_id"], "notes", input={"note": "a"})
+    assert first["notes"] == ["a"]
+    second = sdk.runs.wait(thread["thread_id"], "notes", input={"note": "b"})
+    assert second["notes"] == ["a", "b"]
+    got = sdk.threads.get(thread["thread_id"])
+    assert got["status"] == "idle"
+    assert got["values"]["notes"] == ["a", "b"]
+    assert got["metadata"] == {"user": "ada"}
+    runs = sdk.runs.list(thread["thread_id"])
+    assert [r["status"] for r in runs] == ["success", "success"]
+    for r in runs:  # Outlast's own API shows the thread
+        task = v1.get(f"/v1/tasks/{r['run_id']}").json()
+        assert task["thread_id"] == thread["thread_id"]
+    assert [t["thread_id"] for t in sdk.threads.search(metadata={"user": "ada"})] == [
+        thread["thread_id"]
+    ]
+
+
+def test_runs_on_one_thread_run_in_order_never_at_once(
+    sdk: SyncLangGraphClient, v1: TestClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=4)
+    processes.worker(concurrency=4)
+    thread_id = sdk.threads.create()["thread_id"]
+    runs = [
+        sdk.runs.create(thread_id, "notes", input={"note": f"n{i}", "sleep_s": 0.2})
+        for i in range(4)
+    ]
+    assert all(r["status"] == "pending" for r in runs)
+    assert sdk.runs.join(thread_id, runs[-1]["run_id"])["notes"] == ["n0", "n1", "n2", "n3"]
+    tasks = [v1.get(f"/v1/tasks/{r['run_id']}").json() for r in runs]
+    for before, after in itertools.pairwise(tasks):
+        assert before["finished_at"] <= after["started_at"], (before, after)
+
+
+def test_a_task_without_a_thread_is_its_own_thread(v1: TestClient) -> None:
+    task = v1.post("/v1/tasks", json={"graph": "notes", "input": {"note": "x"}}).json()
+    assert task["thread_id"] == task["id"]
+    unknown = v1.post("/v1/tasks", json={"graph": "notes", "thread_id": str(uuid.uuid4())})
+    assert unknown.status_code == 404
+    batch = v1.post(
+        "/v1/tasks:batch", json={"tasks": [{"graph": "notes", "thread_id": str(uuid.uuid4())}]}
+    )
+    assert batch.status_code == 422
+    assert batch.json()["errors"][0]["field"] == "body.tasks.0.thread_id"
+
+
+def test_stateless_run_and_async_client(url: str, processes: Processes) -> None:
+    processes.worker(concurrency=2)
+
+    async def flow() -> dict[str, Any]:
+        client = get_client(url=url, api_key=TEST_KEY)
+        run = await client.runs.create(None, "notes", input={"note": "solo"})
+        assert run["thread_id"] == run["run_id"]
+        return dict(await client.runs.join(run["thread_id"], run["run_id"]))
+
+    assert asyncio.run(flow())["notes"] == ["solo"]
+
+
+def test_reject_on_a_busy_thread_is_409(
+    sdk: SyncLangGraphClient, processes: Processes, tmp_path: Any
+) -> None:
+    gate = tmp_path / "go"
+    thread_id = sdk.threads.create()["thread_id"]
+    held = {"note": "a", "gate": str(gate), "gate_at": 0, "done": 0}
+    first = sdk.runs.create(thread_id, "notes", input=held)
+    with pytest.raises(httpx.HTTPStatusError) as busy:
+        sdk.runs.create(thread_id, "notes", input={"note": "b"}, multitask_strategy="reject")
+    assert busy.value.response.status_code == 409
+    processes.worker(concurrency=2)
+    gate.touch()
+    assert sdk.runs.join(thread_id, first["run_id"])["notes"] == ["a"]
