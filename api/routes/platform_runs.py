@@ -238,6 +238,8 @@ async def list_runs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[RunPublic]:
     rows = await run.list_(pool, thread_id, tenant=caller.tenant, limit=limit, offset=offset)
+    if not rows:  # no run: a thread of the tenant's with none (or past the page), else 404
+        await thread.get(pool, thread_id, tenant=caller.tenant)
     return [run_public(r) for r in rows]
 
 
