@@ -123,3 +123,53 @@ def test_reject_on_a_busy_thread_is_409(
     processes.worker(concurrency=2)
     gate.touch()
     assert sdk.runs.join(thread_id, first["run_id"])["notes"] == ["a"]
+
+
+def test_stream_values_and_updates_start_with_metadata(
+    sdk: SyncLangGraphClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=2)
+    thread_id = sdk.threads.create()["thread_id"]
+    sdk.runs.wait(thread_id, "notes", input={"note": "before"})
+    parts = list(
+        sdk.runs.stream(
+            thread_id,
+            "notes",
+            input={"note": "s", "steps": 3, "done": 0},
+            stream_mode=["values", "updates"],
+        )
+    )
+    assert parts[0].event == "metadata"
+    assert parts[0].data["run_id"]
+    updates = [p.data for p in parts if p.event == "updates"]
+    assert updates == [{"note": {"notes": [f"s-{i}"], "done": i + 1}} for i in range(3)]
+    values = [p.data["notes"] for p in parts if p.event == "values"]
+    assert values[-1] == ["before", "s-0", "s-1", "s-2"]
+    assert values[0] == ["before"]  # the input applied: the thread's state so far
+
+
+def test_a_failed_run_streams_an_error_frame(
+    sdk: SyncLangGraphClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=2)
+    parts = list(sdk.runs.stream(None, "notes", input={"note": "x", "steps": "many"}))
+    assert parts[0].event == "metadata"
+    assert parts[-1].event == "error"
+    assert parts[-1].data["error"] == "TypeError"
+
+
+def test_join_stream_replays_after_last_event_id(
+    sdk: SyncLangGraphClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=2)
+    thread_id = sdk.threads.create()["thread_id"]
+    run = sdk.runs.create(thread_id, "notes", input={"note": "r", "steps": 3, "done": 0})
+    whole = list(sdk.runs.join_stream(thread_id, run["run_id"], stream_mode="values"))
+    frames = [p for p in whole if p.event == "values"]
+    assert frames[-1].data["notes"] == ["r-0", "r-1", "r-2"]
+    first_id = frames[0].id
+    assert first_id is not None
+    rest = list(
+        sdk.runs.join_stream(thread_id, run["run_id"], stream_mode="values", last_event_id=first_id)
+    )
+    assert [p.data for p in rest if p.event == "values"] == [f.data for f in frames[1:]]
