@@ -81,6 +81,11 @@ class ThreadSearch(_Body):
     offset: int = Field(0, ge=0, le=1_000_000)
 
 
+class HistoryQuery(_Body):
+    limit: int = Field(10, ge=1, le=1000)
+    before: JsonObject | None = None
+
+
 class AssistantSearch(_Body):
     graph_id: str | None = Field(None, max_length=200)
     name: str | None = Field(None, max_length=200)
@@ -195,6 +200,26 @@ async def thread_state(
         return {"values": {}, "next": [], "tasks": [], "interrupts": [], "checkpoint": None}
     snap = await snapshot(pool, registry, head["id"], head["graph"])
     return state_public(snap, thread_id, head["id"])
+
+
+async def thread_history(
+    pool: Pool, registry: Registry, thread_id: uuid.UUID, *, tenant: str, limit: int
+) -> list[dict[str, Any]]:
+    """The thread's states, newest first, across its runs: each run's checkpoints but the copy
+    of the thread's state it started from (that is the run before's last)."""
+    found: list[dict[str, Any]] = []
+    for task in await run.list_(pool, thread_id, tenant=tenant, limit=limit, offset=0):
+        if task["graph"] not in registry:
+            continue
+        compiled = registry.compiled(task["graph"], TranscriptSaver(pool))
+        config = {"configurable": {"thread_id": str(task["id"])}}
+        async for snap in compiled.aget_state_history(config):
+            if (snap.metadata or {}).get("source") == "fork":
+                continue
+            found.append(state_public(snap, thread_id, task["id"]))
+            if len(found) >= limit:
+                return found
+    return found
 
 
 def state_public(snap: Any, thread_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:

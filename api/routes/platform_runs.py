@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
-from api.access import Principal
+from api.access import Principal, forbidden
 from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.platform import (
     RunCreate,
@@ -29,10 +29,11 @@ from api.runstream import SERVED_MODES, frames, modes_of
 from api.schemas import TaskCreate
 from api.targets import resolve
 from db import agent as agents
-from db import run, tasks, thread
+from db import run, tasks, thread, waits
 from db.connect import Pool, Row
 from db.errors import NotFound
 from db.tasks import NewTask
+from db.waits import Decision, Kind
 from outlast.jsonsafe import to_json
 from outlast.registry import Registry
 from outlast.settings import Settings
@@ -41,7 +42,7 @@ router = APIRouter(tags=["langgraph"])
 LastEventId = Annotated[
     int | None, Header(alias="Last-Event-ID", ge=0, description="Resume after this frame id.")
 ]
-OPEN = ("queued", "running", "paused", "waiting_for_approval", "waiting_for_input")
+WAITING_STATES = ("waiting_for_approval", "waiting_for_input")
 
 
 async def _target(body: RunCreate, request: Request, pool: Pool, tenant: str) -> TaskCreate:
@@ -81,7 +82,7 @@ async def start(
 ) -> Row:
     """Submit the run as a task (on `thread_id`, or on a thread of its own)."""
     if body.command is not None:
-        raise invalid("body.command", "not_supported", "command is not served yet")
+        return await _resume(caller, pool, thread_id, body.command)
     for mode in modes_of(body.stream_mode):
         if mode not in SERVED_MODES:
             raise invalid("body.stream_mode", "served_mode", f"stream mode {mode!r} is not served")
@@ -99,6 +100,48 @@ async def start(
         thread_id=thread_id,
     )
     row, _ = await tasks.insert(pool, new, tenant=caller.tenant)
+    return row
+
+
+async def _resume(
+    caller: Principal, pool: Pool, thread_id: uuid.UUID | None, command: dict[str, Any]
+) -> Row:
+    """`command={"resume": value}`: the decision of the wait the thread's interrupted run waits
+    on, through the same statement as /v1 approve, reject and input (db/waits.py `decide`), so
+    of an SDK resume and a /v1 decision one wins and the other gets 409. The run is the task
+    that waited: it is queued again and resumes with the value."""
+    if set(command) != {"resume"}:
+        raise invalid("body.command", "resume_only", "only command={'resume': ...} is served")
+    if thread_id is None:
+        raise invalid("body.command", "needs_thread", "a resume names the thread it resumes")
+    if not caller.holds("approvals:decide"):
+        raise forbidden("approvals:decide")
+    waiting = await run.list_(
+        pool, thread_id, tenant=caller.tenant, limit=1, offset=0, states=list(WAITING_STATES)
+    )
+    if not waiting:
+        await thread.get(pool, thread_id, tenant=caller.tenant)  # 404 for another tenant's
+        raise conflict(f"thread {thread_id} has no interrupted run to resume")
+    task = waiting[0]
+    value = command["resume"]
+    kind: Kind
+    decision: Decision
+    if task["state"] == "waiting_for_input":
+        kind, decision = "input", "answered"
+    else:
+        approved = isinstance(value, dict) and bool(value.get("approved"))
+        kind, decision = "approval", ("approved" if approved else "rejected")
+        if isinstance(value, dict):
+            value = {**value, "decided_by": caller.label}
+    _, row = await waits.decide(
+        pool,
+        task["id"],
+        tenant=caller.tenant,
+        kind=kind,
+        decision=decision,
+        value=value,
+        decided_by=caller.label,
+    )
     return row
 
 

@@ -5,11 +5,20 @@ checkpoint."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response
 
 from api.deps import PoolDep, RegistryDep, TasksRead, TasksWrite
-from api.platform import ThreadCreate, ThreadPublic, ThreadSearch, conflict, thread_public
+from api.platform import (
+    HistoryQuery,
+    ThreadCreate,
+    ThreadPublic,
+    ThreadSearch,
+    conflict,
+    thread_history,
+    thread_public,
+)
 from api.platform import thread_state as read_state
 from db import thread
 from db.errors import Conflict
@@ -64,3 +73,32 @@ async def delete_thread(caller: TasksWrite, thread_id: uuid.UUID, pool: PoolDep)
     except Conflict as exc:
         raise conflict(str(exc)) from None
     return Response(status_code=204)
+
+
+@router.get(
+    "/threads/{thread_id}/state", summary="A thread's state: its newest run's last checkpoint"
+)
+async def get_state(
+    caller: TasksRead, thread_id: uuid.UUID, pool: PoolDep, registry: RegistryDep
+) -> dict[str, Any]:
+    """Values, next nodes, tasks with their interrupts, and the checkpoint (ADR 0018)."""
+    await thread.get(pool, thread_id, tenant=caller.tenant)
+    state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
+    state.pop("interrupts_by_task", None)
+    return state
+
+
+@router.post("/threads/{thread_id}/history", summary="A thread's states, newest first")
+async def get_history(
+    caller: TasksRead,
+    thread_id: uuid.UUID,
+    body: HistoryQuery,
+    pool: PoolDep,
+    registry: RegistryDep,
+) -> list[dict[str, Any]]:
+    """Across its runs, newest first; `before` and `metadata` filters are not served."""
+    await thread.get(pool, thread_id, tenant=caller.tenant)
+    states = await thread_history(pool, registry, thread_id, tenant=caller.tenant, limit=body.limit)
+    for state in states:
+        state.pop("interrupts_by_task", None)
+    return states

@@ -173,3 +173,47 @@ def test_join_stream_replays_after_last_event_id(
         sdk.runs.join_stream(thread_id, run["run_id"], stream_mode="values", last_event_id=first_id)
     )
     assert [p.data for p in rest if p.event == "values"] == [f.data for f in frames[1:]]
+
+
+EXPENSE = {"amount": 250, "payee": "Fjord Hotel", "description": "hotel in Bergen"}
+
+
+def test_a_human_wait_is_an_interrupt_and_a_resume_is_the_approval(
+    sdk: SyncLangGraphClient, v1: TestClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=2)
+    thread_id = sdk.threads.create()["thread_id"]
+    paused = sdk.runs.wait(thread_id, "expense", input=EXPENSE)
+    (pending,) = paused["__interrupt__"]
+    assert pending["value"]["action"] == "reimburse"
+    assert sdk.threads.get(thread_id)["status"] == "interrupted"
+    state = sdk.threads.get_state(thread_id)
+    assert state["next"] == ["approve"]
+    assert [i["value"]["action"] for t in state["tasks"] for i in t["interrupts"]] == ["reimburse"]
+    (run,) = sdk.runs.list(thread_id)
+    assert run["status"] == "interrupted"
+    inbox = v1.get("/v1/approvals").json()["items"]  # also in Outlast's inbox
+    assert [a["task_id"] for a in inbox] == [run["run_id"]]
+
+    done = sdk.runs.wait(thread_id, "expense", command={"resume": {"approved": True}})
+    assert done["decision"]["approved"] is True
+    assert done["payment"]
+    late = v1.post(f"/v1/tasks/{run['run_id']}/approve", json={})
+    assert late.status_code == 409  # the same decision: the SDK's resume won
+    history = sdk.threads.get_history(thread_id)
+    assert history[0]["values"]["payment"] == done["payment"]
+    assert len(history) > 2
+
+
+def test_a_v1_approval_first_makes_the_sdk_resume_409(
+    sdk: SyncLangGraphClient, v1: TestClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=2)
+    thread_id = sdk.threads.create()["thread_id"]
+    sdk.runs.wait(thread_id, "expense", input=EXPENSE)
+    (run,) = sdk.runs.list(thread_id)
+    assert v1.post(f"/v1/tasks/{run['run_id']}/approve", json={}).status_code == 200
+    with pytest.raises(httpx.HTTPStatusError) as late:
+        sdk.runs.create(thread_id, "expense", command={"resume": {"approved": False}})
+    assert late.value.response.status_code == 409
+    assert sdk.runs.join(thread_id, run["run_id"])["decision"]["approved"] is True
