@@ -49,3 +49,11 @@ async def previous(db: Db, task_id: uuid.UUID) -> uuid.UUID | None:
     """The task on the same thread, submitted before `task_id`, whose state it continues."""
     row = await fetch_one(db, "thread_previous", {"task_id": task_id})
     return None if row is None else uuid.UUID(str(row["id"]))
+
+
+async def detach(
+    db: Db, thread_id: uuid.UUID, task_ids: list[uuid.UUID], *, tenant: str
+) -> list[uuid.UUID]:
+    """Take the tasks off the thread (a rollback): each is its own thread from now on."""
+    params = {"thread_id": thread_id, "task_ids": task_ids, "tenant": tenant}
+    return [r["id"] for r in await fetch_all(db, "thread_detach", params)]

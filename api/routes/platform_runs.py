@@ -4,6 +4,7 @@ list and cancel; the headers the SDK reads (Content-Location, Location) on every
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Annotated, Any
 
@@ -31,7 +32,7 @@ from api.targets import resolve
 from db import agent as agents
 from db import run, tasks, thread, waits
 from db.connect import Pool, Row
-from db.errors import NotFound
+from db.errors import Conflict, NotFound
 from db.tasks import NewTask
 from db.waits import Decision, Kind
 from outlast.jsonsafe import to_json
@@ -43,6 +44,7 @@ LastEventId = Annotated[
     int | None, Header(alias="Last-Event-ID", ge=0, description="Resume after this frame id.")
 ]
 WAITING_STATES = ("waiting_for_approval", "waiting_for_input")
+OPEN_STATES = ("queued", "running", "paused", *WAITING_STATES)
 
 
 async def _target(body: RunCreate, request: Request, pool: Pool, tenant: str) -> TaskCreate:
@@ -87,7 +89,14 @@ async def start(
         if mode not in SERVED_MODES:
             raise invalid("body.stream_mode", "served_mode", f"stream mode {mode!r} is not served")
     if thread_id is not None:
-        await _thread_for(pool, thread_id, body, caller.tenant)
+        on = await _thread_for(pool, thread_id, body, caller.tenant)
+        if on["open_states"] and body.multitask_strategy in ("interrupt", "rollback"):
+            await _supersede(
+                pool,
+                thread_id,
+                rollback=body.multitask_strategy == "rollback",
+                tenant=caller.tenant,
+            )
     submit = await _target(body, request, pool, caller.tenant)
     target = await resolve(submit, pool, caller.tenant, request.app.state.registry)
     new = NewTask(
@@ -101,6 +110,24 @@ async def start(
     )
     row, _ = await tasks.insert(pool, new, tenant=caller.tenant)
     return row
+
+
+async def _supersede(pool: Pool, thread_id: uuid.UUID, *, rollback: bool, tenant: str) -> None:
+    """multitask_strategy interrupt or rollback: cancel the thread's unfinished runs (queued
+    ones at once, a running one at its next node boundary, as POST /v1/tasks/{id}/cancel).
+    Interrupt: the new run waits for them to stop and starts from where they got to. Rollback:
+    they leave the thread too, so the new run starts from the state before them, at once."""
+    stale = await run.list_(
+        pool, thread_id, tenant=tenant, limit=1000, offset=0, states=list(OPEN_STATES)
+    )
+    reason = (
+        f"superseded by a new run on thread {thread_id} ({'rollback' if rollback else 'interrupt'})"
+    )
+    for task in stale:
+        with contextlib.suppress(Conflict):  # already stopping, or finished meanwhile
+            await tasks.cancel(pool, task["id"], tenant=tenant, reason=reason)
+    if rollback:
+        await thread.detach(pool, thread_id, [t["id"] for t in stale], tenant=tenant)
 
 
 async def _resume(

@@ -69,3 +69,12 @@ WHERE me.id = %(task_id)s
               WHERE c.thread_id = p.id::text AND c.checkpoint_ns = '')
 ORDER BY p.created_at DESC, p.id DESC
 LIMIT 1;
+
+-- name: thread_detach
+-- Take rolled-back runs off their thread (multitask_strategy=rollback): each goes on as a task
+-- of its own (its cancel was requested just before), the thread's state is what it was before
+-- them, and the next run need not wait for them to stop. Not a state change: no event.
+UPDATE tasks
+SET thread_id = NULL
+WHERE thread_id = %(thread_id)s AND tenant = %(tenant)s AND id = ANY(%(task_ids)s::uuid[])
+RETURNING id;

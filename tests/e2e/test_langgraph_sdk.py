@@ -18,6 +18,7 @@ from langgraph_sdk.client import SyncLangGraphClient
 from tests.support.api import api_client, live_server
 from tests.support.keys import TEST_KEY
 from tests.support.processes import TEST_ENV, Processes
+from tests.support.wait import wait_until
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def test_reject_on_a_busy_thread_is_409(
     held = {"note": "a", "gate": str(gate), "gate_at": 0, "done": 0}
     first = sdk.runs.create(thread_id, "notes", input=held)
     with pytest.raises(httpx.HTTPStatusError) as busy:
-        sdk.runs.create(thread_id, "notes", input={"note": "b"}, multitask_strategy="reject")
+        sdk.runs.create(thread_id, "notes", input=ONE_B, multitask_strategy="reject")
     assert busy.value.response.status_code == 409
     processes.worker(concurrency=2)
     gate.touch()
@@ -217,3 +218,59 @@ def test_a_v1_approval_first_makes_the_sdk_resume_409(
         sdk.runs.create(thread_id, "expense", command={"resume": {"approved": False}})
     assert late.value.response.status_code == 409
     assert sdk.runs.join(thread_id, run["run_id"])["decision"]["approved"] is True
+
+
+ONE_B = {"note": "b", "steps": 1, "done": 0}
+
+
+def _held(sdk: SyncLangGraphClient, thread_id: str, gate: Any) -> dict[str, Any]:
+    """A run of three steps whose second waits for the file `gate`; returns once it waits."""
+    held = {"note": "a", "steps": 3, "done": 0, "gate": str(gate), "gate_at": 1}
+    run = sdk.runs.create(thread_id, "notes", input=held)
+    wait_until(
+        lambda: (sdk.threads.get_state(thread_id)["values"].get("notes") or [None])[-1] == "a-0",
+        30,
+        message="the held run's first step",
+    )
+    return dict(run)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [("interrupt", ["p", "a-0", "a-1", "b"]), ("rollback", ["p", "b"])],
+)
+def test_interrupt_and_rollback_supersede_the_busy_run(
+    sdk: SyncLangGraphClient,
+    processes: Processes,
+    tmp_path: Any,
+    strategy: str,
+    expected: list[str],
+) -> None:
+    """Interrupt: the busy run stops at its next node boundary and the new one continues from
+    there. Rollback: the new run starts from the state before the busy one, at once."""
+    processes.worker(concurrency=4)
+    thread_id = sdk.threads.create()["thread_id"]
+    sdk.runs.wait(thread_id, "notes", input={"note": "p"})
+    first = _held(sdk, thread_id, tmp_path / "go")
+    second = sdk.runs.create(thread_id, "notes", input=ONE_B, multitask_strategy=strategy)
+    if strategy == "rollback":  # it does not wait for the rolled-back run to stop
+        assert sdk.runs.join(thread_id, second["run_id"])["notes"] == expected
+        (tmp_path / "go").touch()
+    else:
+        (tmp_path / "go").touch()
+        assert sdk.runs.join(thread_id, second["run_id"])["notes"] == expected
+        assert sdk.runs.get(thread_id, first["run_id"])["status"] == "interrupted"
+    assert sdk.threads.get_state(thread_id)["values"]["notes"] == expected
+
+
+def test_enqueue_runs_after_the_busy_run(
+    sdk: SyncLangGraphClient, processes: Processes, tmp_path: Any
+) -> None:
+    processes.worker(concurrency=4)
+    thread_id = sdk.threads.create()["thread_id"]
+    first = _held(sdk, thread_id, tmp_path / "go")
+    second = sdk.runs.create(thread_id, "notes", input=ONE_B, multitask_strategy="enqueue")
+    assert sdk.runs.get(thread_id, second["run_id"])["status"] == "pending"
+    (tmp_path / "go").touch()
+    assert sdk.runs.join(thread_id, second["run_id"])["notes"] == ["a-0", "a-1", "a-2", "b"]
+    assert sdk.runs.get(thread_id, first["run_id"])["status"] == "success"
