@@ -80,9 +80,12 @@ async def frames(
             found = await run.checkpoints(pool, task_id, tenant=tenant, after=after, limit=BATCH)
             for checkpoint in found:
                 snap = await _at(graph, task_id, checkpoint["checkpoint_id"])
-                if previous is None and snap.parent_config:  # a resumed stream's first step
-                    previous = await graph.aget_state(snap.parent_config)
-                for frame in _step(snap, previous, modes, checkpoint["seq"]):
+                # The parent read now, not when it was new: its tasks' results (the writes
+                # this step made) were still pending then.
+                parent = None
+                if "updates" in modes and snap.parent_config:
+                    parent = await graph.aget_state(snap.parent_config)
+                for frame in _step(snap, parent, modes, checkpoint["seq"]):
                     yield frame
                 previous, after = snap, checkpoint["seq"]
             if found:
