@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.problems import ProblemError
 from api.schemas import JsonObject
@@ -77,12 +77,12 @@ class ThreadCreate(_Body):
 class ThreadSearch(_Body):
     metadata: JsonObject | None = None
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
-    limit: int = Field(10, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=1_000_000)
+    limit: StrictInt = Field(10, ge=1, le=1000)
+    offset: StrictInt = Field(0, ge=0, le=1_000_000)
 
 
 class HistoryQuery(_Body):
-    limit: int = Field(10, ge=1, le=1000)
+    limit: StrictInt = Field(10, ge=1, le=1000)
     before: JsonObject | None = None
 
 
@@ -90,8 +90,8 @@ class AssistantSearch(_Body):
     graph_id: str | None = Field(None, max_length=200)
     name: str | None = Field(None, max_length=200)
     metadata: JsonObject | None = None
-    limit: int = Field(10, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=1_000_000)
+    limit: StrictInt = Field(10, ge=1, le=1000)
+    offset: StrictInt = Field(0, ge=0, le=1_000_000)
 
 
 class RunPublic(BaseModel):

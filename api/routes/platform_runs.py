@@ -354,7 +354,12 @@ async def join_stream(
     return _stream(request, pool, registry, row, modes, caller.tenant, last_event_id or 0)
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run")
+@router.post(
+    "/threads/{thread_id}/runs/{run_id}/cancel",
+    status_code=204,
+    response_class=Response,
+    summary="Cancel a run",
+)
 async def cancel_run(
     caller: TasksWrite,
     thread_id: uuid.UUID,

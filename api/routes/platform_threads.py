@@ -24,6 +24,8 @@ from db import thread
 from db.errors import Conflict
 
 router = APIRouter(tags=["langgraph"])
+# `{thread_id:uuid}` where a GET or DELETE would also match `/threads/search` (a POST): that path
+# is then a 405, as it should be, not a 422 on a thread id "search".
 
 
 @router.post("/threads", summary="Create a thread")
@@ -40,7 +42,7 @@ async def create_thread(caller: TasksWrite, body: ThreadCreate, pool: PoolDep) -
     raise conflict(f"thread {body.thread_id} already exists")
 
 
-@router.get("/threads/{thread_id}", summary="One thread, with its state's values")
+@router.get("/threads/{thread_id:uuid}", summary="One thread, with its state's values")
 async def get_thread(
     caller: TasksRead, thread_id: uuid.UUID, pool: PoolDep, registry: RegistryDep
 ) -> ThreadPublic:
@@ -65,7 +67,7 @@ async def search_threads(
     return [t for t in found if body.status is None or t.status == body.status]
 
 
-@router.delete("/threads/{thread_id}", status_code=204, summary="Delete a thread")
+@router.delete("/threads/{thread_id:uuid}", status_code=204, summary="Delete a thread")
 async def delete_thread(caller: TasksWrite, thread_id: uuid.UUID, pool: PoolDep) -> Response:
     """409 while a run on it is unfinished; its finished runs stay, as tasks of their own."""
     try:
