@@ -36,7 +36,7 @@ from outlast.registry import Registry
 
 HEARTBEAT_S = 10.0
 BATCH = 100  # checkpoints per read
-SERVED_MODES = ("values", "updates")
+SERVED_MODES = ("values", "updates", "messages-tuple")
 # Checkpoints that are not a step of the run: the input before it is applied, and the copy of
 # the thread's state a run on a named thread starts from (worker/executor.py).
 NOT_A_STEP = ("input", "fork")
@@ -83,7 +83,7 @@ async def frames(
                 # The parent read now, not when it was new: its tasks' results (the writes
                 # this step made) were still pending then.
                 parent = None
-                if "updates" in modes and snap.parent_config:
+                if snap.parent_config and ("updates" in modes or "messages-tuple" in modes):
                     parent = await graph.aget_state(snap.parent_config)
                 for frame in _step(snap, parent, modes, checkpoint["seq"]):
                     yield frame
@@ -125,12 +125,30 @@ def _step(snap: Any, previous: Any, modes: list[str], seq: int) -> list[ServerSe
         }
         if updates:
             out.append(("updates", updates))
+    if "messages-tuple" in modes and previous is not None:
+        out.extend(("messages", pair) for pair in _messages(previous, snap))
     if "values" in modes:
         out.append(("values", to_json(snap.values)))
     frames = [_frame(event, data) for event, data in out]
     if frames:
         frames[-1].id = str(seq)
     return frames
+
+
+def _messages(parent: Any, snap: Any) -> list[list[Any]]:
+    """`messages-tuple`: each message a step's nodes returned, whole, as [message, metadata]
+    (LangGraph's own stream sends a model's tokens as they come; these are not stored)."""
+    step = (snap.metadata or {}).get("step")
+    pairs: list[list[Any]] = []
+    for task in parent.tasks:
+        if task.name == "__start__":  # the input, not a message the run made
+            continue
+        result = task.result if isinstance(task.result, dict) else {}
+        found = result.get("messages")
+        for message in found if isinstance(found, list) else [found] if found else []:
+            meta = {"langgraph_node": task.name, "langgraph_step": step}
+            pairs.append([to_json(message), meta])
+    return pairs
 
 
 def _last(row: Row, previous: Any, modes: list[str], seq: int) -> list[ServerSentEvent]:

@@ -13,7 +13,8 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from langgraph.graph import END, START, StateGraph
+from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.graph import END, START, StateGraph, add_messages
 from typing_extensions import TypedDict
 
 from outlast.graphs import pipeline
@@ -197,3 +198,20 @@ notes: StateGraph[Notes] = StateGraph(Notes)
 notes.add_node("note", _note)
 notes.add_edge(START, "note")
 notes.add_conditional_edges("note", _again, ["note", END])
+
+
+class Talk(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def _reply(state: Talk) -> dict[str, Any]:
+    """Answer the last message with `echo <its text>` (no model: the stream is under test)."""
+    last = state["messages"][-1]
+    return {"messages": [AIMessage(content=f"echo {last.content}")]}
+
+
+# A chat-shaped graph for the LangGraph API's messages-tuple stream.
+talk: StateGraph[Talk] = StateGraph(Talk)
+talk.add_node("reply", _reply)
+talk.add_edge(START, "reply")
+talk.add_edge("reply", END)
