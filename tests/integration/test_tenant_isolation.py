@@ -59,6 +59,7 @@ BODIES: dict[str, Any] = {
     "AssistantSearch": {},
     "ThreadCreate": {},
     "ThreadSearch": {},
+    "HistoryQuery": {},
     "RunCreate": {"assistant_id": "pipeline", "input": {}},
 }
 QUERIES: dict[str, dict[str, Any]] = {"/v1/agents/{name}/diff": {"from": 1, "to": 1}}
