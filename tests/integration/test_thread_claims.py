@@ -10,7 +10,7 @@ import pytest
 
 from db import lease, thread
 from db.connect import Pool, connect
-from db.errors import NotFound
+from db.errors import Conflict, NotFound
 from tests.support.queue import GRAPHS, complete, count, new_worker, submit
 
 
@@ -90,3 +90,22 @@ async def test_a_submit_on_another_tenants_thread_inserts_nothing(pool: Pool) ->
     with pytest.raises(NotFound):
         await submit(pool, thread_id=theirs)
     assert await count(pool, "SELECT count(*) FROM tasks") == 0
+
+
+async def test_a_thread_is_deleted_once_its_runs_are_finished_and_they_stay(pool: Pool) -> None:
+    worker_id = await new_worker(pool)
+    on = await _thread(pool)
+    task_id = await submit(pool, thread_id=on)
+    with pytest.raises(Conflict):
+        await thread.delete(pool, on, tenant="default")
+    with pytest.raises(NotFound):
+        await thread.delete(pool, on, tenant="other")
+    (claim,) = await lease.claim_many(pool, worker_id, limit=10, ttl_s=30, graphs=GRAPHS)
+    await complete(pool, worker_id, task_id, claim.epoch, {})
+    await thread.delete(pool, on, tenant="default")
+    with pytest.raises(NotFound):
+        await thread.get(pool, on, tenant="default")
+    assert (
+        await count(pool, "SELECT count(*) FROM tasks WHERE id = %s AND thread_id IS NULL", task_id)
+        == 1
+    )
