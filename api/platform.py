@@ -81,6 +81,11 @@ class ThreadSearch(_Body):
     offset: StrictInt = Field(0, ge=0, le=1_000_000)
 
 
+class StateUpdate(_Body):
+    values: JsonObject
+    as_node: str | None = Field(None, max_length=200)
+
+
 class HistoryQuery(_Body):
     limit: StrictInt = Field(10, ge=1, le=1000)
     before: JsonObject | None = None

@@ -32,6 +32,8 @@ class NewTask:
     agent_version: int | None = None
     # The named thread to run on (ADR 0018); None: a thread of its own (id = the task id).
     thread_id: uuid.UUID | None = None
+    # A state update of a thread (UPDATE_STATE_INPUT as input): the values to apply (ADR 0018).
+    resume_patch: dict[str, Any] | None = None
 
     def request_hash(self) -> str:
         """A digest of what the submit asked for: tells a replay from a different request."""
@@ -48,11 +50,17 @@ class NewTask:
                 "wait_timeout_s": self.wait_timeout_s,
                 "on_wait_timeout": self.on_wait_timeout,
                 **({"thread_id": str(self.thread_id)} if self.thread_id else {}),
+                **({"resume_patch": self.resume_patch} if self.resume_patch else {}),
             },
             sort_keys=True,
             separators=(",", ":"),
         )
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+# The input of a task that only updates its thread's state (POST /threads/{id}/state): the
+# worker applies its resume_patch to the thread's state and ends, running no node (ADR 0018).
+UPDATE_STATE_INPUT: dict[str, Any] = {"outlast_update_state": True}
 
 
 async def insert(
@@ -77,6 +85,7 @@ async def insert(
         "idempotency_key": idempotency_key,
         "request_hash": digest,
         "thread_id": task.thread_id,
+        "resume_patch": Jsonb(task.resume_patch) if task.resume_patch is not None else None,
     }
     row = await fetch_one(db, "tasks_insert", params)
     if row is not None:

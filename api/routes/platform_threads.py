@@ -7,21 +7,24 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
-from api.deps import PoolDep, RegistryDep, TasksRead, TasksWrite
+from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.platform import (
     HistoryQuery,
+    StateUpdate,
     ThreadCreate,
     ThreadPublic,
     ThreadSearch,
     conflict,
+    settled,
     thread_history,
     thread_public,
 )
 from api.platform import thread_state as read_state
-from db import thread
+from db import run, tasks, thread
 from db.errors import Conflict
+from db.tasks import UPDATE_STATE_INPUT, NewTask
 
 router = APIRouter(tags=["langgraph"])
 # `{thread_id:uuid}` where a GET or DELETE would also match `/threads/search` (a POST): that path
@@ -104,3 +107,38 @@ async def get_history(
     for state in states:
         state.pop("interrupts_by_task", None)
     return states
+
+
+@router.post("/threads/{thread_id}/state", summary="Update a thread's state")
+async def update_state(
+    caller: TasksWrite,
+    thread_id: uuid.UUID,
+    body: StateUpdate,
+    request: Request,
+    pool: PoolDep,
+    settings: SettingsDep,
+    registry: RegistryDep,
+) -> dict[str, Any]:
+    """Apply `values` (through the graph's reducers, as LangGraph's update_state does) on top of
+    the thread's state. It is a task on the thread, queued behind its runs and applied by a
+    worker under its lease (fenced, like every checkpoint write), that runs no node; the answer
+    waits for it. 409 when the thread has no run yet (no graph to update). `as_node` is not
+    read: the update is as the node that wrote last."""
+    await thread.get(pool, thread_id, tenant=caller.tenant)
+    head = await run.head(pool, thread_id, tenant=caller.tenant)
+    if head is None:
+        raise conflict(f"thread {thread_id} has no run yet: no graph state to update")
+    new = NewTask(
+        graph=head["graph"],
+        input=UPDATE_STATE_INPUT,
+        metadata={"outlast": "update_state"},
+        max_attempts=settings.default_max_attempts,
+        thread_id=thread_id,
+        resume_patch=body.values,
+    )
+    row, _ = await tasks.insert(pool, new, tenant=caller.tenant)
+    done = await settled(request, pool, row["id"], tenant=caller.tenant)
+    if done["state"] != "completed":
+        raise conflict(f"the state update ended {done['state']}: {done['error']}")
+    state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
+    return {"checkpoint": state["checkpoint"]}

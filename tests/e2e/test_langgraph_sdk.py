@@ -317,10 +317,14 @@ def test_subgraph_namespaces_not_served(sdk: SyncLangGraphClient, processes: Pro
     assert any("|" in p.event for p in parts)
 
 
-@pytest.mark.xfail(strict=True, reason=f"threads.update_state {NOT_SERVED}")
-def test_update_state_not_served(sdk: SyncLangGraphClient, processes: Processes) -> None:
+def test_update_state_goes_through_the_reducers_and_the_next_run_sees_it(
+    sdk: SyncLangGraphClient, processes: Processes
+) -> None:
     processes.worker(concurrency=1)
     thread_id = sdk.threads.create()["thread_id"]
     sdk.runs.wait(thread_id, "notes", input={"note": "u"})
-    sdk.threads.update_state(thread_id, {"notes": ["patched"]})
+    updated = sdk.threads.update_state(thread_id, {"notes": ["patched"]})
+    assert updated["checkpoint"]["thread_id"] == thread_id
     assert sdk.threads.get_state(thread_id)["values"]["notes"] == ["u", "patched"]
+    after = sdk.runs.wait(thread_id, "notes", input={"note": "v"})
+    assert after["notes"] == ["u", "patched", "v"]

@@ -60,6 +60,7 @@ BODIES: dict[str, Any] = {
     "ThreadCreate": {},
     "ThreadSearch": {},
     "HistoryQuery": {},
+    "StateUpdate": {"values": {}},
     "RunCreate": {"assistant_id": "pipeline", "input": {}},
 }
 QUERIES: dict[str, dict[str, Any]] = {"/v1/agents/{name}/diff": {"from": 1, "to": 1}}
