@@ -64,6 +64,7 @@ class RunCreate(_Body):
     metadata: JsonObject | None = None
     config: JsonObject | None = None
     stream_mode: str | list[str] | None = None
+    stream_subgraphs: bool | None = None
     multitask_strategy: MultitaskStrategy | None = None
     if_not_exists: Literal["create", "reject"] | None = None
 

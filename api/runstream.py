@@ -65,6 +65,7 @@ async def frames(
     *,
     tenant: str,
     after: int = 0,
+    subgraphs: bool = False,
 ) -> AsyncIterator[ServerSentEvent]:
     """The run's frames after the offset `after`, until it stops."""
     task_id: uuid.UUID = task["id"]
@@ -77,17 +78,22 @@ async def frames(
         while True:
             woken.clear()
             row = await tasks.get(pool, task_id, tenant=tenant)
-            found = await run.checkpoints(pool, task_id, tenant=tenant, after=after, limit=BATCH)
+            found = await run.checkpoints(
+                pool, task_id, tenant=tenant, after=after, limit=BATCH, subgraphs=subgraphs
+            )
             for checkpoint in found:
-                snap = await _at(graph, task_id, checkpoint["checkpoint_id"])
+                ns = checkpoint["checkpoint_ns"]
+                snap = await _at(graph, task_id, checkpoint["checkpoint_id"], ns)
                 # The parent read now, not when it was new: its tasks' results (the writes
                 # this step made) were still pending then.
                 parent = None
                 if snap.parent_config and ("updates" in modes or "messages-tuple" in modes):
                     parent = await graph.aget_state(snap.parent_config)
-                for frame in _step(snap, parent, modes, checkpoint["seq"]):
+                for frame in _step(snap, parent, modes, checkpoint["seq"], ns):
                     yield frame
-                previous, after = snap, checkpoint["seq"]
+                if not ns:
+                    previous = snap
+                after = checkpoint["seq"]
             if found:
                 quiet = 0.0
                 continue
@@ -104,15 +110,18 @@ async def frames(
                 yield ServerSentEvent(comment="heartbeat")
 
 
-async def _at(graph: Any, task_id: uuid.UUID, checkpoint_id: str | None) -> Any:
-    configurable: dict[str, Any] = {"thread_id": str(task_id)}
+async def _at(graph: Any, task_id: uuid.UUID, checkpoint_id: str | None, ns: str = "") -> Any:
+    configurable: dict[str, Any] = {"thread_id": str(task_id), "checkpoint_ns": ns}
     if checkpoint_id is not None:
         configurable["checkpoint_id"] = checkpoint_id
     return await graph.aget_state({"configurable": configurable})
 
 
-def _step(snap: Any, previous: Any, modes: list[str], seq: int) -> list[ServerSentEvent]:
-    """The frames of one checkpoint; the id rides on the last, so a resume never skips one."""
+def _step(
+    snap: Any, previous: Any, modes: list[str], seq: int, ns: str = ""
+) -> list[ServerSentEvent]:
+    """The frames of one checkpoint; the id rides on the last, so a resume never skips one.
+    A subgraph's frames are named `mode|namespace`, as LangGraph names them."""
     source = (snap.metadata or {}).get("source")
     if source in NOT_A_STEP:
         return []
@@ -129,7 +138,7 @@ def _step(snap: Any, previous: Any, modes: list[str], seq: int) -> list[ServerSe
         out.extend(("messages", pair) for pair in _messages(previous, snap))
     if "values" in modes:
         out.append(("values", to_json(snap.values)))
-    frames = [_frame(event, data) for event, data in out]
+    frames = [_frame(f"{event}|{ns}" if ns else event, data) for event, data in out]
     if frames:
         frames[-1].id = str(seq)
     return frames

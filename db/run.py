@@ -38,10 +38,17 @@ async def list_(
 
 
 async def checkpoints(
-    db: Db, run_id: uuid.UUID, *, tenant: str, after: int, limit: int
+    db: Db, run_id: uuid.UUID, *, tenant: str, after: int, limit: int, subgraphs: bool = False
 ) -> list[Row]:
-    """(seq, checkpoint_id) of the run's checkpoints after the offset `after`, in order."""
-    params = {"run_id": run_id, "tenant": tenant, "after": after, "limit": limit}
+    """(seq, checkpoint_ns, checkpoint_id) of the run's checkpoints after the offset `after`,
+    in order; the subgraphs' namespaces too with `subgraphs`."""
+    params = {
+        "run_id": run_id,
+        "tenant": tenant,
+        "after": after,
+        "limit": limit,
+        "subgraphs": subgraphs,
+    }
     return await fetch_all(db, "run_checkpoints", params)
 
 

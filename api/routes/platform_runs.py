@@ -256,13 +256,16 @@ def _stream(
     modes: list[str],
     tenant: str,
     after: int = 0,
+    subgraphs: bool = False,
 ) -> EventSourceResponse:
     thread_id = row["thread_id"] or row["id"]
     headers = {
         "Content-Location": f"/threads/{thread_id}/runs/{row['id']}",
         "Location": f"/threads/{thread_id}/runs/{row['id']}/stream",
     }
-    events = frames(request, pool, registry, row, modes, tenant=tenant, after=after)
+    events = frames(
+        request, pool, registry, row, modes, tenant=tenant, after=after, subgraphs=subgraphs
+    )
     return EventSourceResponse(events, ping=None, headers=headers)
 
 
@@ -281,7 +284,10 @@ async def stream_run(
     registry: RegistryDep,
 ) -> Any:
     row = await start(request, caller, pool, settings, thread_id, body)
-    return _stream(request, pool, registry, row, modes_of(body.stream_mode), caller.tenant)
+    modes = modes_of(body.stream_mode)
+    return _stream(
+        request, pool, registry, row, modes, caller.tenant, 0, bool(body.stream_subgraphs)
+    )
 
 
 @router.post(
@@ -296,7 +302,10 @@ async def stream_stateless_run(
     registry: RegistryDep,
 ) -> Any:
     row = await start(request, caller, pool, settings, None, body)
-    return _stream(request, pool, registry, row, modes_of(body.stream_mode), caller.tenant)
+    modes = modes_of(body.stream_mode)
+    return _stream(
+        request, pool, registry, row, modes, caller.tenant, 0, bool(body.stream_subgraphs)
+    )
 
 
 @router.get("/threads/{thread_id}/runs", summary="A thread's runs, newest first")

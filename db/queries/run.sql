@@ -20,13 +20,15 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: run_checkpoints
--- A run's checkpoints (root namespace) written after the stream offset `after`, in write order:
+-- A run's checkpoints (root namespace; with :subgraphs, its subgraphs' too) written after the
+-- stream offset `after`, in write order:
 -- a run's stream is an offset into its checkpoint_order rows (ADR 0018, the design of ADR 0015).
 -- One writer at a time per thread (the lease), so a later seq is never committed before an
 -- earlier one that will still commit; a zombie's rolled-back write is a gap nobody waits for.
-SELECT seq, checkpoint_id
+SELECT seq, checkpoint_ns, checkpoint_id
 FROM checkpoint_order
-WHERE thread_id = %(run_id)s::text AND checkpoint_ns = '' AND tenant = %(tenant)s
+WHERE thread_id = %(run_id)s::text AND (checkpoint_ns = '' OR %(subgraphs)s)
+  AND tenant = %(tenant)s
   AND seq > %(after)s
 ORDER BY seq
 LIMIT %(limit)s;

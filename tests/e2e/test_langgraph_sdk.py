@@ -310,11 +310,20 @@ def test_stream_mode_not_served(sdk: SyncLangGraphClient, processes: Processes, 
     assert any(p.event.startswith(mode.split("-")[0]) for p in parts)
 
 
-@pytest.mark.xfail(strict=True, reason=f"mode|namespace frames for subgraphs {NOT_SERVED}")
-def test_subgraph_namespaces_not_served(sdk: SyncLangGraphClient, processes: Processes) -> None:
+def test_subgraph_steps_stream_as_mode_and_namespace(
+    sdk: SyncLangGraphClient, processes: Processes
+) -> None:
     processes.worker(concurrency=1)
-    parts = list(sdk.runs.stream(None, "notes", input={"note": "s"}, stream_subgraphs=True))
-    assert any("|" in p.event for p in parts)
+    graph_input = {"note": "n", "steps": 2, "done": 0}
+    parts = list(
+        sdk.runs.stream(
+            None, "nested", input=graph_input, stream_mode="updates", stream_subgraphs=True
+        )
+    )
+    inner = [p for p in parts if p.event.startswith("updates|inner:")]
+    assert [p.data["note"]["notes"] for p in inner] == [["n-0"], ["n-1"]]
+    (outer,) = [p.data for p in parts if p.event == "updates"]
+    assert outer["inner"]["notes"] == ["n-0", "n-1"]
 
 
 def test_update_state_goes_through_the_reducers_and_the_next_run_sees_it(

@@ -215,3 +215,10 @@ talk: StateGraph[Talk] = StateGraph(Talk)
 talk.add_node("reply", _reply)
 talk.add_edge(START, "reply")
 talk.add_edge("reply", END)
+
+
+# `notes` as a subgraph: the LangGraph API's `mode|namespace` frames.
+nested: StateGraph[Notes] = StateGraph(Notes)
+nested.add_node("inner", notes.compile())
+nested.add_edge(START, "inner")
+nested.add_edge("inner", END)
