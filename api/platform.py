@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.problems import ProblemError
 from api.schemas import JsonObject
@@ -64,7 +64,7 @@ class RunCreate(_Body):
     metadata: JsonObject | None = None
     config: JsonObject | None = None
     stream_mode: str | list[str] | None = None
-    stream_subgraphs: bool | None = None
+    stream_subgraphs: StrictBool | None = None
     multitask_strategy: MultitaskStrategy | None = None
     if_not_exists: Literal["create", "reject"] | None = None
 
