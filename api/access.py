@@ -24,6 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials
+
 from api.problems import ProblemError
 from db import key as keys
 from db.connect import Pool
@@ -66,6 +69,14 @@ class Principal:
 
 
 LOCAL = Principal(LOCAL_KEY_ID, LOCAL_TENANT, "local mode", frozenset({ADMIN}))
+
+
+def presented_key(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The key a request presents: `Authorization: Bearer ...`, or `x-api-key` (the header the
+    LangGraph SDK sends its `api_key` in; docs/howto/langgraph-sdk.md)."""
+    if credentials is not None:
+        return credentials.credentials
+    return request.headers.get("x-api-key")
 
 
 def unauthorized(detail: str) -> ProblemError:

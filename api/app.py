@@ -34,6 +34,9 @@ from api.routes import (
     keys,
     metrics,
     model_calls,
+    platform_assistants,
+    platform_runs,
+    platform_threads,
     rate_limits,
     replays,
     schedules,
@@ -174,6 +177,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schedules,
         webhooks,
         usage,
+        platform_assistants,
+        platform_threads,
+        platform_runs,
     ):
         app.include_router(module.router, responses=problems.openapi_responses())
     app.include_router(health.router, responses=problems.openapi_responses(keyed=False))

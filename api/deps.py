@@ -14,7 +14,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from api.access import Access, Principal
+from api.access import Access, Principal, presented_key
 from db.connect import Pool
 from outlast.registry import Registry
 from outlast.settings import Settings
@@ -53,7 +53,7 @@ async def authorize(
 ) -> Principal:
     """The caller, once its key is live, holds the route's scope, and is within its rate."""
     access = cast(Access, request.app.state.access)
-    principal = await access.authenticate(pool, credentials.credentials if credentials else None)
+    principal = await access.authenticate(pool, presented_key(request, credentials))
     access.check(principal, required.scopes)
     request.state.key_id = principal.key_id  # for the access log
     return principal

@@ -27,6 +27,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
@@ -130,6 +131,12 @@ class TaskCreate(_Request):
         "fail (dead-letter the task, the default), reject (an approval), default (an input).",
     )
 
+    thread_id: uuid.UUID | None = Field(
+        None,
+        description="A thread of yours (POST /threads) to run on, after the tasks submitted on it "
+        "before (ADR 0018); left out, the task has a thread of its own. Not in a batch.",
+    )
+
     def to_new_task(
         self,
         default_max_attempts: int,
@@ -152,6 +159,7 @@ class TaskCreate(_Request):
             timeout_s=self.timeout_s,
             wait_timeout_s=self.wait_timeout_s,
             on_wait_timeout=self.on_wait_timeout,
+            thread_id=self.thread_id,
         )
 
     @field_validator("run_at")
@@ -204,6 +212,16 @@ class TaskPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    thread_id: uuid.UUID | None = Field(
+        None,
+        description="Its thread (ADR 0018): the one it was submitted on, or its own (the task id).",
+    )
+
+    @model_validator(mode="after")
+    def _own_thread(self) -> TaskPublic:
+        if self.thread_id is None:
+            self.thread_id = self.id  # a task that named no thread is on its own
+        return self
 
 
 class TaskSummary(TaskPublic):

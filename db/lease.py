@@ -41,6 +41,8 @@ class Claim:
     # The W3C traceparent of the request that submitted the task (its metadata's `traceparent`):
     # the attempt's span joins that trace (outlast.traces).
     traceparent: str | None = None
+    # The named thread it runs on (ADR 0018), or None for its own thread (id = task id).
+    thread_id: uuid.UUID | None = None
 
     @property
     def has_resume_point(self) -> bool:
@@ -110,6 +112,7 @@ def _claim(r: dict[str, Any]) -> Claim:
         timeout_s=r["timeout_s"],
         agent=r["agent"],
         traceparent=r.get("traceparent"),
+        thread_id=r.get("thread_id"),
     )
 
 

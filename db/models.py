@@ -73,6 +73,10 @@ class Task(Base):
     request_hash: Mapped[str | None] = mapped_column(Text)
     agent: Mapped[str | None] = mapped_column(Text)
     agent_version: Mapped[int | None] = mapped_column(Integer)
+    # The thread it was submitted on (migration 0027); NULL is its own thread, id = the task id.
+    thread_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("threads.id")
+    )
     # A replay (migration 0020): the task it replays, from which model call, with what overrides.
     replay_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     replay_from_call: Mapped[int | None] = mapped_column(Integer)
@@ -188,7 +192,40 @@ class Task(Base):
             postgresql_where=text("agent IS NOT NULL"),
         ),
         Index("tasks_replays", "replay_of", postgresql_where=text("replay_of IS NOT NULL")),
+        # A named thread's tasks in submit order (the claim's "nothing before me on the thread").
+        Index(
+            "tasks_thread",
+            "thread_id",
+            "created_at",
+            "id",
+            postgresql_where=text("thread_id IS NOT NULL"),
+        ),
+        # At most one running task per thread: the constraint behind the claim's check.
+        Index(
+            "tasks_thread_running",
+            "thread_id",
+            unique=True,
+            postgresql_where=text("thread_id IS NOT NULL AND state = 'running'"),
+        ),
     )
+
+
+class Thread(Base):
+    """A tenant's thread (migration 0027, ADR 0018): the LangGraph Platform API's thread."""
+
+    __tablename__ = "threads"
+
+    tenant: Mapped[str] = mapped_column(Text)
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+    __table_args__ = (Index("threads_tenant_created", "tenant", "created_at", "id"),)
 
 
 class TaskEvent(Base):

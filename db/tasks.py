@@ -30,6 +30,10 @@ class NewTask:
     # A task submitted to an agent: its name and the version it pins (`graph` is the agent's).
     agent: str | None = None
     agent_version: int | None = None
+    # The named thread to run on (ADR 0018); None: a thread of its own (id = the task id).
+    thread_id: uuid.UUID | None = None
+    # A state update of a thread (UPDATE_STATE_INPUT as input): the values to apply (ADR 0018).
+    resume_patch: dict[str, Any] | None = None
 
     def request_hash(self) -> str:
         """A digest of what the submit asked for: tells a replay from a different request."""
@@ -47,11 +51,18 @@ class NewTask:
                 "timeout_s": self.timeout_s,
                 "wait_timeout_s": self.wait_timeout_s,
                 "on_wait_timeout": self.on_wait_timeout,
+                **({"thread_id": str(self.thread_id)} if self.thread_id else {}),
+                **({"resume_patch": self.resume_patch} if self.resume_patch else {}),
             },
             sort_keys=True,
             separators=(",", ":"),
         )
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+# The input of a task that only updates its thread's state (POST /threads/{id}/state): the
+# worker applies its resume_patch to the thread's state and ends, running no node (ADR 0018).
+UPDATE_STATE_INPUT: dict[str, Any] = {"outlast_update_state": True}
 
 
 async def insert(
@@ -75,10 +86,14 @@ async def insert(
         "on_wait_timeout": task.on_wait_timeout,
         "idempotency_key": idempotency_key,
         "request_hash": digest,
+        "thread_id": task.thread_id,
+        "resume_patch": Jsonb(task.resume_patch) if task.resume_patch is not None else None,
     }
     row = await fetch_one(db, "tasks_insert", params)
     if row is not None:
         return row, True
+    if idempotency_key is None:  # nothing else keeps a submit out: its thread is not the tenant's
+        raise NotFound("thread", task.thread_id)
     existing = await get_by_idempotency_key(db, idempotency_key, tenant=tenant)
     if existing is None:  # the key's task was deleted between the two statements (retention)
         raise Conflict(f"Idempotency-Key {idempotency_key!r} is being reused; retry")

@@ -133,6 +133,21 @@ class FencedSaver(TranscriptSaver):
         self._stored.update(node.digest for node in nodes)  # committed: the block ended
         return written
 
+    async def aput_keeping_resume(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """`aput`, fenced, without consuming the task's resume point: the write that follows
+        (a state patch) does, so a crash between the two applies the patch on the next attempt."""
+        consume, self._consume_resume = self._consume_resume, False
+        try:
+            return await self.aput(config, checkpoint, metadata, new_versions)
+        finally:
+            self._consume_resume = consume
+
     async def aput_writes(
         self,
         config: RunnableConfig,

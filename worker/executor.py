@@ -32,15 +32,17 @@ from typing import Any
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.errors import InvalidUpdateError
 from langgraph.types import Command, Interrupt, StateSnapshot
 
 from db import agent as agents
-from db import outcome, waits
+from db import outcome, thread, waits
 from db.connect import Pool
 from db.errors import BudgetPaused, LeaseLost, RateLimited
 from db.lease import Claim
 from db.llm_call import ReplaySource
+from db.tasks import UPDATE_STATE_INPUT
 from db.waits import NewWait
 from outlast import human, traces
 from outlast.agents import PinnedAgent
@@ -264,6 +266,9 @@ class Executor:
         nodes = spans.node_tracer()
         config = run_config(claim, journal=journal, agent=agent, tools=tools, nodes=nodes)
         graph_input = await self._first_input(graph, saver, config, claim)
+        if graph_input is UPDATE_ONLY:  # a thread's state update: applied, nothing to run
+            config = run_config(claim, head=True, journal=journal, agent=agent, tools=tools)
+            return RunEnd(values=(await graph.aget_state(config)).values)
         async with attempt_timeout(claim):
             for _ in range(MAX_RESUMES_PER_CLAIM):
                 if await self._stream(graph, graph_input, config, lease):
@@ -326,18 +331,44 @@ class Executor:
         """What the claim starts the run with: a follow-up's input, the task's input on a new
         thread, answers to the interrupts the thread waits on, or None (resume)."""
         existing = await saver.aget_tuple(config)
+        fresh = existing is None
+        if fresh:
+            existing = await self._continue_thread(saver, claim)
         if claim.resume_patch is not None and existing is not None:
             try:
                 await graph.aupdate_state(config, claim.resume_patch)  # a fenced write
             except InvalidUpdateError as exc:
                 raise NonRetryable(f"state_patch cannot be applied here: {exc}") from exc
+        if claim.input == UPDATE_STATE_INPUT:
+            return UPDATE_ONLY
         if claim.resume_input is not None:
             return claim.resume_input
-        if existing is None:
+        if fresh:
             return claim.input
         pending = (await graph.aget_state(config)).interrupts
         answered = await self._answers(claim, pending) if pending else {}
         return Command(resume=answered) if answered else None
+
+    async def _continue_thread(self, saver: FencedSaver, claim: Claim) -> CheckpointTuple | None:
+        """A task on a named thread starts from the thread's state (ADR 0018): the head
+        checkpoint of the last task before it on the thread is copied, as this task's first
+        checkpoint, in a write fenced by this claim. Its LangGraph thread stays its own (the
+        task id), so every checkpoint, transcript and fence keeps its one owner."""
+        if claim.thread_id is None:
+            return None
+        before = await thread.previous(self.pool, claim.task_id)
+        if before is None:
+            return None
+        head = await saver.aget_tuple({"configurable": {"thread_id": str(before)}})
+        if head is None:
+            return None
+        target: RunnableConfig = {
+            "configurable": {"thread_id": str(claim.task_id), "checkpoint_ns": ""}
+        }
+        metadata: Any = {**head.metadata, "source": "fork", "outlast_thread_from": str(before)}
+        versions = dict(head.checkpoint["channel_versions"])
+        await saver.aput_keeping_resume(target, head.checkpoint, metadata, versions)
+        return await saver.aget_tuple(target)
 
     async def _answers(self, claim: Claim, pending: Sequence[Interrupt]) -> dict[str, Any]:
         return await waits.answers(self.pool, claim.task_id, [i.id for i in pending])
@@ -357,6 +388,8 @@ class Executor:
 
 
 MAX_RESUMES_PER_CLAIM = 100
+# What _first_input answers for a task that only updates its thread's state.
+UPDATE_ONLY = object()
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,19 @@ async def submit_batch(
             message,
             errors=[field_error("header.idempotency-key", "not_supported", message)],
         )
+    on_threads = [i for i, item in enumerate(body.tasks) if item.thread_id is not None]
+    if on_threads:
+        message = "a batch cannot name a thread; submit tasks on a thread singly"
+        raise ProblemError(
+            422,
+            "validation-error",
+            "Request validation failed",
+            message,
+            errors=[
+                field_error(f"body.tasks.{i}.thread_id", "not_supported", message)
+                for i in on_threads
+            ],
+        )
     targets: list[Target] = []
     seen: dict[tuple[str | None, str | None], Target] = {}  # one agent lookup per agent
     for i, item in enumerate(body.tasks):

@@ -32,7 +32,7 @@ from api.schemas import (
     TaskSummary,
 )
 from api.targets import resolve
-from db import checkpoints, tasks
+from db import checkpoints, tasks, thread
 from db.states import TaskState
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -113,6 +113,8 @@ async def submit(
     new = body.to_new_task(
         settings.default_max_attempts, graph=target.graph, agent_version=target.agent_version
     )
+    if new.thread_id is not None:
+        await thread.get(pool, new.thread_id, tenant=caller.tenant)  # 404: not the caller's
     row, created = await tasks.insert(
         pool, new, tenant=caller.tenant, idempotency_key=idempotency_key
     )

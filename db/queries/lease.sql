@@ -24,6 +24,11 @@
 -- for each claim (tests/integration/test_claim_plan.py). `NOT cancel_requested` is a second guard
 -- (the CHECK tasks_cancel_requested_stops already keeps such a task out of `queued`): a task whose
 -- cancel was requested is never claimed again (SPEC guarantee 8).
+-- A task on a named thread (ADR 0018) is claimed only when it is its thread's next: no other task
+-- of the thread is running or waiting, and none submitted before it is still queued, so a batch
+-- never holds two tasks of one thread. A task on its own thread (thread_id NULL, most of them)
+-- pays one IS NULL test. The unique index tasks_thread_running is the constraint behind it: a
+-- claim racing a redrive on the same thread fails rather than run two at once.
 WITH now AS (
     SELECT outlast_now() AS t
 ), picked AS (
@@ -33,6 +38,7 @@ WITH now AS (
       AND run_at <= (SELECT t FROM now)
       AND graph = ANY(%(graphs)s::text[])
       AND NOT cancel_requested
+      AND (tasks.thread_id IS NULL OR outlast_thread_next(tasks.thread_id, tasks.id, tasks.created_at))
     ORDER BY priority DESC, ready_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -50,7 +56,7 @@ WITH now AS (
     WHERE t.id = picked.id
     RETURNING t.id, t.tenant, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
               t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
-              t.ready_at, t.agent,
+              t.ready_at, t.agent, t.thread_id,
               -- the submitting request's trace context, if any (outlast.traces, ADR 0021)
               t.metadata->>'traceparent' AS traceparent
 ), events AS (
@@ -169,6 +175,7 @@ WITH RECURSIVE now AS (
           AND t.run_at <= (SELECT t FROM now)
           AND t.graph = ANY(%(graphs)s::text[])
           AND NOT t.cancel_requested
+          AND (t.thread_id IS NULL OR outlast_thread_next(t.thread_id, t.id, t.created_at))
         ORDER BY t.tenant, coalesce(t.agent, ''), t.priority DESC, t.ready_at, t.id
         LIMIT least(r.room,
                     ceil(%(limit)s::numeric * r.share
@@ -195,7 +202,7 @@ WITH RECURSIVE now AS (
     WHERE t.id = picked.id
     RETURNING t.id, t.tenant, t.graph, t.input, t.attempts, t.max_attempts, t.lease_epoch,
               t.resume_checkpoint_id, t.resume_input, t.resume_patch, t.timeout_s, t.priority,
-              t.ready_at, t.agent,
+              t.ready_at, t.agent, t.thread_id,
               -- the submitting request's trace context, if any (outlast.traces, ADR 0021)
               t.metadata->>'traceparent' AS traceparent
 ), events AS (

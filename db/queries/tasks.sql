@@ -10,11 +10,15 @@
 WITH inserted AS (
     INSERT INTO tasks (tenant, graph, agent, agent_version, input, metadata, priority, run_at,
                        ready_at, max_attempts, timeout_s, wait_timeout_s, on_wait_timeout,
-                       idempotency_key, request_hash)
+                       idempotency_key, request_hash, thread_id, resume_patch)
     SELECT %(tenant)s, %(graph)s, %(agent)s, %(pinned_version)s, %(input)s, %(metadata)s,
            %(priority)s, ready.at, ready.at, %(max_attempts)s, %(timeout_s)s, %(wait_timeout_s)s,
-           %(on_wait_timeout)s, %(idempotency_key)s, %(request_hash)s
+           %(on_wait_timeout)s, %(idempotency_key)s, %(request_hash)s, %(thread_id)s::uuid,
+           %(resume_patch)s
     FROM (SELECT coalesce(%(run_at)s::timestamptz, outlast_now()) AS at) AS ready
+    -- A named thread must be the tenant's (ADR 0018); the caller checked, this makes it so.
+    WHERE %(thread_id)s::uuid IS NULL
+       OR EXISTS (SELECT FROM threads WHERE id = %(thread_id)s::uuid AND tenant = %(tenant)s)
     ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
 ), events AS (

@@ -45,6 +45,9 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwar
 def _registered(task: dict[str, Any]) -> None:
     """A task submit that names a registered graph (agents are made at run time too, so a
     generated agent name becomes the graph)."""
+    task.pop("thread_id", None)  # a made-up thread is no thread of the caller's (404)
+    if isinstance(task.get("assistant_id"), str):
+        task["assistant_id"] = GRAPH  # a LangGraph API run (ADR 0018)
     agent = task.pop("agent", None)
     if isinstance(task.get("graph"), str) or isinstance(agent, str):
         task["graph"] = GRAPH

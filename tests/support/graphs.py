@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import operator
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from langgraph.graph import END, START, StateGraph
+from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.graph import END, START, StateGraph, add_messages
 from typing_extensions import TypedDict
 
 from outlast.graphs import pipeline
@@ -161,3 +163,62 @@ signed.add_edge(START, SIGNED_NODES[0])
 for before_name, after_name in itertools.pairwise(SIGNED_NODES):
     signed.add_edge(before_name, after_name)
 signed.add_edge(SIGNED_NODES[-1], END)
+
+
+class Notes(TypedDict, total=False):
+    notes: Annotated[list[str], operator.add]
+    note: str
+    steps: int
+    sleep_s: float
+    gate: str
+    gate_at: int
+    done: int
+
+
+async def _note(state: Notes) -> dict[str, Any]:
+    """Append `note` (`note-i` for the i-th of `steps` steps), after `sleep_s`. With `gate` (a
+    path) and `gate_at` (a step index), that step waits until the file exists."""
+    done = state.get("done", 0)
+    if state.get("gate") and state.get("gate_at") == done:
+        while not os.path.exists(state["gate"]):
+            await asyncio.sleep(GATE_POLL_S)
+    await asyncio.sleep(state.get("sleep_s", 0))
+    steps = state.get("steps", 1)
+    note = state.get("note", "")
+    return {"notes": [note if steps == 1 else f"{note}-{done}"], "done": done + 1}
+
+
+def _again(state: Notes) -> str:
+    return "note" if state.get("done", 0) < state.get("steps", 1) else END
+
+
+# Runs on a LangGraph API thread: each run appends to `notes`, so a run sees the ones before it.
+# `done` counts a run's steps; a run's input sets it back to 0.
+notes: StateGraph[Notes] = StateGraph(Notes)
+notes.add_node("note", _note)
+notes.add_edge(START, "note")
+notes.add_conditional_edges("note", _again, ["note", END])
+
+
+class Talk(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def _reply(state: Talk) -> dict[str, Any]:
+    """Answer the last message with `echo <its text>` (no model: the stream is under test)."""
+    last = state["messages"][-1]
+    return {"messages": [AIMessage(content=f"echo {last.content}")]}
+
+
+# A chat-shaped graph for the LangGraph API's messages-tuple stream.
+talk: StateGraph[Talk] = StateGraph(Talk)
+talk.add_node("reply", _reply)
+talk.add_edge(START, "reply")
+talk.add_edge("reply", END)
+
+
+# `notes` as a subgraph: the LangGraph API's `mode|namespace` frames.
+nested: StateGraph[Notes] = StateGraph(Notes)
+nested.add_node("inner", notes.compile())
+nested.add_edge(START, "inner")
+nested.add_edge("inner", END)

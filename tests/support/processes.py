@@ -28,7 +28,8 @@ TEST_ENV = {
     "OUTLAST_RATE_LIMIT_PER_S": "1e9",
     "OUTLAST_RATE_LIMIT_BURST": "1000000000",
     "OUTLAST_GRAPHS": "counted=tests.support.graphs:counted,review=tests.support.graphs:review,"
-    "signed=tests.support.graphs:signed,"
+    "signed=tests.support.graphs:signed,notes=tests.support.graphs:notes,"
+    "talk=tests.support.graphs:talk,nested=tests.support.graphs:nested,"
     + ",".join(f"{name}={path}" for name, path in FUNCTIONS.items()),
 }
 

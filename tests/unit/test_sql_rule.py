@@ -307,6 +307,7 @@ TENANT_TABLES = (
     "schedules",
     "schedule_slots",
     "budget_spend",
+    "threads",
 )
 
 

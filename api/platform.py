@@ -1,0 +1,298 @@
+"""The LangGraph Platform API's shapes over Outlast's rows (ADR 0018): a run is a task, a thread
+is a `threads` row (or a task's own thread), an assistant is a registered graph or an agent.
+
+Status mapping (ADR 0018):
+
+    task state                               run status     thread status (its open tasks)
+    queued, paused                           pending        busy
+    running                                  running        busy
+    waiting_for_approval, waiting_for_input  interrupted    interrupted
+    completed                                success        idle
+    failed (TaskTimeout)                     error (timeout) error (when it is the last run)
+    cancelled                                interrupted    idle
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from api.problems import ProblemError
+from api.schemas import JsonObject
+from api.streams import Wakeups
+from db import run, tasks
+from db.connect import Pool, Row
+from db.saver import TranscriptSaver
+from db.states import TERMINAL, WAITING, TaskState
+from outlast.jsonsafe import to_json
+from outlast.registry import Registry
+
+RUN_STATUS = {
+    TaskState.QUEUED: "pending",
+    TaskState.PAUSED: "pending",
+    TaskState.RUNNING: "running",
+    TaskState.WAITING_FOR_APPROVAL: "interrupted",
+    TaskState.WAITING_FOR_INPUT: "interrupted",
+    TaskState.COMPLETED: "success",
+    TaskState.FAILED: "error",
+    TaskState.CANCELLED: "interrupted",
+}
+# Where a task has stopped for now: a run waits (runs.wait, join) until one of these.
+SETTLED = TERMINAL | {TaskState.WAITING_FOR_APPROVAL, TaskState.WAITING_FOR_INPUT}
+# A waiting request reads the run again this often when no event of its tenant woke it.
+POLL_S = 0.5
+
+MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
+
+
+class _Body(BaseModel):
+    # The SDK sends fields Outlast does not serve (webhook, checkpoint_during, ...): accepted and
+    # ignored, each listed in docs/howto/langgraph-sdk.md.
+    model_config = ConfigDict(extra="allow")
+
+
+class RunCreate(_Body):
+    assistant_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
+    input: JsonObject | None = None
+    command: JsonObject | None = None
+    metadata: JsonObject | None = None
+    config: JsonObject | None = None
+    stream_mode: str | list[str] | None = None
+    stream_subgraphs: StrictBool | None = None
+    multitask_strategy: MultitaskStrategy | None = None
+    if_not_exists: Literal["create", "reject"] | None = None
+
+
+class ThreadCreate(_Body):
+    thread_id: uuid.UUID | None = None
+    metadata: JsonObject | None = None
+    if_exists: Literal["raise", "do_nothing"] | None = None
+
+
+class ThreadSearch(_Body):
+    metadata: JsonObject | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    limit: StrictInt = Field(10, ge=1, le=1000)
+    offset: StrictInt = Field(0, ge=0, le=1_000_000)
+
+
+class StateUpdate(_Body):
+    values: JsonObject
+    as_node: str | None = Field(None, max_length=200)
+
+
+class HistoryQuery(_Body):
+    limit: StrictInt = Field(10, ge=1, le=1000)
+    before: JsonObject | None = None
+
+
+class AssistantSearch(_Body):
+    graph_id: str | None = Field(None, max_length=200)
+    name: str | None = Field(None, max_length=200)
+    metadata: JsonObject | None = None
+    limit: StrictInt = Field(10, ge=1, le=1000)
+    offset: StrictInt = Field(0, ge=0, le=1_000_000)
+
+
+class RunPublic(BaseModel):
+    run_id: uuid.UUID
+    thread_id: uuid.UUID
+    assistant_id: str
+    created_at: datetime
+    updated_at: datetime
+    status: str
+    metadata: JsonObject
+    multitask_strategy: str = "enqueue"
+
+
+class ThreadPublic(BaseModel):
+    thread_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    metadata: JsonObject
+    status: str
+    values: Any = None
+    interrupts: JsonObject = Field(default_factory=dict)
+
+
+class AssistantPublic(BaseModel):
+    assistant_id: str
+    graph_id: str
+    name: str
+    description: str | None = None
+    config: JsonObject = Field(default_factory=dict)
+    context: JsonObject = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+
+
+def run_status(row: Row) -> str:
+    state = TaskState(row["state"])
+    if state == TaskState.FAILED and (row["error"] or {}).get("type") == "TaskTimeout":
+        return "timeout"
+    return RUN_STATUS[state]
+
+
+def run_public(row: Row) -> RunPublic:
+    return RunPublic(
+        run_id=row["id"],
+        thread_id=row["thread_id"] or row["id"],
+        assistant_id=row["agent"] or row["graph"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        status=run_status(row),
+        metadata=row["metadata"],
+    )
+
+
+def thread_status(row: Row) -> str:
+    open_states = set(row["open_states"] or [])
+    if open_states & WAITING - {TaskState.PAUSED}:
+        return "interrupted"
+    if open_states:
+        return "busy"
+    if row["last_state"] == TaskState.FAILED:
+        return "error"
+    return "idle"
+
+
+def thread_public(row: Row, state: dict[str, Any] | None = None) -> ThreadPublic:
+    state = state or {}
+    return ThreadPublic(
+        thread_id=row["id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        metadata=row["metadata"],
+        status=thread_status(row),
+        values=state.get("values", {}),
+        interrupts=state.get("interrupts_by_task", {}),
+    )
+
+
+def run_paths(thread_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, str]:
+    """The headers the SDK reads: where the run is, and where to rejoin it."""
+    base = f"/threads/{thread_id}/runs/{run_id}"
+    return {"Content-Location": base, "Location": f"{base}/join"}
+
+
+def conflict(message: str) -> ProblemError:
+    return ProblemError(409, "conflict", "Conflict", message)
+
+
+async def snapshot(pool: Pool, registry: Registry, task_id: uuid.UUID, graph: str) -> Any:
+    """LangGraph's StateSnapshot of the task's own LangGraph thread (read only)."""
+    compiled = registry.compiled(graph, TranscriptSaver(pool))
+    return await compiled.aget_state({"configurable": {"thread_id": str(task_id)}})
+
+
+def interrupts_of(snap: Any) -> list[dict[str, Any]]:
+    return [{"id": i.id, "value": to_json(i.value)} for i in snap.interrupts]
+
+
+async def thread_state(
+    pool: Pool, registry: Registry, thread_id: uuid.UUID, *, tenant: str
+) -> dict[str, Any]:
+    """The thread's state: its newest run's last checkpoint (ADR 0018), as the SDK reads it."""
+    head = await run.head(pool, thread_id, tenant=tenant)
+    if head is None or head["graph"] not in registry:
+        return {"values": {}, "next": [], "tasks": [], "interrupts": [], "checkpoint": None}
+    snap = await snapshot(pool, registry, head["id"], head["graph"])
+    return state_public(snap, thread_id, head["id"])
+
+
+async def thread_history(
+    pool: Pool, registry: Registry, thread_id: uuid.UUID, *, tenant: str, limit: int
+) -> list[dict[str, Any]]:
+    """The thread's states, newest first, across its runs: each run's checkpoints but the copy
+    of the thread's state it started from (that is the run before's last)."""
+    found: list[dict[str, Any]] = []
+    for task in await run.list_(pool, thread_id, tenant=tenant, limit=limit, offset=0):
+        if task["graph"] not in registry:
+            continue
+        compiled = registry.compiled(task["graph"], TranscriptSaver(pool))
+        config = {"configurable": {"thread_id": str(task["id"])}}
+        async for snap in compiled.aget_state_history(config):
+            if (snap.metadata or {}).get("source") == "fork":
+                continue
+            found.append(state_public(snap, thread_id, task["id"]))
+            if len(found) >= limit:
+                return found
+    return found
+
+
+def state_public(snap: Any, thread_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:
+    configurable = (snap.config or {}).get("configurable", {})
+    parent = (snap.parent_config or {}).get("configurable", {})
+    interrupts = interrupts_of(snap)
+    return {
+        "values": to_json(snap.values),
+        "next": list(snap.next),
+        "tasks": [
+            {
+                "id": t.id,
+                "name": t.name,
+                "error": None if t.error is None else repr(t.error),
+                "interrupts": [{"id": i.id, "value": to_json(i.value)} for i in t.interrupts],
+                "checkpoint": None,
+                "state": None,
+                "result": to_json(t.result) if t.result is not None else None,
+            }
+            for t in snap.tasks
+        ],
+        "metadata": to_json(dict(snap.metadata or {})),
+        "created_at": snap.created_at,
+        "checkpoint": _checkpoint(thread_id, configurable),
+        "parent_checkpoint": _checkpoint(thread_id, parent) if parent else None,
+        "interrupts": interrupts,
+        "interrupts_by_task": {str(run_id): interrupts} if interrupts else {},
+        "checkpoint_id": configurable.get("checkpoint_id"),
+        "parent_checkpoint_id": parent.get("checkpoint_id"),
+    }
+
+
+def _checkpoint(thread_id: uuid.UUID, configurable: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "thread_id": str(thread_id),
+        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+        "checkpoint_id": configurable.get("checkpoint_id"),
+    }
+
+
+async def settled(request: Request, pool: Pool, task_id: uuid.UUID, *, tenant: str) -> Row:
+    """Wait until the task stops (ends, or waits on a person), woken by its tenant's events
+    (api/streams.py Wakeups) or every POLL_S; no transaction is held while waiting."""
+    wakeups = cast(Wakeups, request.app.state.wakeups)
+    with wakeups.subscribe(tenant) as woken:
+        while True:
+            woken.clear()
+            row = await tasks.get(pool, task_id, tenant=tenant)
+            if TaskState(row["state"]) in SETTLED:
+                return row
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), POLL_S)
+
+
+async def final_values(pool: Pool, registry: Registry, row: Row) -> Any:
+    """What runs.wait and runs.join answer for a settled run: its values; an interrupted run's
+    state with `__interrupt__`; a failed run's `__error__`."""
+    state = TaskState(row["state"])
+    if state == TaskState.COMPLETED:
+        return row["result"]
+    if state == TaskState.FAILED:
+        error = row["error"] or {}
+        return {"__error__": {"error": error.get("type"), "message": error.get("message")}}
+    if row["graph"] not in registry:
+        return {}
+    snap = await snapshot(pool, registry, row["id"], row["graph"])
+    values: Any = to_json(snap.values)
+    if snap.interrupts and isinstance(values, dict):
+        values["__interrupt__"] = interrupts_of(snap)
+    return values

@@ -1,0 +1,144 @@
+"""Threads of the LangGraph Platform API (ADR 0018): create, read, search, delete, and a
+thread's state. A thread's runs are tasks submitted on it; its state is its newest run's last
+checkpoint."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
+from api.platform import (
+    HistoryQuery,
+    StateUpdate,
+    ThreadCreate,
+    ThreadPublic,
+    ThreadSearch,
+    conflict,
+    settled,
+    thread_history,
+    thread_public,
+)
+from api.platform import thread_state as read_state
+from db import run, tasks, thread
+from db.errors import Conflict
+from db.tasks import UPDATE_STATE_INPUT, NewTask
+
+router = APIRouter(tags=["langgraph"])
+# `{thread_id:uuid}` where a GET or DELETE would also match `/threads/search` (a POST): that path
+# is then a 405, as it should be, not a 422 on a thread id "search".
+
+
+@router.post("/threads", summary="Create a thread")
+async def create_thread(caller: TasksWrite, body: ThreadCreate, pool: PoolDep) -> ThreadPublic:
+    """With `thread_id` of an existing thread: 409, or that thread with `if_exists=do_nothing`
+    (when it is the caller's)."""
+    row = await thread.insert(
+        pool, tenant=caller.tenant, thread_id=body.thread_id, metadata=body.metadata or {}
+    )
+    if row is not None:
+        return thread_public({**row, "open_states": [], "last_state": None})
+    if body.thread_id is not None and body.if_exists == "do_nothing":
+        return thread_public(await thread.get(pool, body.thread_id, tenant=caller.tenant))
+    raise conflict(f"thread {body.thread_id} already exists")
+
+
+@router.get("/threads/{thread_id:uuid}", summary="One thread, with its state's values")
+async def get_thread(
+    caller: TasksRead, thread_id: uuid.UUID, pool: PoolDep, registry: RegistryDep
+) -> ThreadPublic:
+    row = await thread.get(pool, thread_id, tenant=caller.tenant)
+    state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
+    return thread_public(row, state)
+
+
+@router.post("/threads/search", summary="Search threads, newest first")
+async def search_threads(
+    caller: TasksRead, body: ThreadSearch, pool: PoolDep
+) -> list[ThreadPublic]:
+    """By metadata (contains) and status; `values` are left out (read one thread for them)."""
+    rows = await thread.search(
+        pool,
+        tenant=caller.tenant,
+        metadata=body.metadata or {},
+        limit=body.limit,
+        offset=body.offset,
+    )
+    found = [thread_public(row) for row in rows]
+    return [t for t in found if body.status is None or t.status == body.status]
+
+
+@router.delete("/threads/{thread_id:uuid}", status_code=204, summary="Delete a thread")
+async def delete_thread(caller: TasksWrite, thread_id: uuid.UUID, pool: PoolDep) -> Response:
+    """409 while a run on it is unfinished; its finished runs stay, as tasks of their own."""
+    try:
+        await thread.delete(pool, thread_id, tenant=caller.tenant)
+    except Conflict as exc:
+        raise conflict(str(exc)) from None
+    return Response(status_code=204)
+
+
+@router.get(
+    "/threads/{thread_id}/state", summary="A thread's state: its newest run's last checkpoint"
+)
+async def get_state(
+    caller: TasksRead, thread_id: uuid.UUID, pool: PoolDep, registry: RegistryDep
+) -> dict[str, Any]:
+    """Values, next nodes, tasks with their interrupts, and the checkpoint (ADR 0018)."""
+    await thread.get(pool, thread_id, tenant=caller.tenant)
+    state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
+    state.pop("interrupts_by_task", None)
+    return state
+
+
+@router.post("/threads/{thread_id}/history", summary="A thread's states, newest first")
+async def get_history(
+    caller: TasksRead,
+    thread_id: uuid.UUID,
+    body: HistoryQuery,
+    pool: PoolDep,
+    registry: RegistryDep,
+) -> list[dict[str, Any]]:
+    """Across its runs, newest first; `before` and `metadata` filters are not served."""
+    await thread.get(pool, thread_id, tenant=caller.tenant)
+    states = await thread_history(pool, registry, thread_id, tenant=caller.tenant, limit=body.limit)
+    for state in states:
+        state.pop("interrupts_by_task", None)
+    return states
+
+
+@router.post("/threads/{thread_id}/state", summary="Update a thread's state")
+async def update_state(
+    caller: TasksWrite,
+    thread_id: uuid.UUID,
+    body: StateUpdate,
+    request: Request,
+    pool: PoolDep,
+    settings: SettingsDep,
+    registry: RegistryDep,
+) -> dict[str, Any]:
+    """Apply `values` (through the graph's reducers, as LangGraph's update_state does) on top of
+    the thread's state. It is a task on the thread, queued behind its runs and applied by a
+    worker under its lease (fenced, like every checkpoint write), that runs no node; the answer
+    waits for it. 409 when the thread has no run yet (no graph to update). `as_node` is not
+    read: the update is as the node that wrote last."""
+    await thread.get(pool, thread_id, tenant=caller.tenant)
+    head = await run.head(pool, thread_id, tenant=caller.tenant)
+    if head is None:
+        raise conflict(f"thread {thread_id} has no run yet: no graph state to update")
+    new = NewTask(
+        graph=head["graph"],
+        input=UPDATE_STATE_INPUT,
+        metadata={"outlast": "update_state"},
+        max_attempts=settings.default_max_attempts,
+        thread_id=thread_id,
+        resume_patch=body.values,
+    )
+    row, _ = await tasks.insert(pool, new, tenant=caller.tenant)
+    done = await settled(request, pool, row["id"], tenant=caller.tenant)
+    if done["state"] != "completed":
+        raise conflict(f"the state update ended {done['state']}: {done['error']}")
+    state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
+    return {"checkpoint": state["checkpoint"]}
