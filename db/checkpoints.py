@@ -61,13 +61,3 @@ async def order_insert(
     }
     await conn.execute(query("checkpoints_order_insert"), params)
 
-
-async def writes_prune(
-    conn: AsyncConnection[DictRow], thread_id: str, checkpoint_ns: str, parent_id: str
-) -> None:
-    """Drop the superseded pending writes of `parent_id` and its parent (LangGraph's `__`
-    channels kept). Only
-    inside the fenced write of the checkpoint that supersedes it (worker/checkpointer.py): in
-    pipeline mode this queues the statement."""
-    params = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "parent_id": parent_id}
-    await conn.execute(query("checkpoints_writes_prune"), params)

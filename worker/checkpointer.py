@@ -127,9 +127,6 @@ class FencedSaver(TranscriptSaver):
             await checkpoints.order_insert(
                 conn, thread_id, checkpoint_ns, checkpoint["id"], self.epoch
             )
-            parent = config["configurable"].get("checkpoint_id")
-            if parent and parent != checkpoint["id"]:
-                await checkpoints.writes_prune(conn, thread_id, checkpoint_ns, str(parent))
         self._stored.update(node.digest for node in nodes)  # committed: the block ended
         return written
 

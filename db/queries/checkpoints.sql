@@ -52,24 +52,3 @@ SELECT EXISTS (
                   WHERE t.id = %(thread_id)s::text::uuid AND t.tenant = %(tenant)s)
 ) AS found;
 
--- name: checkpoints_writes_prune
--- Drop the pending writes of a thread's checkpoint :parent_id, and of its own parent, once the
--- checkpoint that applies them is written: its channel values now hold what they wrote, and a
--- write of a superseded checkpoint is never read again to resume (the head is the new
--- checkpoint). The grandparent too because LangGraph saves a step's writes in the background,
--- beside the next checkpoint: one may commit just after the checkpoint that supersedes it.
--- LangGraph's own channels (names beginning `__`: interrupts, errors, resume values, scheduled
--- sends) are kept, so the state at an older checkpoint still shows its interrupts (ADR 0023).
--- Queued by the fenced saver in the transaction that writes the superseding checkpoint, before
--- its fence, so a zombie deletes nothing.
--- fence: its transaction's lease_fence or lease_fence_last (worker/checkpointer.py).
-DELETE FROM checkpoint_writes
-WHERE thread_id = %(thread_id)s::text
-  AND checkpoint_ns = %(checkpoint_ns)s
-  AND checkpoint_id IN (
-      SELECT %(parent_id)s::text
-      UNION ALL
-      SELECT parent_checkpoint_id FROM checkpoints
-      WHERE thread_id = %(thread_id)s::text AND checkpoint_ns = %(checkpoint_ns)s
-        AND checkpoint_id = %(parent_id)s AND parent_checkpoint_id IS NOT NULL)
-  AND left(channel, 2) <> '__';
