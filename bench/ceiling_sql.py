@@ -19,7 +19,8 @@ SETUP = """
 CREATE TABLE IF NOT EXISTS ceiling_tasks (LIKE tasks INCLUDING ALL) WITH (fillfactor = 80)
 """
 LOAD = """
-INSERT INTO ceiling_tasks (graph, max_attempts) SELECT 'bench-noop', 3 FROM generate_series(1, %s)
+INSERT INTO ceiling_tasks (tenant, graph, max_attempts)
+SELECT 'default', 'bench-noop', 3 FROM generate_series(1, %s)
 """
 CLAIM = """
 UPDATE ceiling_tasks AS t
