@@ -52,6 +52,8 @@ class Claimer:
         self.may_claim = may_claim
         self.slot_freed = asyncio.Event()
         self.cursor = lease.FairCursor()
+        self.reserved = 0  # slots promised to claims in flight
+        self._releasing = False
 
     async def run_once(self) -> int:
         """Claim up to the free slots and start a runner for each; return how many started.
@@ -59,12 +61,17 @@ class Claimer:
         if not self.may_claim():
             return 0
         await self._release_orphans()
-        free = self.config.concurrency - self.leases.occupied()
+        free = self.config.concurrency - self.leases.occupied() - self.reserved
         if free <= 0:
             return 0
-        sent = time.monotonic()
-        claims = await self._claim(min(free, self.config.claim_batch))
-        seen = time.monotonic()
+        limit = min(free, self.config.claim_batch)
+        self.reserved += limit  # another claim in flight may not promise these slots too
+        try:
+            sent = time.monotonic()
+            claims = await self._claim(limit)
+            seen = time.monotonic()
+        finally:
+            self.reserved -= limit
         for claim in claims:
             held = self.leases.add(claim, sent=sent, seen=seen)
             self._start(held)
@@ -127,6 +134,15 @@ class Claimer:
         release does not count the attempt) and their slots free up. A crashed runner's lease
         is not released but left to expire: its attempt then counts, so a task that crashes
         its runner every time still ends in the dead letters."""
+        if self._releasing:  # another claim loop is at it
+            return
+        self._releasing = True
+        try:
+            await self._release_orphans_now()
+        finally:
+            self._releasing = False
+
+    async def _release_orphans_now(self) -> None:
         for orphan in [o for o in self.leases.orphans.values() if o.fenced]:
             claim = orphan.claim
             try:
@@ -146,6 +162,12 @@ class Claimer:
             )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """`config.claimers` claim loops side by side: under a backlog one claim's round trip
+        does not leave the slots that freed meanwhile waiting for the next."""
+        loops = [self._loop(stop) for _ in range(max(1, self.config.claimers))]
+        await asyncio.gather(*loops)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.wakeup.clear()
             self.slot_freed.clear()

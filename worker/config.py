@@ -27,6 +27,8 @@ class WorkerConfig:
     # (provider, key fingerprint) of the provider keys, for the rate-limit buckets (ADR 0016)
     provider_keys: tuple[tuple[str, str], ...] = ()
     model_rate_wait_max_s: float = 10.0  # longer rate-limit waits give the task back
+    claimers: int = 1  # claim loops side by side (worker/claimer.py); see queue_parallelism
+    completion_writers: int = 1  # group-commit statements in flight (worker/completions.py)
 
     def __post_init__(self) -> None:
         if problems := timing_problems(self.lease_ttl_s, self.heartbeat_every_s):
@@ -54,4 +56,14 @@ class WorkerConfig:
             tools=ToolLimits.from_settings(settings),
             provider_keys=key_fingerprints(settings),
             model_rate_wait_max_s=settings.model_rate_wait_max_s,
+            **queue_parallelism(concurrency or settings.worker_concurrency),
         )
+
+
+def queue_parallelism(concurrency: int) -> dict[str, int]:
+    """How many claims and group completions a worker keeps in flight at once, from its slots.
+    A worker with many slots runs short tasks by the thousand a second, and one statement's
+    round trip at a time bounded it (ADR 0019): two claim loops and two completion writers
+    (the queue pool grows by two connections). A worker with few slots gains nothing from it."""
+    many = concurrency >= 16
+    return {"claimers": 2 if many else 1, "completion_writers": 2 if many else 1}

@@ -61,7 +61,7 @@ class WorkerProcess:
         queue_pool = await open_pool(
             self.url,
             min_size=2,
-            max_size=3,
+            max_size=self.config.claimers + self.config.completion_writers + 1,
             idle_in_transaction_s=frozen_after_s,
             claims=True,
             application_name=workers.application_name(self.worker_id),
@@ -92,7 +92,10 @@ class WorkerProcess:
 
     async def _serve(self, pool: Pool, queue_pool: Pool) -> None:
         completions = Completions(
-            queue_pool, self.worker_id, retry_for_s=self.config.lease_ttl_s * FENCE_FRACTION
+            queue_pool,
+            self.worker_id,
+            retry_for_s=self.config.lease_ttl_s * FENCE_FRACTION,
+            writers=self.config.completion_writers,
         )
         executor = Executor(pool, self.registry, self.worker_id, self.config, completions)
         wakeup = Wakeup(self.url, on_cancel=self.leases.request_cancel)
