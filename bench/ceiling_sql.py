@@ -15,8 +15,8 @@ This module imports only psycopg, so its processes start in a blink.
 
 from __future__ import annotations
 
-import threading
 import functools
+import threading
 import time
 import uuid
 from multiprocessing.synchronize import Event

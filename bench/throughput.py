@@ -4,12 +4,11 @@
    (several connections per process, batches of 10, the completion and the next claim in one
    pipeline) is the ceiling the queue core is compared with; the single-connection loop (one task
    per statement, or ten) is printed below it, labelled.
-2. Queue core: `bench-noop` tasks (one node that only counts) submitted in bulk and drained by
-   1 and 2 real worker processes. The worker has one way to run a task, so the no-op task goes
-   through everything a real task does: claim, heartbeat, the fenced checkpoints LangGraph writes
-   (input, the node's pending writes, the node's checkpoint), the fenced completion, and the
-   event rows. Compared with ceiling A batched at the same process count. Beside it, the queue's
-   statements alone (bench.queue_sql), to show where the time goes.
+2. Queue core: `bench-noop-fn` tasks (a function task that only counts, ADR 0006) submitted in
+   bulk and drained by 1 and 2 real worker processes with the product's default settings: claim,
+   heartbeat, fenced group completion, event rows. Compared with ceiling A's best loop at the same
+   process count. The same drains without event rows (a bench-only switch, ADR 0019), and the
+   queue's statements alone (bench.queue_sql), show where the time goes.
 3. Ceiling B (bare `ainvoke`, stock saver, in this process) against the same graphs as Outlast
    tasks (one worker process), at the same concurrency: tasks/s for a one-node and a ten-node
    graph, and the cost of one node boundary, (1/rate10 - 1/rate1) / 9. The four runs alternate

@@ -64,6 +64,7 @@ def queue_parallelism(concurrency: int) -> dict[str, int]:
     """How many claims and group completions a worker keeps in flight at once, from its slots.
     A worker with many slots runs short tasks by the thousand a second, and one statement's
     round trip at a time bounded it (ADR 0019): two claim loops and two completion writers
-    (the queue pool grows by two connections). A worker with few slots gains nothing from it."""
-    many = concurrency >= 16
+    (the queue pool grows by two connections). A worker with one to three slots claims and
+    completes one statement at a time."""
+    many = concurrency >= 4
     return {"claimers": 2 if many else 1, "completion_writers": 2 if many else 1}
