@@ -41,28 +41,33 @@ def ceilings(session: Session) -> tuple[list[Row], Ceilings]:
     conns = session.config.ceiling_connections
     measured: Ceilings = {}
     rows = []
+    # Batches of 10 (the loop) and of the queue core's claim size (half its slots): on a
+    # server whose fsync is slow, the bigger batch wins; the queue core is compared with the best.
+    batches = sorted({BATCH, (session.config.queue_concurrency + 1) // 2})
     with session.database("ceiling-a") as stack:
         for processes in (1, 2):
-            say(f"ceiling A: {tasks} tasks, {conns} connections x {processes} process(es)")
-            rate = ceiling_pooled(stack.url, tasks, BATCH, processes, conns)
-            measured[("best", processes)] = rate
-            note = (
-                f"the best raw loop: {conns} connections per process (a thread each), claims of "
-                f"{BATCH} with FOR UPDATE SKIP LOCKED, the batch completed in one statement; "
-                "that completion and the next claim share one pipeline (two commits, one "
-                "round trip)"
-                if processes == 1
-                else ""
-            )
-            rows.append(
-                Row(
-                    "1",
-                    f"ceiling A: {conns} conns x batch {BATCH}, {processes} proc",
-                    rate,
-                    "tasks/s",
-                    note=note,
+            for batch in batches:
+                say(f"ceiling A: {tasks} tasks, {conns} conns x {processes} proc, batch {batch}")
+                rate = ceiling_pooled(stack.url, tasks, batch, processes, conns)
+                measured[("best", processes)] = max(rate, measured.get(("best", processes), 0.0))
+                note = (
+                    f"the best raw loop: {conns} connections per process (a thread each), claims "
+                    "with FOR UPDATE SKIP LOCKED, each batch completed in one statement; that "
+                    "completion and the next claim share one pipeline (two commits, one round "
+                    f"trip); batches of {' and '.join(map(str, batches))} (the queue core's "
+                    "claim size); the queue core is compared with the faster of the two"
+                    if processes == 1 and batch == batches[0]
+                    else ""
                 )
-            )
+                rows.append(
+                    Row(
+                        "1",
+                        f"ceiling A: {conns} conns x batch {batch}, {processes} proc",
+                        rate,
+                        "tasks/s",
+                        note=note,
+                    )
+                )
         for processes in (1, 2):
             for batch in (1, BATCH):
                 say(f"ceiling A, 1 connection: {tasks} tasks, batch {batch}, {processes} proc")
@@ -123,7 +128,8 @@ def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
         note = (
             f"a no-op function task (no graph, no checkpoint) through real worker processes "
             f"(python -m worker, {slots} slots each): claim, heartbeat, fenced group "
-            f"completion, event rows; baseline: ceiling A's best loop, same process count"
+            f"completion, event rows; baseline: ceiling A's best loop (the faster batch size), "
+            "same process count"
             if workers == 1
             else ""
         )
