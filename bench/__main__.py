@@ -111,7 +111,7 @@ def _header(cfg: BenchConfig, facts: dict[str, str], seconds: float) -> str:
             f"queue core workers: default settings, so {queue} (worker.config."
             f"queue_parallelism), claims of up to {(cfg.queue_concurrency + 1) // 2}, fair claim "
             f"on; ceiling A's best loop: {cfg.ceiling_connections} connections per process, "
-            "batches of 10",
+            f"batches of 10 and {(cfg.queue_concurrency + 1) // 2}",
             f"sizes (BENCH_SCALE={cfg.scale:g}): {counts}",
             f"sections: {', '.join(cfg.sections)}",
         ]
