@@ -112,24 +112,39 @@ def without_event_rows(url: str) -> None:
         conn.execute(NO_EVENT_ROWS)
 
 
+def _core_drain(session: Session, workers: int, *, events: bool) -> float:
+    cfg = session.config
+    tasks, slots = cfg.count("queue_tasks"), cfg.queue_concurrency
+    name = f"queue-{workers}" if events else f"queue-no-events-{workers}"
+    with session.database(name) as stack:
+        without = "" if events else " WITHOUT event rows"
+        say(f"queue core{without}: {tasks} bench-noop-fn tasks, {workers} worker(s) x {slots}")
+        if not events:
+            without_event_rows(stack.url)
+        stack.reaper()
+        stack.workers(workers, slots)
+        return timed_drain(stack, "bench-noop-fn", tasks)
+
+
 def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
     cfg = session.config
     tasks = cfg.count("queue_tasks")
     rows = []
     slots = cfg.queue_concurrency
-    with_events: dict[int, float] = {}
     for workers in (1, 2):
-        with session.database(f"queue-{workers}") as stack:
-            say(f"queue core: {tasks} bench-noop-fn tasks, {workers} worker(s) x {slots}")
-            stack.reaper()
-            stack.workers(workers, slots)
-            rate = timed_drain(stack, "bench-noop-fn", tasks)
-        with_events[workers] = rate
+        # With and without event rows alternate (with, without, with, without), so a slow
+        # minute on a shared machine does not land on one side only; each figure is the mean
+        # of its two drains.
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(2):
+            for events in (True, False):
+                rates[events].append(_core_drain(session, workers, events=events))
+        rate, bare = (sum(rates[e]) / len(rates[e]) for e in (True, False))
         note = (
             f"a no-op function task (no graph, no checkpoint) through real worker processes "
             f"(python -m worker, {slots} slots each): claim, heartbeat, fenced group "
             f"completion, event rows; baseline: ceiling A's best loop (the faster batch size), "
-            "same process count"
+            "same process count; mean of 2 drains alternating with those without event rows"
             if workers == 1
             else ""
         )
@@ -144,25 +159,21 @@ def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
                 note=note,
             )
         )
-    for workers in (1, 2):
-        with session.database(f"queue-no-events-{workers}") as stack:
-            say(f"queue core without event rows: {tasks} tasks, {workers} worker(s) x {slots}")
-            without_event_rows(stack.url)
-            stack.reaper()
-            stack.workers(workers, slots)
-            rate = timed_drain(stack, "bench-noop-fn", tasks)
         rows.append(
             Row(
                 "2",
                 f"queue core, {workers} worker proc, NO event rows",
-                rate,
+                bare,
                 "tasks/s",
-                baseline=with_events[workers],
+                baseline=rate,
                 note="bench only (ADR 0019): the same drain with task_events replaced by a view "
                 "that drops every insert; baseline: the queue core with its event rows, above; "
-                "the ratio is what the event rows cost"
-                if workers == 1
-                else "",
+                "the ratio is what the event rows cost; drains one by one: "
+                + ", ".join(
+                    f"{'with' if e else 'without'} {r:,.0f}"
+                    for pair in zip(rates[True], rates[False], strict=True)
+                    for e, r in zip((True, False), pair, strict=True)
+                ),
             )
         )
     for other in sorted({cfg.concurrency, 20} - {slots}):
