@@ -163,13 +163,16 @@ class Claimer:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """`config.claimers` claim loops side by side: under a backlog one claim's round trip
-        does not leave the slots that freed meanwhile waiting for the next."""
-        loops = [self._loop(stop) for _ in range(max(1, self.config.claimers))]
+        does not leave the slots that freed meanwhile waiting for the next. Only the first
+        answers NOTIFYs and polls: an idle worker claims once per submit, as with one loop; the
+        others wake on freed slots, which only a worker with work has."""
+        loops = [self._loop(stop, first=n == 0) for n in range(max(1, self.config.claimers))]
         await asyncio.gather(*loops)
 
-    async def _loop(self, stop: asyncio.Event) -> None:
+    async def _loop(self, stop: asyncio.Event, *, first: bool = True) -> None:
         while not stop.is_set():
-            self.wakeup.clear()
+            if first:
+                self.wakeup.clear()
             self.slot_freed.clear()
             try:
                 started = await self.run_once()
@@ -179,7 +182,19 @@ class Claimer:
             full = self.leases.occupied() >= self.config.concurrency
             if started and not full:
                 continue  # there may be more ready work: claim again at once
-            await self._idle(stop, full)
+            if first:
+                await self._idle(stop, full)
+            else:
+                await self._freed(stop)
+
+    async def _freed(self, stop: asyncio.Event) -> None:
+        """A second claim loop's wait: a freed slot, or stop."""
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.slot_freed.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
 
     def _idle_timeout(self, full: bool) -> float | None:
         """The poll; while full, none, unless an orphan's slot frees up by expiry or the
