@@ -37,6 +37,7 @@ from bench.config import BenchConfig, ConfigError, from_env
 from bench.server import BenchServer
 from bench.session import Session, say
 from bench.table import Row, render
+from worker.config import queue_parallelism
 
 
 def _run_sections(session: Session, with_streams: bool = False) -> list[Row]:
@@ -102,6 +103,11 @@ def _header(cfg: BenchConfig, facts: dict[str, str], seconds: float) -> str:
         f"{cfg.count('api_batches')}x{cfg.api_batch_size}, rss {cfg.count('rss_tasks')}"
     )
     mem = psutil.virtual_memory().total / 2**30
+    parallel = queue_parallelism(cfg.queue_concurrency)
+    queue = (
+        f"{parallel['claimers']} claim loops and {parallel['completion_writers']} completion "
+        "writers per process"
+    )
     return "\n".join(
         [
             f"Outlast bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, took {seconds:.0f} s",
@@ -113,6 +119,10 @@ def _header(cfg: BenchConfig, facts: dict[str, str], seconds: float) -> str:
             f"{cfg.concurrency} ({cfg.queue_concurrency} on the queue core), log level INFO; the "
             "queue core's no-op task is a function task (no checkpoint); graph tasks checkpoint "
             "through the fence",
+            f"queue core workers: default settings, so {queue} (worker.config."
+            f"queue_parallelism), claims of up to {(cfg.queue_concurrency + 1) // 2}, fair claim "
+            f"on; ceiling A's best loop: {cfg.ceiling_connections} connections per process, "
+            f"batches of 10 and {(cfg.queue_concurrency + 1) // 2}",
             f"sizes (BENCH_SCALE={cfg.scale:g}): {counts}",
             f"sections: {', '.join(cfg.sections)} (+ streams when asked)",
         ]

@@ -25,7 +25,10 @@ def _batch_params(
     graph: str, count: int, input: dict[str, Any], max_attempts: int
 ) -> dict[str, Any]:
     return {
+        "tenant": "default",
         "graphs": [graph] * count,
+        "agents": [None] * count,
+        "agent_versions": [None] * count,
         "inputs": [Jsonb(input)] * count,
         "metadatas": [Jsonb({})] * count,
         "priorities": [0] * count,
@@ -63,7 +66,10 @@ def submit_one(conn: psycopg.Connection[Any], graph: str, input: dict[str, Any])
     conn.execute(
         query("tasks_insert"),
         {
+            "tenant": "default",
             "graph": graph,
+            "agent": None,
+            "pinned_version": None,
             "input": Jsonb(input),
             "metadata": Jsonb({}),
             "priority": 0,

@@ -39,6 +39,7 @@ class BenchConfig:
     reaper_interval_s: float = 1.0
     poll_interval_s: float = 2.0  # the product default
     ceiling_tasks: int = 10_000
+    ceiling_connections: int = 4  # connections (a thread each) per process of the best loop
     queue_tasks: int = 10_000
     graph_tasks: int = 300  # one-node tasks per round; ten-node: a quarter of that
     rounds: int = 5

@@ -60,4 +60,3 @@ async def order_insert(
         "epoch": epoch,
     }
     await conn.execute(query("checkpoints_order_insert"), params)
-

@@ -52,6 +52,8 @@ class Claimer:
         self.may_claim = may_claim
         self.slot_freed = asyncio.Event()
         self.cursor = lease.FairCursor()
+        self.reserved = 0  # slots promised to claims in flight
+        self._releasing = False
 
     async def run_once(self) -> int:
         """Claim up to the free slots and start a runner for each; return how many started.
@@ -59,12 +61,17 @@ class Claimer:
         if not self.may_claim():
             return 0
         await self._release_orphans()
-        free = self.config.concurrency - self.leases.occupied()
+        free = self.config.concurrency - self.leases.occupied() - self.reserved
         if free <= 0:
             return 0
-        sent, sent_ns = time.monotonic(), time.time_ns()
-        claims = await self._claim(min(free, self.config.claim_batch))
-        seen = time.monotonic()
+        limit = min(free, self.config.claim_batch)
+        self.reserved += limit  # another claim in flight may not promise these slots too
+        try:
+            sent, sent_ns = time.monotonic(), time.time_ns()
+            claims = await self._claim(limit)
+            seen = time.monotonic()
+        finally:
+            self.reserved -= limit
         for claim in claims:
             held = self.leases.add(claim, sent=sent, seen=seen)
             held.claimed_ns = (sent_ns, sent_ns + round((seen - sent) * 1e9))  # for its span
@@ -128,6 +135,15 @@ class Claimer:
         release does not count the attempt) and their slots free up. A crashed runner's lease
         is not released but left to expire: its attempt then counts, so a task that crashes
         its runner every time still ends in the dead letters."""
+        if self._releasing:  # another claim loop is at it
+            return
+        self._releasing = True
+        try:
+            await self._release_orphans_now()
+        finally:
+            self._releasing = False
+
+    async def _release_orphans_now(self) -> None:
         for orphan in [o for o in self.leases.orphans.values() if o.fenced]:
             claim = orphan.claim
             try:
@@ -147,8 +163,17 @@ class Claimer:
             )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """`config.claimers` claim loops side by side: under a backlog one claim's round trip
+        does not leave the slots that freed meanwhile waiting for the next. Only the first
+        answers NOTIFYs and polls: an idle worker claims once per submit, as with one loop; the
+        others wake on freed slots, which only a worker with work has."""
+        loops = [self._loop(stop, first=n == 0) for n in range(max(1, self.config.claimers))]
+        await asyncio.gather(*loops)
+
+    async def _loop(self, stop: asyncio.Event, *, first: bool = True) -> None:
         while not stop.is_set():
-            self.wakeup.clear()
+            if first:
+                self.wakeup.clear()
             self.slot_freed.clear()
             try:
                 started = await self.run_once()
@@ -158,7 +183,19 @@ class Claimer:
             full = self.leases.occupied() >= self.config.concurrency
             if started and not full:
                 continue  # there may be more ready work: claim again at once
-            await self._idle(stop, full)
+            if first:
+                await self._idle(stop, full)
+            else:
+                await self._freed(stop)
+
+    async def _freed(self, stop: asyncio.Event) -> None:
+        """A second claim loop's wait: a freed slot, or stop."""
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.slot_freed.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
 
     def _idle_timeout(self, full: bool) -> float | None:
         """The poll; while full, none, unless an orphan's slot frees up by expiry or the

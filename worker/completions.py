@@ -1,10 +1,14 @@
 """Group commit of completions: a worker's finished tasks are recorded many in one statement.
 
-A runner whose task finished hands its result here and waits. If no write is in flight, one
-starts on the next turn of the event loop with every completion queued by then; completions that
-arrive while it runs go in the next one. Nothing waits on a timer: a lone completion is written
-at once, and under load each statement carries whatever finished meanwhile (up to `max_batch`).
-This saves a commit (and its fsync) per task, which is most of a short task's cost.
+A runner whose task finished hands its result here and waits. If fewer than `writers` writes are
+in flight, one more starts on the next turn of the event loop with every completion queued by
+then; completions that arrive while all writers are busy go in the next statement. Nothing waits
+on a timer: a lone completion is written at once, and under load each statement carries whatever
+finished meanwhile (up to `max_batch`). This saves a commit (and its fsync) per task, which is
+most of a short task's cost. Several writers in flight keep the round trip of one statement from
+bounding the worker's rate (a batch claimed while the last one is being written gets its own
+statement at once); their task sets are disjoint and each locks its rows in id order, as the
+heartbeat does, so they cannot deadlock.
 
 Fencing is unchanged: `outcome_complete_many` checks every task's epoch and lease with the lease
 fence, row by row. A task whose lease was lost is missing from the answer and its
@@ -46,32 +50,41 @@ class Completions:
         *,
         max_batch: int = 500,
         retry_for_s: float = 0.0,
+        writers: int = 1,
     ) -> None:
         self.pool = pool
         self.worker_id = worker_id
         self.max_batch = max_batch
         self.retry_for_s = retry_for_s
+        self.writers = max(1, writers)
         self._queued: list[Pending] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writing: set[asyncio.Task[None]] = set()
 
     async def complete(self, task_id: uuid.UUID, epoch: int, result_json: str) -> None:
         """Record the task as completed with `result_json`; returns once it is committed.
         Raises LeaseLost if the lease was lost (nothing written), or the database's error."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queued.append((Done(task_id, epoch, result_json), future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_all(), name="completions")
+        if len(self._queued) == 1 and len(self._writing) < self.writers:
+            self._writing.add(asyncio.create_task(self._write_all(), name="completions"))
         await future
 
     async def _write_all(self) -> None:
-        while self._queued:
-            batch = self._queued[: self.max_batch]
-            del self._queued[: self.max_batch]
-            try:
-                await self._write(batch)
-            finally:  # cancelled mid-write: no runner may wait forever
-                for _, future in batch:
-                    _settle(future, RuntimeError("completion not recorded: writer stopped"))
+        try:
+            while self._queued:
+                batch = self._queued[: self.max_batch]
+                del self._queued[: self.max_batch]
+                try:
+                    await self._write(batch)
+                finally:  # cancelled mid-write: no runner may wait forever
+                    for _, future in batch:
+                        _settle(future, RuntimeError("completion not recorded: writer stopped"))
+        finally:
+            # Out of the set before returning, not in a done callback: a completion queued in
+            # between would otherwise find every writer busy and none left to take it.
+            writer = asyncio.current_task()
+            if writer is not None:
+                self._writing.discard(writer)
 
     async def _complete_many(self, done: list[Done]) -> set[uuid.UUID]:
         """complete_many, again after a lost connection until `retry_for_s` has passed."""

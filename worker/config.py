@@ -28,6 +28,8 @@ class WorkerConfig:
     provider_keys: tuple[tuple[str, str], ...] = ()
     model_rate_wait_max_s: float = 10.0  # longer rate-limit waits give the task back
     webhook_timeout_s: float = 10.0  # longest one webhook delivery attempt
+    claimers: int = 1  # claim loops side by side (worker/claimer.py); see queue_parallelism
+    completion_writers: int = 1  # group-commit statements in flight (worker/completions.py)
 
     def __post_init__(self) -> None:
         if problems := timing_problems(self.lease_ttl_s, self.heartbeat_every_s):
@@ -56,4 +58,15 @@ class WorkerConfig:
             provider_keys=key_fingerprints(settings),
             model_rate_wait_max_s=settings.model_rate_wait_max_s,
             webhook_timeout_s=settings.webhook_timeout_s,
+            **queue_parallelism(concurrency or settings.worker_concurrency),
         )
+
+
+def queue_parallelism(concurrency: int) -> dict[str, int]:
+    """How many claims and group completions a worker keeps in flight at once, from its slots.
+    A worker with many slots runs short tasks by the thousand a second, and one statement's
+    round trip at a time bounded it (ADR 0019): two claim loops and two completion writers
+    (the queue pool grows by two connections). A worker with one to three slots claims and
+    completes one statement at a time."""
+    many = concurrency >= 4
+    return {"claimers": 2 if many else 1, "completion_writers": 2 if many else 1}

@@ -138,3 +138,47 @@ async def test_heartbeat_and_group_completion_of_one_worker_do_not_deadlock(
             assert landed == set(held)
             assert set(answer) <= set(held)  # extended the leases not yet completed, if any
     assert await count(pool, "SELECT count(*) FROM tasks WHERE state = 'completed'") == 300
+
+
+async def test_two_writers_write_two_batches_at_once_and_none_is_left_behind(
+    pool: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two writers, a batch that finishes while the first is being written gets its own
+    statement at once; a third waits for a free writer; every completion lands."""
+    worker_id, claims = await _claimed(pool, 9)
+    real = outcome.complete_many
+    in_flight, most, statements = 0, 0, []
+    gate = asyncio.Event()
+
+    async def slow(db, worker, done):  # type: ignore[no-untyped-def]
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        statements.append(len(done))
+        await gate.wait()
+        try:
+            return await real(db, worker, done)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(outcome, "complete_many", slow)
+    completions = Completions(pool, worker_id, writers=2)
+
+    def batch(part: list[lease.Claim]) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(completions.complete(c.task_id, c.epoch, "{}")) for c in part]
+
+    first = batch(claims[:3])
+    await asyncio.sleep(0.05)
+    second = batch(claims[3:6])
+    await asyncio.sleep(0.05)
+    third = batch(claims[6:])  # both writers busy: queued for whichever is free first
+    await asyncio.sleep(0.05)
+    assert statements == [3, 3] and most == 2
+    gate.set()
+    await asyncio.gather(*first, *second, *third)
+    assert sorted(statements) == [3, 3, 3] and most == 2
+    assert await count(pool, "SELECT count(*) FROM tasks WHERE state = 'completed'") == 9
+    # And a completion after the writers went idle is written too.
+    worker_id, [late] = await _claimed(pool, 1)
+    late_completions = Completions(pool, worker_id, writers=2)
+    await asyncio.wait_for(late_completions.complete(late.task_id, late.epoch, "{}"), 10)

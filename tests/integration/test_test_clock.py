@@ -12,7 +12,12 @@ import psycopg
 import pytest
 
 from db import migrate
-from tests.support.database import DatabaseServer, mark_test_database, with_database
+from tests.support.database import (
+    DatabaseServer,
+    database_name,
+    mark_test_database,
+    with_database,
+)
 
 FUTURE = "2030-01-01T00:00:00Z"
 
@@ -44,7 +49,7 @@ def test_production_database_ignores_the_session_setting(production_url: str) ->
     assert clock(production_url).year < 2030  # the real clock
     # Nor can a database- or role-level default move it: it is the same setting.
     with psycopg.connect(production_url, autocommit=True) as conn:
-        name = production_url.rpartition("/")[2]
+        name = database_name(production_url)  # not the URL's tail: it may carry a query
         conn.execute(f"ALTER DATABASE \"{name}\" SET outlast.now = '{FUTURE}'")  # type: ignore[arg-type]
     assert clock(production_url, setting=None).year < 2030
 

@@ -58,3 +58,32 @@ async def test_a_self_fenced_runner_keeps_its_slot_and_a_confirmed_loss_frees_it
     lost = leases.add(claim())
     await asyncio.wait([claimer(leases, abandon)._start(lost)])  # cancelled by its own lose()
     assert leases.occupied() == 1  # the heartbeat's answer said the second was not ours
+
+
+async def test_two_claim_loops_never_promise_a_slot_twice() -> None:
+    """Two claims in flight at once (config.claimers = 2) take at most the free slots between
+    them: the first reserves its slots before its round trip."""
+    config = WorkerConfig(
+        concurrency=4, lease_ttl_s=TTL_S, heartbeat_every_s=1.0, claimers=2, completion_writers=2
+    )
+    leases = Leases(ttl_s=TTL_S)
+    asked: list[int] = []
+    release = asyncio.Event()
+
+    async def run(_: Lease) -> None:
+        await release.wait()
+
+    c = Claimer(None, uuid.uuid4(), leases, config, run, asyncio.Event(), graphs=())  # type: ignore[arg-type]
+
+    async def fake_claim(limit: int) -> list[Claim]:
+        asked.append(limit)
+        await asyncio.sleep(0.01)
+        return [claim() for _ in range(limit)]
+
+    c._claim = fake_claim  # type: ignore[method-assign]
+    started = await asyncio.gather(c.run_once(), c.run_once(), c.run_once())
+    assert asked == [2, 2] and sum(started) == 4  # the third found every slot promised
+    assert leases.occupied() == 4 and c.reserved == 0
+    release.set()
+    await asyncio.sleep(0.05)
+    assert leases.occupied() == 0
