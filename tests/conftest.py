@@ -16,6 +16,7 @@ from psycopg.rows import DictRow
 
 from db.connect import Pool, connect, open_pool
 from tests.support.database import DatabaseServer
+from tests.support.fake_llm import FakeLLM
 from tests.support.keys import TEST_KEY
 from tests.support.processes import Processes
 
@@ -81,3 +82,21 @@ def processes(db_url: str, tmp_path: Path) -> Iterator[Processes]:
         yield procs
     finally:
         procs.kill_all()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLM]:
+    """The local fake provider (Anthropic and OpenAI wire formats), one per test module."""
+    fake = FakeLLM()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def fake(server: FakeLLM) -> FakeLLM:
+    """The fake provider with its script and recorded requests cleared for this test."""
+    server.reset()
+    return server

@@ -49,7 +49,14 @@ def _unknown_graphs(body: TaskBatchCreate, known: list[str]) -> ProblemError | N
     )
 
 
-@router.post("/tasks:batch", status_code=201, summary="Submit up to 1,000 tasks at once")
+@router.post(
+    "/tasks:batch",
+    status_code=201,
+    summary="Submit up to 1,000 tasks at once",
+    responses={
+        200: {"model": TaskBatchPublic, "description": "dry_run: every task checked, none written"}
+    },
+)
 async def submit_batch(
     caller: TasksWrite,
     body: TaskBatchCreate,

@@ -5,10 +5,7 @@ the call once."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.support.fake_llm import OPENAI, FakeLLM, Reply
 from tests.support.observe import Observer
@@ -16,16 +13,6 @@ from tests.support.processes import TEST_ENV, Processes
 from tests.support.wait import wait_until
 
 GRAPHS = TEST_ENV["OUTLAST_GRAPHS"] + ",journaled=tests.support.journaled:journaled"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLM]:
-    server = FakeLLM()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_call_answered_before_a_crash_is_not_made_again(

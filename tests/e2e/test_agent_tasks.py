@@ -36,16 +36,6 @@ ASK = {"messages": [{"role": "user", "content": "what is 6 times 7?"}]}
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeLLM]:
-    server = FakeLLM()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def api(db_url: str) -> Iterator[TestClient]:
     with api_client(db_url, graphs=TEST_ENV["OUTLAST_GRAPHS"]) as client:
         yield client

@@ -5,10 +5,8 @@ the settled spend stays within the budget, and exactly the other ten tasks are p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from psycopg.types.json import Jsonb
 
 from tests.support.budgeted import MAX_TOKENS, PRICES, prompt_tokens, worst_case
@@ -21,16 +19,6 @@ GRAPHS = TEST_ENV["OUTLAST_GRAPHS"] + ",budgeted=tests.support.budgeted:budgeted
 QUESTION = "what does it cost?"
 TASKS = 20
 FITS = 10
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLM]:
-    server = FakeLLM()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_concurrent_tasks_of_an_agent_never_pass_its_budget(

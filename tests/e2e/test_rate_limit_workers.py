@@ -7,10 +7,6 @@ longer one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.support.fake_llm import OPENAI, FakeLLM
 from tests.support.observe import Observer
 from tests.support.processes import TEST_ENV, Processes
@@ -19,16 +15,6 @@ from tests.support.wait import wait_until
 GRAPHS = TEST_ENV["OUTLAST_GRAPHS"] + ",budgeted=tests.support.rate_limited:budgeted"
 RPM = 60
 TASKS = 80  # 57 at once, then one a second: about 23 s of waiting in the bucket
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLM]:
-    server = FakeLLM()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_workers_make_no_call_the_provider_refuses(

@@ -31,16 +31,6 @@ CANARIES = (MCP_TOKEN, PROVIDER_KEY)
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeLLM]:
-    server = FakeLLM()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def mcp() -> Iterator[RunningServer]:
     with mcp_server(MCP_TOKEN) as server:
         yield server

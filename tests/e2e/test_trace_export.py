@@ -90,16 +90,6 @@ def receiver() -> Iterator[Receiver]:
         server.server_close()
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeLLM]:
-    server = FakeLLM()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _up(base: str) -> bool:
     try:
         return httpx.get(f"{base}/healthz", timeout=2).status_code == 200

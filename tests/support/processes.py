@@ -113,5 +113,8 @@ class Processes:
                     pass
                 proc.popen.wait(10)
         for child in psutil.Process().children(recursive=True):
-            if child.name().startswith("python") and child.status() == psutil.STATUS_ZOMBIE:
-                child.wait(1)
+            try:  # a child listed a moment ago may be reaped by now
+                if child.name().startswith("python") and child.status() == psutil.STATUS_ZOMBIE:
+                    child.wait(1)
+            except psutil.NoSuchProcess:
+                continue
