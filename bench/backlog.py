@@ -80,6 +80,8 @@ def submit_one(conn: psycopg.Connection[Any], graph: str, input: dict[str, Any])
             "on_wait_timeout": None,
             "idempotency_key": None,
             "request_hash": None,
+            "resume_patch": None,
+            "thread_id": None,
         },
     )
 

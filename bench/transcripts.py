@@ -239,8 +239,8 @@ def transcripts(session: Session) -> list[Row]:
                 note=f"baseline: the step's new content ({USER_BYTES} + {ANSWER_BYTES} characters);"
                 f" of the bytes added, {texts} are the two texts' nodes, the rest is structure"
                 f" that does not grow with the history (LangGraph's three checkpoints of a turn"
-                f" and their order rows, the list nodes, the journal row; superseded writes are"
-                f" deleted, ADR 0023); stock adds {theirs / new:.1f}x"
+                f" and their order rows, the list nodes, the journal row, each node's pending"
+                f" writes, ADR 0023); stock adds {theirs / new:.1f}x"
                 f" the new content at this step"
                 if steps == max(STEPS)
                 else "",

@@ -3,11 +3,42 @@
 "use strict";
 
 function confirmForms() {
-  document.querySelectorAll("form[data-confirm]").forEach((form) => {
-    form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
+  // One listener for every form, so that forms a live refresh puts in the page ask too.
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
   });
+}
+
+// The parts of a page marked data-refresh are fetched again (the same page, rendered by the
+// server) after an event that changes them: one fetch at a time, and one more if events came
+// while it ran. The stream carries the events; the page's figures come from the server.
+const refresh = { running: false, again: false };
+
+function refreshParts() {
+  if (refresh.running) {
+    refresh.again = true;
+    return;
+  }
+  refresh.running = true;
+  fetch(window.location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+    .then((response) => (response.ok ? response.text() : null))
+    .then((html) => {
+      if (!html) return;
+      const fresh = new DOMParser().parseFromString(html, "text/html");
+      document.querySelectorAll("[data-refresh]").forEach((part) => {
+        const next = fresh.getElementById(part.id);
+        if (next) part.innerHTML = next.innerHTML;
+      });
+    })
+    .catch(() => {})
+    .finally(() => {
+      refresh.running = false;
+      if (refresh.again) {
+        refresh.again = false;
+        refreshParts();
+      }
+    });
 }
 
 function stamp(at) {
@@ -120,7 +151,10 @@ function taskPage(facts) {
       item.append(worker);
     }
     timeline.append(item);
-    if (event.to_state) setState(facts, event.to_state);
+    if (event.to_state) {
+      setState(facts, event.to_state);
+      refreshParts();
+    }
   }, (delta) => showToken(document.getElementById("tokens"), delta));
 }
 

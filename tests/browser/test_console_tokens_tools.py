@@ -92,6 +92,12 @@ def test_tokens_replay_filters_and_cost(
     # The call's text, streamed by the SDK, written as deltas, sent as `event: token`.
     expect(page.locator("#tokens pre")).to_have_text(ANSWER, timeout=60_000)
     expect(page.locator("#task [data-state]")).to_have_text("completed", timeout=60_000)
+    # The rest of the page follows without a reload: the attempt, its worker, the model call.
+    expect(page.locator("#task [data-attempts]")).to_have_text("1/3")
+    expect(page.locator("#attempts tr")).to_have_count(1)
+    expect(page.locator("#attempts")).not_to_contain_text("Not claimed yet")
+    expect(page.locator("#models tbody tr")).to_have_count(1)
+    expect(page.locator("#outcome")).to_contain_text("Result")
     shot(page, "task-tokens")
 
     page.reload()  # the replay form shows on a finished agent task
