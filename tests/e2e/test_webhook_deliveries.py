@@ -40,6 +40,10 @@ def test_a_completed_task_is_delivered_once_after_refusals(
         assert [s.status for s in hook.seen] == [503, 503, 200] and all(
             s.verified for s in hook.seen
         )
+        # The receiver's 200 comes before the worker records the delivery task's completion.
+        wait_until(
+            lambda: observe.state(delivery_id) == "completed", 30, message="the delivery recorded"
+        )
         delivery = observe.task(delivery_id)
         assert (delivery["graph"], delivery["state"], delivery["attempts"]) == (
             "outlast.webhook",
