@@ -51,14 +51,6 @@ class WorkerProcess:
         self.stop = asyncio.Event()
 
     async def run(self) -> None:
-        # Everything imported and built so far (LangGraph, pydantic, the registry's graphs) lives
-        # as long as the process: out of the collector's sight. Without this, each full
-        # collection walked all of it, and at thousands of short tasks a second collections are
-        # frequent: py-spy put 24 % of a worker's time draining no-op tasks in the collector
-        # (charged to the task function's first line), 0.4 % with it (ADR 0019). Collected first:
-        # garbage frozen would never be freed.
-        gc.collect()
-        gc.freeze()
         frozen_after_s = self.config.lease_ttl_s / 2
         pool = await open_pool(
             self.url,
@@ -132,6 +124,14 @@ class WorkerProcess:
         if self.config.notify:
             background.append(asyncio.create_task(wakeup.run_forever(self.stop)))
         await self._warm_up()
+        # Everything imported and built so far (LangGraph, pydantic, the registry's graphs, the
+        # model SDKs just warmed up) lives as long as the process: out of the collector's sight.
+        # Without this, each full collection walked all of it, and at thousands of short tasks a
+        # second collections are frequent: py-spy put 24 % of a worker's time draining no-op
+        # tasks in the collector (charged to the task function's first line), 0.4 % with it
+        # (ADR 0019). Collected first: garbage frozen would never be freed.
+        gc.collect()
+        gc.freeze()
         await claimer.run_forever(self.stop)
         await workers.set_state(pool, self.worker_id, "stopping")
         await self._drain(pool, executor)
