@@ -1,4 +1,5 @@
-"""`outlast schedules ...`: cron schedules over the REST API (docs/howto/schedules.md).
+"""`outlast schedules ...`: cron schedules over the REST API (docs/howto/schedules.md);
+list, get, pause, resume and delete come from named_objects.
 
 Output and failures as in client_commands: the API's JSON on stdout (`list`: a table, or
 `-o json|yaml`, `--watch N`); a failure is one line on stderr and exit code 2.
@@ -12,13 +13,22 @@ import typer
 
 from outlast.cli.client_commands import Url, api_session, json_object, print_json
 from outlast.cli.columns import SCHEDULE_COLUMNS
-from outlast.cli.output import Format, OutputOption, WatchOption, show
+from outlast.cli.named_objects import NamedObjects, named_objects_app
 from outlast.client import DEFAULT_URL
 
-schedules_app = typer.Typer(
-    no_args_is_help=True,
-    help="Cron schedules: create, list, pause, resume, delete.",
-    pretty_exceptions_enable=False,
+schedules_app = named_objects_app(
+    NamedObjects(
+        noun="schedule",
+        plural="schedules",
+        columns=SCHEDULE_COLUMNS,
+        help="Cron schedules: create, list, get, pause, resume, delete.",
+        list_help="List every schedule with its next run (-o json|yaml: the next five, and every"
+        " field).",
+        get_help="Print one schedule, its next runs and the latest tasks it submitted.",
+        pause_help="Stop firing a schedule.",
+        resume_help="Fire again from the next slot (slots missed while paused are skipped).",
+        delete_help="Delete a schedule (the tasks it submitted stay).",
+    )
 )
 
 
@@ -51,41 +61,3 @@ def create(
                 max_attempts=max_attempts,
             )
         )
-
-
-@schedules_app.command("list")
-def list_(
-    output: OutputOption = Format.table, watch: WatchOption = None, url: Url = DEFAULT_URL
-) -> None:
-    """List every schedule with its next run (-o json|yaml: the next five, and every field)."""
-    with api_session(url) as api:
-        show(api.schedules, output, SCHEDULE_COLUMNS, watch)
-
-
-@schedules_app.command("get")
-def get(name: str, url: Url = DEFAULT_URL) -> None:
-    """Print one schedule, its next runs and the latest tasks it submitted."""
-    with api_session(url) as api:
-        print_json(api.schedule(name))
-
-
-@schedules_app.command("pause")
-def pause(name: str, url: Url = DEFAULT_URL) -> None:
-    """Stop firing a schedule."""
-    with api_session(url) as api:
-        print_json(api.pause_schedule(name))
-
-
-@schedules_app.command("resume")
-def resume(name: str, url: Url = DEFAULT_URL) -> None:
-    """Fire again from the next slot (slots missed while paused are skipped)."""
-    with api_session(url) as api:
-        print_json(api.resume_schedule(name))
-
-
-@schedules_app.command("delete")
-def delete(name: str, url: Url = DEFAULT_URL) -> None:
-    """Delete a schedule (the tasks it submitted stay)."""
-    with api_session(url) as api:
-        api.delete_schedule(name)
-    typer.echo(f"deleted schedule {name}")

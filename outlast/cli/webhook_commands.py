@@ -1,4 +1,5 @@
-"""`outlast webhooks ...`: completion webhooks over the REST API (docs/howto/webhooks.md).
+"""`outlast webhooks ...`: completion webhooks over the REST API (docs/howto/webhooks.md);
+list, get, pause, resume and delete come from named_objects.
 
 Output and failures as in client_commands: the API's JSON on stdout (`list`: a table, or
 `-o json|yaml`, `--watch N`); a failure is one line on stderr and exit code 2. `create` prints
@@ -13,13 +14,21 @@ import typer
 
 from outlast.cli.client_commands import Url, api_session, print_json
 from outlast.cli.columns import WEBHOOK_COLUMNS
-from outlast.cli.output import Format, OutputOption, WatchOption, show
+from outlast.cli.named_objects import NamedObjects, named_objects_app
 from outlast.client import DEFAULT_URL
 
-webhooks_app = typer.Typer(
-    no_args_is_help=True,
-    help="Completion webhooks: create, list, get, pause, resume, delete.",
-    pretty_exceptions_enable=False,
+webhooks_app = named_objects_app(
+    NamedObjects(
+        noun="webhook",
+        plural="webhooks",
+        columns=WEBHOOK_COLUMNS,
+        help="Completion webhooks: create, list, get, pause, resume, delete.",
+        list_help="List every webhook (-o json|yaml: every field; never the secret).",
+        get_help="Print one webhook and its newest deliveries.",
+        pause_help="Stop making deliveries (events during the pause are never delivered).",
+        resume_help="Make deliveries again, of what happens from now on.",
+        delete_help="Delete a webhook (its deliveries not sent yet end without sending).",
+    )
 )
 ALL_EVENTS = "task.completed,task.failed,task.waiting,task.budget_paused"
 
@@ -40,41 +49,3 @@ def create(
     chosen = [e.strip() for e in events.split(",") if e.strip()]
     with api_session(url) as api:
         print_json(api.create_webhook(name, target, chosen, allow_private=allow_private or None))
-
-
-@webhooks_app.command("list")
-def list_(
-    output: OutputOption = Format.table, watch: WatchOption = None, url: Url = DEFAULT_URL
-) -> None:
-    """List every webhook (-o json|yaml: every field; never the secret)."""
-    with api_session(url) as api:
-        show(api.webhooks, output, WEBHOOK_COLUMNS, watch)
-
-
-@webhooks_app.command("get")
-def get(name: str, url: Url = DEFAULT_URL) -> None:
-    """Print one webhook and its newest deliveries."""
-    with api_session(url) as api:
-        print_json(api.webhook(name))
-
-
-@webhooks_app.command("pause")
-def pause(name: str, url: Url = DEFAULT_URL) -> None:
-    """Stop making deliveries (events during the pause are never delivered)."""
-    with api_session(url) as api:
-        print_json(api.pause_webhook(name))
-
-
-@webhooks_app.command("resume")
-def resume(name: str, url: Url = DEFAULT_URL) -> None:
-    """Make deliveries again, of what happens from now on."""
-    with api_session(url) as api:
-        print_json(api.resume_webhook(name))
-
-
-@webhooks_app.command("delete")
-def delete(name: str, url: Url = DEFAULT_URL) -> None:
-    """Delete a webhook (its deliveries not sent yet end without sending)."""
-    with api_session(url) as api:
-        api.delete_webhook(name)
-    typer.echo(f"deleted webhook {name}")
