@@ -35,7 +35,9 @@ from api.routes import (
     metrics,
     model_calls,
     platform_assistants,
+    platform_crons,
     platform_runs,
+    platform_store,
     platform_threads,
     rate_limits,
     replays,
@@ -178,6 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         usage,
         platform_assistants,
+        platform_crons,  # before platform_runs: /runs/crons is not a run
+        platform_store,
         platform_threads,
         platform_runs,
     ):

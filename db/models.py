@@ -758,6 +758,17 @@ class Schedule(Base):
     paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     created_by: Mapped[str] = mapped_column(Text)
+    # A LangGraph cron's (migration 0035, ADR 0029): the thread its tasks go on (NULL: each its
+    # own), their metadata, the cron body as given (NULL on /v1), the last slot's bound.
+    thread_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("threads.id", ondelete="CASCADE")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, server_default=text("'{}'::jsonb")
+    )
+    payload: Mapped[Any | None] = mapped_column(JSONB)
+    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
 
     __table_args__ = (
         UniqueConstraint("tenant", "name", name="schedules_tenant_name"),
@@ -779,6 +790,26 @@ class ScheduleSlot(Base):
     tenant: Mapped[str] = mapped_column(Text)
     task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+
+class StoreItem(Base):
+    """An item of a tenant's LangGraph store (migration 0035, ADR 0029): a JSON value under a
+    namespace path and a key, with an optional expiry."""
+
+    __tablename__ = "store_items"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    namespace: Mapped[list[str]] = mapped_column(ARRAY(Text), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    ttl_minutes: Mapped[float | None] = mapped_column(Float)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("cardinality(namespace) >= 1", name="store_items_namespace_nonempty"),
+    )
 
 
 class Webhook(Base):

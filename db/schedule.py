@@ -5,7 +5,7 @@ arithmetic is the caller's (outlast.cron): these statements take its slot times.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,29 @@ class NewSchedule:
     input: dict[str, Any]
     max_attempts: int
     next_run_at: datetime
+    # A LangGraph cron's (ADR 0029): the thread its tasks go on, their metadata, the cron body
+    # as given, the last slot's bound, and whether it starts paused (`enabled=False`).
+    id: uuid.UUID | None = None  # None: a new one
+    thread_id: uuid.UUID | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] | None = None
+    end_time: datetime | None = None
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class CronChange:
+    """A LangGraph cron update merged into the row read (`expected`: its `updated_at`)."""
+
+    cron: str
+    timezone: str
+    input: dict[str, Any]
+    metadata: dict[str, Any]
+    payload: dict[str, Any] | None
+    end_time: datetime | None
+    next_run_at: datetime
+    enabled: bool
+    expected: datetime
 
 
 async def clock(db: Db) -> datetime:
@@ -38,8 +61,16 @@ async def clock(db: Db) -> datetime:
 
 
 async def insert(db: Db, new: NewSchedule, *, tenant: str, created_by: str) -> Row:
-    """Make a schedule; Conflict when the tenant has one of that name."""
-    params = {**vars(new), "input": Jsonb(new.input), "tenant": tenant, "created_by": created_by}
+    """Make a schedule; Conflict when the tenant has one of that name (or, after the caller
+    checked the thread, the thread stopped being the tenant's)."""
+    params = {
+        **vars(new),
+        "input": Jsonb(new.input),
+        "metadata": Jsonb(new.metadata),
+        "payload": None if new.payload is None else Jsonb(new.payload),
+        "tenant": tenant,
+        "created_by": created_by,
+    }
     row = await fetch_one(db, "schedule_insert", params)
     if row is None:
         raise Conflict(f"schedule {new.name} already exists")
@@ -103,3 +134,53 @@ async def fire(
     }
     row = await fetch_one(db, "schedule_fire", params)
     return int(row["fired"]) if row is not None else 0
+
+
+async def search(
+    db: Db,
+    *,
+    tenant: str,
+    assistant_id: str | None = None,
+    thread_id: uuid.UUID | None = None,
+    enabled: bool | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> list[Row]:
+    """The tenant's schedules matching a LangGraph cron search, oldest first."""
+    params = {
+        "tenant": tenant,
+        "assistant_id": assistant_id,
+        "thread_id": thread_id,
+        "enabled": enabled,
+        "metadata": Jsonb(metadata or {}),
+    }
+    return await fetch_all(db, "schedule_search", params)
+
+
+async def get_by_id(db: Db, schedule_id: uuid.UUID, *, tenant: str) -> Row:
+    row = await fetch_one(db, "schedule_get_by_id", {"tenant": tenant, "id": schedule_id})
+    if row is None:
+        raise NotFound("cron", str(schedule_id))
+    return row
+
+
+async def update(db: Db, schedule_id: uuid.UUID, change: CronChange, *, tenant: str) -> Row:
+    """Write `change` if the schedule is still as read; Conflict if it changed meanwhile,
+    NotFound if it is gone."""
+    params = {
+        **vars(change),
+        "input": Jsonb(change.input),
+        "metadata": Jsonb(change.metadata),
+        "payload": None if change.payload is None else Jsonb(change.payload),
+        "tenant": tenant,
+        "id": schedule_id,
+    }
+    row = await fetch_one(db, "schedule_update", params)
+    if row is None:
+        await get_by_id(db, schedule_id, tenant=tenant)
+        raise Conflict(f"cron {schedule_id} changed meanwhile")
+    return row
+
+
+async def delete_by_id(db: Db, schedule_id: uuid.UUID, *, tenant: str) -> None:
+    if await fetch_one(db, "schedule_delete_by_id", {"tenant": tenant, "id": schedule_id}) is None:
+        raise NotFound("cron", str(schedule_id))

@@ -64,8 +64,22 @@ BODIES: dict[str, Any] = {
     "HistoryQuery": {},
     "StateUpdate": {"values": {}},
     "RunCreate": {"assistant_id": "pipeline", "input": {}},
+    # Crons and the store (ADR 0029). The store's item is named in the body or the query.
+    "CronCreate": {"assistant_id": "pipeline", "schedule": "0 3 * * *"},
+    "CronUpdate": {"schedule": "0 4 * * *", "enabled": False},
+    "CronSearch": {},
+    "CronCount": {},
+    "StoreItemPut": {"namespace": ["scout"], "key": "intruder", "value": {"v": 1}},
+    "StoreItemDelete": {"namespace": ["scout"], "key": "memo"},
+    "StoreSearch": {},
+    "StoreNamespaces": {},
 }
-QUERIES: dict[str, dict[str, Any]] = {"/v1/agents/{name}/diff": {"from": 1, "to": 1}}
+QUERIES: dict[str, dict[str, Any]] = {
+    "/v1/agents/{name}/diff": {"from": 1, "to": 1},
+    "/store/items": {"namespace": "scout", "key": "memo"},
+}
+# Routes that name their object in the query, not the path: a 404 like a path's.
+NAMED_BY_QUERY = {("GET", "/store/items")}
 
 # Rows of tenant `default`, as text: what a cross-tenant call must leave exactly as it was.
 FINGERPRINT = """
@@ -99,6 +113,8 @@ UNION ALL SELECT 'keys', md5(coalesce(string_agg(k.id || coalesce(k.revoked_at::
 FROM api_keys AS k WHERE tenant = 'default'
 UNION ALL SELECT 'threads', md5(coalesce(string_agg(t::text, '|' ORDER BY id), ''))
 FROM threads AS t WHERE tenant = 'default'
+UNION ALL SELECT 'store_items', md5(coalesce(string_agg(i::text, '|' ORDER BY namespace, key), ''))
+FROM store_items AS i WHERE tenant = 'default'
 """
 
 
@@ -170,7 +186,15 @@ def objects(client: TestClient, db_url: str, mcp: RunningServer) -> dict[str, st
     assert run.status_code == 200, run.text
     cancelled = client.post(f"/threads/{thread['thread_id']}/runs/{run.json()['run_id']}/cancel")
     assert cancelled.status_code == 204, cancelled.text
+    cron = client.post(
+        f"/threads/{thread['thread_id']}/runs/crons",
+        json={"assistant_id": "pipeline", "schedule": "0 3 * * *"},
+    )
+    assert cron.status_code == 200, cron.text
+    item = client.put("/store/items", json={"namespace": ["scout"], "key": "memo", "value": {}})
+    assert item.status_code == 204, item.text
     return {
+        "cron_id": cron.json()["cron_id"],
         "thread_id": thread["thread_id"],
         "run_id": run.json()["run_id"],
         # An agent: graphs are the deployment's, every tenant's assistants; agents are a tenant's.
@@ -254,7 +278,7 @@ def test_another_tenants_objects_are_404_on_every_route_and_stay_untouched(
             params=QUERIES.get(path),
             headers=other,
         )
-        if "{" in path:
+        if "{" in path or (method, path) in NAMED_BY_QUERY:
             named.append(path)
             assert response.status_code == 404, (method, url, response.text)
             assert response.json()["type"].endswith("/not-found"), response.text
@@ -270,7 +294,7 @@ def test_another_tenants_objects_are_404_on_every_route_and_stay_untouched(
 
     # The ids are real: the owner finds every object the other tenant was refused.
     for method, path, operation in operations(client):
-        if method == "GET" and "{" in path and not streams(operation):
+        if method == "GET" and not streams(operation) and ("{" in path or path == "/store/items"):
             own = client.get(fill(path, ids), params=QUERIES.get(path), headers=AUTH)
             assert own.status_code == 200, (path, own.text)
 

@@ -308,6 +308,7 @@ TENANT_TABLES = (
     "schedule_slots",
     "budget_spend",
     "threads",
+    "store_items",
 )
 
 
