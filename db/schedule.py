@@ -52,6 +52,17 @@ class CronChange:
     expected: datetime
 
 
+def _params(fields: NewSchedule | CronChange) -> dict[str, Any]:
+    """The dataclass's fields as statement parameters, its JSON ones adapted."""
+    payload = None if fields.payload is None else Jsonb(fields.payload)
+    return {
+        **vars(fields),
+        "input": Jsonb(fields.input),
+        "metadata": Jsonb(fields.metadata),
+        "payload": payload,
+    }
+
+
 async def clock(db: Db) -> datetime:
     """The database's now (outlast_now(): the test clock in tests)."""
     row = await fetch_one(db, "schedule_clock", {})
@@ -63,14 +74,7 @@ async def clock(db: Db) -> datetime:
 async def insert(db: Db, new: NewSchedule, *, tenant: str, created_by: str) -> Row:
     """Make a schedule; Conflict when the tenant has one of that name (or, after the caller
     checked the thread, the thread stopped being the tenant's)."""
-    params = {
-        **vars(new),
-        "input": Jsonb(new.input),
-        "metadata": Jsonb(new.metadata),
-        "payload": None if new.payload is None else Jsonb(new.payload),
-        "tenant": tenant,
-        "created_by": created_by,
-    }
+    params = {**_params(new), "tenant": tenant, "created_by": created_by}
     row = await fetch_one(db, "schedule_insert", params)
     if row is None:
         raise Conflict(f"schedule {new.name} already exists")
@@ -166,14 +170,7 @@ async def get_by_id(db: Db, schedule_id: uuid.UUID, *, tenant: str) -> Row:
 async def update(db: Db, schedule_id: uuid.UUID, change: CronChange, *, tenant: str) -> Row:
     """Write `change` if the schedule is still as read; Conflict if it changed meanwhile,
     NotFound if it is gone."""
-    params = {
-        **vars(change),
-        "input": Jsonb(change.input),
-        "metadata": Jsonb(change.metadata),
-        "payload": None if change.payload is None else Jsonb(change.payload),
-        "tenant": tenant,
-        "id": schedule_id,
-    }
+    params = {**_params(change), "tenant": tenant, "id": schedule_id}
     row = await fetch_one(db, "schedule_update", params)
     if row is None:
         await get_by_id(db, schedule_id, tenant=tenant)

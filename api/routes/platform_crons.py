@@ -42,17 +42,9 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class CronCreate(_Body):
-    assistant_id: str = Field(min_length=1, max_length=200, pattern=ASSISTANT_PATTERN)
-    schedule: str = Field(min_length=1, max_length=200)
-    input: JsonObject | None = None
-    metadata: JsonObject | None = None
-    end_time: datetime | None = None
-    enabled: StrictBool | None = None
-    timezone: str | None = Field(None, min_length=1, max_length=100)
-
-
 class CronUpdate(_Body):
+    """What a cron's update may change (each field left out: unchanged)."""
+
     schedule: str | None = Field(None, min_length=1, max_length=200)
     input: JsonObject | None = None
     metadata: JsonObject | None = None
@@ -61,21 +53,23 @@ class CronUpdate(_Body):
     timezone: str | None = Field(None, min_length=1, max_length=100)
 
 
-class CronSearch(_Body):
-    assistant_id: str | None = Field(None, max_length=200)
-    thread_id: uuid.UUID | None = None
-    enabled: StrictBool | None = None
-    metadata: JsonObject | None = None
-    limit: StrictInt = Field(10, ge=1, le=1000)
-    offset: StrictInt = Field(0, ge=0, le=1_000_000)
-    sort_by: SortBy | None = None
-    sort_order: Literal["asc", "desc"] | None = None
+class CronCreate(CronUpdate):
+    assistant_id: str = Field(min_length=1, max_length=200, pattern=ASSISTANT_PATTERN)
+    schedule: str = Field(min_length=1, max_length=200)
 
 
 class CronCount(_Body):
     assistant_id: str | None = Field(None, max_length=200)
     thread_id: uuid.UUID | None = None
     metadata: JsonObject | None = None
+    enabled: StrictBool | None = None
+
+
+class CronSearch(CronCount):
+    limit: StrictInt = Field(10, ge=1, le=1000)
+    offset: StrictInt = Field(0, ge=0, le=1_000_000)
+    sort_by: SortBy | None = None
+    sort_order: Literal["asc", "desc"] | None = None
 
 
 class CronPublic(BaseModel):
@@ -212,32 +206,28 @@ def _sorted(found: list[CronPublic], sort_by: SortBy, descending: bool) -> list[
     return [*sorted(present, key=key, reverse=descending), *absent]
 
 
-@router.post("/runs/crons/search", summary="The tenant's crons matching filters")
-async def search_crons(body: CronSearch, caller: TasksRead, pool: PoolDep) -> list[CronPublic]:
-    """Sorted by `sort_by` (default created_at) in `sort_order` (default desc: as LangGraph)."""
-    rows = await schedule.search(
+async def _matching(pool: Pool, body: CronCount, tenant: str) -> list[Row]:
+    return await schedule.search(
         pool,
-        tenant=caller.tenant,
+        tenant=tenant,
         assistant_id=body.assistant_id,
         thread_id=body.thread_id,
         enabled=body.enabled,
         metadata=body.metadata,
     )
-    found = [cron_public(row) for row in rows]
+
+
+@router.post("/runs/crons/search", summary="The tenant's crons matching filters")
+async def search_crons(body: CronSearch, caller: TasksRead, pool: PoolDep) -> list[CronPublic]:
+    """Sorted by `sort_by` (default created_at) in `sort_order` (default desc: as LangGraph)."""
+    found = [cron_public(row) for row in await _matching(pool, body, caller.tenant)]
     ordered = _sorted(found, body.sort_by or "created_at", body.sort_order != "asc")
     return ordered[body.offset : body.offset + body.limit]
 
 
 @router.post("/runs/crons/count", summary="How many of the tenant's crons match filters")
 async def count_crons(body: CronCount, caller: TasksRead, pool: PoolDep) -> int:
-    rows = await schedule.search(
-        pool,
-        tenant=caller.tenant,
-        assistant_id=body.assistant_id,
-        thread_id=body.thread_id,
-        metadata=body.metadata,
-    )
-    return len(rows)
+    return len(await _matching(pool, body, caller.tenant))
 
 
 @router.patch("/runs/crons/{cron_id}", summary="Change a cron")
