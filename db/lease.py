@@ -43,6 +43,9 @@ class Claim:
     traceparent: str | None = None
     # The named thread it runs on (ADR 0018), or None for its own thread (id = task id).
     thread_id: uuid.UUID | None = None
+    # Its tenant: what the graph's store reads in (db/graph_store.py, ADR 0029). Every claim
+    # read from the database has one; None only in unit tests' hand-made claims.
+    tenant: str | None = None
 
     @property
     def has_resume_point(self) -> bool:
@@ -113,6 +116,7 @@ def _claim(r: dict[str, Any]) -> Claim:
         agent=r["agent"],
         traceparent=r.get("traceparent"),
         thread_id=r.get("thread_id"),
+        tenant=r["tenant"],
     )
 
 

@@ -1,16 +1,19 @@
 """The LangGraph store's items (db/queries/store.sql, ADR 0029): a tenant's JSON values under a
-namespace path and a key, read and written by the API's `/store` routes. Every function takes
-the tenant; another tenant's item is no row."""
+namespace path and a key, read and written by the API's `/store` routes and by graphs
+(db/graph_store.py). The API's functions take the tenant; another tenant's item is no row. A
+graph's writes (`*_fenced`) take its task and epoch instead: the tenant is the task's, and they
+write only under the task's lease."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from db.connect import Db, Row, fetch_all, fetch_one
-from db.errors import NotFound
+from db.errors import LeaseLost, NotFound
 
 
 async def put(
@@ -91,3 +94,35 @@ async def namespaces(
         "offset": offset,
     }
     return [list(row["namespace"]) for row in await fetch_all(db, "store_namespaces", params)]
+
+
+async def put_fenced(
+    db: Db,
+    task_id: uuid.UUID,
+    epoch: int,
+    namespace: Sequence[str],
+    key: str,
+    value: dict[str, Any],
+    *,
+    ttl_minutes: float | None = None,
+) -> None:
+    """A graph's put, in its task's tenant; LeaseLost (nothing written) if the lease is gone."""
+    params = {
+        "task_id": task_id,
+        "epoch": epoch,
+        "namespace": list(namespace),
+        "key": key,
+        "value": Jsonb(value),
+        "ttl_minutes": ttl_minutes,
+    }
+    if await fetch_one(db, "store_put_fenced", params) is None:
+        raise LeaseLost(task_id, epoch)
+
+
+async def delete_fenced(
+    db: Db, task_id: uuid.UUID, epoch: int, namespace: Sequence[str], key: str
+) -> None:
+    """A graph's delete, in its task's tenant; LeaseLost if the lease is gone."""
+    params = {"task_id": task_id, "epoch": epoch, "namespace": list(namespace), "key": key}
+    if await fetch_one(db, "store_delete_fenced", params) is None:
+        raise LeaseLost(task_id, epoch)

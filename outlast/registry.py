@@ -112,14 +112,19 @@ class Registry:
                 )
         return self._functions[name]
 
-    def compiled(self, name: str, checkpointer: Any) -> Any:
+    def compiled(self, name: str, checkpointer: Any, store: Any = None) -> Any:
         """The graph registered as `name`, runnable, checkpointing through `checkpointer`.
         A builder is compiled once; each call gets a shallow copy bound to its own checkpointer
-        (a compiled graph is safe to run concurrently; compiling costs ~0.5 ms a task)."""
+        (a compiled graph is safe to run concurrently; compiling costs ~0.5 ms a task), and to
+        `store` unless the graph was compiled with a store of its own."""
         if name not in self._compiled:
             graph = self.load(name)
             self._compiled[name] = graph.compile() if hasattr(graph, "compile") else graph
-        return self._compiled[name].copy(update={"checkpointer": checkpointer})
+        compiled = self._compiled[name]
+        update: dict[str, Any] = {"checkpointer": checkpointer}
+        if store is not None and getattr(compiled, "store", None) is None:
+            update["store"] = store
+        return compiled.copy(update=update)
 
     def describe(self, name: str) -> dict[str, Any]:
         function = self.function(name)

@@ -40,6 +40,7 @@ from db import agent as agents
 from db import outcome, thread, waits
 from db.connect import Pool
 from db.errors import BudgetPaused, LeaseLost, RateLimited
+from db.graph_store import FencedStore
 from db.lease import Claim
 from db.llm_call import ReplaySource
 from db.tasks import UPDATE_STATE_INPUT
@@ -254,7 +255,12 @@ class Executor:
         saver = FencedSaver(
             self.pool, claim.task_id, claim.epoch, consume_resume=claim.has_resume_point
         )
-        graph = self.registry.compiled(claim.graph, saver)
+        store = (
+            None
+            if claim.tenant is None
+            else FencedStore(self.pool, claim.task_id, claim.epoch, claim.tenant)
+        )
+        graph = self.registry.compiled(claim.graph, saver, store)
         agent, replay = await self._pinned(claim)
         limiter = RateLimiter(
             self.pool,

@@ -63,3 +63,49 @@ WHERE i.tenant = %(tenant)s
         AND s.label <> i.namespace[cardinality(i.namespace) - cardinality(%(suffix)s::text[]) + s.n])
 ORDER BY ns.namespace
 LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: store_put_fenced
+-- A graph's put (db/graph_store.py): store_put in the task's tenant, only while the worker
+-- still holds the task's lease. The fence row lock (FOR SHARE) keeps the lease from moving
+-- until this commits; no row means the lease is lost and nothing was written.
+WITH fence AS (
+    SELECT id, tenant
+    FROM tasks
+    WHERE id = %(task_id)s
+      -- fence:begin
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > outlast_now()
+      -- fence:end
+    FOR SHARE
+)
+INSERT INTO store_items AS i (tenant, namespace, key, value, ttl_minutes, expires_at)
+SELECT fence.tenant, %(namespace)s, %(key)s, %(value)s, %(ttl_minutes)s::double precision,
+       outlast_now() + %(ttl_minutes)s::double precision * interval '1 minute'
+FROM fence
+ON CONFLICT (tenant, namespace, key) DO UPDATE
+SET value = excluded.value, ttl_minutes = excluded.ttl_minutes,
+    expires_at = excluded.expires_at, updated_at = outlast_now(),
+    created_at = CASE WHEN i.expires_at <= outlast_now() THEN outlast_now() ELSE i.created_at END
+RETURNING i.key;
+
+-- name: store_delete_fenced
+-- A graph's delete: store_delete in the task's tenant under the lease. Returns the fence row
+-- whether or not there was an item (no row: the lease is lost).
+WITH fence AS (
+    SELECT id, tenant
+    FROM tasks
+    WHERE id = %(task_id)s
+      -- fence:begin
+      AND lease_epoch = %(epoch)s
+      AND state = 'running'
+      AND lease_expires_at > outlast_now()
+      -- fence:end
+    FOR SHARE
+), deleted AS (
+    DELETE FROM store_items AS i
+    USING fence
+    WHERE i.tenant = fence.tenant AND i.namespace = %(namespace)s AND i.key = %(key)s
+    RETURNING i.key
+)
+SELECT fence.id, (SELECT count(*) FROM deleted) AS deleted FROM fence;

@@ -12,15 +12,17 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from langgraph_sdk import get_client
+from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
 from tests.e2e.test_langgraph_sdk import sdk, url
+from tests.support.api import live_server
 from tests.support.keys import TEST_KEY
-from tests.support.processes import Processes
+from tests.support.processes import TEST_ENV, Processes
 from tests.support.wait import wait_until
 
 __all__ = ["sdk", "url"]  # the fixtures, shared with the SDK's other flows
+REMEMBER = "remember=tests.support.graphs:remember"
 
 
 def due_now(db_url: str, cron_id: str) -> None:
@@ -201,3 +203,23 @@ def test_store_ttl_and_the_async_client(url: str, db_url: str) -> None:
     found, items = asyncio.run(flow())
     assert found["value"] == {"v": 1}
     assert [i["key"] for i in items] == ["kept"]
+
+
+def test_graphs_get_the_tenants_store_fenced_by_the_lease(
+    db_url: str, processes: Processes
+) -> None:
+    """A node's `store` is the tenant's store_items: what one run puts the next run (another
+    thread) reads, and so do the SDK's store calls; a sync node's store works too."""
+    graphs = f"{TEST_ENV['OUTLAST_GRAPHS']},{REMEMBER}"
+    processes.worker(concurrency=2, OUTLAST_GRAPHS=graphs)
+    with live_server(db_url, graphs=graphs) as base:
+        sdk = get_sync_client(url=base, api_key=TEST_KEY)
+        first = sdk.runs.wait(None, "remember", input={"user": "ada", "fact": "likes tea"})
+        assert first["seen"] == [] and first["counted"] == 1
+        second = sdk.runs.wait(None, "remember", input={"user": "ada", "fact": "owns a cat"})
+        assert second["seen"] == ["likes tea"] and second["counted"] == 2
+        item: Any = sdk.store.get_item(["memories", "ada"], "fact-1")
+        assert item["value"] == {"fact": "owns a cat"}
+        sdk.store.put_item(["memories", "bob"], "fact-0", {"fact": "from the API"})
+        bob = sdk.runs.wait(None, "remember", input={"user": "bob", "fact": "by a graph"})
+        assert bob["seen"] == ["from the API"]

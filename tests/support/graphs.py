@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph import END, START, StateGraph, add_messages
+from langgraph.store.base import BaseStore
 from typing_extensions import TypedDict
 
 from outlast.graphs import pipeline
@@ -222,3 +223,32 @@ nested: StateGraph[Notes] = StateGraph(Notes)
 nested.add_node("inner", notes.compile())
 nested.add_edge(START, "inner")
 nested.add_edge("inner", END)
+
+
+class Memo(TypedDict, total=False):
+    user: str
+    fact: str
+    seen: list[str]
+    counted: int
+
+
+async def _remember(state: Memo, *, store: BaseStore) -> dict[str, Any]:
+    """Read the user's facts from the store (LangGraph's `store`), then add `fact`."""
+    space = ("memories", state["user"])
+    before = sorted(i.value["fact"] for i in await store.asearch(space))
+    await store.aput(space, f"fact-{len(before)}", {"fact": state["fact"]})
+    return {"seen": before}
+
+
+def _count(state: Memo, *, store: BaseStore) -> dict[str, Any]:
+    """A sync node's store (LangGraph runs it in a thread): the facts there are now."""
+    return {"counted": len(store.search(("memories", state["user"])))}
+
+
+# A graph with memory across threads: the store the worker gives it (db/graph_store.py).
+remember: StateGraph[Memo] = StateGraph(Memo)
+remember.add_node("remember", _remember)
+remember.add_node("count", _count)
+remember.add_edge(START, "remember")
+remember.add_edge("remember", "count")
+remember.add_edge("count", END)
