@@ -7,10 +7,11 @@ schedules do; another tenant's cron or thread answers 404."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.access import Principal
@@ -25,7 +26,6 @@ from db.connect import Pool, Row
 from db.errors import NotFound
 from outlast import cron
 from outlast.registry import Registry
-from outlast.settings import Settings
 
 router = APIRouter(tags=["langgraph"])
 CronPath = Annotated[uuid.UUID, Path(description="The cron's id.")]
@@ -133,65 +133,62 @@ async def _submit(pool: Pool, registry: Registry, assistant_id: str, tenant: str
         return TaskCreate(graph=assistant_id)
 
 
-async def _create(
-    pool: Pool,
-    registry: Registry,
-    settings: Settings,
-    body: CronCreate,
-    caller: Principal,
-    thread_id: uuid.UUID | None,
-) -> CronPublic:
-    if thread_id is not None:
-        await thread.get(pool, thread_id, tenant=caller.tenant)  # 404 unless the tenant's
-    submit = await _submit(pool, registry, body.assistant_id, caller.tenant)
-    target = await resolve(submit, pool, caller.tenant, registry)
-    timezone = body.timezone or "UTC"
-    cron_id = uuid.uuid4()
-    new = schedule.NewSchedule(
-        id=cron_id,
-        name=f"cron-{cron_id}",
-        cron=body.schedule,
-        timezone=timezone,
-        catch_up="latest",
-        graph=target.graph,
-        agent=submit.agent,
-        agent_version=target.agent_version,
-        input=body.input or {},
-        max_attempts=settings.default_max_attempts,
-        next_run_at=_first_slot(body.schedule, timezone, await schedule.clock(pool)),
-        thread_id=thread_id,
-        metadata=body.metadata or {},
-        payload=body.model_dump(mode="json", exclude_none=True),
-        end_time=body.end_time,
-        paused=body.enabled is False,
-    )
-    row = await schedule.insert(pool, new, tenant=caller.tenant, created_by=caller.key_id)
-    return cron_public(row)
+@dataclass(frozen=True)
+class Maker:
+    """What making a cron reads: the pool, the graphs, the default attempts."""
+
+    pool: PoolDep
+    registry: RegistryDep
+    settings: SettingsDep
+
+    async def create(
+        self, body: CronCreate, caller: Principal, thread_id: uuid.UUID | None
+    ) -> CronPublic:
+        pool, tenant = self.pool, caller.tenant
+        if thread_id is not None:
+            await thread.get(pool, thread_id, tenant=tenant)  # 404 unless the tenant's
+        submit = await _submit(pool, self.registry, body.assistant_id, tenant)
+        target = await resolve(submit, pool, tenant, self.registry)
+        timezone = body.timezone or "UTC"
+        cron_id = uuid.uuid4()
+        new = schedule.NewSchedule(
+            id=cron_id,
+            name=f"cron-{cron_id}",
+            cron=body.schedule,
+            timezone=timezone,
+            catch_up="latest",
+            graph=target.graph,
+            agent=submit.agent,
+            agent_version=target.agent_version,
+            input=body.input or {},
+            max_attempts=self.settings.default_max_attempts,
+            next_run_at=_first_slot(body.schedule, timezone, await schedule.clock(pool)),
+            thread_id=thread_id,
+            metadata=body.metadata or {},
+            payload=body.model_dump(mode="json", exclude_none=True),
+            end_time=body.end_time,
+            paused=body.enabled is False,
+        )
+        return cron_public(
+            await schedule.insert(pool, new, tenant=tenant, created_by=caller.key_id)
+        )
+
+
+MakerDep = Annotated[Maker, Depends()]
 
 
 @router.post("/runs/crons", summary="Create a cron whose runs are stateless")
-async def create_cron(
-    body: CronCreate,
-    caller: TasksWrite,
-    pool: PoolDep,
-    settings: SettingsDep,
-    registry: RegistryDep,
-) -> CronPublic:
+async def create_cron(body: CronCreate, caller: TasksWrite, maker: MakerDep) -> CronPublic:
     """Each slot submits a task on a thread of its own (`on_run_completed` is not acted on)."""
-    return await _create(pool, registry, settings, body, caller, None)
+    return await maker.create(body, caller, None)
 
 
 @router.post("/threads/{thread_id}/runs/crons", summary="Create a cron on a thread")
 async def create_thread_cron(
-    thread_id: ThreadPath,
-    body: CronCreate,
-    caller: TasksWrite,
-    pool: PoolDep,
-    settings: SettingsDep,
-    registry: RegistryDep,
+    thread_id: ThreadPath, body: CronCreate, caller: TasksWrite, maker: MakerDep
 ) -> CronPublic:
     """Each slot submits a run on the thread, queued behind its unfinished runs (enqueue)."""
-    return await _create(pool, registry, settings, body, caller, thread_id)
+    return await maker.create(body, caller, thread_id)
 
 
 def _sorted(found: list[CronPublic], sort_by: SortBy, descending: bool) -> list[CronPublic]:
