@@ -4,14 +4,23 @@ run deletion; real worker processes, only the SDK's clients."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
-from tests.e2e.test_langgraph_sdk import sdk, url  # noqa: F401 - the SDK's fixtures
-from tests.support.processes import Processes
+from tests.support.api import live_server
+from tests.support.keys import TEST_KEY
+from tests.support.processes import TEST_ENV, Processes
+
+
+@pytest.fixture
+def sdk(db_url: str) -> Iterator[SyncLangGraphClient]:
+    with live_server(db_url, graphs=TEST_ENV["OUTLAST_GRAPHS"]) as base:
+        yield get_sync_client(url=base, api_key=TEST_KEY)
 
 
 def _two_runs(sdk: SyncLangGraphClient) -> tuple[str, dict[str, Any]]:
@@ -24,8 +33,7 @@ def _two_runs(sdk: SyncLangGraphClient) -> tuple[str, dict[str, Any]]:
 
 
 def test_state_at_a_checkpoint_of_an_earlier_run(
-    sdk: SyncLangGraphClient,  # noqa: F811
-    processes: Processes,
+    sdk: SyncLangGraphClient, processes: Processes
 ) -> None:
     processes.worker(concurrency=1)
     thread_id, between = _two_runs(sdk)
@@ -48,8 +56,7 @@ def test_state_at_a_checkpoint_of_an_earlier_run(
 
 
 def test_history_before_a_checkpoint_and_by_metadata(
-    sdk: SyncLangGraphClient,  # noqa: F811
-    processes: Processes,
+    sdk: SyncLangGraphClient, processes: Processes
 ) -> None:
     processes.worker(concurrency=1)
     thread_id, between = _two_runs(sdk)
