@@ -85,6 +85,16 @@ class ThreadSearch(_Body):
     offset: StrictInt = Field(0, ge=0, le=1_000_000)
 
 
+class ThreadUpdate(_Body):
+    metadata: JsonObject
+
+
+class ThreadCount(_Body):
+    metadata: JsonObject | None = None
+    values: JsonObject | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+
+
 class StateUpdate(_Body):
     values: JsonObject
     as_node: str | None = Field(None, max_length=200)

@@ -14,9 +14,11 @@ from api.platform import (
     HistoryQuery,
     StateAt,
     StateUpdate,
+    ThreadCount,
     ThreadCreate,
     ThreadPublic,
     ThreadSearch,
+    ThreadUpdate,
     checkpoint_state,
     conflict,
     settled,
@@ -71,6 +73,40 @@ async def search_threads(
     )
     found = [thread_public(row) for row in rows]
     return [t for t in found if body.status is None or t.status == body.status]
+
+
+@router.patch("/threads/{thread_id:uuid}", summary="Merge metadata into a thread's")
+async def update_thread(
+    caller: TasksWrite,
+    thread_id: uuid.UUID,
+    body: ThreadUpdate,
+    pool: PoolDep,
+    registry: RegistryDep,
+) -> ThreadPublic:
+    """The keys of `metadata` replace the thread's of those names; the others stay."""
+    await thread.update(pool, thread_id, tenant=caller.tenant, metadata=body.metadata)
+    return await get_thread(caller, thread_id, pool, registry)
+
+
+@router.post("/threads/count", summary="Count threads")
+async def count_threads(caller: TasksRead, body: ThreadCount, pool: PoolDep) -> int:
+    """By metadata (contains) and status, as /threads/search; a `values` filter is not served."""
+    if body.values:
+        raise invalid("body.values", "not_served", "threads are not counted by their values")
+    return await thread.count(
+        pool, tenant=caller.tenant, metadata=body.metadata or {}, status=body.status
+    )
+
+
+@router.post("/threads/{thread_id}/copy", summary="Copy a thread: its metadata, state, history")
+async def copy_thread(
+    caller: TasksWrite, thread_id: uuid.UUID, pool: PoolDep, registry: RegistryDep
+) -> ThreadPublic:
+    """A new thread whose state and history are the source's at this moment, and whose next run
+    continues from its state (ADR 0028). The copy's checkpoints are under one task on it, which
+    a worker completes without running a node: until then the copy is `busy`."""
+    made = await thread.copy(pool, thread_id, tenant=caller.tenant)
+    return await get_thread(caller, made["id"], pool, registry)
 
 
 @router.delete("/threads/{thread_id:uuid}", status_code=204, summary="Delete a thread")

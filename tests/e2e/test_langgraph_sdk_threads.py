@@ -4,6 +4,7 @@ run deletion; real worker processes, only the SDK's clients."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,3 +74,49 @@ def test_history_before_a_checkpoint_and_by_metadata(
     assert len(inputs) == 2  # one per run
     assert all(h["metadata"]["source"] == "input" for h in inputs)
     assert len(sdk.threads.get_history(thread_id, limit=1, metadata={"source": "loop"})) == 1
+
+
+def test_a_copy_has_the_state_and_history_and_runs_on_from_them(
+    sdk: SyncLangGraphClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=1)
+    thread_id, between = _two_runs(sdk)
+    sdk.threads.update(thread_id, metadata={"user": "ada"})
+    copy = sdk.threads.copy(thread_id)
+    copy_id = copy["thread_id"]
+    assert copy_id != thread_id
+    assert copy["metadata"] == {"user": "ada"}
+    assert copy["values"]["notes"] == ["a", "b"]
+
+    def ids(of: str) -> list[str]:
+        return [h["checkpoint"]["checkpoint_id"] for h in sdk.threads.get_history(of, limit=100)]
+
+    assert ids(copy_id) == ids(thread_id)
+    at = sdk.threads.get_state(copy_id, checkpoint_id=between["checkpoint_id"])
+    assert at["values"]["notes"] == ["a"]
+    assert at["checkpoint"]["thread_id"] == copy_id
+    assert sdk.runs.wait(copy_id, "notes", input={"note": "c"})["notes"] == ["a", "b", "c"]
+    assert sdk.runs.wait(thread_id, "notes", input={"note": "d"})["notes"] == ["a", "b", "d"]
+    assert sdk.threads.get(copy_id)["status"] == "idle"
+    empty = sdk.threads.copy(sdk.threads.create()["thread_id"])
+    assert sdk.runs.wait(empty["thread_id"], "notes", input={"note": "e"})["notes"] == ["e"]
+    with pytest.raises(httpx.HTTPStatusError) as unknown:
+        sdk.threads.copy(str(uuid.uuid4()))
+    assert unknown.value.response.status_code == 404
+
+
+def test_update_merges_metadata_and_count_filters(sdk: SyncLangGraphClient) -> None:
+    first = sdk.threads.create(metadata={"team": "x", "n": 1})
+    second = sdk.threads.create(metadata={"team": "x"})
+    sdk.threads.create(metadata={"team": "y"})
+    updated = sdk.threads.update(first["thread_id"], metadata={"n": 2, "k": "v"})
+    assert updated["metadata"] == {"team": "x", "n": 2, "k": "v"}
+    assert sdk.threads.get(first["thread_id"])["metadata"] == updated["metadata"]
+    assert sdk.threads.count(metadata={"team": "x"}) == 2
+    assert sdk.threads.count() == 3
+    sdk.runs.create(second["thread_id"], "notes", input={"note": "queued"})  # no worker: busy
+    assert sdk.threads.count(status="busy") == 1
+    assert sdk.threads.count(metadata={"team": "x"}, status="idle") == 1
+    with pytest.raises(httpx.HTTPStatusError) as unknown:
+        sdk.threads.update(str(uuid.uuid4()), metadata={"a": 1})
+    assert unknown.value.response.status_code == 404

@@ -61,6 +61,8 @@ BODIES: dict[str, Any] = {
     "AssistantSearch": {},
     "ThreadCreate": {},
     "ThreadSearch": {},
+    "ThreadUpdate": {"metadata": {"owner": "acme"}},
+    "ThreadCount": {},
     "HistoryQuery": {},
     "StateAt": {"checkpoint": {"checkpoint_id": "{checkpoint_id}"}},
     "StateUpdate": {"values": {}},
