@@ -29,7 +29,8 @@ from api.platform import thread_state as read_state
 from api.problems import invalid
 from db import run, tasks, thread
 from db.errors import Conflict
-from db.tasks import UPDATE_STATE_INPUT, NewTask
+from db.tasks import NewTask, state_update_input
+from outlast.registry import Registry
 
 router = APIRouter(tags=["langgraph"])
 # `{thread_id:uuid}` where a GET or DELETE would also match `/threads/search` (a POST): that path
@@ -204,15 +205,20 @@ async def update_state(
     """Apply `values` (through the graph's reducers, as LangGraph's update_state does) on top of
     the thread's state. It is a task on the thread, queued behind its runs and applied by a
     worker under its lease (fenced, like every checkpoint write), that runs no node; the answer
-    waits for it. 409 when the thread has no run yet (no graph to update). `as_node` is not
-    read: the update is as the node that wrote last."""
+    waits for it. 409 when the thread has no run yet (no graph to update). With `as_node` (a
+    node of the graph, else 422) the values are applied as that node's writes, so the thread's
+    next nodes are its successors; without, as the node that wrote last."""
     await thread.get(pool, thread_id, tenant=caller.tenant)
     head = await run.head(pool, thread_id, tenant=caller.tenant)
     if head is None:
         raise conflict(f"thread {thread_id} has no run yet: no graph state to update")
+    if body.as_node is not None and body.as_node not in _nodes(registry, head["graph"]):
+        raise invalid(
+            "body.as_node", "node_of_graph", f"{head['graph']!r} has no node of that name"
+        )
     new = NewTask(
         graph=head["graph"],
-        input=UPDATE_STATE_INPUT,
+        input=state_update_input(body.as_node),
         metadata={"outlast": "update_state"},
         max_attempts=settings.default_max_attempts,
         thread_id=thread_id,
@@ -224,3 +230,10 @@ async def update_state(
         raise conflict(f"the state update ended {done['state']}: {done['error']}")
     state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
     return {"checkpoint": state["checkpoint"]}
+
+
+def _nodes(registry: Registry, graph: str) -> set[str]:
+    """The graph's node names (none for a graph this API process cannot load)."""
+    if graph not in registry:
+        return set()
+    return set(registry.compiled(graph, None).nodes)

@@ -120,3 +120,22 @@ def test_update_merges_metadata_and_count_filters(sdk: SyncLangGraphClient) -> N
     with pytest.raises(httpx.HTTPStatusError) as unknown:
         sdk.threads.update(str(uuid.uuid4()), metadata={"a": 1})
     assert unknown.value.response.status_code == 404
+
+
+def test_update_state_as_a_node_makes_its_successors_next(
+    sdk: SyncLangGraphClient, processes: Processes, tmp_path: Any
+) -> None:
+    processes.worker(concurrency=1)
+    thread_id = sdk.threads.create()["thread_id"]
+    document = {"text": "Durable runs. Fenced writes.", "log": str(tmp_path / "log")}
+    sdk.runs.wait(thread_id, "counted", input=document)
+    sdk.threads.update_state(thread_id, {"summary": "by hand"})
+    assert sdk.threads.get_state(thread_id)["next"] == []  # as the last writer, report
+    sdk.threads.update_state(thread_id, {"summary": "edited"}, as_node="summarize")
+    state = sdk.threads.get_state(thread_id)
+    assert state["values"]["summary"] == "edited"
+    assert state["next"] == ["report"]
+    with pytest.raises(httpx.HTTPStatusError) as bad:
+        sdk.threads.update_state(thread_id, {"summary": "x"}, as_node="nope")
+    assert bad.value.response.status_code == 422
+    assert bad.value.response.json()["errors"][0]["field"] == "body.as_node"
