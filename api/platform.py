@@ -72,6 +72,15 @@ class RunCreate(_Body):
     if_not_exists: Literal["create", "reject"] | None = None
 
 
+class RunsCancel(_Body):
+    """POST /runs/cancel: the runs `run_ids` (on `thread_id` when named), or every run of
+    `status` (on `thread_id` when named)."""
+
+    thread_id: uuid.UUID | None = None
+    run_ids: list[uuid.UUID] | None = Field(None, min_length=1, max_length=1000)
+    status: Literal["pending", "running", "all"] | None = None
+
+
 class ThreadCreate(_Body):
     thread_id: uuid.UUID | None = None
     metadata: JsonObject | None = None

@@ -8,7 +8,7 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -19,6 +19,7 @@ from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.platform import (
     RunCreate,
     RunPublic,
+    RunsCancel,
     conflict,
     final_values,
     run_paths,
@@ -359,9 +360,69 @@ async def cancel_run(
     """A queued run is cancelled at once; a running one stops at its next node boundary
     (`wait=1` answers once it has). A finished run: 409."""
     await run.get(pool, run_id, thread_id=thread_id, tenant=caller.tenant)
-    await tasks.cancel(
-        pool, run_id, tenant=caller.tenant, reason="cancelled through the LangGraph API"
-    )
+    await tasks.cancel(pool, run_id, tenant=caller.tenant, reason=CANCELLED_BY_API)
     if wait:
         await settled(request, pool, run_id, tenant=caller.tenant)
+    return Response(status_code=204)
+
+
+# POST /runs/cancel's `status`, as task states (ADR 0018's mapping).
+CANCEL_STATES = {
+    "pending": ["queued", "paused"],
+    "running": ["running"],
+    "all": ["queued", "paused", "running"],
+}
+CANCELLED_BY_API = "cancelled through the LangGraph API"
+
+
+@router.post("/runs/cancel", status_code=204, response_class=Response, summary="Cancel runs")
+async def cancel_runs(
+    caller: TasksWrite,
+    body: RunsCancel,
+    pool: PoolDep,
+    action: Annotated[Literal["interrupt", "rollback"], Query()] = "interrupt",
+) -> Response:
+    """The runs `run_ids` (each the tenant's, on `thread_id` when named, else 404), or up to
+    1000 of `status` (`pending`, `running`, `all`; on `thread_id` when named). Each stops as
+    POST /threads/{id}/runs/{run_id}/cancel; a finished one is left as it is. `action=rollback`
+    also takes the cancelled runs off their threads, as multitask_strategy rollback does."""
+    if body.run_ids:
+        runs = [await _run_of(pool, r, body.thread_id, caller.tenant) for r in body.run_ids]
+    elif body.status is not None:
+        states = CANCEL_STATES[body.status]
+        runs = await run.select(
+            pool, tenant=caller.tenant, states=states, thread_id=body.thread_id, limit=1000
+        )
+    else:
+        raise invalid("body.run_ids", "required", "name run_ids, or a status to cancel by")
+    stopped = []
+    for row in runs:
+        with contextlib.suppress(Conflict):  # finished, or already stopping
+            await tasks.cancel(pool, row["id"], tenant=caller.tenant, reason=CANCELLED_BY_API)
+            stopped.append(row)
+    if action == "rollback":
+        for thread_id in {r["thread_id"] for r in stopped if r["thread_id"] is not None}:
+            ids = [r["id"] for r in stopped if r["thread_id"] == thread_id]
+            await thread.detach(pool, thread_id, ids, tenant=caller.tenant)
+    return Response(status_code=204)
+
+
+async def _run_of(pool: Pool, run_id: uuid.UUID, thread_id: uuid.UUID | None, tenant: str) -> Row:
+    if thread_id is None:
+        return await tasks.get(pool, run_id, tenant=tenant)
+    return await run.get(pool, run_id, thread_id=thread_id, tenant=tenant)
+
+
+@router.delete(
+    "/threads/{thread_id}/runs/{run_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a finished run from its thread",
+)
+async def delete_run(
+    caller: TasksWrite, thread_id: uuid.UUID, run_id: uuid.UUID, pool: PoolDep
+) -> Response:
+    """409 while the run is unfinished. The run leaves the thread (the thread's state and next
+    runs continue from the runs left) and stays in /v1 as a task of its own."""
+    await run.delete(pool, run_id, thread_id=thread_id, tenant=caller.tenant)
     return Response(status_code=204)

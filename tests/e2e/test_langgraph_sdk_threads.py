@@ -139,3 +139,44 @@ def test_update_state_as_a_node_makes_its_successors_next(
         sdk.threads.update_state(thread_id, {"summary": "x"}, as_node="nope")
     assert bad.value.response.status_code == 422
     assert bad.value.response.json()["errors"][0]["field"] == "body.as_node"
+
+
+def _status(sdk: SyncLangGraphClient, thread_id: str, run: dict[str, Any]) -> str:
+    return str(sdk.runs.get(thread_id, run["run_id"])["status"])
+
+
+def test_cancel_many_by_run_ids_by_status_and_with_rollback(sdk: SyncLangGraphClient) -> None:
+    thread_id, other = (sdk.threads.create()["thread_id"] for _ in range(2))
+    first, second = (sdk.runs.create(thread_id, "notes", input={"note": n}) for n in "ab")
+    third = sdk.runs.create(other, "notes", input={"note": "c"})  # no worker: all pending
+    with pytest.raises(httpx.HTTPStatusError) as busy:
+        sdk.runs.delete(thread_id, first["run_id"])
+    assert busy.value.response.status_code == 409
+    sdk.runs.cancel_many(thread_id=thread_id, run_ids=[first["run_id"]])
+    assert _status(sdk, thread_id, first) == "interrupted"
+    assert _status(sdk, thread_id, second) == "pending"
+    with pytest.raises(httpx.HTTPStatusError) as unknown:
+        sdk.runs.cancel_many(thread_id=thread_id, run_ids=[third["run_id"]])  # another thread's
+    assert unknown.value.response.status_code == 404
+    sdk.runs.cancel_many(status="pending")
+    assert _status(sdk, thread_id, second) == _status(sdk, other, third) == "interrupted"
+    fourth = sdk.runs.create(other, "notes", input={"note": "d"})
+    sdk.runs.cancel_many(thread_id=other, run_ids=[fourth["run_id"]], action="rollback")
+    assert [r["run_id"] for r in sdk.runs.list(other)] == [third["run_id"]]  # off the thread
+
+
+def test_a_deleted_run_leaves_its_thread_and_the_next_run_continues_without_it(
+    sdk: SyncLangGraphClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=1)
+    thread_id = sdk.threads.create()["thread_id"]
+    sdk.runs.wait(thread_id, "notes", input={"note": "p"})
+    sdk.runs.wait(thread_id, "notes", input={"note": "q"})
+    (last, kept) = sdk.runs.list(thread_id)
+    sdk.runs.delete(thread_id, last["run_id"])
+    assert [r["run_id"] for r in sdk.runs.list(thread_id)] == [kept["run_id"]]
+    with pytest.raises(httpx.HTTPStatusError) as gone:
+        sdk.runs.get(thread_id, last["run_id"])
+    assert gone.value.response.status_code == 404
+    assert sdk.threads.get_state(thread_id)["values"]["notes"] == ["p"]
+    assert sdk.runs.wait(thread_id, "notes", input={"note": "r"})["notes"] == ["p", "r"]

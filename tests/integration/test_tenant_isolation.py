@@ -67,6 +67,8 @@ BODIES: dict[str, Any] = {
     "StateAt": {"checkpoint": {"checkpoint_id": "{checkpoint_id}"}},
     "StateUpdate": {"values": {}},
     "RunCreate": {"assistant_id": "pipeline", "input": {}},
+    # By status: the other tenant's own pending runs (none), never default's.
+    "RunsCancel": {"status": "all"},
 }
 QUERIES: dict[str, dict[str, Any]] = {"/v1/agents/{name}/diff": {"from": 1, "to": 1}}
 
