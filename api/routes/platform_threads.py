@@ -1,6 +1,6 @@
-"""Threads of the LangGraph Platform API (ADR 0018): create, read, search, delete, and a
-thread's state. A thread's runs are tasks submitted on it; its state is its newest run's last
-checkpoint."""
+"""Threads of the LangGraph Platform API (ADR 0018, 0028): create, read, search, count, update,
+copy, delete, and a thread's state (now, at a checkpoint, its history, an update). A thread's
+runs are tasks submitted on it; its state is its newest run's last checkpoint."""
 
 from __future__ import annotations
 
@@ -162,9 +162,7 @@ async def post_state_at(
         raise invalid("body.checkpoint.checkpoint_id", "required", "a checkpoint_id is needed")
     if body.checkpoint.get("checkpoint_ns"):
         raise invalid("body.checkpoint.checkpoint_ns", "root_only", "only the root is served")
-    state = await checkpoint_state(pool, registry, thread_id, checkpoint_id, tenant=caller.tenant)
-    state.pop("interrupts_by_task", None)
-    return state
+    return await get_state_at(caller, thread_id, checkpoint_id, pool, registry)
 
 
 @router.post("/threads/{thread_id}/history", summary="A thread's states, newest first")
