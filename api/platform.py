@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal, cast
 
@@ -28,6 +30,7 @@ from api.schemas import JsonObject
 from api.streams import Wakeups
 from db import run, tasks
 from db.connect import Pool, Row
+from db.errors import NotFound
 from db.saver import TranscriptSaver
 from db.states import TERMINAL, WAITING, TaskState
 from outlast.jsonsafe import to_json
@@ -69,6 +72,15 @@ class RunCreate(_Body):
     if_not_exists: Literal["create", "reject"] | None = None
 
 
+class RunsCancel(_Body):
+    """POST /runs/cancel: the runs `run_ids` (on `thread_id` when named), or every run of
+    `status` (on `thread_id` when named)."""
+
+    thread_id: uuid.UUID | None = None
+    run_ids: list[uuid.UUID] | None = Field(None, min_length=1, max_length=1000)
+    status: Literal["pending", "running", "all"] | None = None
+
+
 class ThreadCreate(_Body):
     thread_id: uuid.UUID | None = None
     metadata: JsonObject | None = None
@@ -82,6 +94,16 @@ class ThreadSearch(_Body):
     offset: StrictInt = Field(0, ge=0, le=1_000_000)
 
 
+class ThreadUpdate(_Body):
+    metadata: JsonObject
+
+
+class ThreadCount(_Body):
+    metadata: JsonObject | None = None
+    values: JsonObject | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+
+
 class StateUpdate(_Body):
     values: JsonObject
     as_node: str | None = Field(None, max_length=200)
@@ -89,7 +111,23 @@ class StateUpdate(_Body):
 
 class HistoryQuery(_Body):
     limit: StrictInt = Field(10, ge=1, le=1000)
-    before: JsonObject | None = None
+    # A checkpoint id, or a checkpoint ({"checkpoint_id": ...}, as the SDK's `before` may be).
+    before: str | JsonObject | None = None
+    metadata: JsonObject | None = None
+
+    def before_id(self) -> str | None:
+        if isinstance(self.before, dict):
+            found = self.before.get("checkpoint_id")
+            found = found or (self.before.get("configurable") or {}).get("checkpoint_id")
+            return str(found) if found else None
+        return self.before
+
+
+class StateAt(_Body):
+    """POST /threads/{id}/state/checkpoint: the state at `checkpoint` (its `checkpoint_id`)."""
+
+    checkpoint: JsonObject
+    subgraphs: StrictBool | None = None
 
 
 class AssistantSearch(_Body):
@@ -208,24 +246,73 @@ async def thread_state(
     return state_public(snap, thread_id, head["id"])
 
 
+async def checkpoint_state(
+    pool: Pool, registry: Registry, thread_id: uuid.UUID, checkpoint_id: str, *, tenant: str
+) -> dict[str, Any]:
+    """The thread's state at one of its checkpoints (any of its runs'); NotFound when no run of
+    the tenant's thread wrote it."""
+    owner = await run.by_checkpoint(pool, thread_id, checkpoint_id, tenant=tenant)
+    if owner is None or owner["graph"] not in registry:
+        raise NotFound("checkpoint", checkpoint_id)
+    compiled = registry.compiled(owner["graph"], TranscriptSaver(pool))
+    config = {
+        "configurable": {
+            "thread_id": str(owner["id"]),
+            "checkpoint_ns": "",
+            "checkpoint_id": checkpoint_id,
+        }
+    }
+    snap = await compiled.aget_state(config)
+    return state_public(snap, thread_id, owner["id"])
+
+
 async def thread_history(
-    pool: Pool, registry: Registry, thread_id: uuid.UUID, *, tenant: str, limit: int
+    pool: Pool,
+    registry: Registry,
+    thread_id: uuid.UUID,
+    *,
+    tenant: str,
+    limit: int,
+    before: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The thread's states, newest first, across its runs: each run's checkpoints but the copy
-    of the thread's state it started from (that is the run before's last)."""
+    of the thread's state it started from (that is the run before's last). With `before`, only
+    those older than that checkpoint (in write order, not by id: ADR 0007); with `metadata`,
+    only those whose metadata holds each of its keys with that value."""
     found: list[dict[str, Any]] = []
-    for task in await run.list_(pool, thread_id, tenant=tenant, limit=limit, offset=0):
-        if task["graph"] not in registry:
+    passed = before is None
+    async for task, snap in _thread_snapshots(pool, registry, thread_id, tenant=tenant):
+        configurable = (snap.config or {}).get("configurable", {})
+        if not passed:
+            passed = configurable.get("checkpoint_id") == before
             continue
-        compiled = registry.compiled(task["graph"], TranscriptSaver(pool))
-        config = {"configurable": {"thread_id": str(task["id"])}}
-        async for snap in compiled.aget_state_history(config):
-            if (snap.metadata or {}).get("source") == "fork":
-                continue
-            found.append(state_public(snap, thread_id, task["id"]))
-            if len(found) >= limit:
-                return found
+        held = dict(snap.metadata or {})
+        if any(held.get(k) != v for k, v in (metadata or {}).items()):
+            continue
+        found.append(state_public(snap, thread_id, task["id"]))
+        if len(found) >= limit:
+            break
     return found
+
+
+async def _thread_snapshots(
+    pool: Pool, registry: Registry, thread_id: uuid.UUID, *, tenant: str
+) -> AsyncIterator[tuple[Row, Any]]:
+    """Each run's checkpoints, newest run first, without the copies runs start from."""
+    page = 100
+    for offset in itertools.count(0, page):
+        runs = await run.list_(pool, thread_id, tenant=tenant, limit=page, offset=offset)
+        for task in runs:
+            if task["graph"] not in registry:
+                continue
+            compiled = registry.compiled(task["graph"], TranscriptSaver(pool))
+            config = {"configurable": {"thread_id": str(task["id"])}}
+            async for snap in compiled.aget_state_history(config):
+                if (snap.metadata or {}).get("source") != "fork":
+                    yield task, snap
+        if len(runs) < page:
+            return
 
 
 def state_public(snap: Any, thread_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from db.connect import Db, Row, fetch_all, fetch_one
-from db.errors import NotFound
+from db.errors import Conflict, NotFound
 
 
 async def get(db: Db, run_id: uuid.UUID, *, thread_id: uuid.UUID, tenant: str) -> Row:
@@ -55,3 +55,31 @@ async def checkpoints(
 async def head(db: Db, thread_id: uuid.UUID, *, tenant: str) -> Row | None:
     """(id, graph) of the thread's newest run with a checkpoint: its head is the thread's state."""
     return await fetch_one(db, "run_head", {"thread_id": thread_id, "tenant": tenant})
+
+
+async def by_checkpoint(
+    db: Db, thread_id: uuid.UUID, checkpoint_id: str, *, tenant: str
+) -> Row | None:
+    """(id, graph) of the thread's run that wrote the checkpoint; None when no run of the
+    tenant's thread did."""
+    params = {"thread_id": thread_id, "checkpoint_id": checkpoint_id, "tenant": tenant}
+    return await fetch_one(db, "run_by_checkpoint", params)
+
+
+async def select(
+    db: Db, *, tenant: str, states: list[str], thread_id: uuid.UUID | None, limit: int
+) -> list[Row]:
+    """(id, thread_id) of the tenant's runs in `states` (on `thread_id` when named)."""
+    params = {"tenant": tenant, "states": states, "thread_id": thread_id, "limit": limit}
+    return await fetch_all(db, "run_select", params)
+
+
+async def delete(db: Db, run_id: uuid.UUID, *, thread_id: uuid.UUID, tenant: str) -> None:
+    """Take the finished run off its thread; NotFound when it is not the tenant's run on that
+    thread, Conflict while it is unfinished (or when it is a thread of its own)."""
+    params = {"run_id": run_id, "thread_id": thread_id, "tenant": tenant}
+    if await fetch_one(db, "run_delete", params) is None:
+        row = await get(db, run_id, thread_id=thread_id, tenant=tenant)
+        if row["thread_id"] is None:
+            raise Conflict(f"run {run_id} is a thread of its own: it is not taken off one")
+        raise Conflict(f"run {run_id} is {row['state']}: cancel it first", state=row["state"])

@@ -65,6 +65,22 @@ class NewTask:
 UPDATE_STATE_INPUT: dict[str, Any] = {"outlast_update_state": True}
 
 
+def state_update_input(as_node: str | None) -> dict[str, Any]:
+    """A state update's input: its patch applied as if written by the node `as_node` (LangGraph's
+    update_state), so the thread's next nodes are that node's successors."""
+    return UPDATE_STATE_INPUT if as_node is None else {**UPDATE_STATE_INPUT, "as_node": as_node}
+
+
+def is_state_update(graph_input: Any) -> bool:
+    return isinstance(graph_input, dict) and graph_input.get("outlast_update_state") is True
+
+
+def state_update_node(graph_input: Any) -> str | None:
+    """The node a state update is applied as (None: LangGraph's default, the last writer)."""
+    node = graph_input.get("as_node") if is_state_update(graph_input) else None
+    return node if isinstance(node, str) else None
+
+
 async def insert(
     db: Db, task: NewTask, *, tenant: str, idempotency_key: str | None = None
 ) -> tuple[Row, bool]:

@@ -57,3 +57,26 @@ async def detach(
     """Take the tasks off the thread (a rollback): each is its own thread from now on."""
     params = {"thread_id": thread_id, "task_ids": task_ids, "tenant": tenant}
     return [r["id"] for r in await fetch_all(db, "thread_detach", params)]
+
+
+async def update(db: Db, thread_id: uuid.UUID, *, tenant: str, metadata: dict[str, Any]) -> None:
+    """Merge `metadata` into the thread's; NotFound when it is not the tenant's."""
+    params = {"thread_id": thread_id, "tenant": tenant, "metadata": Jsonb(metadata)}
+    if await fetch_one(db, "thread_update", params) is None:
+        raise NotFound("thread", str(thread_id))
+
+
+async def count(db: Db, *, tenant: str, metadata: dict[str, Any], status: str | None) -> int:
+    """How many of the tenant's threads hold `metadata` and have `status` (any when None)."""
+    params = {"tenant": tenant, "metadata": Jsonb(metadata), "status": status}
+    row = await fetch_one(db, "thread_count", params)
+    return int(row["n"]) if row is not None else 0
+
+
+async def copy(db: Db, thread_id: uuid.UUID, *, tenant: str) -> Row:
+    """A copy of the tenant's thread: metadata, state and history (thread_copy); NotFound for
+    another tenant's."""
+    row = await fetch_one(db, "thread_copy", {"thread_id": thread_id, "tenant": tenant})
+    if row is None:
+        raise NotFound("thread", str(thread_id))
+    return row

@@ -155,11 +155,15 @@ class Endpoints(Generic[R, P]):
         timeout_s: int | None = None,
         metadata: Json | None = None,
         idempotency_key: str | None = None,
+        thread_id: str | None = None,
     ) -> R:
+        """`thread_id`: run on that thread (one of the LangGraph API's, ADR 0018), after its
+        earlier tasks and from their state; another tenant's or an unknown thread is a 404."""
         body = _params(
             graph=graph,
             agent=agent,
             input=input,
+            thread_id=thread_id,
             priority=priority,
             max_attempts=max_attempts,
             timeout_s=timeout_s,

@@ -43,7 +43,7 @@ from db.errors import BudgetPaused, LeaseLost, RateLimited
 from db.graph_store import FencedStore
 from db.lease import Claim
 from db.llm_call import ReplaySource
-from db.tasks import UPDATE_STATE_INPUT
+from db.tasks import is_state_update, state_update_node
 from db.waits import NewWait
 from outlast import human, traces
 from outlast.agents import PinnedAgent
@@ -345,10 +345,11 @@ class Executor:
             existing = await self._continue_thread(saver, claim)
         if claim.resume_patch is not None and existing is not None:
             try:
-                await graph.aupdate_state(config, claim.resume_patch)  # a fenced write
+                as_node = state_update_node(claim.input)
+                await graph.aupdate_state(config, claim.resume_patch, as_node=as_node)  # fenced
             except InvalidUpdateError as exc:
                 raise NonRetryable(f"state_patch cannot be applied here: {exc}") from exc
-        if claim.input == UPDATE_STATE_INPUT:
+        if is_state_update(claim.input):
             return UPDATE_ONLY
         if claim.resume_input is not None:
             return claim.resume_input

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
@@ -17,6 +19,7 @@ from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.platform import (
     RunCreate,
     RunPublic,
+    RunsCancel,
     conflict,
     final_values,
     run_paths,
@@ -176,76 +179,35 @@ def _headers(row: Row) -> dict[str, str]:
     return run_paths(row["thread_id"] or row["id"], row["id"])
 
 
-async def _create(
-    request: Request,
-    caller: Principal,
-    pool: Pool,
-    settings: Settings,
-    thread_id: uuid.UUID | None,
-    body: RunCreate,
-) -> JSONResponse:
-    row = await start(request, caller, pool, settings, thread_id, body)
-    return JSONResponse(run_public(row).model_dump(mode="json"), headers=_headers(row))
+@dataclass(frozen=True)
+class Started:
+    """A run just submitted by one of the create routes, and what its answer needs."""
+
+    request: Request
+    pool: Pool
+    registry: Registry
+    tenant: str
+    row: Row
+    body: RunCreate
 
 
-@router.post(
-    "/threads/{thread_id}/runs", summary="Create a run on a thread", response_model=RunPublic
-)
-async def create_run(
-    caller: TasksWrite,
-    thread_id: uuid.UUID,
-    body: RunCreate,
-    request: Request,
-    pool: PoolDep,
-    settings: SettingsDep,
-) -> Any:
-    return await _create(request, caller, pool, settings, thread_id, body)
+Answer = Callable[[Started], Awaitable[Response]]
 
 
-@router.post("/runs", summary="Create a stateless run", response_model=RunPublic)
-async def create_stateless_run(
-    caller: TasksWrite, body: RunCreate, request: Request, pool: PoolDep, settings: SettingsDep
-) -> Any:
-    return await _create(request, caller, pool, settings, None, body)
+async def _created(run: Started) -> Response:
+    return JSONResponse(run_public(run.row).model_dump(mode="json"), headers=_headers(run.row))
 
 
-async def _wait(
-    request: Request,
-    caller: Principal,
-    pool: Pool,
-    settings: Settings,
-    registry: Registry,
-    thread_id: uuid.UUID | None,
-    body: RunCreate,
-) -> JSONResponse:
-    row = await start(request, caller, pool, settings, thread_id, body)
-    done = await settled(request, pool, row["id"], tenant=caller.tenant)
-    return JSONResponse(to_json(await final_values(pool, registry, done)), headers=_headers(row))
+async def _waited(run: Started) -> Response:
+    done = await settled(run.request, run.pool, run.row["id"], tenant=run.tenant)
+    values = to_json(await final_values(run.pool, run.registry, done))
+    return JSONResponse(values, headers=_headers(run.row))
 
 
-@router.post("/threads/{thread_id}/runs/wait", summary="Create a run and wait for its values")
-async def wait_run(
-    caller: TasksWrite,
-    thread_id: uuid.UUID,
-    body: RunCreate,
-    request: Request,
-    pool: PoolDep,
-    settings: SettingsDep,
-    registry: RegistryDep,
-) -> Any:
-    return await _wait(request, caller, pool, settings, registry, thread_id, body)
-
-
-@router.post("/runs/wait", summary="Create a stateless run and wait for its values")
-async def wait_stateless_run(
-    caller: TasksWrite,
-    body: RunCreate,
-    request: Request,
-    pool: PoolDep,
-    settings: SettingsDep,
-    registry: RegistryDep,
-) -> Any:
-    return await _wait(request, caller, pool, settings, registry, None, body)
+async def _streamed(run: Started) -> Response:
+    modes = modes_of(run.body.stream_mode)
+    subgraphs = bool(run.body.stream_subgraphs)
+    return _stream(run.request, run.pool, run.registry, run.row, modes, run.tenant, 0, subgraphs)
 
 
 def _stream(
@@ -269,42 +231,60 @@ def _stream(
     return EventSourceResponse(events, ping=None, headers=headers)
 
 
-@router.post(
-    "/threads/{thread_id}/runs/stream",
-    summary="Create a run and stream it",
-    responses=STREAM_RESPONSE,
-)
-async def stream_run(
-    caller: TasksWrite,
-    thread_id: uuid.UUID,
-    body: RunCreate,
-    request: Request,
-    pool: PoolDep,
-    settings: SettingsDep,
-    registry: RegistryDep,
-) -> Any:
-    row = await start(request, caller, pool, settings, thread_id, body)
-    modes = modes_of(body.stream_mode)
-    return _stream(
-        request, pool, registry, row, modes, caller.tenant, 0, bool(body.stream_subgraphs)
+def _on_thread(thread_id: uuid.UUID) -> uuid.UUID | None:
+    """The path's thread (`/threads/{thread_id}/runs...`)."""
+    return thread_id
+
+
+def _stateless() -> uuid.UUID | None:
+    """No thread (`/runs...`): the run is on a thread of its own."""
+    return None
+
+
+def _endpoint(answer: Answer, thread: Callable[..., uuid.UUID | None]) -> Callable[..., Any]:
+    """One route body for a run's thread and stateless twins: `thread` gives the thread id
+    (the path's, or None); the run is submitted, then `answer` answers."""
+    thread_of = Depends(thread)
+
+    async def endpoint(
+        caller: TasksWrite,
+        body: RunCreate,
+        request: Request,
+        pool: PoolDep,
+        settings: SettingsDep,
+        registry: RegistryDep,
+        thread_id: uuid.UUID | None = thread_of,
+    ) -> Any:
+        row = await start(request, caller, pool, settings, thread_id, body)
+        return await answer(Started(request, pool, registry, caller.tenant, row, body))
+
+    return endpoint
+
+
+STREAM_EXTRAS: dict[str, Any] = {"responses": STREAM_RESPONSE}
+# The twins, each a route on a thread and a stateless one: (path suffix, route name, summary,
+# how it answers, its OpenAPI extras).
+TWINS: list[tuple[str, str, str, Answer, dict[str, Any]]] = [
+    ("", "create_run", "Create a run", _created, {"response_model": RunPublic}),
+    ("/wait", "wait_run", "Create a run and wait for its values", _waited, {}),
+    ("/stream", "stream_run", "Create a run and stream it", _streamed, STREAM_EXTRAS),
+]
+for suffix, name, summary, answer, extras in TWINS:
+    router.add_api_route(
+        f"/threads/{{thread_id}}/runs{suffix}",
+        _endpoint(answer, _on_thread),
+        methods=["POST"],
+        name=name,
+        summary=f"{summary} on a thread",
+        **extras,
     )
-
-
-@router.post(
-    "/runs/stream", summary="Create a stateless run and stream it", responses=STREAM_RESPONSE
-)
-async def stream_stateless_run(
-    caller: TasksWrite,
-    body: RunCreate,
-    request: Request,
-    pool: PoolDep,
-    settings: SettingsDep,
-    registry: RegistryDep,
-) -> Any:
-    row = await start(request, caller, pool, settings, None, body)
-    modes = modes_of(body.stream_mode)
-    return _stream(
-        request, pool, registry, row, modes, caller.tenant, 0, bool(body.stream_subgraphs)
+    router.add_api_route(
+        f"/runs{suffix}",
+        _endpoint(answer, _stateless),
+        methods=["POST"],
+        name=f"{name}_stateless",
+        summary=f"{summary} (stateless: on a thread of its own)",
+        **extras,
     )
 
 
@@ -380,9 +360,69 @@ async def cancel_run(
     """A queued run is cancelled at once; a running one stops at its next node boundary
     (`wait=1` answers once it has). A finished run: 409."""
     await run.get(pool, run_id, thread_id=thread_id, tenant=caller.tenant)
-    await tasks.cancel(
-        pool, run_id, tenant=caller.tenant, reason="cancelled through the LangGraph API"
-    )
+    await tasks.cancel(pool, run_id, tenant=caller.tenant, reason=CANCELLED_BY_API)
     if wait:
         await settled(request, pool, run_id, tenant=caller.tenant)
+    return Response(status_code=204)
+
+
+# POST /runs/cancel's `status`, as task states (ADR 0018's mapping).
+CANCEL_STATES = {
+    "pending": ["queued", "paused"],
+    "running": ["running"],
+    "all": ["queued", "paused", "running"],
+}
+CANCELLED_BY_API = "cancelled through the LangGraph API"
+
+
+@router.post("/runs/cancel", status_code=204, response_class=Response, summary="Cancel runs")
+async def cancel_runs(
+    caller: TasksWrite,
+    body: RunsCancel,
+    pool: PoolDep,
+    action: Annotated[Literal["interrupt", "rollback"], Query()] = "interrupt",
+) -> Response:
+    """The runs `run_ids` (each the tenant's, on `thread_id` when named, else 404), or up to
+    1000 of `status` (`pending`, `running`, `all`; on `thread_id` when named). Each stops as
+    POST /threads/{id}/runs/{run_id}/cancel; a finished one is left as it is. `action=rollback`
+    also takes the cancelled runs off their threads, as multitask_strategy rollback does."""
+    if body.run_ids:
+        runs = [await _run_of(pool, r, body.thread_id, caller.tenant) for r in body.run_ids]
+    elif body.status is not None:
+        states = CANCEL_STATES[body.status]
+        runs = await run.select(
+            pool, tenant=caller.tenant, states=states, thread_id=body.thread_id, limit=1000
+        )
+    else:
+        raise invalid("body.run_ids", "required", "name run_ids, or a status to cancel by")
+    stopped = []
+    for row in runs:
+        with contextlib.suppress(Conflict):  # finished, or already stopping
+            await tasks.cancel(pool, row["id"], tenant=caller.tenant, reason=CANCELLED_BY_API)
+            stopped.append(row)
+    if action == "rollback":
+        for thread_id in {r["thread_id"] for r in stopped if r["thread_id"] is not None}:
+            ids = [r["id"] for r in stopped if r["thread_id"] == thread_id]
+            await thread.detach(pool, thread_id, ids, tenant=caller.tenant)
+    return Response(status_code=204)
+
+
+async def _run_of(pool: Pool, run_id: uuid.UUID, thread_id: uuid.UUID | None, tenant: str) -> Row:
+    if thread_id is None:
+        return await tasks.get(pool, run_id, tenant=tenant)
+    return await run.get(pool, run_id, thread_id=thread_id, tenant=tenant)
+
+
+@router.delete(
+    "/threads/{thread_id}/runs/{run_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a finished run from its thread",
+)
+async def delete_run(
+    caller: TasksWrite, thread_id: uuid.UUID, run_id: uuid.UUID, pool: PoolDep
+) -> Response:
+    """409 while the run is unfinished. The run leaves the thread (the thread's state and next
+    runs continue from the runs left) and stays in /v1 as a task of its own."""
+    await run.delete(pool, run_id, thread_id=thread_id, tenant=caller.tenant)
     return Response(status_code=204)

@@ -44,3 +44,39 @@ WHERE t.tenant = %(tenant)s
               WHERE c.thread_id = t.id::text AND c.checkpoint_ns = '')
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT 1;
+
+-- name: run_by_checkpoint
+-- The run of a thread that wrote a root checkpoint of that id: the oldest such task, since a
+-- later run's first checkpoint is a copy of its predecessor's head under the same id (ADR 0018).
+-- Another tenant's thread, or a checkpoint of no run of it, is no row.
+SELECT t.id, t.graph
+FROM tasks AS t
+WHERE t.tenant = %(tenant)s
+  AND (t.thread_id = %(thread_id)s OR (t.id = %(thread_id)s AND t.thread_id IS NULL))
+  AND EXISTS (SELECT FROM checkpoints AS c
+              WHERE c.thread_id = t.id::text AND c.checkpoint_ns = ''
+                AND c.checkpoint_id = %(checkpoint_id)s)
+ORDER BY t.created_at, t.id
+LIMIT 1;
+
+-- name: run_select
+-- The tenant's runs in :states (POST /runs/cancel by status), on :thread_id when named (its
+-- own thread's one task included), oldest first, at most :limit.
+SELECT id, thread_id
+FROM tasks
+WHERE tenant = %(tenant)s
+  AND state = ANY(%(states)s::text[])
+  AND (%(thread_id)s::uuid IS NULL OR coalesce(thread_id, id) = %(thread_id)s::uuid)
+ORDER BY created_at, id
+LIMIT %(limit)s;
+
+-- name: run_delete
+-- Take a finished run off its named thread (DELETE /threads/{id}/runs/{run_id}): it goes on as
+-- a task of its own (its history stays in /v1, as a rolled-back run's), and the thread's state
+-- and next runs continue from the runs that are left. Not a state change: no event. An
+-- unfinished run, another thread's or tenant's, or a run on its own thread is no row.
+UPDATE tasks
+SET thread_id = NULL
+WHERE id = %(run_id)s AND tenant = %(tenant)s AND thread_id = %(thread_id)s
+  AND state IN ('completed', 'failed', 'cancelled')
+RETURNING id;

@@ -133,6 +133,9 @@ def submit(
     timeout_s: Annotated[int | None, typer.Option(help="Longest one attempt may run.")] = None,
     run_at: Annotated[str | None, typer.Option(help="Not before (ISO 8601, with offset).")] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="Same key, same task.")] = None,
+    thread_id: Annotated[
+        str | None, typer.Option(help="Run on this thread, from its state (POST /threads).")
+    ] = None,
     url: Url = DEFAULT_URL,
 ) -> None:
     """Submit a task; print it."""
@@ -150,6 +153,7 @@ def submit(
                 max_attempts=max_attempts,
                 timeout_s=timeout_s,
                 idempotency_key=idempotency_key,
+                thread_id=thread_id,
             )
         )
 

@@ -209,3 +209,22 @@ def test_client_and_cli_submit_to_an_agent_and_replay(base_url: str) -> None:
     assert_one_line_failure(
         run(tasks_app, "replay", cli["id"], "--from-call", "1", url=base_url), "409"
     )
+
+
+def test_client_and_cli_submit_on_a_thread(base_url: str) -> None:
+    """`thread_id` puts the task on a thread of the LangGraph API; another tenant's is a 404."""
+    thread_id = httpx.post(f"{base_url}/threads", json={}, headers=AUTH).json()["thread_id"]
+    with Client(base_url) as api:
+        first = api.submit("pipeline", {"text": "Hi."}, thread_id=thread_id)
+        assert first["thread_id"] == thread_id
+        other = api.create_key(["admin"], tenant="acme")
+    second = ok(run(tasks_app, "submit", "pipeline", "--thread-id", thread_id, url=base_url))
+    assert second["thread_id"] == thread_id and second["id"] != first["id"]
+    runs = httpx.get(f"{base_url}/threads/{thread_id}/runs", headers=AUTH).json()
+    assert [r["run_id"] for r in runs] == [second["id"], first["id"]]
+    with Client(base_url, api_key=other["key"]) as theirs, pytest.raises(ApiError) as caught:
+        theirs.submit("pipeline", {"text": "Hi."}, thread_id=thread_id)
+    assert caught.value.status == 404
+    assert_one_line_failure(
+        run(tasks_app, "submit", "pipeline", "--thread-id", "nope", url=base_url), "thread_id"
+    )

@@ -61,7 +61,10 @@ BODIES: dict[str, Any] = {
     "AssistantSearch": {},
     "ThreadCreate": {},
     "ThreadSearch": {},
+    "ThreadUpdate": {"metadata": {"owner": "acme"}},
+    "ThreadCount": {},
     "HistoryQuery": {},
+    "StateAt": {"checkpoint": {"checkpoint_id": "{checkpoint_id}"}},
     "StateUpdate": {"values": {}},
     "RunCreate": {"assistant_id": "pipeline", "input": {}},
     # Crons and the store (ADR 0029). The store's item is named in the body or the query.
@@ -73,6 +76,8 @@ BODIES: dict[str, Any] = {
     "StoreItemDelete": {"namespace": ["scout"], "key": "memo"},
     "StoreSearch": {},
     "StoreNamespaces": {},
+    # By status: the other tenant's own pending runs (none), never default's.
+    "RunsCancel": {"status": "all"},
 }
 QUERIES: dict[str, dict[str, Any]] = {
     "/v1/agents/{name}/diff": {"from": 1, "to": 1},
@@ -135,15 +140,17 @@ def client(db_url: str) -> Iterator[TestClient]:
         yield c
 
 
-def real_checkpoint(db_url: str, thread_id: str) -> str:
-    """An empty checkpoint on the thread, written by LangGraph's own saver."""
+def real_checkpoint(db_url: str, *thread_ids: str) -> str:
+    """An empty checkpoint on each of the (LangGraph) threads, one id, written by LangGraph's
+    own saver."""
     from langgraph.checkpoint.base import empty_checkpoint
     from langgraph.checkpoint.postgres import PostgresSaver
 
     checkpoint = empty_checkpoint()
-    config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
     with PostgresSaver.from_conn_string(db_url) as saver:
-        saver.put(config, checkpoint, {"source": "input", "step": -1}, {})  # type: ignore[arg-type]
+        for thread_id in thread_ids:
+            config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+            saver.put(config, checkpoint, {"source": "input", "step": -1}, {})  # type: ignore[arg-type]
     return str(checkpoint["id"])
 
 
@@ -153,7 +160,6 @@ def objects(client: TestClient, db_url: str, mcp: RunningServer) -> dict[str, st
 
     letter = dead_letter(client)
     failed = letter["task_id"]
-    checkpoint_id = real_checkpoint(db_url, failed)
     waiting = park(db_url, "expense", "approval", {"outlast": "approval", "action": "pay"})
     agent = client.post(
         "/v1/agents", json={"name": "scout", "provider": "offline", "model": "echo"}
@@ -193,6 +199,8 @@ def objects(client: TestClient, db_url: str, mcp: RunningServer) -> dict[str, st
     assert cron.status_code == 200, cron.text
     item = client.put("/store/items", json={"namespace": ["scout"], "key": "memo", "value": {}})
     assert item.status_code == 204, item.text
+    # One checkpoint id on the failed task's thread and the run's (`/threads/{id}/state/{...}`).
+    checkpoint_id = real_checkpoint(db_url, failed, run.json()["run_id"])
     return {
         "cron_id": cron.json()["cron_id"],
         "thread_id": thread["thread_id"],
@@ -254,10 +262,14 @@ def body_for(operation: dict[str, Any], ids: dict[str, str]) -> Any:
     assert ref is not None, f"no schema name for {operation['operationId']}: {schema}"
     name = ref.rsplit("/", 1)[1]
     assert name in BODIES, f"add a valid {name} body to BODIES (for {operation['operationId']})"
-    body = BODIES[name]
-    if isinstance(body, dict):
-        return {k: (fill(v, ids) if isinstance(v, str) else v) for k, v in body.items()}
-    return body
+    return filled(BODIES[name], ids)
+
+
+def filled(value: Any, ids: dict[str, str]) -> Any:
+    """A body with its `{name}` strings filled in, at any depth."""
+    if isinstance(value, dict):
+        return {k: filled(v, ids) for k, v in value.items()}
+    return fill(value, ids) if isinstance(value, str) else value
 
 
 def test_another_tenants_objects_are_404_on_every_route_and_stay_untouched(
