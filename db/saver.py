@@ -24,13 +24,21 @@ it and writes through `TranscriptWriter`.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import string
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from langchain_core.messages import BaseMessage
-from langgraph.checkpoint.base import ChannelVersions, CheckpointTuple
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
 from psycopg.rows import DictRow
@@ -116,7 +124,33 @@ class _Interning:
         return self.inner.loads_typed(data)
 
 
-VERSION_WIDTH = 10
+# A channel version (ADR 0025): a letter giving the count's number of digits ('a' for 1),
+# the count, then SUFFIX random characters. Strings of this form sort as their counts, and above
+# the zero-padded digits of ADR 0023 and the stock saver's "%032d.%016f" (a letter sorts after
+# a digit), so a thread continues from either. The random part is what the stock saver's random
+# fraction is for: two branches of one thread (an update_state or a redrive from an older
+# checkpoint) take the same count for a channel, and a blob's primary key is (thread, namespace,
+# channel, version), so without it the second branch's value would be dropped as a conflict and
+# the first's read in its place.
+SUFFIX = 5
+_ALPHABET = string.digits + string.ascii_letters
+
+
+def version_count(version: str | int | None) -> int:
+    """The count a channel version carries, in any of the formats a thread may hold."""
+    if version is None or version == "":
+        return 0
+    if isinstance(version, int):
+        return version
+    if version[0].isalpha():
+        return int(version[1 : 2 + ord(version[0]) - ord("a")])
+    return int(version.split(".")[0])
+
+
+def next_version(current: str | int | None) -> str:
+    digits = str(version_count(current) + 1)
+    suffix = "".join(secrets.choice(_ALPHABET) for _ in range(SUFFIX))
+    return chr(ord("a") + len(digits) - 1) + digits + suffix
 
 
 class TranscriptSaver(AsyncPostgresSaver):
@@ -125,14 +159,10 @@ class TranscriptSaver(AsyncPostgresSaver):
     _reading: AsyncConnection[DictRow] | None = None
 
     def get_next_version(self, current: str | None, channel: None) -> str:
-        """A channel's next version, `VERSION_WIDTH` zero-padded digits (ADR 0023). The stock
-        saver's are 32 digits and a random fraction, 50 characters repeated in every checkpoint
-        (its versions, the versions each node saw) and blob row. LangGraph compares versions as
-        strings, so a thread keeps the format it started with: a stock version continues as
-        one."""
-        if isinstance(current, str) and "." in current:
-            return super().get_next_version(current, channel)
-        return f"{int(current or 0) + 1:0{VERSION_WIDTH}}"
+        """A channel's next version (`next_version`): at most 10 characters for the first
+        billion steps of a thread, where the stock saver's are 49, repeated in every checkpoint
+        (its versions, the versions each node saw) and blob row."""
+        return next_version(current)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
@@ -147,6 +177,8 @@ class TranscriptSaver(AsyncPostgresSaver):
                 self._reading = None
 
     async def _load_checkpoint_tuple(self, value: DictRow) -> CheckpointTuple:
+        # The id is in its column only (ADR 0025); a checkpoint written before holds it too.
+        value = {**value, "checkpoint": {"id": value["checkpoint_id"], **value["checkpoint"]}}
         entries = value["channel_values"] or []
         heads = {
             bytes(channel).decode(): bytes(blob)
@@ -194,6 +226,16 @@ class TranscriptSaver(AsyncPostgresSaver):
         """Called with the digest of every node read: a writer learns which are stored."""
 
 
+class _WithoutId(dict[str, Any]):
+    """A checkpoint whose copy, the one the stock saver stores as the row's JSON, leaves out its
+    id: the row's checkpoint_id column holds it, and a read puts it back (ADR 0025)."""
+
+    def copy(self) -> dict[str, Any]:
+        copied = dict(self)
+        copied.pop("id", None)
+        return copied
+
+
 class TranscriptWriter(AsyncPostgresSaver):
     """The stock saver for one write, whose message lists become chain heads and whose long
     message texts become text nodes. The nodes it did not find in `stored` are left in
@@ -213,6 +255,15 @@ class TranscriptWriter(AsyncPostgresSaver):
         self.interning = interning
         self.stored = stored
         self.new_nodes: dict[bytes, Node] = {}
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await super().aput(config, _WithoutId(checkpoint), metadata, new_versions)
 
     @property
     def new_texts(self) -> list[Node]:
