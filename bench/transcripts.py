@@ -142,7 +142,7 @@ async def _split(pool: Pool, task_id: uuid.UUID, tenant: str) -> Split:
             cur = await conn.execute(COLUMNS_SQL, {"table": table})
             columns = [r["column_name"] for r in await cur.fetchall()]
             x, size = sql.Identifier("x"), sql.SQL("coalesce(sum(pg_column_size({})), 0) AS {}")
-            sizes = [size.format(sql.SQL("x.*"), sql.Identifier("row_"))]
+            sizes: list[sql.Composable] = [size.format(sql.SQL("x.*"), sql.Identifier("row_"))]
             sizes += [size.format(sql.Identifier("x", c), sql.Identifier(c)) for c in columns]
             sizes += [sql.SQL("count(*) AS rows_")]
             sizes += [

@@ -45,6 +45,7 @@ from psycopg.rows import DictRow
 from pydantic import BaseModel
 
 from db import transcripts
+from db.lean import LEAN_TYPE, LeanSerde
 from db.transcripts import Node
 
 TRANSCRIPT_TYPE = "outlast-transcript"
@@ -120,6 +121,12 @@ class _Interning:
         dumped: tuple[str, bytes] = self.inner.dumps_typed(_walk(obj, self._intern))
         return dumped
 
+    def dumps_stock(self, obj: Any) -> tuple[str, bytes]:
+        """`dumps_typed`, messages stored as the stock serializer stores them (not lean)."""
+        inner = self.inner.inner if isinstance(self.inner, LeanSerde) else self.inner
+        dumped: tuple[str, bytes] = inner.dumps_typed(_walk(obj, self._intern))
+        return dumped
+
     def loads_typed(self, data: tuple[str, bytes]) -> Any:
         return self.inner.loads_typed(data)
 
@@ -158,6 +165,10 @@ class TranscriptSaver(AsyncPostgresSaver):
 
     _reading: AsyncConnection[DictRow] | None = None
 
+    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(conn, *args, **kwargs)
+        self.serde = LeanSerde(self.serde)  # reads (and the fenced saver writes) lean messages
+
     def get_next_version(self, current: str | None, channel: None) -> str:
         """A channel's next version (`next_version`): at most 10 characters for the first
         billion steps of a thread, where the stock saver's are 49, repeated in every checkpoint
@@ -190,11 +201,11 @@ class TranscriptSaver(AsyncPostgresSaver):
         db = self._reading or self.conn
         channel_values = loaded.checkpoint["channel_values"]
         if heads:
-            lists = await transcripts.read(db, _task(value), heads.values())
+            lists = await transcripts.read_encoded(db, _task(value), heads.values())
             self._stored_now(
                 node.digest
-                for elements in lists.values()
-                for node in transcripts.chain(elements, ENCODING)
+                for encoding, elements in lists.values()
+                for node in transcripts.chain(elements, encoding)
             )
             channel_values.update(await asyncio.to_thread(self._decode, heads, lists))
         writes = loaded.pending_writes or []
@@ -216,11 +227,14 @@ class TranscriptSaver(AsyncPostgresSaver):
             _walk(write[2], restore)
         return loaded
 
-    def _decode(self, heads: dict[str, bytes], lists: dict[bytes, list[bytes]]) -> dict[str, Any]:
-        return {
-            channel: [self.serde.loads_typed((ENCODING, element)) for element in lists[head]]
-            for channel, head in heads.items()
-        }
+    def _decode(
+        self, heads: dict[str, bytes], lists: dict[bytes, tuple[str, list[bytes]]]
+    ) -> dict[str, Any]:
+        decoded = {}
+        for channel, head in heads.items():
+            encoding, elements = lists[head]
+            decoded[channel] = [self.serde.loads_typed((encoding, e)) for e in elements]
+        return decoded
 
     def _stored_now(self, digests: Iterable[bytes]) -> None:
         """Called with the digest of every node read: a writer learns which are stored."""
@@ -239,8 +253,8 @@ class _WithoutId(dict[str, Any]):
 class TranscriptWriter(AsyncPostgresSaver):
     """The stock saver for one write, whose message lists become chain heads and whose long
     message texts become text nodes. The nodes it did not find in `stored` are left in
-    `new_nodes` (lists) and `new_texts`, for the caller to insert in the same transaction as
-    the checkpoint or writes (db.transcripts.insert)."""
+    `new_nodes` (lists, by encoding) and `new_texts`, for the caller to insert in the same
+    transaction as the checkpoint or writes (db.transcripts.insert)."""
 
     def __init__(
         self,
@@ -254,7 +268,7 @@ class TranscriptWriter(AsyncPostgresSaver):
         super().__init__(conn, pipe=pipe, serde=cast(Any, interning))
         self.interning = interning
         self.stored = stored
-        self.new_nodes: dict[bytes, Node] = {}
+        self.new_nodes: dict[str, dict[bytes, Node]] = {}  # by encoding, then digest
 
     async def aput(
         self,
@@ -263,7 +277,8 @@ class TranscriptWriter(AsyncPostgresSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await super().aput(config, _WithoutId(checkpoint), metadata, new_versions)
+        without_id = cast(Checkpoint, _WithoutId(checkpoint))
+        return await super().aput(config, without_id, metadata, new_versions)
 
     @property
     def new_texts(self) -> list[Node]:
@@ -291,10 +306,15 @@ class TranscriptWriter(AsyncPostgresSaver):
         if not is_message_list(value):
             return None
         encoded = [self.serde.dumps_typed(element) for element in value]
-        if any(type_ != ENCODING for type_, _ in encoded):
-            return None
-        nodes = transcripts.chain([blob for _, blob in encoded], ENCODING)
+        encoding = encoded[0][0]
+        if encoding != LEAN_TYPE or any(type_ != encoding for type_, _ in encoded):
+            # Not every element lean: the whole list as the stock serializer stores it.
+            encoded = [self.interning.dumps_stock(element) for element in value]
+            encoding = ENCODING
+            if any(type_ != encoding for type_, _ in encoded):
+                return None
+        nodes = transcripts.chain([blob for _, blob in encoded], encoding)
         for node in nodes:
             if node.digest not in self.stored:
-                self.new_nodes.setdefault(node.digest, node)
+                self.new_nodes.setdefault(encoding, {}).setdefault(node.digest, node)
         return nodes[-1].digest

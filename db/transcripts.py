@@ -126,6 +126,15 @@ async def read(db: Db, task_id: uuid.UUID, heads: Iterable[bytes]) -> dict[bytes
     """Each head's list, as the encoded elements in order, looked up in the task's tenant.
     Raises NotFound when a list is not all there (another tenant's head, or a node lost): the
     elements found are chained again and must end at the head."""
+    return {
+        head: elements for head, (_, elements) in (await read_encoded(db, task_id, heads)).items()
+    }
+
+
+async def read_encoded(
+    db: Db, task_id: uuid.UUID, heads: Iterable[bytes]
+) -> dict[bytes, tuple[str, list[bytes]]]:
+    """`read`, each list with its encoding."""
     wanted = set(heads)
     if not wanted:
         return {}
@@ -140,4 +149,4 @@ async def read(db: Db, task_id: uuid.UUID, heads: Iterable[bytes]) -> dict[bytes
         nodes = chain(elements, encodings.get(head, ""))
         if not nodes or nodes[-1].digest != head:
             raise NotFound("transcript", head.hex())
-    return lists
+    return {head: (encodings[head], elements) for head, elements in lists.items()}

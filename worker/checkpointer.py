@@ -50,7 +50,7 @@ from psycopg.rows import DictRow
 from db import checkpoints, lease, transcripts
 from db.connect import Pool
 from db.errors import LeaseLost
-from db.saver import ENCODING, TranscriptSaver, TranscriptWriter
+from db.saver import TranscriptSaver, TranscriptWriter
 from outlast import traces
 
 
@@ -187,9 +187,12 @@ class FencedSaver(TranscriptSaver):
     ) -> list[transcripts.Node]:
         """Queue the transcript nodes `writer` found new, before the fence: they commit with
         the checkpoint or writes that refer to them, or not at all."""
-        lists, texts = list(writer.new_nodes.values()), writer.new_texts
+        texts = writer.new_texts
         await transcripts.insert(conn, self.task_id, texts, transcripts.TEXT)
-        await transcripts.insert(conn, self.task_id, lists, ENCODING)
+        lists: list[transcripts.Node] = []
+        for encoding, nodes in writer.new_nodes.items():
+            await transcripts.insert(conn, self.task_id, list(nodes.values()), encoding)
+            lists += nodes.values()
         return lists + texts
 
     def _writer(self, conn: AsyncConnection[DictRow], pipe: Any) -> TranscriptWriter:
