@@ -201,7 +201,7 @@ class TranscriptSaver(AsyncPostgresSaver):
         db = self._reading or self.conn
         channel_values = loaded.checkpoint["channel_values"]
         if heads:
-            lists = await transcripts.read_encoded(db, _task(value), heads.values())
+            lists = await transcripts.read(db, _task(value), heads.values())
             self._stored_now(
                 node.digest
                 for encoding, elements in lists.values()

@@ -99,7 +99,7 @@ def _b64(digest: bytes) -> str:
 async def texts(db: Db, task_id: uuid.UUID, digests: Iterable[bytes]) -> dict[bytes, str]:
     """The texts the markers name, by digest, in the task's tenant (NotFound as `read`)."""
     lists = await read(db, task_id, digests)
-    return {digest: elements[0].decode() for digest, elements in lists.items()}
+    return {digest: elements[0].decode() for digest, (_, elements) in lists.items()}
 
 
 def insert_params(task_id: uuid.UUID, nodes: Sequence[Node], encoding: str) -> dict[str, object]:
@@ -122,19 +122,12 @@ async def insert(
         await conn.execute(query("transcripts_insert"), insert_params(task_id, nodes, encoding))
 
 
-async def read(db: Db, task_id: uuid.UUID, heads: Iterable[bytes]) -> dict[bytes, list[bytes]]:
-    """Each head's list, as the encoded elements in order, looked up in the task's tenant.
-    Raises NotFound when a list is not all there (another tenant's head, or a node lost): the
-    elements found are chained again and must end at the head."""
-    return {
-        head: elements for head, (_, elements) in (await read_encoded(db, task_id, heads)).items()
-    }
-
-
-async def read_encoded(
+async def read(
     db: Db, task_id: uuid.UUID, heads: Iterable[bytes]
 ) -> dict[bytes, tuple[str, list[bytes]]]:
-    """`read`, each list with its encoding."""
+    """Each head's list, as its encoding and the encoded elements in order, looked up in the
+    task's tenant. Raises NotFound when a list is not all there (another tenant's head, or a
+    node lost): the elements found are chained again and must end at the head."""
     wanted = set(heads)
     if not wanted:
         return {}

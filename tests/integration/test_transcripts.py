@@ -149,7 +149,7 @@ async def test_a_digest_resolves_only_in_its_own_tenant(pool: Pool) -> None:
         row = await cur.fetchone()
     assert row is not None
     head = bytes(row["blob"])
-    assert len((await transcripts.read(pool, task_id, [head]))[head]) >= 1
+    assert len((await transcripts.read(pool, task_id, [head]))[head][1]) >= 1
     with pytest.raises(NotFound):
         await transcripts.read(pool, other, [head])
 
