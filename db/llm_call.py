@@ -143,15 +143,23 @@ async def finish(
 
 def _without_columns(end: Finished) -> Any:
     """The response as its row stores it: without the provider, model, latency and usage that
-    the row's columns hold (each read puts them back, db/queries/llm_call.sql); a value that
-    differs from its column stays."""
+    the row's columns hold (a read puts them back into a response without `provider`,
+    db/queries/llm_call.sql), or whole when any of them differs from its column."""
     response = end.response
-    if not isinstance(response, dict):
+    columns = {
+        "provider": end.provider,
+        "model": end.model,
+        "latency_ms": end.latency_ms,
+        "usage": end.usage,
+    }
+    if (
+        not isinstance(response, dict)
+        or end.provider is None
+        or set(end.usage or {}) != set(USAGE_COLUMNS)
+        or any(response.get(k) != v for k, v in columns.items())
+    ):
         return response
-    columns = {"provider": end.provider, "model": end.model, "latency_ms": end.latency_ms}
-    if end.usage is not None and set(end.usage) == set(USAGE_COLUMNS):
-        columns["usage"] = end.usage
-    return {k: v for k, v in response.items() if k not in columns or v is None or v != columns[k]}
+    return {k: v for k, v in response.items() if k not in columns}
 
 
 async def figures(db: Db, task_id: uuid.UUID, *, tenant: str) -> Row | None:
