@@ -10,7 +10,8 @@ b. Checkpoint + journal bytes per step of a chat agent (bench.graphs:agent, one 
    checkpoint_order, transcript_messages and llm_calls: once with the fenced saver and the
    journal (messages stored once, ADR 0012), once with the stock AsyncPostgresSaver and a
    journal that stores each request whole, as both did before. The step's new content is
-   USER_BYTES + ANSWER_BYTES.
+   USER_BYTES + ANSWER_BYTES. The last step's bytes are also split by table and column (SPLIT;
+   JSON columns by top-level key) in the step-200 row's footnote: where the bytes are.
 c. A real worker's RSS with `rss_tasks` bench-agent tasks in flight, each waiting on a model
    call that the fake server never answers, beside the same worker idle.
 """
