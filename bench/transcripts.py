@@ -10,7 +10,8 @@ b. Checkpoint + journal bytes per step of a chat agent (bench.graphs:agent, one 
    checkpoint_order, transcript_messages and llm_calls: once with the fenced saver and the
    journal (messages stored once, ADR 0012), once with the stock AsyncPostgresSaver and a
    journal that stores each request whole, as both did before. The step's new content is
-   USER_BYTES + ANSWER_BYTES.
+   USER_BYTES + ANSWER_BYTES. The last step's bytes are also split by table and column (SPLIT;
+   JSON columns by top-level key) in the step-200 row's footnote: where the bytes are.
 c. A real worker's RSS with `rss_tasks` bench-agent tasks in flight, each waiting on a model
    call that the fake server never answers, beside the same worker idle.
 """
@@ -27,6 +28,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg import sql
 
 from bench import backlog, graphs
 from bench.procs import rss_mib, scalar, wait_for
@@ -65,6 +67,23 @@ SELECT
 """
 
 
+# Where a step's bytes are (the footnote): each table's rows split by column, and the JSON
+# columns that carry most of them split by top-level key. A row's header and alignment is the
+# row's size less its columns' ("row overhead").
+SPLIT = (
+    ("checkpoints", "thread_id = %(t)s", ("checkpoint", "metadata")),
+    ("checkpoint_blobs", "thread_id = %(t)s", ()),
+    ("checkpoint_writes", "thread_id = %(t)s", ()),
+    ("checkpoint_order", "thread_id = %(t)s", ()),
+    ("transcript_messages", "tenant = %(tenant)s", ()),
+    ("llm_calls", "task_id = %(t)s::uuid", ("request", "response")),
+)
+COLUMNS_SQL = """
+SELECT column_name FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = %(table)s ORDER BY ordinal_position
+"""
+
+
 def text(seed: str, size: int) -> str:
     """`size` characters that do not compress (hex of a hash chain): stored bytes are honest."""
     out, block = "", seed.encode()
@@ -99,6 +118,9 @@ async def _claimed(pool: Pool, tenant: str) -> tuple[uuid.UUID, int]:
     return claim.task_id, claim.epoch
 
 
+Added = list[tuple[int, int]]
+
+
 async def _bytes(pool: Pool, task_id: uuid.UUID, tenant: str) -> tuple[int, int]:
     """(all bytes, bytes of text nodes) the run has stored so far."""
     async with pool.connection() as conn:
@@ -107,10 +129,98 @@ async def _bytes(pool: Pool, task_id: uuid.UUID, tenant: str) -> tuple[int, int]
     return (int(row["total"]), int(row["texts"])) if row else (0, 0)
 
 
+Split = dict[str, int]
+
+
+async def _split(pool: Pool, task_id: uuid.UUID, tenant: str) -> Split:
+    """Bytes stored so far for the run, by `table.column` (and `table.column->key` for the JSON
+    columns of SPLIT, `table.(row overhead)` for headers, `transcript_messages[encoding]` for
+    the nodes of each encoding), and each table's `rows`."""
+    params = {"t": str(task_id), "tenant": tenant}
+    out: Split = {}
+    async with pool.connection() as conn:
+        for table, where, json_columns in SPLIT:
+            cur = await conn.execute(COLUMNS_SQL, {"table": table})
+            columns = [r["column_name"] for r in await cur.fetchall()]
+            x, size = sql.Identifier("x"), sql.SQL("coalesce(sum(pg_column_size({})), 0) AS {}")
+            sizes: list[sql.Composable] = [size.format(sql.SQL("x.*"), sql.Identifier("row_"))]
+            sizes += [size.format(sql.Identifier("x", c), sql.Identifier(c)) for c in columns]
+            sizes += [sql.SQL("count(*) AS rows_")]
+            sizes += [
+                size.format(sql.SQL("{} -> {}").format(sql.Identifier("x", c), k), name)
+                for c in json_columns
+                for k, name in await _keys(conn, table, where, c, params)
+            ]
+            statement = sql.SQL("SELECT {} FROM {} AS {} WHERE {}").format(
+                sql.SQL(", ").join(sizes), sql.Identifier(table), x, sql.SQL(where)
+            )
+            row = await (await conn.execute(statement, params)).fetchone()
+            if row is None:
+                continue
+            for name, value in row.items():
+                out[name if "->" in name else f"{table}.{name}"] = int(value)
+            out[f"{table}.(row overhead)"] = out.pop(f"{table}.row_") - sum(
+                int(row[c]) for c in columns
+            )
+            out[f"{table} rows"] = out.pop(f"{table}.rows_")
+        cur = await conn.execute(
+            "SELECT encoding, count(*) AS n, coalesce(sum(pg_column_size(m.*)), 0) AS b"
+            " FROM transcript_messages AS m WHERE tenant = %(tenant)s GROUP BY encoding",
+            params,
+        )
+        for r in await cur.fetchall():
+            out[f"transcript_messages[{r['encoding']}]"] = int(r["b"])
+    return out
+
+
+async def _keys(
+    conn: Any, table: str, where: str, column: str, params: dict[str, str]
+) -> list[tuple[sql.Literal, sql.Identifier]]:
+    """The top-level keys of a JSON column in the run's rows, each as a literal and a label."""
+    statement = sql.SQL("SELECT DISTINCT jsonb_object_keys({}) AS key FROM {} WHERE {}").format(
+        sql.Identifier(column), sql.Identifier(table), sql.SQL(where)
+    )
+    keys = [r["key"] for r in await (await conn.execute(statement, params)).fetchall()]
+    return [(sql.Literal(k), sql.Identifier(f"{table}.{column}->{k}")) for k in sorted(keys)]
+
+
+def _minus(after: Split, before: Split) -> Split:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+def split_text(split: Split) -> str:
+    """The split as one line per table: its total, then its parts, largest first."""
+    lines = []
+    for table, _, _ in SPLIT:
+        parts = {k[len(table) + 1 :]: v for k, v in split.items() if k.startswith(table + ".")}
+        whole = {k: v for k, v in parts.items() if "->" not in k}
+        total = sum(whole.values())
+        if not total:
+            continue
+
+        def column(name: str, size: int, parts: Split = parts) -> str:
+            keys = {k.split("->", 1)[1]: v for k, v in parts.items() if k.startswith(name + "->")}
+            inner = ", ".join(f"{k} {v}" for k, v in sorted(keys.items(), key=lambda kv: -kv[1]))
+            return f"{name} {size}" + (f" [{inner}]" if inner else "")
+
+        shown = ", ".join(column(k, v) for k, v in sorted(whole.items(), key=lambda kv: -kv[1]))
+        rows = split.get(f"{table} rows")
+        lines.append(f"{table} {total} B" + (f" ({rows} rows)" if rows else "") + f": {shown}")
+    nodes = ", ".join(
+        f"{k[len('transcript_messages') :]} {v}"
+        for k, v in sorted(split.items())
+        if k.startswith("transcript_messages[")
+    )
+    if nodes:
+        lines.append(f"transcript_messages by encoding: {nodes}")
+    return "; ".join(lines)
+
+
 async def _chat_bytes(
-    pool: Pool, fake: FakeLLM, models: ModelChain, stock: bool
-) -> list[tuple[int, int]]:
-    """(bytes, bytes of text nodes) each of the STEPS-th steps added."""
+    pool: Pool, fake: FakeLLM, models: ModelChain, stock: bool, steps: Sequence[int] = STEPS
+) -> tuple[Added, Split]:
+    """(bytes, bytes of text nodes) each of the `steps`-th steps added, and the split of what
+    the last of them added."""
     tenant = "bench-stock" if stock else "bench-outlast"
     task_id, epoch = await _claimed(pool, tenant)
     prices = PriceBook(None)
@@ -122,18 +232,23 @@ async def _chat_bytes(
         journal = PgJournal(pool, task_id, epoch, prices)
     graph = graphs.agent.compile(checkpointer=saver)
     configurable = {"thread_id": str(task_id), "outlast_journal": journal, "bench_models": models}
-    added, before = [], (0, 0)
-    for step in range(1, max(STEPS) + 1):
-        if step in STEPS:
+    added: Added = []
+    before, split_before, split = (0, 0), {}, {}
+    for step in range(1, max(steps) + 1):
+        if step in steps:
             before = await _bytes(pool, task_id, tenant)
+        if step == max(steps):
+            split_before = await _split(pool, task_id, tenant)
         fake.script(OPENAI, Reply(text(f"answer {step}", ANSWER_BYTES)))
         question: Any = {"messages": [HumanMessage(content=text(f"question {step}", USER_BYTES))]}
         config: Any = {"configurable": configurable}
         await graph.ainvoke(question, config, durability="sync")
-        if step in STEPS:
+        if step in steps:
             after = await _bytes(pool, task_id, tenant)
             added.append((after[0] - before[0], after[1] - before[1]))
-    return added
+        if step == max(steps):
+            split = _minus(await _split(pool, task_id, tenant), split_before)
+    return added, split
 
 
 async def _call_us(models: ModelChain, config: dict[str, Any] | None, calls: int) -> float:
@@ -163,10 +278,9 @@ async def _journal_overhead(pool: Pool, models: ModelChain) -> tuple[float, floa
     return median(bare), median(journaled)
 
 
-Added = list[tuple[int, int]]
-
-
-async def _in_process(url: str, fake: FakeLLM) -> tuple[tuple[float, float], Added, Added]:
+async def _in_process(
+    url: str, fake: FakeLLM
+) -> tuple[tuple[float, float], tuple[Added, Split], tuple[Added, Split]]:
     pool = await open_pool(url, min_size=2, max_size=4)
     models = graphs.models(fake.url)
     try:
@@ -208,7 +322,7 @@ def transcripts(session: Session) -> list[Row]:
     try:
         with session.database("transcripts") as stack:
             say(f"transcripts: journal overhead, then a chat agent of {max(STEPS)} steps twice")
-            (bare, journaled), ours, stock = asyncio.run(_in_process(stack.url, fake))
+            (bare, journaled), (ours, split), (stock, _) = asyncio.run(_in_process(stack.url, fake))
         idle, loaded = _rss(session, fake)
     finally:
         fake.stop()
@@ -240,8 +354,9 @@ def transcripts(session: Session) -> list[Row]:
                 f" of the bytes added, {texts} are the two texts' nodes, the rest is structure"
                 f" that does not grow with the history (LangGraph's three checkpoints of a turn"
                 f" and their order rows, the list nodes, the journal row, each node's pending"
-                f" writes, ADR 0023); stock adds {theirs / new:.1f}x"
-                f" the new content at this step"
+                f" writes, ADR 0025); stock adds {theirs / new:.1f}x"
+                f" the new content at this step. Where this step's bytes are (pg_column_size,"
+                f" by table and column; JSON columns also by key): {split_text(split)}"
                 if steps == max(STEPS)
                 else "",
             )

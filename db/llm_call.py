@@ -120,12 +120,13 @@ async def finish(
 ) -> None:
     """`nodes`: the transcript nodes the response refers to (its text), stored with it."""
     usage = end.usage or {}
+    response = _without_columns(end)
     params: dict[str, Any] = {
         "task_id": task_id,
         "epoch": epoch,
         "call_id": call_id,
         "status": end.status,
-        "response": None if end.response is None else Jsonb(end.response),
+        "response": None if response is None else Jsonb(response),
         "error": end.error,
         "provider": end.provider,
         "model": end.model,
@@ -138,6 +139,27 @@ async def finish(
     params.update({column: usage.get(column) for column in USAGE_COLUMNS})
     if await fetch_one(db, "llm_call_finish", params) is None:
         raise LeaseLost(task_id, epoch)
+
+
+def _without_columns(end: Finished) -> Any:
+    """The response as its row stores it: without the provider, model, latency and usage that
+    the row's columns hold (a read puts them back into a response without `provider`,
+    db/queries/llm_call.sql), or whole when any of them differs from its column."""
+    response = end.response
+    columns = {
+        "provider": end.provider,
+        "model": end.model,
+        "latency_ms": end.latency_ms,
+        "usage": end.usage,
+    }
+    if (
+        not isinstance(response, dict)
+        or end.provider is None
+        or set(end.usage or {}) != set(USAGE_COLUMNS)
+        or any(response.get(k) != v for k, v in columns.items())
+    ):
+        return response
+    return {k: v for k, v in response.items() if k not in columns}
 
 
 async def figures(db: Db, task_id: uuid.UUID, *, tenant: str) -> Row | None:

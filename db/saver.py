@@ -24,19 +24,28 @@ it and writes through `TranscriptWriter`.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import string
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from langchain_core.messages import BaseMessage
-from langgraph.checkpoint.base import ChannelVersions, CheckpointTuple
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
 from psycopg.rows import DictRow
 from pydantic import BaseModel
 
 from db import transcripts
+from db.lean import LEAN_TYPE, LeanSerde
 from db.transcripts import Node
 
 TRANSCRIPT_TYPE = "outlast-transcript"
@@ -112,11 +121,43 @@ class _Interning:
         dumped: tuple[str, bytes] = self.inner.dumps_typed(_walk(obj, self._intern))
         return dumped
 
+    def dumps_stock(self, obj: Any) -> tuple[str, bytes]:
+        """`dumps_typed`, messages stored as the stock serializer stores them (not lean)."""
+        inner = self.inner.inner if isinstance(self.inner, LeanSerde) else self.inner
+        dumped: tuple[str, bytes] = inner.dumps_typed(_walk(obj, self._intern))
+        return dumped
+
     def loads_typed(self, data: tuple[str, bytes]) -> Any:
         return self.inner.loads_typed(data)
 
 
-VERSION_WIDTH = 10
+# A channel version (ADR 0025): a letter giving the count's number of digits ('a' for 1),
+# the count, then SUFFIX random characters. Strings of this form sort as their counts, and above
+# the zero-padded digits of ADR 0023 and the stock saver's "%032d.%016f" (a letter sorts after
+# a digit), so a thread continues from either. The random part is what the stock saver's random
+# fraction is for: two branches of one thread (an update_state or a redrive from an older
+# checkpoint) take the same count for a channel, and a blob's primary key is (thread, namespace,
+# channel, version), so without it the second branch's value would be dropped as a conflict and
+# the first's read in its place.
+SUFFIX = 5
+_ALPHABET = string.digits + string.ascii_letters
+
+
+def version_count(version: str | int | None) -> int:
+    """The count a channel version carries, in any of the formats a thread may hold."""
+    if version is None or version == "":
+        return 0
+    if isinstance(version, int):
+        return version
+    if version[0].isalpha():
+        return int(version[1 : 2 + ord(version[0]) - ord("a")])
+    return int(version.split(".")[0])
+
+
+def next_version(current: str | int | None) -> str:
+    digits = str(version_count(current) + 1)
+    suffix = "".join(secrets.choice(_ALPHABET) for _ in range(SUFFIX))
+    return chr(ord("a") + len(digits) - 1) + digits + suffix
 
 
 class TranscriptSaver(AsyncPostgresSaver):
@@ -124,15 +165,15 @@ class TranscriptSaver(AsyncPostgresSaver):
 
     _reading: AsyncConnection[DictRow] | None = None
 
+    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(conn, *args, **kwargs)
+        self.serde = LeanSerde(self.serde)  # reads (and the fenced saver writes) lean messages
+
     def get_next_version(self, current: str | None, channel: None) -> str:
-        """A channel's next version, `VERSION_WIDTH` zero-padded digits (ADR 0023). The stock
-        saver's are 32 digits and a random fraction, 50 characters repeated in every checkpoint
-        (its versions, the versions each node saw) and blob row. LangGraph compares versions as
-        strings, so a thread keeps the format it started with: a stock version continues as
-        one."""
-        if isinstance(current, str) and "." in current:
-            return super().get_next_version(current, channel)
-        return f"{int(current or 0) + 1:0{VERSION_WIDTH}}"
+        """A channel's next version (`next_version`): at most 10 characters for the first
+        billion steps of a thread, where the stock saver's are 49, repeated in every checkpoint
+        (its versions, the versions each node saw) and blob row."""
+        return next_version(current)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
@@ -147,6 +188,8 @@ class TranscriptSaver(AsyncPostgresSaver):
                 self._reading = None
 
     async def _load_checkpoint_tuple(self, value: DictRow) -> CheckpointTuple:
+        # The id is in its column only (ADR 0025); a checkpoint written before holds it too.
+        value = {**value, "checkpoint": {"id": value["checkpoint_id"], **value["checkpoint"]}}
         entries = value["channel_values"] or []
         heads = {
             bytes(channel).decode(): bytes(blob)
@@ -161,8 +204,8 @@ class TranscriptSaver(AsyncPostgresSaver):
             lists = await transcripts.read(db, _task(value), heads.values())
             self._stored_now(
                 node.digest
-                for elements in lists.values()
-                for node in transcripts.chain(elements, ENCODING)
+                for encoding, elements in lists.values()
+                for node in transcripts.chain(elements, encoding)
             )
             channel_values.update(await asyncio.to_thread(self._decode, heads, lists))
         writes = loaded.pending_writes or []
@@ -184,21 +227,34 @@ class TranscriptSaver(AsyncPostgresSaver):
             _walk(write[2], restore)
         return loaded
 
-    def _decode(self, heads: dict[str, bytes], lists: dict[bytes, list[bytes]]) -> dict[str, Any]:
-        return {
-            channel: [self.serde.loads_typed((ENCODING, element)) for element in lists[head]]
-            for channel, head in heads.items()
-        }
+    def _decode(
+        self, heads: dict[str, bytes], lists: dict[bytes, tuple[str, list[bytes]]]
+    ) -> dict[str, Any]:
+        decoded = {}
+        for channel, head in heads.items():
+            encoding, elements = lists[head]
+            decoded[channel] = [self.serde.loads_typed((encoding, e)) for e in elements]
+        return decoded
 
     def _stored_now(self, digests: Iterable[bytes]) -> None:
         """Called with the digest of every node read: a writer learns which are stored."""
 
 
+class _WithoutId(dict[str, Any]):
+    """A checkpoint whose copy, the one the stock saver stores as the row's JSON, leaves out its
+    id: the row's checkpoint_id column holds it, and a read puts it back (ADR 0025)."""
+
+    def copy(self) -> dict[str, Any]:
+        copied = dict(self)
+        copied.pop("id", None)
+        return copied
+
+
 class TranscriptWriter(AsyncPostgresSaver):
     """The stock saver for one write, whose message lists become chain heads and whose long
     message texts become text nodes. The nodes it did not find in `stored` are left in
-    `new_nodes` (lists) and `new_texts`, for the caller to insert in the same transaction as
-    the checkpoint or writes (db.transcripts.insert)."""
+    `new_nodes` (lists, by encoding) and `new_texts`, for the caller to insert in the same
+    transaction as the checkpoint or writes (db.transcripts.insert)."""
 
     def __init__(
         self,
@@ -212,7 +268,17 @@ class TranscriptWriter(AsyncPostgresSaver):
         super().__init__(conn, pipe=pipe, serde=cast(Any, interning))
         self.interning = interning
         self.stored = stored
-        self.new_nodes: dict[bytes, Node] = {}
+        self.new_nodes: dict[str, dict[bytes, Node]] = {}  # by encoding, then digest
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        without_id = cast(Checkpoint, _WithoutId(checkpoint))
+        return await super().aput(config, without_id, metadata, new_versions)
 
     @property
     def new_texts(self) -> list[Node]:
@@ -240,10 +306,15 @@ class TranscriptWriter(AsyncPostgresSaver):
         if not is_message_list(value):
             return None
         encoded = [self.serde.dumps_typed(element) for element in value]
-        if any(type_ != ENCODING for type_, _ in encoded):
-            return None
-        nodes = transcripts.chain([blob for _, blob in encoded], ENCODING)
+        encoding = encoded[0][0]
+        if encoding != LEAN_TYPE or any(type_ != encoding for type_, _ in encoded):
+            # Not every element lean: the whole list as the stock serializer stores it.
+            encoded = [self.interning.dumps_stock(element) for element in value]
+            encoding = ENCODING
+            if any(type_ != encoding for type_, _ in encoded):
+                return None
+        nodes = transcripts.chain([blob for _, blob in encoded], encoding)
         for node in nodes:
             if node.digest not in self.stored:
-                self.new_nodes.setdefault(node.digest, node)
+                self.new_nodes.setdefault(encoding, {}).setdefault(node.digest, node)
         return nodes[-1].digest

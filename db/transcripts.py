@@ -10,12 +10,14 @@ them.
 
 Texts: a message's text of `INTERN_MIN` characters or more is stored once as a node of its own
 (encoding `text`, no parent) and the message carries a marker in its place, `MARK` and the
-node's digest in hex. The same text in a checkpoint, a pending write, a journaled request or a
+node's digest in base64url. The same text in a checkpoint, a pending write, a journaled request or a
 recorded response is the same node, so a conversation's texts are stored once per tenant
 whatever shape carries them; only the small structure around them repeats."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
@@ -30,8 +32,11 @@ from db.sql import query
 
 ROOT = bytes(32)
 TEXT = "text"
-# A private-use character: never in a text by chance, and storable in jsonb (NUL is not).
-MARK = "\ue000outlast-text:"
+# A private-use character: never in a text by chance, and storable in jsonb (NUL is not). A
+# marker is MARK and the digest in unpadded base64url, 44 characters (ADR 0025); LEGACY_MARK
+# and the digest in hex, 78, is what ADR 0012 wrote, still read.
+MARK = "\ue000"
+LEGACY_MARK = "\ue000outlast-text:"
 INTERN_MIN = 256
 
 
@@ -69,23 +74,32 @@ def text_node(text: str) -> Node:
 
 def mark(node: Node) -> str:
     """The marker that stands for a text node in a message."""
-    return MARK + node.digest.hex()
+    return MARK + _b64(node.digest)
 
 
 def marked(value: object) -> bytes | None:
-    """The digest a marker names, or None for any other value."""
-    if isinstance(value, str) and value.startswith(MARK) and len(value) == len(MARK) + 64:
-        try:
-            return bytes.fromhex(value[len(MARK) :])
-        except ValueError:
-            return None
+    """The digest a marker names (either form), or None for any other value."""
+    if not isinstance(value, str) or not value.startswith(MARK):
+        return None
+    try:
+        if len(value) == len(MARK) + 43:
+            digest = base64.urlsafe_b64decode(value[len(MARK) :] + "=")
+            return digest if MARK + _b64(digest) == value else None
+        if value.startswith(LEGACY_MARK) and len(value) == len(LEGACY_MARK) + 64:
+            return bytes.fromhex(value[len(LEGACY_MARK) :])
+    except (ValueError, binascii.Error):
+        return None
     return None
+
+
+def _b64(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 async def texts(db: Db, task_id: uuid.UUID, digests: Iterable[bytes]) -> dict[bytes, str]:
     """The texts the markers name, by digest, in the task's tenant (NotFound as `read`)."""
     lists = await read(db, task_id, digests)
-    return {digest: elements[0].decode() for digest, elements in lists.items()}
+    return {digest: elements[0].decode() for digest, (_, elements) in lists.items()}
 
 
 def insert_params(task_id: uuid.UUID, nodes: Sequence[Node], encoding: str) -> dict[str, object]:
@@ -108,10 +122,12 @@ async def insert(
         await conn.execute(query("transcripts_insert"), insert_params(task_id, nodes, encoding))
 
 
-async def read(db: Db, task_id: uuid.UUID, heads: Iterable[bytes]) -> dict[bytes, list[bytes]]:
-    """Each head's list, as the encoded elements in order, looked up in the task's tenant.
-    Raises NotFound when a list is not all there (another tenant's head, or a node lost): the
-    elements found are chained again and must end at the head."""
+async def read(
+    db: Db, task_id: uuid.UUID, heads: Iterable[bytes]
+) -> dict[bytes, tuple[str, list[bytes]]]:
+    """Each head's list, as its encoding and the encoded elements in order, looked up in the
+    task's tenant. Raises NotFound when a list is not all there (another tenant's head, or a
+    node lost): the elements found are chained again and must end at the head."""
     wanted = set(heads)
     if not wanted:
         return {}
@@ -126,4 +142,4 @@ async def read(db: Db, task_id: uuid.UUID, heads: Iterable[bytes]) -> dict[bytes
         nodes = chain(elements, encodings.get(head, ""))
         if not nodes or nodes[-1].digest != head:
             raise NotFound("transcript", head.hex())
-    return lists
+    return {head: (encodings[head], elements) for head, elements in lists.items()}

@@ -23,9 +23,8 @@ nodes a checkpoint adds are queued in its fenced transaction too, so a zombie st
 saver remembers which nodes it has seen committed (written by it, or read back on resume) and
 sends only the others.
 
-Superseded writes (ADR 0023): writing a checkpoint drops its parent's pending writes, in the same
-fenced transaction: the new checkpoint's channel values hold what they wrote. LangGraph's own
-channels (interrupts, errors, resume values) are kept.
+Superseded writes (ADR 0023): a checkpoint's pending writes are kept after the next checkpoint
+supersedes them (the LangGraph API's streams and history read them).
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ from psycopg.rows import DictRow
 from db import checkpoints, lease, transcripts
 from db.connect import Pool
 from db.errors import LeaseLost
-from db.saver import ENCODING, TranscriptSaver, TranscriptWriter
+from db.saver import TranscriptSaver, TranscriptWriter
 from outlast import traces
 
 
@@ -117,12 +116,12 @@ class FencedSaver(TranscriptSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        # Record which claim wrote the checkpoint: history shows who wrote what after a crash.
-        stamped: Any = {**metadata, "outlast_epoch": self.epoch}
+        # Which claim wrote the checkpoint is its checkpoint_order row's lease_epoch (the
+        # metadata held it too until ADR 0025): history shows who wrote what after a crash.
         thread_id = str(config["configurable"]["thread_id"])
         checkpoint_ns = str(config["configurable"].get("checkpoint_ns", ""))
         async with self._fenced() as (conn, writer):
-            written = await writer.aput(config, checkpoint, stamped, new_versions)
+            written = await writer.aput(config, checkpoint, metadata, new_versions)
             nodes = await self._insert_new(conn, writer)
             await checkpoints.order_insert(
                 conn, thread_id, checkpoint_ns, checkpoint["id"], self.epoch
@@ -188,9 +187,12 @@ class FencedSaver(TranscriptSaver):
     ) -> list[transcripts.Node]:
         """Queue the transcript nodes `writer` found new, before the fence: they commit with
         the checkpoint or writes that refer to them, or not at all."""
-        lists, texts = list(writer.new_nodes.values()), writer.new_texts
+        texts = writer.new_texts
         await transcripts.insert(conn, self.task_id, texts, transcripts.TEXT)
-        await transcripts.insert(conn, self.task_id, lists, ENCODING)
+        lists: list[transcripts.Node] = []
+        for encoding, nodes in writer.new_nodes.items():
+            await transcripts.insert(conn, self.task_id, list(nodes.values()), encoding)
+            lists += nodes.values()
         return lists + texts
 
     def _writer(self, conn: AsyncConnection[DictRow], pipe: Any) -> TranscriptWriter:

@@ -232,6 +232,6 @@ async def request_of(db: Db, task_id: uuid.UUID, stored: dict[str, Any]) -> Mode
         return ModelRequest.model_validate(stored)
     heads = {part: stored[part]["head"] for part in PARTS if stored[part]["head"]}
     lists = await transcripts.read(db, task_id, [bytes.fromhex(h) for h in heads.values()])
-    parts = {part: [json.loads(e) for e in lists[bytes.fromhex(h)]] for part, h in heads.items()}
+    parts = {part: [json.loads(e) for e in lists[bytes.fromhex(h)][1]] for part, h in heads.items()}
     parts["messages"] = await llm_call.resolve_texts(db, task_id, parts.get("messages", []))
     return ModelRequest.model_validate({**stored, "tools": [], **parts})

@@ -22,9 +22,10 @@ SELECT outlast_checkpoint_head(%(thread_id)s, %(checkpoint_ns)s) AS checkpoint_i
 -- name: checkpoints_list
 -- A task's checkpoints on its thread (root namespace), newest first by write order, paginated by
 -- a checkpoint id (the page's last). A checkpoint with no order row (written by an unfenced
--- saver) sorts after the others, by id.
+-- saver) sorts after the others, by id. The metadata shows `outlast_epoch`, the claim that wrote
+-- the checkpoint, from its order row (ADR 0025: the checkpoint's own metadata no longer repeats it).
 WITH ordered AS (
-    SELECT c.*, coalesce(o.seq, 0) AS seq
+    SELECT c.*, coalesce(o.seq, 0) AS seq, o.lease_epoch
     FROM checkpoints AS c
     LEFT JOIN checkpoint_order AS o USING (thread_id, checkpoint_ns, checkpoint_id)
     WHERE c.thread_id = %(thread_id)s::text AND c.checkpoint_ns = ''
@@ -32,7 +33,8 @@ WITH ordered AS (
                   WHERE t.id = %(thread_id)s::text::uuid AND t.tenant = %(tenant)s)
 )
 SELECT checkpoint_id, parent_checkpoint_id, checkpoint->>'ts' AS ts,
-       metadata->>'source' AS source, (metadata->>'step')::int AS step, metadata
+       metadata->>'source' AS source, (metadata->>'step')::int AS step,
+       metadata || jsonb_strip_nulls(jsonb_build_object('outlast_epoch', lease_epoch)) AS metadata
 FROM ordered
 WHERE %(before_id)s::text IS NULL
    OR (seq, checkpoint_id) < (SELECT seq, checkpoint_id FROM ordered

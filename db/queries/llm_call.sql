@@ -25,7 +25,15 @@ WITH fence AS (
       -- fence:end
     FOR SHARE
 ), recorded AS (
-    SELECT c.id, c.response
+    -- The response whole: its row holds only what its columns do not (ADR 0025).
+    SELECT c.id, CASE WHEN c.response ? 'provider' OR c.provider IS NULL THEN c.response
+                ELSE jsonb_build_object(
+                    'provider', c.provider, 'model', c.model, 'latency_ms', c.latency_ms,
+                    'usage', jsonb_build_object(
+                        'input_tokens', c.input_tokens, 'output_tokens', c.output_tokens,
+                        'cache_read_tokens', c.cache_read_tokens,
+                        'cache_write_tokens', c.cache_write_tokens)
+                ) || c.response END AS response
     FROM llm_calls AS c
     JOIN fence ON fence.id = c.task_id
     WHERE c.step_key = %(step_key)s
@@ -72,7 +80,11 @@ FROM started;
 -- After a model call: record how the call :call_id ended ('completed' with the response, usage
 -- and cost, or 'failed' with the error). Fenced; only a row this lease started and left
 -- 'started'. No row means the lease is lost. The response's text, when long, is a transcript
--- node (ADR 0012) inserted here, under the task's tenant, and the response names it.
+-- node (ADR 0012) inserted here, under the task's tenant, and the response names it. The
+-- response comes without what the row's columns hold (its provider, model, latency and usage,
+-- ADR 0025), or whole when one of them differs: every read puts them back into a response
+-- without `provider` (`jsonb_build_object(...) || response`), and a row written before, which
+-- holds them, reads as it did.
 WITH fence AS (
     SELECT id, lease_epoch, tenant
     FROM tasks
@@ -146,10 +158,19 @@ GROUP BY t.id;
 
 -- name: llm_call_list
 -- A task's journaled calls in the order they were started, paginated by id.
-SELECT id, step_key, seq, lease_epoch, request_digest, status, response, error, provider, model,
+SELECT id, step_key, seq, lease_epoch, request_digest, status,
+       CASE WHEN c.response ? 'provider' OR c.provider IS NULL THEN c.response
+            ELSE jsonb_build_object(
+                'provider', c.provider, 'model', c.model, 'latency_ms', c.latency_ms,
+                'usage', jsonb_build_object(
+                    'input_tokens', c.input_tokens, 'output_tokens', c.output_tokens,
+                    'cache_read_tokens', c.cache_read_tokens,
+                    'cache_write_tokens', c.cache_write_tokens)
+            ) || c.response END AS response,
+       error, provider, model,
        input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micro_usd,
        price, price_source, latency_ms, started_at, finished_at
-FROM llm_calls
+FROM llm_calls AS c
 WHERE tenant = %(tenant)s AND task_id = %(task_id)s AND id > %(after_id)s
 ORDER BY id
 LIMIT %(limit)s;
@@ -185,7 +206,15 @@ WITH fence AS (
     FROM fence
     LEFT JOIN llm_calls AS c ON c.task_id = fence.id AND c.status = 'completed'
 ), original AS (
-    SELECT o.id, o.response, o.provider, o.model
+    -- Whole (llm_call_finish): the replay's row holds the original's usage and latency.
+    SELECT o.id, CASE WHEN o.response ? 'provider' OR o.provider IS NULL THEN o.response
+                ELSE jsonb_build_object(
+                    'provider', o.provider, 'model', o.model, 'latency_ms', o.latency_ms,
+                    'usage', jsonb_build_object(
+                        'input_tokens', o.input_tokens, 'output_tokens', o.output_tokens,
+                        'cache_read_tokens', o.cache_read_tokens,
+                        'cache_write_tokens', o.cache_write_tokens)
+                ) || o.response END AS response, o.provider, o.model
     FROM llm_calls AS o, fence, rank
     WHERE o.task_id = %(source_id)s
       AND o.tenant = fence.tenant

@@ -61,8 +61,9 @@ async def test_a_live_lease_commits_every_write_of_a_run(pool: Pool) -> None:
     assert (
         await count(
             pool,
-            "SELECT count(*) FROM checkpoints WHERE thread_id = %s"
-            " AND (metadata->>'outlast_epoch')::bigint = %s",
+            "SELECT count(*) FROM checkpoints JOIN checkpoint_order"
+            " USING (thread_id, checkpoint_ns, checkpoint_id)"
+            " WHERE thread_id = %s AND lease_epoch = %s",
             str(task_id),
             claim.epoch,
         )

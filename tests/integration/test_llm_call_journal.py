@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
 from pydantic import SecretStr
 
 from db import lease, llm_call
@@ -195,3 +196,40 @@ async def test_node_run_again_within_one_claim_reuses_its_calls(
     again = await run_node(NODE | {"configurable": {"outlast_journal": journal}}, fake)
     assert again == ["a plan", "booked"]
     assert fake.received == []
+
+
+async def test_a_row_holds_its_response_once_and_reads_it_whole(
+    tx: AsyncConnection[DictRow], fake: FakeLLM, prices: PriceBook
+) -> None:
+    """The response's provider, model, latency and usage are in the row's columns only (ADR
+    0025); a reuse and the API's list read the response whole, as does a row written before."""
+    claim = await first_claim(tx)
+    fake.script(OPENAI, Reply("a plan", input_tokens=12, output_tokens=5), Reply("booked"))
+    await run_node(node_config(tx, claim, prices), fake)
+    cur = await tx.execute(
+        "SELECT response FROM llm_calls WHERE task_id = %s ORDER BY id", (claim.task_id,)
+    )
+    stored = [row["response"] for row in await cur.fetchall()]
+    assert all(not {"usage", "provider", "model", "latency_ms"} & set(r) for r in stored)
+    (first, _) = await llm_call.list_(tx, claim.task_id, tenant="default")
+    whole = first["response"]
+    assert whole["usage"] == {
+        "input_tokens": 12,
+        "output_tokens": 5,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+    }
+    assert (whole["provider"], whole["model"], whole["content"]) == ("openai", "gpt-test", "a plan")
+    assert whole["latency_ms"] == first["latency_ms"]
+    # Reused after a crash: the same whole response, no request to the server.
+    again = await reclaim(tx, claim)
+    requests = len(fake.requests(OPENAI))
+    assert await run_node(node_config(tx, again, prices), fake) == ["a plan", "booked"]
+    assert len(fake.requests(OPENAI)) == requests
+    # A row written before holds its response whole: read as it is.
+    await tx.execute(
+        "UPDATE llm_calls SET response = %s WHERE id = %s",
+        (Jsonb({**whole, "usage": {**whole["usage"], "input_tokens": 99}}), first["id"]),
+    )
+    (old, _) = await llm_call.list_(tx, claim.task_id, tenant="default")
+    assert old["response"]["usage"]["input_tokens"] == 99

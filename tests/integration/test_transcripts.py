@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from db import checkpoints, lease, llm_call, tasks, transcripts, workers
 from db.connect import Pool
 from db.errors import LeaseLost, NotFound
+from db.lean import LEAN_TYPE
 from db.saver import TRANSCRIPT_TYPE, TranscriptSaver
 from outlast.models import (
     AssistantMessage,
@@ -75,7 +76,7 @@ async def test_each_message_is_stored_once_and_read_back_whole(pool: Pool) -> No
     assert len(result["messages"]) == 2 * TURNS
     # One list node per message, none twice; and each text once, though every answer is in a
     # pending write and a list too, and every question in the graph's input as well.
-    assert await nodes(pool, "msgpack") == 2 * TURNS
+    assert await nodes(pool, LEAN_TYPE) == 2 * TURNS
     assert await nodes(pool, "text") == 2 * TURNS
     assert await count(pool, "SELECT count(*) FROM checkpoint_writes") > 0
     long_blobs = await count(
@@ -111,7 +112,7 @@ async def test_a_new_claim_resumes_the_list_and_adds_only_new_messages(pool: Poo
     # A fresh saver of the same claim (as after a restart) knows nothing it has not read.
     result = await chat(pool, FencedSaver(pool, task_id, epoch), task_id, range(2, 4))
     assert len(result["messages"]) == 8
-    assert await nodes(pool, "msgpack") == 8
+    assert await nodes(pool, LEAN_TYPE) == 8
     assert await nodes(pool, "text") == 8
 
 
@@ -148,7 +149,7 @@ async def test_a_digest_resolves_only_in_its_own_tenant(pool: Pool) -> None:
         row = await cur.fetchone()
     assert row is not None
     head = bytes(row["blob"])
-    assert len((await transcripts.read(pool, task_id, [head]))[head]) >= 1
+    assert len((await transcripts.read(pool, task_id, [head]))[head][1]) >= 1
     with pytest.raises(NotFound):
         await transcripts.read(pool, other, [head])
 

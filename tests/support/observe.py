@@ -34,7 +34,7 @@ class Observer:
         """The thread's checkpoints in the order they were written (checkpoint_order)."""
         return self.rows(
             "SELECT checkpoint_id, parent_checkpoint_id, (metadata->>'step')::int AS step,"
-            " metadata->>'source' AS source, (metadata->>'outlast_epoch')::bigint AS epoch"
+            " metadata->>'source' AS source, lease_epoch AS epoch"
             " FROM checkpoints LEFT JOIN checkpoint_order"
             " USING (thread_id, checkpoint_ns, checkpoint_id)"
             " WHERE thread_id = %s AND checkpoint_ns = ''"
