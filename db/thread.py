@@ -30,9 +30,22 @@ async def get(db: Db, thread_id: uuid.UUID, *, tenant: str) -> Row:
 
 
 async def search(
-    db: Db, *, tenant: str, metadata: dict[str, Any], limit: int, offset: int
+    db: Db,
+    *,
+    tenant: str,
+    metadata: dict[str, Any],
+    status: str | None,
+    limit: int,
+    offset: int,
 ) -> list[Row]:
-    params = {"tenant": tenant, "metadata": Jsonb(metadata), "limit": limit, "offset": offset}
+    """The tenant's threads holding `metadata` with `status` (any when None), newest first."""
+    params = {
+        "tenant": tenant,
+        "metadata": Jsonb(metadata),
+        "status": status,
+        "limit": limit,
+        "offset": offset,
+    }
     return await fetch_all(db, "thread_search", params)
 
 

@@ -69,11 +69,11 @@ async def search_threads(
         pool,
         tenant=caller.tenant,
         metadata=body.metadata or {},
+        status=body.status,
         limit=body.limit,
         offset=body.offset,
     )
-    found = [thread_public(row) for row in rows]
-    return [t for t in found if body.status is None or t.status == body.status]
+    return [thread_public(row) for row in rows]
 
 
 @router.patch("/threads/{thread_id:uuid}", summary="Merge metadata into a thread's")

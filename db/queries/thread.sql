@@ -24,15 +24,26 @@ FROM threads AS th
 WHERE th.id = %(thread_id)s AND th.tenant = %(tenant)s;
 
 -- name: thread_search
--- A tenant's threads, newest first, those whose metadata contains :metadata.
-SELECT th.*,
-       array(SELECT DISTINCT o.state FROM tasks AS o
-             WHERE o.thread_id = th.id
-               AND o.state NOT IN ('completed', 'failed', 'cancelled')) AS open_states,
-       (SELECT l.state FROM tasks AS l WHERE l.thread_id = th.id
-        ORDER BY l.created_at DESC, l.id DESC LIMIT 1) AS last_state
+-- A tenant's threads, newest first, those whose metadata contains :metadata and whose status
+-- is :status (any when NULL; the status as api/platform.py thread_status derives it from the
+-- open states and the last state, ADR 0018), filtered before the page is cut.
+SELECT th.*, s.open_states, s.last_state
 FROM threads AS th
+CROSS JOIN LATERAL (
+    SELECT array(SELECT DISTINCT o.state FROM tasks AS o
+                 WHERE o.thread_id = th.id
+                   AND o.state NOT IN ('completed', 'failed', 'cancelled')) AS open_states,
+           (SELECT l.state FROM tasks AS l WHERE l.thread_id = th.id
+            ORDER BY l.created_at DESC, l.id DESC LIMIT 1) AS last_state
+) AS s
 WHERE th.tenant = %(tenant)s AND th.metadata @> %(metadata)s
+  AND (%(status)s::text IS NULL
+       OR %(status)s = CASE
+            WHEN s.open_states && ARRAY['waiting_for_approval', 'waiting_for_input'] THEN 'interrupted'
+            WHEN cardinality(s.open_states) > 0 THEN 'busy'
+            WHEN s.last_state = 'failed' THEN 'error'
+            ELSE 'idle'
+          END)
 ORDER BY th.created_at DESC, th.id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
 

@@ -73,6 +73,18 @@ def test_a_second_run_on_a_thread_sees_the_first_runs_values(
     ]
 
 
+def test_thread_search_filters_by_status_before_its_limit(sdk: SyncLangGraphClient) -> None:
+    """A busy thread older than a page of idle ones is still found (Agent Inbox searches so)."""
+    busy = sdk.threads.create(metadata={"inbox": "q"})["thread_id"]
+    sdk.runs.create(busy, "notes", input={"note": "a"})  # no worker: the run stays queued
+    idle = [sdk.threads.create(metadata={"inbox": "q"})["thread_id"] for _ in range(3)]
+    found = sdk.threads.search(metadata={"inbox": "q"}, status="busy", limit=1)
+    assert [t["thread_id"] for t in found] == [busy]
+    page = sdk.threads.search(metadata={"inbox": "q"}, status="idle", limit=2, offset=1)
+    assert [t["thread_id"] for t in page] == idle[::-1][1:3]
+    assert sdk.threads.count(metadata={"inbox": "q"}, status="busy") == 1
+
+
 def test_runs_on_one_thread_run_in_order_never_at_once(
     sdk: SyncLangGraphClient, v1: TestClient, processes: Processes
 ) -> None:
