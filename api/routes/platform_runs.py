@@ -8,7 +8,7 @@ import contextlib
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
@@ -26,7 +26,7 @@ from api.platform import (
 from api.problems import invalid
 from api.routes.streams import STREAM_RESPONSE
 from api.routes.tasks import unknown_graph
-from api.runstream import SERVED_MODES, frames, modes_of
+from api.runstream import SERVED_MODES, RunLastEventId, frames, modes_of
 from api.schemas import TaskCreate
 from api.targets import resolve
 from db import agent as agents
@@ -40,9 +40,6 @@ from outlast.registry import Registry
 from outlast.settings import Settings
 
 router = APIRouter(tags=["langgraph"])
-LastEventId = Annotated[
-    int | None, Header(alias="Last-Event-ID", ge=0, description="Resume after this frame id.")
-]
 WAITING_STATES = ("waiting_for_approval", "waiting_for_input")
 OPEN_STATES = ("queued", "running", "paused", *WAITING_STATES)
 
@@ -255,7 +252,7 @@ def _stream(
     row: Row,
     modes: list[str],
     tenant: str,
-    after: int = 0,
+    after: str | None = None,
     subgraphs: bool = False,
 ) -> EventSourceResponse:
     thread_id = row["thread_id"] or row["id"]
@@ -286,7 +283,7 @@ async def stream_run(
     row = await start(request, caller, pool, settings, thread_id, body)
     modes = modes_of(body.stream_mode)
     return _stream(
-        request, pool, registry, row, modes, caller.tenant, 0, bool(body.stream_subgraphs)
+        request, pool, registry, row, modes, caller.tenant, None, bool(body.stream_subgraphs)
     )
 
 
@@ -304,7 +301,7 @@ async def stream_stateless_run(
     row = await start(request, caller, pool, settings, None, body)
     modes = modes_of(body.stream_mode)
     return _stream(
-        request, pool, registry, row, modes, caller.tenant, 0, bool(body.stream_subgraphs)
+        request, pool, registry, row, modes, caller.tenant, None, bool(body.stream_subgraphs)
     )
 
 
@@ -356,11 +353,11 @@ async def join_stream(
     pool: PoolDep,
     registry: RegistryDep,
     stream_mode: Annotated[list[str] | None, Query()] = None,
-    last_event_id: LastEventId = None,
+    last_event_id: RunLastEventId = None,
 ) -> Any:
     row = await run.get(pool, run_id, thread_id=thread_id, tenant=caller.tenant)
     modes = [m for m in (stream_mode or ["values"]) if m in SERVED_MODES] or ["values"]
-    return _stream(request, pool, registry, row, modes, caller.tenant, last_event_id or 0)
+    return _stream(request, pool, registry, row, modes, caller.tenant, last_event_id)
 
 
 @router.post(

@@ -293,21 +293,86 @@ def test_messages_tuple_streams_each_message_a_step_returned(
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=f"token-by-token messages {NOT_SERVED}")
-def test_messages_token_by_token_not_served(sdk: SyncLangGraphClient, processes: Processes) -> None:
-    """Whole messages are streamed when their step ends; a model's tokens are not stored."""
-    processes.worker(concurrency=1)
-    chat = {"messages": [{"role": "user", "content": "hi there"}]}
-    parts = list(sdk.runs.stream(None, "talk", input=chat, stream_mode="messages-tuple"))
-    assert len([p for p in parts if p.event == "messages"]) > 1
+PROGRESS = {"note": "p", "steps": 2, "done": 0}
 
 
-@pytest.mark.xfail(strict=True, reason=f"stream modes events and custom {NOT_SERVED}")
-@pytest.mark.parametrize("mode", ["events", "custom"])
-def test_stream_mode_not_served(sdk: SyncLangGraphClient, processes: Processes, mode: str) -> None:
+def _custom_and_updates(parts: list[Any]) -> list[Any]:
+    """The run's `custom` chunks and `updates` step numbers, in the order they came."""
+    order: list[Any] = []
+    for p in parts:
+        if p.event == "custom":
+            order.append((p.data["step"], p.data["part"]))
+        elif p.event == "updates":
+            order.append(p.data["note"]["done"] - 1)
+    return order
+
+
+def test_custom_mode_streams_the_stream_writers_chunks_between_the_steps(
+    sdk: SyncLangGraphClient, processes: Processes
+) -> None:
     processes.worker(concurrency=1)
-    parts = list(sdk.runs.stream(None, "notes", input={"note": "m"}, stream_mode=mode))  # type: ignore[arg-type]
-    assert any(p.event.startswith(mode.split("-")[0]) for p in parts)
+    parts = list(
+        sdk.runs.stream(None, "progress", input=PROGRESS, stream_mode=["custom", "updates"])
+    )
+    assert parts[0].event == "metadata"
+    assert _custom_and_updates(parts) == [(0, 0), (0, 1), 0, (1, 0), (1, 1), 1]
+    only = list(sdk.runs.stream(None, "progress", input=PROGRESS, stream_mode="custom"))
+    assert [p.data for p in only if p.event == "custom"] == [
+        {"step": s, "part": n} for s in (0, 1) for n in (0, 1)
+    ]
+
+
+def test_custom_mode_resumes_after_last_event_id_async(url: str, processes: Processes) -> None:
+    processes.worker(concurrency=1)
+
+    async def flow() -> tuple[list[Any], list[Any]]:
+        client = get_client(url=url, api_key=TEST_KEY)
+        run = await client.runs.create(None, "progress", input=PROGRESS)
+        whole = [
+            p
+            async for p in client.runs.join_stream(
+                run["thread_id"], run["run_id"], stream_mode=["custom", "updates"]
+            )
+        ]
+        second = next(p for p in whole if p.event == "custom" and p.data == {"step": 0, "part": 1})
+        assert second.id is not None
+        rest = [
+            p
+            async for p in client.runs.join_stream(
+                run["thread_id"],
+                run["run_id"],
+                stream_mode=["custom", "updates"],
+                last_event_id=second.id,
+            )
+        ]
+        return whole, rest
+
+    whole, rest = asyncio.run(flow())
+    assert _custom_and_updates(whole) == [(0, 0), (0, 1), 0, (1, 0), (1, 1), 1]
+    assert _custom_and_updates(rest) == [0, (1, 0), (1, 1), 1]
+
+
+def test_events_mode_sends_node_start_and_end_events(
+    sdk: SyncLangGraphClient, processes: Processes
+) -> None:
+    processes.worker(concurrency=1)
+    graph_input = {"note": "e", "steps": 2, "done": 0}
+    parts = list(sdk.runs.stream(None, "notes", input=graph_input, stream_mode="events"))
+    assert parts[0].event == "metadata"
+    events = [(p.data["event"], p.data["name"]) for p in parts if p.event == "events"]
+    assert events == [
+        ("on_chain_start", "notes"),
+        ("on_chain_start", "note"),
+        ("on_chain_end", "note"),
+        ("on_chain_start", "note"),
+        ("on_chain_end", "note"),
+        ("on_chain_end", "notes"),
+    ]
+    ends = [
+        p.data["data"] for p in parts if p.event == "events" and p.data["event"] == "on_chain_end"
+    ]
+    assert ends[0]["output"] == {"notes": ["e-0"], "done": 1}
+    assert ends[-1]["output"]["notes"] == ["e-0", "e-1"]
 
 
 def test_subgraph_steps_stream_as_mode_and_namespace(
