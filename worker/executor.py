@@ -381,7 +381,7 @@ class Executor:
     async def _stream(
         self, graph: Any, graph_input: Any, config: RunnableConfig, lease: Lease
     ) -> bool:
-        """Stream node by node; True when stopped at a node boundary by a cancel request.
+        """Stream step by step; True when stopped at a node boundary by a cancel request.
         What nodes write to LangGraph's stream writer is stored as it comes (stream_chunks, the
         LangGraph API's `custom` mode, ADR 0027), each chunk placed after the checkpoint the
         stream announced last: LangGraph announces a checkpoint once it is saved (`durability
@@ -408,16 +408,17 @@ class Executor:
             if mode == "checkpoints":
                 configurable = payload["config"]["configurable"]
                 after = (configurable.get("checkpoint_ns", ""), configurable["checkpoint_id"])
-                continue
-            if not ns and lease.cancel_requested.is_set():  # a node boundary of the run's own
-                return True
+                # The run's own checkpoint, saved, and the next step's nodes not run: a node
+                # boundary, where a cancel request stops the run.
+                if not ns and lease.cancel_requested.is_set():
+                    return True
         return False
 
 
 MAX_RESUMES_PER_CLAIM = 100
-# The worker's own stream of a run: node boundaries (cancel), the checkpoints as they are saved,
-# and what nodes write to the stream writer (stored for the LangGraph API's `custom` mode).
-STREAM_MODES = ["updates", "checkpoints", "custom"]
+# The worker's own stream of a run: the checkpoints as they are saved (node boundaries, where
+# a cancel stops it) and what nodes write to the stream writer (the LangGraph API's `custom`).
+STREAM_MODES = ["checkpoints", "custom"]
 # What _first_input answers for a task that only updates its thread's state.
 UPDATE_ONLY = object()
 
