@@ -330,7 +330,7 @@ def _node_event(name: str, task: Any, step: Any, data: dict[str, Any]) -> dict[s
 def _run_event(name: str, task: Row, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "event": name,
-        "name": task["graph"],
+        "name": task["agent"] or task["graph"],  # the assistant id, as runs show it
         "run_id": str(task["id"]),
         "tags": [],
         "metadata": {},
@@ -351,8 +351,38 @@ def _messages(parent: Any, snap: Any) -> list[list[Any]]:
         found = result.get("messages")
         for message in found if isinstance(found, list) else [found] if found else []:
             meta = {"langgraph_node": task.name, "langgraph_step": step}
-            pairs.append([to_json(message), meta])
+            pairs.append([_langchain(to_json(message)), meta])
     return pairs
+
+
+ROLE_TYPES = {"assistant": "ai", "user": "human", "system": "system", "tool": "tool"}
+
+
+def _langchain(message: Any) -> Any:
+    """A message as LangChain's serialized shape, which the SDK's clients read: an Outlast
+    message (outlast.models.messages: `role`, `content`, `tool_calls`) is mapped; a LangChain
+    message (it has `type`) is as it is."""
+    if not isinstance(message, dict) or "type" in message or message.get("role") not in ROLE_TYPES:
+        return message
+    out: dict[str, Any] = {
+        "type": ROLE_TYPES[message["role"]],
+        "content": message.get("content", ""),
+        "id": message.get("id"),
+    }
+    if message["role"] == "assistant":
+        out["tool_calls"] = [
+            {
+                "name": c.get("name"),
+                "args": c.get("args") or {},
+                "id": c.get("id"),
+                "type": "tool_call",
+            }
+            for c in message.get("tool_calls") or []
+        ]
+    if message["role"] == "tool":
+        out["tool_call_id"] = message.get("tool_call_id")
+        out["status"] = "error" if message.get("is_error") else "success"
+    return out
 
 
 def _last(row: Row, previous: Any, modes: list[str]) -> list[ServerSentEvent]:

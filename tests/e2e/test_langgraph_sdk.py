@@ -16,6 +16,7 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
 from tests.support.api import api_client, live_server
+from tests.support.fake_llm import OPENAI, FakeLLM, Reply
 from tests.support.keys import TEST_KEY
 from tests.support.processes import TEST_ENV, Processes
 from tests.support.wait import wait_until
@@ -373,6 +374,80 @@ def test_events_mode_sends_node_start_and_end_events(
     ]
     assert ends[0]["output"] == {"notes": ["e-0"], "done": 1}
     assert ends[-1]["output"]["notes"] == ["e-0", "e-1"]
+
+
+ANSWER = "The answer, worked out step by step, is forty-two."
+AGENT = {"name": "teller", "provider": "openai", "model": "gpt-test", "max_tokens": 300}
+ASK = {"messages": [{"role": "user", "content": "what is 6 times 7?"}]}
+
+
+@pytest.fixture
+def agent_worker(v1: TestClient, fake: FakeLLM, processes: Processes, tmp_path: Any) -> None:
+    """An agent answering ANSWER through the fake provider (streamed in pieces), and a worker
+    that calls it."""
+    assert v1.post("/v1/agents", json=AGENT).status_code == 201
+    fake.script(OPENAI, Reply(ANSWER), Reply(ANSWER))  # a test runs the agent twice at most
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[openai."gpt-test"]\ninput = 2\noutput = 10\n')
+    processes.worker(
+        concurrency=1,
+        OUTLAST_LEASE_TTL_S="15",  # the first model call imports the SDK on the worker's loop
+        OPENAI_API_KEY="sk-dummy",
+        OPENAI_BASE_URL=f"{fake.url}/v1",
+        OUTLAST_MODEL_PRICES_FILE=str(prices),
+    )
+
+
+@pytest.mark.usefixtures("agent_worker")
+def test_messages_tuple_streams_a_models_tokens_as_they_come(sdk: SyncLangGraphClient) -> None:
+    parts = list(sdk.runs.stream(None, "teller", input=ASK, stream_mode="messages-tuple"))
+    assert parts[0].event == "metadata"
+    messages = [p for p in parts if p.event == "messages"]
+    chunks = [p for p in messages if p.data[0]["type"] == "AIMessageChunk"]
+    assert len(chunks) > 1  # token by token, not the whole answer at the step's end
+    assert len({c.data[0]["id"] for c in chunks}) == 1
+    assert "".join(c.data[0]["content"] for c in chunks) == ANSWER
+    assert {c.data[1]["langgraph_node"] for c in chunks} == {"model"}
+    whole = [p.data[0] for p in messages if p.data[0]["type"] == "ai"]
+    assert [m["content"] for m in whole] == [ANSWER]  # then the step's message, whole
+    assert messages.index(chunks[-1]) < [p.data[0]["type"] for p in messages].index("ai")
+
+    # A reconnect after the first token misses nothing and repeats nothing.
+    run_id = parts[0].data["run_id"]
+    assert chunks[0].id is not None
+    rest = list(
+        sdk.runs.join_stream(
+            run_id, run_id, stream_mode="messages-tuple", last_event_id=chunks[0].id
+        )
+    )
+    again = [p.data[0]["content"] for p in rest if p.event == "messages"]
+    assert again == [c.data[0]["content"] for c in chunks[1:]] + [ANSWER]
+
+
+@pytest.mark.usefixtures("agent_worker")
+def test_messages_and_events_modes_carry_the_tokens_async(url: str) -> None:
+    async def flow(mode: Any) -> list[Any]:
+        client = get_client(url=url, api_key=TEST_KEY)
+        return [p async for p in client.runs.stream(None, "teller", input=ASK, stream_mode=mode)]
+
+    parts = asyncio.run(flow("messages"))
+    partial = [p.data[0]["content"] for p in parts if p.event == "messages/partial"]
+    assert len(partial) > 1 and partial[-1] == ANSWER  # each the message so far
+    complete = [p.data[0]["content"] for p in parts if p.event == "messages/complete"]
+    assert complete == [ANSWER]
+
+    events = [p.data for p in asyncio.run(flow("events")) if p.event == "events"]
+    streamed = [
+        e["data"]["chunk"]["content"] for e in events if e["event"] == "on_chat_model_stream"
+    ]
+    assert len(streamed) > 1 and "".join(streamed) == ANSWER
+    kinds = [
+        (e["event"], e["name"] if e["event"] != "on_chat_model_stream" else "tokens")
+        for e in events
+    ]
+    start, end = kinds.index(("on_chain_start", "model")), kinds.index(("on_chain_end", "model"))
+    assert start < kinds.index(("on_chat_model_stream", "tokens")) < end
+    assert kinds[0] == ("on_chain_start", "teller") and kinds[-1] == ("on_chain_end", "teller")
 
 
 def test_subgraph_steps_stream_as_mode_and_namespace(
