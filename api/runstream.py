@@ -152,7 +152,8 @@ async def frames(
             sent = False
             for checkpoint in found:
                 while extras and extras[0].row["after_seq"] < checkpoint["seq"]:
-                    yield _extra(extras.pop(0), modes, pos, calls, subgraphs)
+                    for frame in _extra(extras.pop(0), modes, pos, calls, subgraphs):
+                        yield frame
                     sent = True
                 ns = checkpoint["checkpoint_ns"]
                 snap = await _at(graph, task_id, checkpoint["checkpoint_id"], ns)
@@ -169,7 +170,8 @@ async def frames(
                 sent = True
             if len(found) < BATCH:
                 for extra in extras:
-                    yield _extra(extra, modes, pos, calls, subgraphs)
+                    for frame in _extra(extra, modes, pos, calls, subgraphs):
+                        yield frame
                     sent = True
             if sent:
                 quiet = 0.0
@@ -211,15 +213,14 @@ async def _extras(
 
 def _extra(
     extra: _Extra, modes: list[str], pos: Position, calls: _Calls, subgraphs: bool
-) -> ServerSentEvent:
-    """One chunk's or delta's frame (the last of them when one row makes several), carrying the
-    position after it. A delta serves every token mode asked, as one frame each; SSE gives one
-    id per frame, so they are joined into the frame of the first mode asked."""
+) -> list[ServerSentEvent]:
+    """One chunk's or delta's frames, the last carrying the position after it. A delta is sent
+    in the first token mode asked only (`messages-tuple`, `messages` or `events`)."""
     row = extra.row
     if extra.kind == "chunk":
         pos.chunk = row["id"]
         ns = row["namespace"]
-        return _frame(f"custom|{ns}" if ns else "custom", row["data"], pos)
+        return [_frame(f"custom|{ns}" if ns else "custom", row["data"], pos)]
     pos.delta = row["id"]
     meta, ns = _call_metadata(row)
     message_id = f"outlast-call-{row['call_id']}-{row['attempt']}"
@@ -227,12 +228,16 @@ def _extra(
     suffix = f"|{ns}" if ns and subgraphs else ""
     mode = next(m for m in modes if m in TOKEN_MODES)
     if mode == "messages-tuple":
-        return _frame(f"messages{suffix}", [chunk, meta], pos)
+        return [_frame(f"messages{suffix}", [chunk, meta], pos)]
     if mode == "messages":
         so_far = calls.text.get(message_id)
         calls.text[message_id] = (so_far or "") + row["text"]
         whole = to_json(AIMessageChunk(content=calls.text[message_id], id=message_id))
-        return _frame(f"messages/partial{suffix}", [whole], pos)
+        partial = _frame(f"messages/partial{suffix}", [whole], pos)
+        if so_far is not None:
+            return [partial]
+        # A message's metadata first, once per stream, as LangGraph sends it.
+        return [_frame(f"messages/metadata{suffix}", {message_id: {"metadata": meta}}), partial]
     event = {
         "event": "on_chat_model_stream",
         "name": "call_model",
@@ -242,7 +247,7 @@ def _extra(
         "data": {"chunk": chunk},
         "parent_ids": [],
     }
-    return _frame(f"events{suffix}", event, pos)
+    return [_frame(f"events{suffix}", event, pos)]
 
 
 def _call_metadata(row: Row) -> tuple[dict[str, Any], str]:

@@ -433,6 +433,8 @@ def test_messages_and_events_modes_carry_the_tokens_async(url: str) -> None:
     parts = asyncio.run(flow("messages"))
     partial = [p.data[0]["content"] for p in parts if p.event == "messages/partial"]
     assert len(partial) > 1 and partial[-1] == ANSWER  # each the message so far
+    (meta,) = [p.data for p in parts if p.event == "messages/metadata"]
+    assert next(iter(meta.values()))["metadata"]["langgraph_node"] == "model"
     complete = [p.data[0]["content"] for p in parts if p.event == "messages/complete"]
     assert complete == [ANSWER]
 
