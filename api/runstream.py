@@ -50,6 +50,7 @@ BATCH = 100  # checkpoints (chunks, deltas) per read
 SERVED_MODES = ("values", "updates", "messages-tuple", "messages", "custom", "events")
 CHUNK_MODES = frozenset({"custom"})  # modes that read stream_chunks
 TOKEN_MODES = frozenset({"messages-tuple", "messages", "events"})  # modes that read llm_deltas
+PARENT_MODES = frozenset({"updates", "messages-tuple", "messages", "events"})  # read its writes
 # Checkpoints that are not a step of the run: the input before it is applied, and the copy of
 # the thread's state a run on a named thread starts from (worker/executor.py).
 NOT_A_STEP = ("input", "fork")
@@ -145,12 +146,20 @@ async def frames(
             row = await tasks.get(pool, task_id, tenant=tenant)
             # Chunks and deltas first: a row read names a checkpoint already committed, so the
             # checkpoints read next hold every one a row read must follow.
-            extras = await _extras(pool, task_id, modes, pos, tenant=tenant, subgraphs=subgraphs)
+            extras, cut = await _extras(
+                pool, task_id, modes, pos, tenant=tenant, subgraphs=subgraphs
+            )
             found = await run.checkpoints(
                 pool, task_id, tenant=tenant, after=pos.seq, limit=BATCH, subgraphs=subgraphs
             )
             sent = False
+            # Rows go out up to `bound`: every checkpoint they must precede has been read.
+            bound = None if len(found) < BATCH else found[-1]["seq"]
             for checkpoint in found:
+                if cut is not None and checkpoint["seq"] > cut:
+                    # Rows not read yet (a batch was full) may come before this checkpoint.
+                    bound = checkpoint["seq"] - 1
+                    break
                 while extras and extras[0].row["after_seq"] < checkpoint["seq"]:
                     for frame in _extra(extras.pop(0), modes, pos, calls, subgraphs):
                         yield frame
@@ -160,7 +169,7 @@ async def frames(
                 # The parent read now, not when it was new: its tasks' results (the writes
                 # this step made) were still pending then.
                 parent = None
-                if snap.parent_config and modes != ["values"]:
+                if snap.parent_config and PARENT_MODES.intersection(modes):
                     parent = await graph.aget_state(snap.parent_config)
                 pos.seq = checkpoint["seq"]
                 for frame in _step(snap, parent, modes, pos, ns):
@@ -168,11 +177,12 @@ async def frames(
                 if not ns:
                     previous = snap
                 sent = True
-            if len(found) < BATCH:
-                for extra in extras:
-                    for frame in _extra(extra, modes, pos, calls, subgraphs):
-                        yield frame
-                    sent = True
+            for extra in extras:
+                if bound is not None and extra.row["after_seq"] > bound:
+                    break
+                for frame in _extra(extra, modes, pos, calls, subgraphs):
+                    yield frame
+                sent = True
             if sent:
                 quiet = 0.0
                 continue
@@ -197,18 +207,27 @@ async def _extras(
     *,
     tenant: str,
     subgraphs: bool,
-) -> list[_Extra]:
+) -> tuple[list[_Extra], int | None]:
+    """The chunks and deltas after the position, in stream order, and, when a read was cut at
+    its limit, the lowest `after_seq` its last row had (rows not read yet come after it)."""
     found: list[_Extra] = []
+    cuts: list[int] = []
     if CHUNK_MODES.intersection(modes):
         rows = await stream_chunk.run(
             pool, task_id, tenant=tenant, after=pos.chunk, limit=BATCH, subgraphs=subgraphs
         )
         found.extend(_Extra("chunk", r) for r in rows)
+        if len(rows) >= BATCH:
+            cuts.append(rows[-1]["after_seq"])
     if TOKEN_MODES.intersection(modes):
         rows = await llm_delta.run(pool, task_id, tenant=tenant, after=pos.delta, limit=BATCH)
         found.extend(_Extra("delta", r) for r in rows)
+        if len(rows) >= BATCH:
+            cuts.append(rows[-1]["after_seq"])
     found.sort(key=lambda e: e.key)
-    return found
+    if cuts:  # the other source's rows past the cut wait too
+        found = [e for e in found if e.row["after_seq"] <= min(cuts)]
+    return found, min(cuts) if cuts else None
 
 
 def _extra(

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
+from api import runstream
 from tests.support.api import api_client, live_server
 from tests.support.fake_llm import OPENAI, FakeLLM, Reply
 from tests.support.keys import TEST_KEY
@@ -321,6 +322,24 @@ def test_custom_mode_streams_the_stream_writers_chunks_between_the_steps(
     assert [p.data for p in only if p.event == "custom"] == [
         {"step": s, "part": n} for s in (0, 1) for n in (0, 1)
     ]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 100])
+def test_a_replay_read_in_small_batches_keeps_the_order(
+    sdk: SyncLangGraphClient, processes: Processes, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """Rows and checkpoints are read a batch at a time: a full batch of chunks holds back the
+    checkpoints that rows not read yet may precede."""
+    processes.worker(concurrency=1)
+    run = sdk.runs.create(None, "progress", input={**PROGRESS, "steps": 3})
+    sdk.runs.join(run["thread_id"], run["run_id"])
+    monkeypatch.setattr(runstream, "BATCH", batch)
+    parts = list(
+        sdk.runs.join_stream(run["thread_id"], run["run_id"], stream_mode=["custom", "updates"])
+    )
+    assert _custom_and_updates(parts) == [
+        (0, 0), (0, 1), 0, (1, 0), (1, 1), 1, (2, 0), (2, 1), 2
+    ]  # fmt: skip
 
 
 def test_custom_mode_resumes_after_last_event_id_async(url: str, processes: Processes) -> None:
