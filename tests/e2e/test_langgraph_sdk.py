@@ -450,8 +450,9 @@ def test_messages_and_events_modes_carry_the_tokens_async(url: str) -> None:
         return [p async for p in client.runs.stream(None, "teller", input=ASK, stream_mode=mode)]
 
     parts = asyncio.run(flow("messages"))
+    seen = [(p.event, p.data) for p in parts]  # shown when an assertion fails
     partial = [p.data[0]["content"] for p in parts if p.event == "messages/partial"]
-    assert len(partial) > 1 and partial[-1] == ANSWER  # each the message so far
+    assert len(partial) > 1 and partial[-1] == ANSWER, seen  # each the message so far
     (meta,) = [p.data for p in parts if p.event == "messages/metadata"]
     assert next(iter(meta.values()))["metadata"]["langgraph_node"] == "model"
     complete = [p.data[0]["content"] for p in parts if p.event == "messages/complete"]
@@ -461,13 +462,13 @@ def test_messages_and_events_modes_carry_the_tokens_async(url: str) -> None:
     streamed = [
         e["data"]["chunk"]["content"] for e in events if e["event"] == "on_chat_model_stream"
     ]
-    assert len(streamed) > 1 and "".join(streamed) == ANSWER
+    assert len(streamed) > 1 and "".join(streamed) == ANSWER, events
     kinds = [
         (e["event"], e["name"] if e["event"] != "on_chat_model_stream" else "tokens")
         for e in events
     ]
     start, end = kinds.index(("on_chain_start", "model")), kinds.index(("on_chain_end", "model"))
-    assert start < kinds.index(("on_chat_model_stream", "tokens")) < end
+    assert start < kinds.index(("on_chat_model_stream", "tokens")) < end, kinds
     assert kinds[0] == ("on_chain_start", "teller") and kinds[-1] == ("on_chain_end", "teller")
 
 
