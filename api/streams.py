@@ -64,9 +64,10 @@ class Wakeups:
         self._streams: dict[str, set[asyncio.Event]] = defaultdict(set)
 
     @contextmanager
-    def subscribe(self, key: str) -> Iterator[asyncio.Event]:
-        """An event set on every notification for `key` (a tenant, or a `token_key`)."""
-        event = asyncio.Event()
+    def subscribe(self, key: str, event: asyncio.Event | None = None) -> Iterator[asyncio.Event]:
+        """An event set on every notification for `key` (a tenant, or a `token_key`); `event`
+        to share one between keys."""
+        event = event or asyncio.Event()
         self._streams[key].add(event)
         try:
             yield event

@@ -28,6 +28,11 @@ async def task(db: Db, task_id: uuid.UUID, *, tenant: str, after: int, limit: in
     return await fetch_all(db, "llm_delta_task", params)
 
 
+async def run(db: Db, task_id: uuid.UUID, *, tenant: str, after: int, limit: int) -> list[Row]:
+    params = {"task_id": task_id, "tenant": tenant, "after": after, "limit": limit}
+    return await fetch_all(db, "llm_delta_run", params)
+
+
 async def prune(db: Db, *, retention_s: float, batch: int) -> int:
     rows = await fetch_all(db, "llm_delta_prune", {"retention_s": retention_s, "batch": batch})
     return len(rows)

@@ -528,6 +528,8 @@ class LlmDelta(Base):
     task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     call_id: Mapped[int] = mapped_column(BigInteger)
     attempt: Mapped[int] = mapped_column(Integer)
+    # Before `text`, which names a column below and hides sqlalchemy's text() after it.
+    after_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
 
@@ -536,6 +538,26 @@ class LlmDelta(Base):
         Index("llm_deltas_at", "at"),
         {"prefixes": ["UNLOGGED"]},
     )
+
+
+class StreamChunk(Base):
+    """A chunk a run's node wrote to LangGraph's stream writer (db/queries/stream_chunk.sql), for
+    the LangGraph API's `custom` stream mode; fenced and durable (ADR 0027)."""
+
+    __tablename__ = "stream_chunks"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
+    )
+    lease_epoch: Mapped[int] = mapped_column(BigInteger)
+    after_seq: Mapped[int] = mapped_column(BigInteger)
+    namespace: Mapped[str] = mapped_column(Text)
+    data: Mapped[Any] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+
+    __table_args__ = (Index("stream_chunks_task", "task_id", "id"),)
 
 
 class Agent(Base):

@@ -37,7 +37,7 @@ from langgraph.errors import InvalidUpdateError
 from langgraph.types import Command, Interrupt, StateSnapshot
 
 from db import agent as agents
-from db import outcome, thread, waits
+from db import outcome, stream_chunk, thread, waits
 from db.connect import Pool
 from db.errors import BudgetPaused, LeaseLost, RateLimited
 from db.graph_store import FencedStore
@@ -343,6 +343,8 @@ class Executor:
         fresh = existing is None
         if fresh:
             existing = await self._continue_thread(saver, claim)
+        else:  # a resumed run: its unfinished steps run again and write their chunks anew
+            await stream_chunk.purge(self.pool, claim.task_id, claim.epoch)
         if claim.resume_patch is not None and existing is not None:
             try:
                 as_node = state_update_node(claim.input)
@@ -386,18 +388,44 @@ class Executor:
     async def _stream(
         self, graph: Any, graph_input: Any, config: RunnableConfig, lease: Lease
     ) -> bool:
-        """Stream node by node; True when stopped at a node boundary by a cancel request."""
-        async for _update in graph.astream(
-            graph_input, config, stream_mode="updates", durability="sync"
+        """Stream step by step; True when stopped at a node boundary by a cancel request.
+        What nodes write to LangGraph's stream writer is stored as it comes (stream_chunks, the
+        LangGraph API's `custom` mode, ADR 0027), each chunk placed after the checkpoint the
+        stream announced last: LangGraph announces a checkpoint once it is saved (`durability
+        ="sync"`) and before the next step's nodes run, so that is the step the chunk is of."""
+        claim = lease.claim
+        after: tuple[str, str] | None = None
+        async for ns, mode, payload in graph.astream(
+            graph_input, config, stream_mode=STREAM_MODES, subgraphs=True, durability="sync"
         ):
             if lease.lost.is_set():
-                raise LeaseLost(lease.claim.task_id, lease.claim.epoch)
-            if lease.cancel_requested.is_set():
-                return True
+                raise LeaseLost(claim.task_id, claim.epoch)
+            if mode == "custom":
+                data = dumps_storable(payload, "stream chunk")
+                namespace = "|".join(ns)
+                await stream_chunk.insert(
+                    self.pool,
+                    claim.task_id,
+                    claim.epoch,
+                    namespace=namespace,
+                    data_json=data,
+                    after=after,
+                )
+                continue
+            if mode == "checkpoints":
+                configurable = payload["config"]["configurable"]
+                after = (configurable.get("checkpoint_ns", ""), configurable["checkpoint_id"])
+                # The run's own checkpoint, saved, and the next step's nodes not run: a node
+                # boundary, where a cancel request stops the run.
+                if not ns and lease.cancel_requested.is_set():
+                    return True
         return False
 
 
 MAX_RESUMES_PER_CLAIM = 100
+# The worker's own stream of a run: the checkpoints as they are saved (node boundaries, where
+# a cancel stops it) and what nodes write to the stream writer (the LangGraph API's `custom`).
+STREAM_MODES = ["checkpoints", "custom"]
 # What _first_input answers for a task that only updates its thread's state.
 UPDATE_ONLY = object()
 

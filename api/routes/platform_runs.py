@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
@@ -29,7 +29,7 @@ from api.platform import (
 from api.problems import invalid
 from api.routes.streams import STREAM_RESPONSE
 from api.routes.tasks import unknown_graph
-from api.runstream import SERVED_MODES, frames, modes_of
+from api.runstream import SERVED_MODES, RunLastEventId, frames, modes_of
 from api.schemas import TaskCreate
 from api.targets import resolve
 from db import agent as agents
@@ -43,9 +43,6 @@ from outlast.registry import Registry
 from outlast.settings import Settings
 
 router = APIRouter(tags=["langgraph"])
-LastEventId = Annotated[
-    int | None, Header(alias="Last-Event-ID", ge=0, description="Resume after this frame id.")
-]
 WAITING_STATES = ("waiting_for_approval", "waiting_for_input")
 OPEN_STATES = ("queued", "running", "paused", *WAITING_STATES)
 
@@ -207,7 +204,7 @@ async def _waited(run: Started) -> Response:
 async def _streamed(run: Started) -> Response:
     modes = modes_of(run.body.stream_mode)
     subgraphs = bool(run.body.stream_subgraphs)
-    return _stream(run.request, run.pool, run.registry, run.row, modes, run.tenant, 0, subgraphs)
+    return _stream(run.request, run.pool, run.registry, run.row, modes, run.tenant, None, subgraphs)
 
 
 def _stream(
@@ -217,7 +214,7 @@ def _stream(
     row: Row,
     modes: list[str],
     tenant: str,
-    after: int = 0,
+    after: str | None = None,
     subgraphs: bool = False,
 ) -> EventSourceResponse:
     thread_id = row["thread_id"] or row["id"]
@@ -336,11 +333,11 @@ async def join_stream(
     pool: PoolDep,
     registry: RegistryDep,
     stream_mode: Annotated[list[str] | None, Query()] = None,
-    last_event_id: LastEventId = None,
+    last_event_id: RunLastEventId = None,
 ) -> Any:
     row = await run.get(pool, run_id, thread_id=thread_id, tenant=caller.tenant)
     modes = [m for m in (stream_mode or ["values"]) if m in SERVED_MODES] or ["values"]
-    return _stream(request, pool, registry, row, modes, caller.tenant, last_event_id or 0)
+    return _stream(request, pool, registry, row, modes, caller.tenant, last_event_id)
 
 
 @router.post(

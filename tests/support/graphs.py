@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.store.base import BaseStore
 from typing_extensions import TypedDict
@@ -252,3 +253,26 @@ remember.add_node("count", _count)
 remember.add_edge(START, "remember")
 remember.add_edge("remember", "count")
 remember.add_edge("count", END)
+
+
+async def _progress(state: Notes) -> dict[str, Any]:
+    """`_note`, telling its progress to LangGraph's stream writer (the API's `custom` mode): part
+    0 when the step starts, part 1 before it ends. With `gate`/`gate_at`, that step waits for the
+    file between the two (a kill lands after part 0 was written)."""
+    write = get_stream_writer()
+    done = state.get("done", 0)
+    write({"step": done, "part": 0})
+    if state.get("gate") and state.get("gate_at") == done:
+        with open(state["gate"] + ".waiting", "w"):
+            pass
+        while not os.path.exists(state["gate"]):
+            await asyncio.sleep(GATE_POLL_S)
+    write({"step": done, "part": 1})
+    return {"notes": [f"{state.get('note', '')}-{done}"], "done": done + 1}
+
+
+# `notes` whose steps write to the stream writer: the LangGraph API's `custom` stream mode.
+progress: StateGraph[Notes] = StateGraph(Notes)
+progress.add_node("note", _progress)
+progress.add_edge(START, "note")
+progress.add_conditional_edges("note", _again, ["note", END])

@@ -30,6 +30,7 @@ TEST_ENV = {
     "OUTLAST_GRAPHS": "counted=tests.support.graphs:counted,review=tests.support.graphs:review,"
     "signed=tests.support.graphs:signed,notes=tests.support.graphs:notes,"
     "talk=tests.support.graphs:talk,nested=tests.support.graphs:nested,"
+    "progress=tests.support.graphs:progress,"
     + ",".join(f"{name}={path}" for name, path in FUNCTIONS.items()),
 }
 

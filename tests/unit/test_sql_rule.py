@@ -301,6 +301,7 @@ TENANT_TABLES = (
     "checkpoint_order",
     "llm_calls",
     "llm_deltas",
+    "stream_chunks",
     "agents",
     "agent_versions",
     "api_keys",

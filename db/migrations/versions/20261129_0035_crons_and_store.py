@@ -12,7 +12,7 @@
   an optional ttl (minutes) and the expiry it sets (moved on by a read that refreshes it).
 
 Revision ID: 0035
-Revises: 0027
+Revises: 0033
 Create Date: 2026-11-29
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 revision = "0035"
-down_revision = "0027"
+down_revision = "0033"
 branch_labels = None
 depends_on = None
 
