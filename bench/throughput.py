@@ -5,7 +5,8 @@
    pipeline) is the ceiling the queue core is compared with; the single-connection loop (one task
    per statement, or ten) is printed below it, labelled.
 2. Queue core: `bench-noop-fn` tasks (a function task that only counts, ADR 0006) submitted in
-   bulk and drained by 1 and 2 real worker processes with the product's default settings: claim,
+   bulk and drained by 1 and 2 real worker processes with the product's default settings but the
+   slots (`--concurrency`, BENCH_QUEUE_CONCURRENCY: 200, the loop's tasks in flight): claim,
    heartbeat, fenced group completion, event rows. Compared with ceiling A's best loop at the same
    process count. The same drains without event rows (a bench-only switch, ADR 0019), and the
    queue's statements alone (bench.queue_sql), show where the time goes.
