@@ -116,13 +116,15 @@ def _header(cfg: BenchConfig, facts: dict[str, str], seconds: float) -> str:
             f"postgres {facts['version']}, {facts['server']}, same machine: {pg}",
             f"outlast: lease TTL {cfg.lease_ttl_s:g}s (heartbeat every TTL/3), reaper every "
             f"{cfg.reaper_interval_s:g}s, poll {cfg.poll_interval_s:g}s, worker concurrency "
-            f"{cfg.concurrency} ({cfg.queue_concurrency} on the queue core), log level INFO; the "
+            f"{cfg.concurrency} ({cfg.queue_concurrency} on the queue core: --concurrency "
+            f"{cfg.queue_concurrency}, the throughput setting, ADR 0019), log level INFO; the "
             "queue core's no-op task is a function task (no checkpoint); graph tasks checkpoint "
             "through the fence",
             f"queue core workers: default settings, so {queue} (worker.config."
             f"queue_parallelism), claims of up to {(cfg.queue_concurrency + 1) // 2}, fair claim "
             f"on; ceiling A's best loop: {cfg.ceiling_connections} connections per process, "
-            f"batches of 10 and {(cfg.queue_concurrency + 1) // 2}",
+            f"batches of 10 and {cfg.ceiling_batch} (as many tasks at once as a worker's "
+            f"{cfg.queue_concurrency} slots)",
             f"sizes (BENCH_SCALE={cfg.scale:g}): {counts}",
             f"sections: {', '.join(cfg.sections)} (+ streams when asked)",
         ]

@@ -34,7 +34,10 @@ class BenchConfig:
     sections: tuple[str, ...] = SECTIONS
     pg_fast: bool = False  # embedded server only: fsync, synchronous_commit, full_page_writes off
     concurrency: int = 8  # slots per worker process (the product default)
-    queue_concurrency: int = 100  # slots per worker process on the queue core's drains
+    # Slots per worker process on the queue core's drains: a throughput setting a user running
+    # short tasks would choose (--concurrency / OUTLAST_WORKER_CONCURRENCY), as many tasks in
+    # flight as ceiling A's best loop holds (4 connections x 50). ADR 0019.
+    queue_concurrency: int = 200
     lease_ttl_s: float = 5.0
     reaper_interval_s: float = 1.0
     poll_interval_s: float = 2.0  # the product default
@@ -56,6 +59,12 @@ class BenchConfig:
     api_batches: int = 10
     api_batch_size: int = 1_000
     rss_tasks: int = 200
+
+    @property
+    def ceiling_batch(self) -> int:
+        """Ceiling A's bigger batch: the worker's slots shared by the loop's connections, so the
+        loop holds as many tasks at once as a queue core worker process (ADR 0019)."""
+        return max(1, self.queue_concurrency // self.ceiling_connections)
 
     def count(self, name: str) -> int:
         """A task count with the scale applied (never below 1)."""

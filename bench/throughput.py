@@ -5,7 +5,8 @@
    pipeline) is the ceiling the queue core is compared with; the single-connection loop (one task
    per statement, or ten) is printed below it, labelled.
 2. Queue core: `bench-noop-fn` tasks (a function task that only counts, ADR 0006) submitted in
-   bulk and drained by 1 and 2 real worker processes with the product's default settings: claim,
+   bulk and drained by 1 and 2 real worker processes with the product's default settings but the
+   slots (`--concurrency`, BENCH_QUEUE_CONCURRENCY: 200, the loop's tasks in flight): claim,
    heartbeat, fenced group completion, event rows. Compared with ceiling A's best loop at the same
    process count. The same drains without event rows (a bench-only switch, ADR 0019), and the
    queue's statements alone (bench.queue_sql), show where the time goes.
@@ -41,9 +42,12 @@ def ceilings(session: Session) -> tuple[list[Row], Ceilings]:
     conns = session.config.ceiling_connections
     measured: Ceilings = {}
     rows = []
-    # Batches of 10 (the issue's loop) and of the queue core's claim size (half its slots): on a
-    # server whose fsync is slow, the bigger batch wins; the queue core is compared with the best.
-    batches = sorted({BATCH, (session.config.queue_concurrency + 1) // 2})
+    # Batches of 10 (the issue's loop) and of the worker's slots over the loop's connections, so
+    # the loop holds as many tasks at once as a queue core worker process (4 x 50 = 200 slots):
+    # bound by commit latency, a loop drains tasks in flight / (two commits), whoever runs it,
+    # so the comparison is at equal tasks in flight (ADR 0019). The queue core is compared with
+    # the faster batch.
+    batches = sorted({BATCH, session.config.ceiling_batch})
     with session.database("ceiling-a") as stack:
         for processes in (1, 2):
             for batch in batches:
@@ -54,8 +58,10 @@ def ceilings(session: Session) -> tuple[list[Row], Ceilings]:
                     f"the best raw loop: {conns} connections per process (a thread each), claims "
                     "with FOR UPDATE SKIP LOCKED, each batch completed in one statement; that "
                     "completion and the next claim share one pipeline (two commits, one round "
-                    f"trip); batches of {' and '.join(map(str, batches))} (the queue core's "
-                    "claim size); the queue core is compared with the faster of the two"
+                    f"trip); batches of {' and '.join(map(str, batches))} ({conns} x "
+                    f"{batches[-1]}: as many tasks at once as a worker's "
+                    f"{session.config.queue_concurrency} slots); the queue core is compared "
+                    "with the faster of the two"
                     if processes == 1 and batch == batches[0]
                     else ""
                 )
@@ -176,7 +182,7 @@ def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
                 ),
             )
         )
-    for other in sorted({cfg.concurrency, 20} - {slots}):
+    for other in sorted({cfg.concurrency, 20, 100} - {slots}):
         with session.database(f"queue-1x{other}") as stack:
             say(f"queue core: {tasks} bench-noop-fn tasks, 1 worker x {other} slots")
             stack.reaper()
@@ -189,10 +195,12 @@ def queue_core(session: Session, ceiling: Ceilings) -> list[Row]:
                 rate,
                 "tasks/s",
                 baseline=ceiling.get(("best", 1)),
-                note="the same drain at another slot count (a claim takes half the "
-                "slots: 20 slots claim 10 at a time, as ceiling A batch 10)"
-                if other == 20
-                else "",
+                note={
+                    20: "the same drain at another slot count (a claim takes half the "
+                    "slots: 20 slots claim 10 at a time, as ceiling A batch 10)",
+                    100: "the queue core's setting before ADR 0019's amendment: half the tasks "
+                    "in flight of ceiling A's best loop",
+                }.get(other, ""),
             )
         )
     sql_tasks = cfg.count("ceiling_tasks")

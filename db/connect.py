@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -84,7 +85,8 @@ async def open_pool(
     failed one request (the API answered 503 to reads long after the server was back; a
     worker's checkpoint write failed and cost the task an attempt). Checked, a dead one is
     thrown away and replaced before anyone uses it. tests/chaos/test_restart_costs_no_attempt.py
-    and tests/chaos/test_postgres_restart.py.
+    and tests/chaos/test_postgres_restart.py. The queue pool (`claims`) checks without the round
+    trip: `check_quiet` (ADR 0019).
 
     `session`: more settings for every session of the pool (the API's statement_timeout and
     lock_timeout)."""
@@ -105,13 +107,40 @@ async def open_pool(
         max_size=max_size,
         kwargs=kwargs,
         configure=configure,
-        check=AsyncConnectionPool.check_connection if check else None,
+        check=(check_quiet if claims else AsyncConnectionPool.check_connection) if check else None,
         connection_class=AsyncConnection[DictRow],
         timeout=wait_s,
         open=False,
     )
     await pool.open(wait=True, timeout=30)
     return pool
+
+
+async def check_quiet(conn: AsyncConnection[Any]) -> None:
+    """The queue pool's checkout check, without a round trip when the connection is quiet.
+
+    An idle connection in the pool has nothing to read: the server speaks only when asked.
+    A server that restarted, crashed or ended the session has sent its FATAL message and closed
+    the socket, or the kernel closed it for a killed backend: the socket is readable (a message
+    or end of file). So a readable socket gets the full check (`check_connection`: an empty
+    statement, which raises on a dead connection, and the pool replaces it); a quiet one is
+    used as it is. What this does not see, a peer gone without a word (a host lost behind a
+    partition), the full check did not see quickly either: it hung on the keepalives, as the
+    statement now does. The worker retries a completion on a lost connection, and a claim that
+    failed claimed nothing (worker/completions.py, worker/claimer.py). The round trip it saves
+    was two of the four a batch of no-op tasks made (claim and group completion, each with its
+    check), on the worker's critical path (ADR 0019)."""
+    if conn.closed or _readable(conn):
+        await AsyncConnectionPool.check_connection(conn)
+
+
+def _readable(conn: AsyncConnection[Any]) -> bool:
+    """Whether the connection's socket has something to read (or is closed), without waiting."""
+    try:
+        ready, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)
 
 
 def _transaction_timeout(

@@ -320,7 +320,13 @@ class Executor:
         try:
             if lease.cancel_requested.is_set():
                 return RunEnd(cancelled=True)
-            run_sync = functools.partial(self.blocking.run, stop=context.stop)
+            # A plain `def` runs on its own thread, stopped through the context's event (taken
+            # here, before the thread starts); an async function is cancelled and needs none.
+            run_sync = (
+                None
+                if function.is_async
+                else functools.partial(self.blocking.run, stop=context.stop)
+            )
             if claim.timeout_s is None:
                 return RunEnd(values=await function.call(claim.input, context, run_sync))
             async with attempt_timeout(claim):
