@@ -17,18 +17,9 @@ from tests.support.api import live_server
 from tests.support.keys import TEST_KEY
 from tests.support.observe import Observer
 from tests.support.processes import TEST_ENV, Processes
+from tests.support.sse import custom_and_updates
 
 MODES: Any = ["custom", "updates"]
-
-
-def _order(parts: list[Any]) -> list[Any]:
-    order: list[Any] = []
-    for p in parts:
-        if p.event == "custom":
-            order.append((p.data["step"], p.data["part"]))
-        elif p.event == "updates":
-            order.append(p.data["note"]["done"] - 1)
-    return order
 
 
 def test_sigkill_mid_step_custom_chunks_of_completed_steps_come_once(
@@ -54,6 +45,17 @@ def test_sigkill_mid_step_custom_chunks_of_completed_steps_come_once(
         assert sdk.runs.get(thread_id, run_id)["status"] == "success"
         replay = list(sdk.runs.join_stream(thread_id, run_id, stream_mode=MODES))
     assert "error" not in [p.event for p in parts]
-    assert _order(parts) == [(0, 0), (0, 1), 0, (1, 0), (1, 0), (1, 1), 1, (2, 0), (2, 1), 2]
-    assert _order(replay) == [(0, 0), (0, 1), 0, (1, 0), (1, 1), 1, (2, 0), (2, 1), 2]
+    assert custom_and_updates(parts) == [
+        (0, 0),
+        (0, 1),
+        0,
+        (1, 0),
+        (1, 0),
+        (1, 1),
+        1,
+        (2, 0),
+        (2, 1),
+        2,
+    ]
+    assert custom_and_updates(replay) == [(0, 0), (0, 1), 0, (1, 0), (1, 1), 1, (2, 0), (2, 1), 2]
     assert observe.task(run_id)["attempts"] == 2

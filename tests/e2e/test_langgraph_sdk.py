@@ -20,6 +20,7 @@ from tests.support.api import api_client, live_server
 from tests.support.fake_llm import OPENAI, FakeLLM, Reply
 from tests.support.keys import TEST_KEY
 from tests.support.processes import TEST_ENV, Processes
+from tests.support.sse import custom_and_updates
 from tests.support.wait import wait_until
 
 # Flows of the SDK Outlast does not serve yet (docs/howto/langgraph-sdk.md, "Not served yet").
@@ -310,17 +311,6 @@ def test_messages_tuple_streams_each_message_a_step_returned(
 PROGRESS = {"note": "p", "steps": 2, "done": 0}
 
 
-def _custom_and_updates(parts: list[Any]) -> list[Any]:
-    """The run's `custom` chunks and `updates` step numbers, in the order they came."""
-    order: list[Any] = []
-    for p in parts:
-        if p.event == "custom":
-            order.append((p.data["step"], p.data["part"]))
-        elif p.event == "updates":
-            order.append(p.data["note"]["done"] - 1)
-    return order
-
-
 def test_custom_mode_streams_the_stream_writers_chunks_between_the_steps(
     sdk: SyncLangGraphClient, processes: Processes
 ) -> None:
@@ -329,7 +319,7 @@ def test_custom_mode_streams_the_stream_writers_chunks_between_the_steps(
         sdk.runs.stream(None, "progress", input=PROGRESS, stream_mode=["custom", "updates"])
     )
     assert parts[0].event == "metadata"
-    assert _custom_and_updates(parts) == [(0, 0), (0, 1), 0, (1, 0), (1, 1), 1]
+    assert custom_and_updates(parts) == [(0, 0), (0, 1), 0, (1, 0), (1, 1), 1]
     only = list(sdk.runs.stream(None, "progress", input=PROGRESS, stream_mode="custom"))
     assert [p.data for p in only if p.event == "custom"] == [
         {"step": s, "part": n} for s in (0, 1) for n in (0, 1)
@@ -349,7 +339,7 @@ def test_a_replay_read_in_small_batches_keeps_the_order(
     parts = list(
         sdk.runs.join_stream(run["thread_id"], run["run_id"], stream_mode=["custom", "updates"])
     )
-    assert _custom_and_updates(parts) == [
+    assert custom_and_updates(parts) == [
         (0, 0), (0, 1), 0, (1, 0), (1, 1), 1, (2, 0), (2, 1), 2
     ]  # fmt: skip
 
@@ -380,8 +370,8 @@ def test_custom_mode_resumes_after_last_event_id_async(url: str, processes: Proc
         return whole, rest
 
     whole, rest = asyncio.run(flow())
-    assert _custom_and_updates(whole) == [(0, 0), (0, 1), 0, (1, 0), (1, 1), 1]
-    assert _custom_and_updates(rest) == [0, (1, 0), (1, 1), 1]
+    assert custom_and_updates(whole) == [(0, 0), (0, 1), 0, (1, 0), (1, 1), 1]
+    assert custom_and_updates(rest) == [0, (1, 0), (1, 1), 1]
 
 
 def test_events_mode_sends_node_start_and_end_events(

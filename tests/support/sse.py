@@ -35,3 +35,15 @@ def events(response: httpx.Response) -> Iterator[Event]:
         elif not line.startswith(":"):
             name, _, value = line.partition(":")
             fields[name] = value[1:] if value.startswith(" ") else value
+
+
+def custom_and_updates(parts: list[Any]) -> list[Any]:
+    """A run's `custom` chunks (step, part) and `updates` step numbers, in the order they came,
+    from the LangGraph SDK's stream parts of the `progress` graph (tests/support/graphs.py)."""
+    order: list[Any] = []
+    for p in parts:
+        if p.event == "custom":
+            order.append((p.data["step"], p.data["part"]))
+        elif p.event == "updates":
+            order.append(p.data["note"]["done"] - 1)
+    return order
