@@ -160,10 +160,45 @@ def next_version(current: str | int | None) -> str:
     return chr(ord("a") + len(digits) - 1) + digits + suffix
 
 
+# A checkpoint's JSON without the entries every checkpoint LangGraph writes today holds alike
+# (ADR 0025, amended): `v` when it is 4 and `channel_values` when it is empty (it holds only the
+# channels whose values are inline: None, a str or a number). The write leaves them out (the
+# stock saver's statement, its checkpoint parameter passed through `_LEAN_JSON`); every read
+# (`aget_tuple`, `alist`: the stock saver's select) puts them back as defaults under the row's
+# own JSON, so a row written before, holding them, reads as it is, and a read gives back what was
+# written. The stock saver reads `v` from the row before any hook of ours, hence SQL.
+_DEFAULTS = '\'{"v": 4, "channel_values": {}}\'::jsonb'
+_LEAN_JSON = (
+    "(SELECT j - array_remove(ARRAY[CASE WHEN j -> 'v' = '4' THEN 'v' END,"
+    " CASE WHEN j -> 'channel_values' = '{}' THEN 'channel_values' END], NULL)"
+    " FROM (SELECT %s::jsonb) AS p (j))"
+)
+
+
+def _replaced(sql: str, old: str, new: str) -> str:
+    """`sql` with `old` replaced once: a LangGraph whose statement changed fails at import."""
+    if sql.count(old) != 1:
+        raise RuntimeError(f"langgraph-checkpoint-postgres changed its SQL: {old!r}")
+    return sql.replace(old, new)
+
+
+_SELECT_SQL = _replaced(
+    AsyncPostgresSaver.SELECT_SQL,
+    "\n    checkpoint,\n",
+    f"\n    {_DEFAULTS} || checkpoint AS checkpoint,\n",
+)
+_UPSERT_CHECKPOINTS_SQL = _replaced(
+    AsyncPostgresSaver.UPSERT_CHECKPOINTS_SQL,
+    "VALUES (%s, %s, %s, %s, %s, %s)",
+    f"VALUES (%s, %s, %s, %s, {_LEAN_JSON}, %s)",
+)
+
+
 class TranscriptSaver(AsyncPostgresSaver):
     """Reads checkpoints whose message lists and texts are stored as transcript nodes."""
 
     _reading: AsyncConnection[DictRow] | None = None
+    SELECT_SQL = _SELECT_SQL
 
     def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(conn, *args, **kwargs)
@@ -255,6 +290,8 @@ class TranscriptWriter(AsyncPostgresSaver):
     message texts become text nodes. The nodes it did not find in `stored` are left in
     `new_nodes` (lists, by encoding) and `new_texts`, for the caller to insert in the same
     transaction as the checkpoint or writes (db.transcripts.insert)."""
+
+    UPSERT_CHECKPOINTS_SQL = _UPSERT_CHECKPOINTS_SQL
 
     def __init__(
         self,

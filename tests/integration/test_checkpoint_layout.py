@@ -1,10 +1,15 @@
 """The checkpoint layout of ADR 0025: channel versions short and still unique across a thread's
 branches; text markers short (the longer ones written before still read); a checkpoint's id and
-its writer's epoch stored once, in their columns; every read still whole."""
+its writer's epoch stored once, in their columns; a checkpoint's constant entries (`v`, an empty
+`channel_values`) left out; every read still whole."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any, cast
+
 from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.base import empty_checkpoint
 
 from db import llm_call, transcripts
 from db.connect import Pool
@@ -136,3 +141,39 @@ async def test_a_checkpoint_s_id_and_epoch_are_in_their_columns_only(pool: Pool)
         head is not None and head.checkpoint["id"] == head.config["configurable"]["checkpoint_id"]
     )
     assert len(head.checkpoint["channel_values"]["messages"]) == 4
+
+
+async def test_a_checkpoint_s_constant_entries_are_left_out_and_read_back(pool: Pool) -> None:
+    """`v` (4) and an empty `channel_values` are not stored (ADR 0025, amended); every read has
+    them, a row that holds them (written before) reads as it is, and what is read is what was
+    written."""
+    task_id, epoch = await claimed(pool)
+    saver = FencedSaver(pool, task_id, epoch)
+    config = {"configurable": {"thread_id": str(task_id), "checkpoint_ns": ""}}
+    plain = {**empty_checkpoint(), "v": 4, "id": str(uuid.uuid4())}
+    inline = {**plain, "id": str(uuid.uuid4()), "channel_values": {"flag": "on"}}
+    inline["channel_versions"] = {"flag": saver.get_next_version(None, None)}
+    written = await saver.aput(config, cast(Any, plain), {"step": 0}, {})
+    written = await saver.aput(written, cast(Any, inline), {"step": 1}, inline["channel_versions"])
+    stored = await count(
+        pool,
+        "SELECT count(*) FROM checkpoints WHERE thread_id = %s AND NOT checkpoint ? 'v'"
+        " AND (checkpoint ? 'channel_values') = (checkpoint_id = %s)",
+        str(task_id),
+        inline["id"],
+    )
+    assert stored == 2
+    # A row written before the change, whole: it reads as it is.
+    async with pool.connection() as conn:
+        await conn.execute(
+            'UPDATE checkpoints SET checkpoint = checkpoint || \'{"v": 3, "channel_values": {}}\''
+            " WHERE thread_id = %s AND checkpoint_id = %s",
+            (str(task_id), plain["id"]),
+        )
+    listed = {t.checkpoint["id"]: t.checkpoint async for t in TranscriptSaver(pool).alist(config)}
+    assert listed[inline["id"]]["v"] == 4 and listed[inline["id"]]["channel_values"] == {
+        "flag": "on"
+    }
+    assert listed[plain["id"]]["v"] == 3 and listed[plain["id"]]["channel_values"] == {}
+    head = await saver.aget_tuple(config)
+    assert head is not None and head.checkpoint == inline
