@@ -22,6 +22,7 @@ from api.platform import (
     RunsCancel,
     conflict,
     final_values,
+    inbox_resume,
     run_paths,
     run_public,
     settled,
@@ -156,6 +157,7 @@ async def _resume(
     if task["state"] == "waiting_for_input":
         kind, decision = "input", "answered"
     else:
+        value = inbox_resume(value)  # Agent Inbox answers with a HumanResponse
         approved = isinstance(value, dict) and bool(value.get("approved"))
         kind, decision = "approval", ("approved" if approved else "rejected")
         if isinstance(value, dict):

@@ -24,6 +24,7 @@ from api.platform import (
     settled,
     thread_history,
     thread_public,
+    thread_status,
 )
 from api.platform import thread_state as read_state
 from api.problems import invalid
@@ -62,9 +63,10 @@ async def get_thread(
 
 @router.post("/threads/search", summary="Search threads, newest first")
 async def search_threads(
-    caller: TasksRead, body: ThreadSearch, pool: PoolDep
+    caller: TasksRead, body: ThreadSearch, pool: PoolDep, registry: RegistryDep
 ) -> list[ThreadPublic]:
-    """By metadata (contains) and status; `values` are left out (read one thread for them)."""
+    """By metadata (contains) and status. `values` and `interrupts` are left out (read one
+    thread for them), except for an interrupted thread: Agent Inbox lists those from here."""
     rows = await thread.search(
         pool,
         tenant=caller.tenant,
@@ -73,7 +75,15 @@ async def search_threads(
         limit=body.limit,
         offset=body.offset,
     )
-    return [thread_public(row) for row in rows]
+    return [
+        thread_public(
+            row,
+            await read_state(pool, registry, row["id"], tenant=caller.tenant)
+            if thread_status(row) == "interrupted"
+            else None,
+        )
+        for row in rows
+    ]
 
 
 @router.patch("/threads/{thread_id:uuid}", summary="Merge metadata into a thread's")

@@ -93,10 +93,15 @@ const flows = {
       sortOrder: "desc",
     });
     const state = await client.threads.getState(threadId);
+    // Agent Inbox answers with a list of one HumanResponse; "edit" approves with edited args.
+    const [request] = Object.values(interrupted[0].interrupts)[0];
+    const edited = { ...request.value.action_request.args, amount: 200 };
     const resumed = await collect(
       client.runs.stream(threadId, "expense", {
         ...USE_STREAM,
-        command: { resume: { approved: true } },
+        command: {
+          resume: [{ type: "edit", args: { action: request.value.action_request.action, args: edited } }],
+        },
       }),
     );
     const after = await client.threads.get(threadId);
