@@ -44,6 +44,12 @@ const flows = {
       config: { configurable: {} },
       multitaskStrategy: "enqueue",
     });
+    const talk = await collect(
+      client.runs.stream(null, "talk", {
+        ...USE_STREAM,
+        input: { messages: [{ type: "human", content: "hi" }] },
+      }),
+    );
     const state = await client.threads.getState(threadId);
     const history = await client.threads.getHistory(threadId, { limit: 10 });
     const got = await client.threads.get(threadId);
@@ -53,6 +59,7 @@ const flows = {
       created,
       streamed,
       waited,
+      talk,
       state: { values: state.values, next: state.next },
       history: history.map((h) => h.values),
       thread: { status: got.status, metadata: got.metadata },
