@@ -233,7 +233,12 @@ async def snapshot(pool: Pool, registry: Registry, task_id: uuid.UUID, graph: st
 
 
 # What Agent Inbox reads of an interrupt (its HumanInterrupt) and may answer with.
-INBOX_ANSWERS = {"allow_accept": True, "allow_edit": True, "allow_respond": True, "allow_ignore": True}
+INBOX_ANSWERS = {
+    "allow_accept": True,
+    "allow_edit": True,
+    "allow_respond": True,
+    "allow_ignore": True,
+}
 
 
 def interrupt_value(value: Any) -> Any:

@@ -21,10 +21,27 @@ JS = Path(__file__).resolve().parents[1] / "support" / "js"
 NODE = shutil.which("node")
 NPM = shutil.which("npm")
 
+
+def _node_major() -> int:
+    if NODE is None:
+        return 0
+    version = subprocess.run([NODE, "--version"], capture_output=True, text=True, check=False)
+    return int(version.stdout.strip().lstrip("v").split(".")[0] or 0)
+
+
+# The SDK's client imports @langchain/core, whose package.json declares node >=20 (Debian
+# bookworm's nodejs is 18; trixie's is 20).
+NODE_MAJOR = _node_major()
+
 pytestmark = [
     pytest.mark.skipif(
         NODE is None or NPM is None,
         reason="node and npm are not installed: `apt-get install nodejs npm` (what .ci/run does)",
+    ),
+    pytest.mark.skipif(
+        0 < NODE_MAJOR < 20,
+        reason=f"node {NODE_MAJOR} is older than the node >=20 the SDK's @langchain/core declares:"
+        " install Node.js 20 or newer (Debian trixie's nodejs)",
     ),
     pytest.mark.usefixtures("node_modules"),
 ]
@@ -97,7 +114,11 @@ def test_agent_chat_ui_flow(url: str, processes: Processes) -> None:
     talk = got["talk"]  # messages-tuple: the event `messages`, [message, metadata]
     assert talk[0]["event"] == "metadata"
     ((message, meta),) = events(talk, "messages")
-    assert (message["type"], message["content"], meta["langgraph_node"]) == ("ai", "echo hi", "reply")
+    assert (message["type"], message["content"], meta["langgraph_node"]) == (
+        "ai",
+        "echo hi",
+        "reply",
+    )
     assert events(talk, "values")[-1]["messages"][-1]["content"] == "echo hi"
 
 
