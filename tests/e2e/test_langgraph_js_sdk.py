@@ -169,6 +169,15 @@ def test_agent_inbox_flow(url: str, processes: Processes) -> None:
     assert got["runs"] == ["success"]  # the run that waited is the one that resumed
 
 
+def test_an_inbox_response_rejects_the_approval(url: str, processes: Processes) -> None:
+    processes.worker(concurrency=2)
+    got = run_flow("respond", url)
+    decision = got["done"]["decision"]
+    assert (decision["approved"], decision["reason"]) == (False, "not a business expense")
+    assert got["done"]["payment"] == {"status": "rejected", "reason": "not a business expense"}
+    assert got["again"] == 409  # nothing waits any more
+
+
 def test_join_stream_as_use_stream_rejoins(url: str, processes: Processes) -> None:
     """joinStream with lastEventId "-1" (useStream's reconnectOnMount) is the whole stream, as
     without one; after a frame's id, the rest and nothing before it."""

@@ -128,6 +128,25 @@ const flows = {
     };
   },
 
+  // Agent Inbox's "respond" answer: a text for the agent, which rejects an Outlast approval.
+  async respond() {
+    const threadId = (await client.threads.create()).thread_id;
+    await client.runs.wait(threadId, "expense", {
+      input: { amount: 900, payee: "Casino", description: "team outing" },
+    });
+    const run = await client.runs.create(threadId, "expense", {
+      command: { resume: [{ type: "response", args: "not a business expense" }] },
+    });
+    const done = await client.runs.join(threadId, run.run_id);
+    const again = await client.runs
+      .create(threadId, "expense", { command: { resume: [{ type: "accept", args: null }] } })
+      .then(
+        () => null,
+        (err) => err.status ?? String(err),
+      );
+    return { done, again };
+  },
+
   // useStream's reconnectOnMount: joinStream from the start ("-1") and after an event id.
   async join() {
     const threadId = (await client.threads.create()).thread_id;
