@@ -109,7 +109,9 @@ def test_agent_chat_ui_flow(url: str, processes: Processes) -> None:
     assert got["state"] == {"values": got["waited"], "next": []}
     assert got["history"][0] == got["waited"]
     assert [h.get("notes") for h in got["history"]][-1] == []
-    assert got["thread"] == {"status": "idle", "metadata": {"user": "ada"}}
+    stamped = {"user": "ada", "graph_id": "notes", "assistant_id": "notes"}
+    assert got["thread"] == {"status": "idle", "metadata": stamped}
+    assert got["threadId"] in got["listed"]  # Agent Chat UI lists a graph's threads so
 
     talk = got["talk"]  # messages-tuple: the event `messages`, [message, metadata]
     assert talk[0]["event"] == "metadata"

@@ -53,6 +53,8 @@ const flows = {
     const state = await client.threads.getState(threadId);
     const history = await client.threads.getHistory(threadId, { limit: 10 });
     const got = await client.threads.get(threadId);
+    // Agent Chat UI's thread list: the threads of the graph it talks to.
+    const listed = await client.threads.search({ metadata: { graph_id: "notes" }, limit: 100 });
     return {
       assistants: assistants.map((a) => a.assistant_id),
       threadId,
@@ -63,6 +65,7 @@ const flows = {
       state: { values: state.values, next: state.next },
       history: history.map((h) => h.values),
       thread: { status: got.status, metadata: got.metadata },
+      listed: listed.map((t) => t.thread_id),
     };
   },
 
