@@ -106,7 +106,7 @@ class ThreadCount(_Body):
 
 
 class StateUpdate(_Body):
-    values: JsonObject
+    values: JsonObject | None = None  # None: Agent Inbox's ignore, with as_node="__end__"
     as_node: str | None = Field(None, max_length=200)
 
 
@@ -263,7 +263,16 @@ def interrupts_of(snap: Any) -> list[dict[str, Any]]:
 def inbox_resume(value: Any) -> Any:
     """An approval's resume value from Agent Inbox's answer (a HumanResponse, or a list of one):
     accept and edit approve (edit with its args), ignore and response reject (a response's text
-    is the reason). Any other value is returned as it came (`{"approved": ...}`)."""
+    is the reason). Agent Inbox's form for LangChain's HITL middleware, `{"decisions": [...]}`
+    with `approve` and `reject`, is read the same. Any other value is returned as it came
+    (`{"approved": ...}`)."""
+    if isinstance(value, dict) and set(value) == {"decisions"}:
+        value = [
+            {**d, "type": HITL_TYPES.get(str(d.get("type")), d.get("type"))}
+            if isinstance(d, dict)
+            else d
+            for d in value["decisions"] or []
+        ] or value
     answer = value[0] if isinstance(value, list) and len(value) == 1 else value
     if not isinstance(answer, dict) or answer.get("type") not in INBOX_TYPES:
         return value
@@ -279,6 +288,7 @@ def inbox_resume(value: Any) -> Any:
 
 
 INBOX_TYPES = frozenset({"accept", "edit", "response", "ignore"})
+HITL_TYPES = {"approve": "accept", "reject": "response"}
 
 
 async def thread_state(

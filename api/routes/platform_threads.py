@@ -4,10 +4,12 @@ runs are tasks submitted on it; its state is its newest run's last checkpoint.""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from langgraph.constants import END
 
 from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.platform import (
@@ -34,6 +36,7 @@ from db.tasks import NewTask, state_update_input
 from outlast.registry import Registry
 
 router = APIRouter(tags=["langgraph"])
+HUMAN_WAITS = ("waiting_for_approval", "waiting_for_input")
 # `{thread_id:uuid}` where a GET or DELETE would also match `/threads/search` (a POST): that path
 # is then a 405, as it should be, not a 422 on a thread id "search".
 
@@ -217,6 +220,8 @@ async def update_state(
     node of the graph, else 422) the values are applied as that node's writes, so the thread's
     next nodes are its successors; without, as the node that wrote last."""
     await thread.get(pool, thread_id, tenant=caller.tenant)
+    if body.as_node == END and not body.values:
+        return await _end_the_wait(caller, thread_id, pool, registry)
     head = await run.head(pool, thread_id, tenant=caller.tenant)
     if head is None:
         raise conflict(f"thread {thread_id} has no run yet: no graph state to update")
@@ -230,12 +235,32 @@ async def update_state(
         metadata={"outlast": "update_state"},
         max_attempts=settings.default_max_attempts,
         thread_id=thread_id,
-        resume_patch=body.values,
+        resume_patch=body.values or {},
     )
     row, _ = await tasks.insert(pool, new, tenant=caller.tenant)
     done = await settled(request, pool, row["id"], tenant=caller.tenant)
     if done["state"] != "completed":
         raise conflict(f"the state update ended {done['state']}: {done['error']}")
+    state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
+    return {"checkpoint": state["checkpoint"]}
+
+
+async def _end_the_wait(
+    caller: TasksWrite, thread_id: uuid.UUID, pool: PoolDep, registry: RegistryDep
+) -> dict[str, Any]:
+    """`values=None, as_node="__end__"`, Agent Inbox's "ignore" of an interrupted thread: the
+    thread's waiting runs are cancelled (their waits leave /v1/approvals), so the thread is
+    done with them; its state stays the last checkpoint. 409 when no run waits."""
+    waiting = await run.list_(
+        pool, thread_id, tenant=caller.tenant, limit=1000, offset=0, states=list(HUMAN_WAITS)
+    )
+    if not waiting:
+        raise conflict(f"thread {thread_id} has no interrupted run to end")
+    for task in waiting:
+        with contextlib.suppress(Conflict):  # decided or cancelled meanwhile
+            await tasks.cancel(
+                pool, task["id"], tenant=caller.tenant, reason="ended by update_state(__end__)"
+            )
     state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
     return {"checkpoint": state["checkpoint"]}
 

@@ -180,6 +180,16 @@ def test_an_inbox_response_rejects_the_approval(url: str, processes: Processes) 
     assert got["again"] == 409  # nothing waits any more
 
 
+def test_an_inbox_ignore_ends_the_wait(url: str, processes: Processes) -> None:
+    processes.worker(concurrency=2)
+    got = run_flow("ignore", url)
+    assert got["before"] == "interrupted"
+    assert got["updated"]["checkpoint"]["thread_id"]
+    assert got["runs"] == ["interrupted"]  # cancelled (LangGraph has no cancelled status)
+    assert got["after"] == "idle"
+    assert got["again"] == 409  # nothing waits any more
+
+
 def test_join_stream_as_use_stream_rejoins(url: str, processes: Processes) -> None:
     """joinStream with lastEventId "-1" (useStream's reconnectOnMount) is the whole stream, as
     without one; after a frame's id, the rest and nothing before it."""

@@ -46,6 +46,8 @@ def test_other_interrupts_are_shown_as_they_are(value: Any) -> None:
         ([{"type": "ignore", "args": None}], {"approved": False}),
         ([{"type": "response", "args": "too much"}], {"approved": False, "reason": "too much"}),
         ({"approved": True, "comment": "ok"}, {"approved": True, "comment": "ok"}),
+        ({"decisions": [{"type": "approve", "args": None}]}, {"approved": True}),
+        ({"decisions": [{"type": "reject", "args": "no"}]}, {"approved": False, "reason": "no"}),
         ([{"type": "other"}], [{"type": "other"}]),
         ([{"type": "accept"}, {"type": "ignore"}], [{"type": "accept"}, {"type": "ignore"}]),
     ],

@@ -150,6 +150,25 @@ const flows = {
     return { done, again };
   },
 
+  // Agent Inbox's "ignore" of a thread: update_state with no values as the node __end__.
+  async ignore() {
+    const threadId = (await client.threads.create()).thread_id;
+    await client.runs.wait(threadId, "expense", {
+      input: { amount: 300, payee: "Airline", description: "flight" },
+    });
+    const before = (await client.threads.get(threadId)).status;
+    const updated = await client.threads.updateState(threadId, { values: null, asNode: "__end__" });
+    const after = await client.threads.get(threadId);
+    const runs = await client.runs.list(threadId);
+    const again = await client.threads
+      .updateState(threadId, { values: null, asNode: "__end__" })
+      .then(
+        () => null,
+        (err) => err.status ?? String(err),
+      );
+    return { before, updated, after: after.status, runs: runs.map((r) => r.status), again };
+  },
+
   // useStream's reconnectOnMount: joinStream from the start ("-1") and after an event id.
   async join() {
     const threadId = (await client.threads.create()).thread_id;
