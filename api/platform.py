@@ -33,6 +33,7 @@ from db.connect import Pool, Row
 from db.errors import NotFound
 from db.saver import TranscriptSaver
 from db.states import TERMINAL, WAITING, TaskState
+from outlast.human import wait_kind
 from outlast.jsonsafe import to_json
 from outlast.registry import Registry
 
@@ -105,7 +106,7 @@ class ThreadCount(_Body):
 
 
 class StateUpdate(_Body):
-    values: JsonObject
+    values: JsonObject | None = None  # None: Agent Inbox's ignore, with as_node="__end__"
     as_node: str | None = Field(None, max_length=200)
 
 
@@ -231,8 +232,63 @@ async def snapshot(pool: Pool, registry: Registry, task_id: uuid.UUID, graph: st
     return await compiled.aget_state({"configurable": {"thread_id": str(task_id)}})
 
 
+# What Agent Inbox reads of an interrupt (its HumanInterrupt) and may answer with.
+INBOX_ANSWERS = {
+    "allow_accept": True,
+    "allow_edit": True,
+    "allow_respond": True,
+    "allow_ignore": True,
+}
+
+
+def interrupt_value(value: Any) -> Any:
+    """An interrupt's value as the LangGraph API shows it: an approval (outlast.human) also
+    carries Agent Inbox's `action_request`, `config` and `description`, so the inbox renders it
+    and answers it (`inbox_resume`); the wait's own payload is unchanged."""
+    shown = to_json(value)
+    if wait_kind(value) != "approval" or not isinstance(shown, dict):
+        return shown
+    return {
+        **shown,
+        "action_request": {"action": shown.get("action"), "args": shown.get("args") or {}},
+        "config": INBOX_ANSWERS,
+        "description": shown.get("summary"),
+    }
+
+
 def interrupts_of(snap: Any) -> list[dict[str, Any]]:
-    return [{"id": i.id, "value": to_json(i.value)} for i in snap.interrupts]
+    return [{"id": i.id, "value": interrupt_value(i.value)} for i in snap.interrupts]
+
+
+def inbox_resume(value: Any) -> Any:
+    """An approval's resume value from Agent Inbox's answer (a HumanResponse, or a list of one):
+    accept and edit approve (edit with its args), ignore and response reject (a response's text
+    is the reason). Agent Inbox's form for LangChain's HITL middleware, `{"decisions": [...]}`
+    with `approve` and `reject`, is read the same. Any other value is returned as it came
+    (`{"approved": ...}`)."""
+    if isinstance(value, dict) and set(value) == {"decisions"}:
+        value = [
+            {**d, "type": HITL_TYPES.get(str(d.get("type")), d.get("type"))}
+            if isinstance(d, dict)
+            else d
+            for d in value["decisions"] or []
+        ] or value
+    answer = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if not isinstance(answer, dict) or answer.get("type") not in INBOX_TYPES:
+        return value
+    kind, args = answer["type"], answer.get("args")
+    if kind == "accept":
+        return {"approved": True}
+    if kind == "edit":
+        edited = args.get("args") if isinstance(args, dict) else None
+        return {"approved": True, **({"args": edited} if isinstance(edited, dict) else {})}
+    if kind == "response":
+        return {"approved": False, "reason": args if isinstance(args, str) else None}
+    return {"approved": False}
+
+
+INBOX_TYPES = frozenset({"accept", "edit", "response", "ignore"})
+HITL_TYPES = {"approve": "accept", "reject": "response"}
 
 
 async def thread_state(
@@ -327,7 +383,9 @@ def state_public(snap: Any, thread_id: uuid.UUID, run_id: uuid.UUID) -> dict[str
                 "id": t.id,
                 "name": t.name,
                 "error": None if t.error is None else repr(t.error),
-                "interrupts": [{"id": i.id, "value": to_json(i.value)} for i in t.interrupts],
+                "interrupts": [
+                    {"id": i.id, "value": interrupt_value(i.value)} for i in t.interrupts
+                ],
                 "checkpoint": None,
                 "state": None,
                 "result": to_json(t.result) if t.result is not None else None,

@@ -59,9 +59,10 @@ RunLastEventId = Annotated[
     str | None,
     Header(
         alias="Last-Event-ID",
-        pattern=r"^[0-9]{1,18}(\.[0-9]{1,18}){0,2}$",
+        pattern=r"^(-1|[0-9]{1,18}(\.[0-9]{1,18}){0,2})$",
         description="Resume after this frame: `S.C.D` as the stream's frame ids carry it (last"
-        " checkpoint seq, stream-writer chunk and token delta sent), or `S`.",
+        " checkpoint seq, stream-writer chunk and token delta sent), or `S`; `-1` (what the JS"
+        " SDK's useStream sends to rejoin a run from its start) is the whole stream.",
     ),
 ]
 
@@ -130,6 +131,8 @@ async def frames(
 ) -> AsyncIterator[ServerSentEvent]:
     """The run's frames after the position `after`, until it stops."""
     task_id: uuid.UUID = task["id"]
+    if str(after) == "-1":  # the whole stream, as no Last-Event-ID
+        after = None
     pos = Position.parse(after)
     yield _frame("metadata", {"run_id": str(task_id), "attempt": task["attempts"]})
     if "events" in modes and after is None:

@@ -22,6 +22,7 @@ from api.platform import (
     RunsCancel,
     conflict,
     final_values,
+    inbox_resume,
     run_paths,
     run_public,
     settled,
@@ -109,6 +110,13 @@ async def start(
         thread_id=thread_id,
     )
     row, _ = await tasks.insert(pool, new, tenant=caller.tenant)
+    if thread_id is not None:
+        # As LangGraph's server does: the thread names what runs on it. Agent Chat UI lists a
+        # graph's threads by `graph_id` (an agent's by `assistant_id`).
+        stamp = {"assistant_id": body.assistant_id}
+        if submit.agent is None:
+            stamp["graph_id"] = target.graph
+        await thread.update(pool, thread_id, tenant=caller.tenant, metadata=stamp)
     return row
 
 
@@ -156,6 +164,7 @@ async def _resume(
     if task["state"] == "waiting_for_input":
         kind, decision = "input", "answered"
     else:
+        value = inbox_resume(value)  # Agent Inbox answers with a HumanResponse
         approved = isinstance(value, dict) and bool(value.get("approved"))
         kind, decision = "approval", ("approved" if approved else "rejected")
         if isinstance(value, dict):

@@ -4,10 +4,12 @@ runs are tasks submitted on it; its state is its newest run's last checkpoint.""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from langgraph.constants import END
 
 from api.deps import PoolDep, RegistryDep, SettingsDep, TasksRead, TasksWrite
 from api.platform import (
@@ -24,6 +26,7 @@ from api.platform import (
     settled,
     thread_history,
     thread_public,
+    thread_status,
 )
 from api.platform import thread_state as read_state
 from api.problems import invalid
@@ -33,6 +36,7 @@ from db.tasks import NewTask, state_update_input
 from outlast.registry import Registry
 
 router = APIRouter(tags=["langgraph"])
+HUMAN_WAITS = ("waiting_for_approval", "waiting_for_input")
 # `{thread_id:uuid}` where a GET or DELETE would also match `/threads/search` (a POST): that path
 # is then a 405, as it should be, not a 422 on a thread id "search".
 
@@ -62,9 +66,10 @@ async def get_thread(
 
 @router.post("/threads/search", summary="Search threads, newest first")
 async def search_threads(
-    caller: TasksRead, body: ThreadSearch, pool: PoolDep
+    caller: TasksRead, body: ThreadSearch, pool: PoolDep, registry: RegistryDep
 ) -> list[ThreadPublic]:
-    """By metadata (contains) and status; `values` are left out (read one thread for them)."""
+    """By metadata (contains) and status. `values` and `interrupts` are left out (read one
+    thread for them), except for an interrupted thread: Agent Inbox lists those from here."""
     rows = await thread.search(
         pool,
         tenant=caller.tenant,
@@ -73,7 +78,15 @@ async def search_threads(
         limit=body.limit,
         offset=body.offset,
     )
-    return [thread_public(row) for row in rows]
+    return [
+        thread_public(
+            row,
+            await read_state(pool, registry, row["id"], tenant=caller.tenant)
+            if thread_status(row) == "interrupted"
+            else None,
+        )
+        for row in rows
+    ]
 
 
 @router.patch("/threads/{thread_id:uuid}", summary="Merge metadata into a thread's")
@@ -207,6 +220,8 @@ async def update_state(
     node of the graph, else 422) the values are applied as that node's writes, so the thread's
     next nodes are its successors; without, as the node that wrote last."""
     await thread.get(pool, thread_id, tenant=caller.tenant)
+    if body.as_node == END and not body.values:
+        return await _end_the_wait(caller, thread_id, pool, registry)
     head = await run.head(pool, thread_id, tenant=caller.tenant)
     if head is None:
         raise conflict(f"thread {thread_id} has no run yet: no graph state to update")
@@ -220,12 +235,32 @@ async def update_state(
         metadata={"outlast": "update_state"},
         max_attempts=settings.default_max_attempts,
         thread_id=thread_id,
-        resume_patch=body.values,
+        resume_patch=body.values or {},
     )
     row, _ = await tasks.insert(pool, new, tenant=caller.tenant)
     done = await settled(request, pool, row["id"], tenant=caller.tenant)
     if done["state"] != "completed":
         raise conflict(f"the state update ended {done['state']}: {done['error']}")
+    state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
+    return {"checkpoint": state["checkpoint"]}
+
+
+async def _end_the_wait(
+    caller: TasksWrite, thread_id: uuid.UUID, pool: PoolDep, registry: RegistryDep
+) -> dict[str, Any]:
+    """`values=None, as_node="__end__"`, Agent Inbox's "ignore" of an interrupted thread: the
+    thread's waiting runs are cancelled (their waits leave /v1/approvals), so the thread is
+    done with them; its state stays the last checkpoint. 409 when no run waits."""
+    waiting = await run.list_(
+        pool, thread_id, tenant=caller.tenant, limit=1000, offset=0, states=list(HUMAN_WAITS)
+    )
+    if not waiting:
+        raise conflict(f"thread {thread_id} has no interrupted run to end")
+    for task in waiting:
+        with contextlib.suppress(Conflict):  # decided or cancelled meanwhile
+            await tasks.cancel(
+                pool, task["id"], tenant=caller.tenant, reason="ended by update_state(__end__)"
+            )
     state = await read_state(pool, registry, thread_id, tenant=caller.tenant)
     return {"checkpoint": state["checkpoint"]}
 

@@ -65,7 +65,11 @@ def test_a_second_run_on_a_thread_sees_the_first_runs_values(
     got = sdk.threads.get(thread["thread_id"])
     assert got["status"] == "idle"
     assert got["values"]["notes"] == ["a", "b"]
-    assert got["metadata"] == {"user": "ada"}
+    assert got["metadata"] == {
+        "user": "ada",
+        "graph_id": "notes",
+        "assistant_id": "notes",
+    }  # a run names its graph
     runs = sdk.runs.list(thread["thread_id"])
     assert [r["status"] for r in runs] == ["success", "success"]
     for r in runs:  # Outlast's own API shows the thread

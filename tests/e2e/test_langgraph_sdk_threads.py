@@ -85,7 +85,7 @@ def test_a_copy_has_the_state_and_history_and_runs_on_from_them(
     copy = sdk.threads.copy(thread_id)
     copy_id = copy["thread_id"]
     assert copy_id != thread_id
-    assert copy["metadata"] == {"user": "ada"}
+    assert copy["metadata"] == {"user": "ada", "graph_id": "notes", "assistant_id": "notes"}
     assert copy["values"]["notes"] == ["a", "b"]
 
     def ids(of: str) -> list[str]:
