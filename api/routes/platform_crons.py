@@ -227,7 +227,9 @@ async def count_crons(body: CronCount, caller: TasksRead, pool: PoolDep) -> int:
     return len(await _matching(pool, body, caller.tenant))
 
 
-@router.patch("/runs/crons/{cron_id}", summary="Change a cron")
+# `{cron_id:uuid}`: a PATCH or DELETE of `/runs/crons/search` or `/count` (POSTs) is then a 405,
+# as it should be, not a 422 on a cron id "search".
+@router.patch("/runs/crons/{cron_id:uuid}", summary="Change a cron")
 async def update_cron(
     cron_id: CronPath,
     body: CronUpdate,
@@ -258,7 +260,7 @@ async def update_cron(
     return cron_public(await schedule.update(pool, cron_id, change, tenant=caller.tenant))
 
 
-@router.delete("/runs/crons/{cron_id}", status_code=204, summary="Delete a cron")
+@router.delete("/runs/crons/{cron_id:uuid}", status_code=204, summary="Delete a cron")
 async def delete_cron(cron_id: CronPath, caller: TasksWrite, pool: PoolDep) -> None:
     """The runs it submitted stay."""
     await schedule.delete_by_id(pool, cron_id, tenant=caller.tenant)

@@ -308,7 +308,9 @@ async def list_runs(
     return [run_public(r) for r in rows]
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}", summary="One run")
+# `{run_id:uuid}` where a GET or DELETE would also match `/threads/{id}/runs/crons` (a POST):
+# that path is then a 405, as it should be, not a 422 on a run id "crons".
+@router.get("/threads/{thread_id}/runs/{run_id:uuid}", summary="One run")
 async def get_run(
     caller: TasksRead, thread_id: uuid.UUID, run_id: uuid.UUID, pool: PoolDep
 ) -> RunPublic:
@@ -420,7 +422,7 @@ async def _run_of(pool: Pool, run_id: uuid.UUID, thread_id: uuid.UUID | None, te
 
 
 @router.delete(
-    "/threads/{thread_id}/runs/{run_id}",
+    "/threads/{thread_id}/runs/{run_id:uuid}",
     status_code=204,
     response_class=Response,
     summary="Delete a finished run from its thread",

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.deps import PoolDep, TasksRead, TasksWrite
 from api.problems import invalid
-from api.schemas import JsonObject
+from api.schemas import NUL_FREE, JsonObject
 from db import store
 
 router = APIRouter(tags=["langgraph"])
@@ -92,8 +92,11 @@ async def put_item(body: StoreItemPut, caller: TasksWrite, pool: PoolDep) -> Non
 async def get_item(
     caller: TasksRead,
     pool: PoolDep,
-    namespace: Annotated[str, Query(max_length=4000, description="Labels joined by '.'.")],
-    key: Annotated[str, Query(min_length=1, max_length=1000)],
+    namespace: Annotated[
+        str,
+        Query(min_length=1, max_length=4000, pattern=NUL_FREE, description="Labels joined by '.'."),
+    ],
+    key: Annotated[str, Query(min_length=1, max_length=1000, pattern=NUL_FREE)],
     refresh_ttl: Annotated[bool, Query(description="Restart its ttl.")] = False,
 ) -> StoreItemPublic:
     row = await store.get(

@@ -61,3 +61,23 @@ def test_bad_cron_and_store_input_names_the_field(client: TestClient) -> None:
     assert empty.status_code == 422 and fields(empty) == ["query.namespace"]
     deep = client.post("/store/namespaces", json={"max_depth": 0})
     assert deep.status_code == 422 and fields(deep) == ["body.max_depth"]
+
+
+def test_a_store_read_with_a_nul_in_its_query_is_a_422_not_a_500(client: TestClient) -> None:
+    """Postgres cannot hold a NUL: the query's namespace or key with one names the field."""
+    for params, field in [
+        ({"namespace": "a\x00b", "key": "k"}, "query.namespace"),
+        ({"namespace": "a", "key": "k\x00"}, "query.key"),
+        ({"namespace": "", "key": "k"}, "query.namespace"),
+    ]:
+        got = client.get("/store/items", params=params)
+        assert got.status_code == 422, got.text
+        assert got.json()["errors"][0]["field"] == field
+
+
+def test_a_path_that_is_a_post_elsewhere_is_a_405(client: TestClient) -> None:
+    """`/runs/crons/search` is not a cron id, nor `/threads/{id}/runs/crons` a run id."""
+    thread = client.post("/threads", json={}).json()["thread_id"]
+    assert client.patch("/runs/crons/search", json={}).status_code == 405
+    assert client.delete("/runs/crons/count").status_code == 405
+    assert client.get(f"/threads/{thread}/runs/crons").status_code == 405
